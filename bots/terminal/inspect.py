@@ -1,0 +1,211 @@
+"""Read-only views for the terminal: status, sessions, tasks, the last deliberation.
+
+Nothing here imports litellm or the engine: these commands start in well under a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from core.config import Settings, load_settings
+from core.errors import OpenKoiError
+from core.store import Store
+
+Echo = Callable[[str], None]
+
+
+def run(coro: Awaitable[None]) -> None:
+    """Run a view; errors a person can fix are printed plainly with exit code 2."""
+    try:
+        asyncio.run(_wrap(coro))
+    except OpenKoiError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+async def _wrap(coro: Awaitable[None]) -> None:
+    await coro
+
+
+async def _open() -> tuple[Settings, Store]:
+    settings = load_settings()
+    store = await Store(settings.db_path).open()
+    return settings, store
+
+
+def _money(value: float | None) -> str:
+    return f"${(value or 0):.4f}"
+
+
+async def status(costs: bool) -> None:
+    from core.llm import providers
+    from core.models import Role
+
+    settings, store = await _open()
+    try:
+        click.echo(
+            f"config:   {settings.config_path}{'' if settings.config_path.exists() else ' (not present; defaults)'}"
+        )
+        click.echo(f"data:     {settings.data_dir}")
+        found = providers.discover()
+        click.echo(
+            "providers: " + (", ".join(f"{c.provider} ({c.source})" for c in found) or "none found in the environment")
+        )
+        for role in Role:
+            try:
+                name = providers.role_model_name(role, settings, probe=False)
+            except OpenKoiError as exc:
+                name = f"unavailable — {exc}"
+            click.echo(f"  {role.value:<10} {name}")
+        counts = await store.tasks.counts()
+        click.echo("tasks:    " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"))
+        click.echo(f"learnings: {await store.learnings.count()}")
+        for label, since in (("24h", timedelta(days=1)), ("all", None)):
+            t = await store.usage.totals(since)
+            unpriced = f" ({t['unpriced']} calls without a known price)" if t.get("unpriced") else ""
+            click.echo(
+                f"spent {label:>3}: {t['calls']} calls, {t['tokens']:,} tokens, {_money(t['cost_usd'])}{unpriced}"
+            )
+        if costs:
+            for by in ("phase", "model"):
+                click.echo(f"by {by}:")
+                for row in await store.usage.breakdown(by):
+                    click.echo(
+                        f"  {row['key']:<28} {row['calls']:>5} calls {row['tokens']:>10,} tokens {_money(row['cost_usd'])}"
+                    )
+    finally:
+        await store.close()
+
+
+async def session_list(limit: int) -> None:
+    _, store = await _open()
+    try:
+        rows = await store.sessions.recent(limit)
+        if not rows:
+            click.echo("no sessions yet")
+        for r in rows:
+            click.echo(
+                f"{r['id']}  {r['created_at'][:19]}  {r['status']:<7} {r['tasks']:>3} tasks  {_money(r['cost_usd'])}  {r['title']}"
+            )
+    finally:
+        await store.close()
+
+
+async def session_show(prefix: str) -> None:
+    _, store = await _open()
+    try:
+        session_id = await store.db.resolve_id("sessions", prefix)
+        s = await store.sessions.get(session_id)
+        click.echo(f"session {s.id} ({s.kind}, {s.status}) started {s.created_at:%Y-%m-%d %H:%M}")
+        for t in await store.tasks.recent(session_id, 100):
+            click.echo(_task_line(t))
+    finally:
+        await store.close()
+
+
+async def session_delete(prefix: str, yes: bool) -> None:
+    settings, store = await _open()
+    try:
+        session_id = await store.db.resolve_id("sessions", prefix)
+        if not yes and not click.confirm(f"Delete session {session_id} and all its tasks?", default=False):
+            click.echo("kept")
+            return
+        await store.sessions.delete(session_id)
+        directory = settings.data_dir / "sessions" / session_id
+        if directory.is_dir():
+            for path in directory.glob("*.md"):
+                path.unlink()
+            directory.rmdir()
+        click.echo(f"deleted session {session_id}")
+    finally:
+        await store.close()
+
+
+def _task_line(t: Any) -> str:
+    score = f"{t.score:.2f}" if t.score is not None else "  - "
+    return f"{t.id}  {t.created_at:%Y-%m-%d %H:%M}  {t.status.value:<21} {score}  {t.description[:70]}"
+
+
+async def task_list(session_prefix: str | None, limit: int) -> None:
+    _, store = await _open()
+    try:
+        session_id = await store.db.resolve_id("sessions", session_prefix) if session_prefix else None
+        tasks = await store.tasks.recent(session_id, limit)
+        if not tasks:
+            click.echo("no tasks yet")
+        for t in tasks:
+            click.echo(_task_line(t))
+    finally:
+        await store.close()
+
+
+async def task_show(prefix: str) -> None:
+    _, store = await _open()
+    try:
+        task_id = await store.db.resolve_id("tasks", prefix)
+        t = await store.tasks.get(task_id)
+        click.echo(f"task     {t.id} (session {t.session_id})")
+        click.echo(f"asked    {t.description}")
+        click.echo(f"status   {t.status.value}" + (f" — {t.error}" if t.error else ""))
+        if t.category:
+            click.echo(f"rubric   {t.category}")
+        if t.decision:
+            click.echo(f"decision {t.decision.value}")
+        for c in await store.cycles.for_task(task_id):
+            score = f"{c['score']:.2f}" if c["score"] is not None else "-"
+            flags = " incremental" if c["incremental"] else ""
+            flags += " (evaluation reused)" if c["skipped"] else ""
+            click.echo(f"  iter {c['iteration']}: score {score}{flags} → {c['decision']}: {c['decision_reason']}")
+        for u in await store.usage.for_task(task_id):
+            tokens = u["prompt_tokens"] + u["completion_tokens"]
+            click.echo(
+                f"  {u['phase']:<10} {u['model']:<30} {u['calls']} calls {tokens:,} tokens {_money(u['cost_usd'])}"
+            )
+        if t.output:
+            preview = t.output if len(t.output) <= 600 else t.output[:600] + "…"
+            click.echo("output:\n" + preview)
+    finally:
+        await store.close()
+
+
+async def task_replay(prefix: str) -> None:
+    _, store = await _open()
+    try:
+        task_id = await store.db.resolve_id("tasks", prefix)
+        t = await store.tasks.get(task_id)
+        if t.output is None:
+            raise OpenKoiError(f"task {task_id} has no output ({t.status.value})")
+        click.echo(t.output)
+    finally:
+        await store.close()
+
+
+async def mind_parliament(prefix: str | None) -> None:
+    _, store = await _open()
+    try:
+        task_id = await store.db.resolve_id("tasks", prefix) if prefix else None
+        d = await store.deliberations.latest(task_id)
+        if d is None:
+            click.echo("no deliberation yet")
+            return
+        click.echo(f"task: {d['task']} ({d['task_id']})")
+        click.echo(
+            f"outcome: {d['outcome']}" + (" (fail-closed: deliberation unavailable)" if d["fail_closed"] else "")
+        )
+        if d["reversibility"]:
+            click.echo(
+                f"reversibility {d['reversibility']}, blast radius {d['blast_radius']}, permission {d['permission_level']}"
+            )
+        for v in d["votes"]:
+            click.echo(
+                f"  {v['agency'].upper():<11} {v['vote']:<20} {v['reason']}"
+                + (f" (caveat: {v['caveat']})" if v["caveat"] else "")
+            )
+    finally:
+        await store.close()

@@ -1,0 +1,205 @@
+"""Settings: defaults < config.toml < environment < explicit overrides (CLI flags).
+
+Paths: ``OPENKOI_HOME`` relocates everything (config at ``$OPENKOI_HOME/config.toml``, data at
+``$OPENKOI_HOME/data``); ``OPENKOI_CONFIG`` and ``OPENKOI_DATA`` override one path each.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from core.errors import ConfigError
+
+
+class _Section(BaseModel):
+    # A misspelt key in config.toml must be an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class IterationSettings(_Section):
+    max_iterations: int = Field(3, ge=1, le=50)
+    quality_threshold: float = Field(0.8, ge=0.0, le=1.0)
+    improvement_threshold: float = Field(0.05, ge=0.0, le=1.0)
+    timeout_seconds: float = Field(300.0, gt=0)
+    token_budget: int = Field(200_000, gt=0)
+    max_cost_usd: float = Field(2.0, gt=0)
+    skip_eval_confidence: float = Field(0.95, ge=0.0, le=1.0)
+    abort_on_regression: bool = True
+    regression_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    recall_share: float = Field(0.10, ge=0.0, le=0.5)
+
+
+class ToolSettings(_Section):
+    loop_warning: int = Field(10, ge=1)
+    loop_escalate: int = Field(20, ge=1)
+    loop_abort: int = Field(30, ge=1)
+    max_output_lines: int = Field(2000, ge=1)
+    max_output_bytes: int = Field(50_000, ge=1)
+    max_rounds: int = Field(40, ge=1)
+    workspace: Path | None = None
+
+
+class RetrySettings(_Section):
+    base_delay: float = Field(2.0, ge=0.0)
+    max_delay: float = Field(30.0, ge=0.0)
+    max_attempts: int = Field(5, ge=1, le=20)
+    call_timeout: float = Field(120.0, gt=0)
+
+
+class ModelRoles(_Section):
+    """Which model serves which role; unset roles fall back to ``model``."""
+
+    executor: str | None = None
+    evaluator: str | None = None
+    planner: str | None = None
+    parliament: str | None = None
+
+
+class CustomProvider(_Section):
+    """An OpenAI-compatible endpoint, e.g. vLLM or LM Studio."""
+
+    base_url: str
+    api_key: str | None = None
+    api_key_env: str | None = None
+    models: list[str] = Field(default_factory=list)
+    structured_output: Literal["json_schema", "json_object"] = "json_schema"
+
+
+class ParliamentSettings(_Section):
+    confirmation_ttl_minutes: float = Field(30.0, gt=0)
+
+
+class Pricing(_Section):
+    input_per_mtok: float = Field(ge=0.0)
+    output_per_mtok: float = Field(ge=0.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OPENKOI_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    home: Path | None = None
+    config: Path | None = None
+    data: Path | None = None
+    model: str | None = None
+    log_level: Literal["error", "warn", "warning", "info", "debug", "trace"] = "warn"
+    ollama_url: str = "http://localhost:11434"
+    iteration: IterationSettings = Field(default_factory=IterationSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    models: ModelRoles = Field(default_factory=ModelRoles)
+    parliament: ParliamentSettings = Field(default_factory=ParliamentSettings)
+    providers: dict[str, CustomProvider] = Field(default_factory=dict)
+    pricing: dict[str, Pricing] = Field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        assert self.config is not None
+        return self.config
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.data is not None
+        return self.data
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "openkoi.db"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.config_path.parent
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest priority first: explicit overrides, then environment, then the TOML file.
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Feeds the already-parsed config.toml (see ``load_settings``) as the lowest layer."""
+
+    data: ClassVar[dict[str, Any]] = {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def resolve_paths(env: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Return (config file, data dir) from the environment, before any file is read."""
+    env = dict(os.environ) if env is None else env
+    home = env.get("OPENKOI_HOME")
+    if home:
+        config = Path(home) / "config.toml"
+        data = Path(home) / "data"
+    else:
+        config = Path.home() / ".openkoi" / "config.toml"
+        data = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "openkoi"
+    if env.get("OPENKOI_CONFIG"):
+        config = Path(env["OPENKOI_CONFIG"])
+    if env.get("OPENKOI_DATA"):
+        data = Path(env["OPENKOI_DATA"])
+    return config.expanduser(), data.expanduser()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"key '{key}': {error['msg']}{shown}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; ``overrides`` are explicit values (e.g. CLI flags) and win over everything.
+
+    Raises ConfigError naming the file, the key and what was expected.
+    """
+    config_path, data_dir = resolve_paths()
+    toml_data = _read_toml(config_path)
+    # Paths come from the environment (resolved above), never from the file that they locate.
+    for key in ("home", "config", "data"):
+        toml_data.pop(key, None)
+    _TomlSource.data = toml_data
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            top = str(error["loc"][0]) if error["loc"] else ""
+            origin = str(config_path) if top in toml_data else "environment (OPENKOI_*)"
+            problems.append(f"{origin}: {_describe(dict(error))}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from exc
+    finally:
+        _TomlSource.data = {}
+    settings.config = config_path
+    settings.data = data_dir
+    return settings

@@ -1,0 +1,78 @@
+"""The outcome of a Parliament deliberation and the rules that turn votes into a verdict.
+
+Fail-closed by construction: a verdict is APPROVED only when a Guardian vote exists and is not
+BLOCK and fewer than two other agencies block. Every other path is a block of some kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from core.outputs import Agency, AgencyVote, GuardianAssessment, ParliamentReply, Vote
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    GUARDIAN_BLOCK = "guardian_block"
+    DISSENT_BLOCK = "dissent_block"
+
+
+DISSENT_BLOCK_LIMIT = 2  # two or more non-Guardian BLOCK votes stop the task too
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+    votes: tuple[AgencyVote, ...]
+    assessment: GuardianAssessment | None
+    fail_closed: bool = False
+    caveats: tuple[str, ...] = field(default=())
+
+    @property
+    def blocked(self) -> bool:
+        return self.outcome is not Outcome.APPROVED
+
+    @property
+    def dissent(self) -> tuple[AgencyVote, ...]:
+        return tuple(v for v in self.votes if v.agency is not Agency.GUARDIAN and v.vote is Vote.BLOCK)
+
+    def vote_of(self, agency: Agency) -> AgencyVote | None:
+        return next((v for v in self.votes if v.agency is agency), None)
+
+
+def unavailable(reason: str) -> Verdict:
+    """The verdict when deliberation could not happen: a Guardian BLOCK, never an approval."""
+    guardian = AgencyVote(
+        agency=Agency.GUARDIAN, vote=Vote.BLOCK, reason=f"deliberation unavailable: {reason}", caveat=None
+    )
+    return Verdict(
+        outcome=Outcome.GUARDIAN_BLOCK,
+        reason=f"deliberation unavailable: {reason}",
+        votes=(guardian,),
+        assessment=None,
+        fail_closed=True,
+    )
+
+
+def tally(reply: ParliamentReply) -> Verdict:
+    """Turn a validated parliament reply into a verdict (pure)."""
+    seen: dict[Agency, AgencyVote] = {}
+    for vote in reply.votes:
+        if vote.agency in seen:
+            return unavailable(f"the {vote.agency.value} voted twice")
+        seen[vote.agency] = vote
+    guardian = seen.get(Agency.GUARDIAN)
+    if guardian is None:
+        return unavailable("the Guardian did not vote")
+    votes = tuple(seen[a] for a in Agency if a in seen)
+    caveats = tuple(f"{v.agency.value}: {v.caveat or v.reason}" for v in votes if v.vote is Vote.APPROVE_WITH_CAVEAT)
+    if guardian.vote is Vote.BLOCK:
+        return Verdict(Outcome.GUARDIAN_BLOCK, guardian.reason, votes, reply.guardian_assessment, False, caveats)
+    dissent = [v for v in votes if v.agency is not Agency.GUARDIAN and v.vote is Vote.BLOCK]
+    if len(dissent) >= DISSENT_BLOCK_LIMIT:
+        reason = "; ".join(f"{v.agency.value}: {v.reason}" for v in dissent)
+        return Verdict(Outcome.DISSENT_BLOCK, reason, votes, reply.guardian_assessment, False, caveats)
+    dissent_caveats = tuple(f"{v.agency.value} (dissent): {v.reason}" for v in dissent)
+    return Verdict(Outcome.APPROVED, "approved", votes, reply.guardian_assessment, False, caveats + dissent_caveats)

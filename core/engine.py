@@ -1,0 +1,383 @@
+"""The engine: a task's life from submission to result.
+
+recall → Sovereign directive → Parliament (a block waits for a person's decision) →
+[simulate] → plan → PEER loop → learn. Every step is persisted before it is announced; a task
+that stops early (budget, timeout, tool loop, failure) says why and keeps its best output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from core import learning, parliament, planner, sovereign
+from core import simulate as simulation
+from core.budget import TaskBudget
+from core.config import Settings
+from core.deliberation import Verdict
+from core.errors import (
+    BudgetExceeded,
+    ModelCallError,
+    NotFound,
+    OpenKoiError,
+    StructuredOutputError,
+    TaskTimeout,
+    ToolLoopAbort,
+)
+from core.events import (
+    ConfirmationNeeded,
+    ConfirmationResolved,
+    DeliberationReady,
+    DirectiveReady,
+    EventBus,
+    Learned,
+    Notice,
+    PlanReady,
+    Recalled,
+    SimulationReady,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+)
+from core.executor import Escalation, Executor
+from core.llm.gateway import CallContext, ModelGateway
+from core.models import Decision, Role, Session, Task, TaskOptions, TaskStatus
+from core.orchestrator import LoopOutcome, PeerLoop
+from core.outputs import Directive, Plan
+from core.skills import load_rubrics
+from core.soul import load_soul
+from core.store import Store
+from core.tools import Tool, ToolLoopDetector, workspace_tools
+
+log = logging.getLogger(__name__)
+
+STATUS_FOR = {
+    Decision.ACCEPT: TaskStatus.DONE,
+    Decision.ACCEPT_BEST: TaskStatus.DONE,
+    Decision.ESCALATE: TaskStatus.ESCALATED,
+    Decision.ABORT_BUDGET: TaskStatus.ABORTED,
+    Decision.ABORT_TIMEOUT: TaskStatus.ABORTED,
+    Decision.ABORT_REGRESSION: TaskStatus.DONE,  # the better, earlier output is the result
+}
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    store: Store
+    bus: EventBus = field(default_factory=EventBus)
+    workspace: Path | None = None
+    tools: list[Tool] | None = None
+    escalate: Escalation | None = None
+    model_override: str | None = None
+    _running: dict[str, asyncio.Task[Task]] = field(default_factory=dict)
+
+    def gateway(self, task_id: str) -> ModelGateway:
+        overrides = {role: self.model_override for role in Role} if self.model_override else {}
+        return ModelGateway(
+            self.settings,
+            self.store.usage,
+            on_notice=lambda text: self._notice(task_id, text),
+            overrides=overrides,
+        )
+
+    def _notice(self, task_id: str, text: str) -> None:
+        asyncio.get_running_loop().create_task(self.bus.publish(Notice(task_id, text)))
+
+    async def submit(
+        self,
+        description: str,
+        *,
+        options: TaskOptions | None = None,
+        session_id: str | None = None,
+        source: str = "terminal",
+        requester: str | None = None,
+    ) -> Task:
+        """Persist a new task (and its session if none is given); it does not start running."""
+        if not description.strip():
+            raise OpenKoiError("the task is empty: say what you want done")
+        if session_id is None:
+            session = await self.store.sessions.create(Session(kind=source, title=description[:80]))
+            session_id = session.id
+        task = Task(session_id=session_id, description=description, source=source, requester=requester)
+        if options is not None:
+            task.options = options
+        return await self.store.tasks.create(task)
+
+    async def run(self, task_id: str) -> Task:
+        """Run a task to its end (or to a confirmation it must wait for). Returns the stored task."""
+        current = asyncio.current_task()
+        if current is not None:
+            self._running[task_id] = current
+        try:
+            return await self._run(task_id, approved=False)
+        finally:
+            self._running.pop(task_id, None)
+
+    async def resume(self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None) -> Task:
+        """Apply a person's decision on a pending confirmation; an approval continues the task.
+
+        A decision is single-use: a second decision on the same confirmation raises OpenKoiError.
+        """
+        status = "approved" if approved else "denied"
+        if not await self.store.confirmations.decide(confirmation_id, status, decided_by):
+            raise OpenKoiError("this confirmation was already decided or has expired")
+        await self.bus.publish(ConfirmationResolved(task_id, confirmation_id, approved, decided_by))
+        if not approved:
+            return await self._end(task_id, TaskStatus.CANCELLED, None, None, f"override denied by {decided_by}")
+        current = asyncio.current_task()
+        if current is not None:
+            self._running[task_id] = current
+        try:
+            return await self._run(task_id, approved=True)
+        finally:
+            self._running.pop(task_id, None)
+
+    async def cancel(self, task_id: str, by: str | None = None) -> bool:
+        """Cancel a queued, running or waiting task. Returns False if it had already finished."""
+        task = await self.store.tasks.get(task_id)
+        if task.status.finished:
+            return False
+        pending = await self.store.confirmations.pending_for_task(task_id)
+        if pending is not None:
+            await self.store.confirmations.decide(pending["id"], "cancelled", by)
+        running = self._running.get(task_id)
+        if running is not None and running is not asyncio.current_task():
+            running.cancel()
+        await self._end(task_id, TaskStatus.CANCELLED, None, None, f"cancelled by {by or 'a person'}")
+        return True
+
+    async def _run(self, task_id: str, approved: bool) -> Task:
+        task = await self.store.tasks.get(task_id)
+        if task.status.finished:
+            return task
+        await self.store.tasks.set_status(task_id, TaskStatus.RUNNING)
+        await self.bus.publish(TaskStarted(task_id, task.description))
+        it = self.settings.iteration
+        opts = task.options
+        budget = TaskBudget(
+            opts.token_budget or it.token_budget,
+            opts.max_cost_usd or it.max_cost_usd,
+            opts.timeout_seconds or it.timeout_seconds,
+        )
+        ctx = CallContext(task_id, budget)
+        gateway = self.gateway(task_id)
+        loop: PeerLoop | None = None
+        try:
+            recalled = await learning.recall(
+                self.store.learnings, task.description, int(budget.token_budget * it.recall_share)
+            )
+            await self.bus.publish(Recalled(task_id, len(recalled.ids), recalled.tokens))
+            directive = await self._directive(gateway, ctx, task, recalled.text)
+            directive_text = sovereign.render(directive)
+            if approved:
+                caveats = await self._stored_caveats(task_id)
+            else:
+                verdict, model = await parliament.deliberate(
+                    gateway, ctx, task.description, directive_text, recalled.text
+                )
+                deliberation_id = await self.store.deliberations.record(task_id, verdict, model)
+                await self.bus.publish(DeliberationReady(task_id, deliberation_id, verdict))
+                if verdict.blocked:
+                    return await self._await_confirmation(task, verdict)
+                caveats = list(verdict.caveats)
+            if opts.simulate:
+                deliberation = "\n".join(caveats) or "approved without caveats"
+                sim = await simulation.simulate(gateway, ctx, task.description, directive_text, deliberation)
+                await self.store.tasks.update(task_id, simulation_json=sim.model_dump_json())
+                await self.bus.publish(SimulationReady(task_id, sim))
+                return await self._end(
+                    task_id, TaskStatus.DONE, None, simulation.render(sim), "simulation", budget=budget
+                )
+            rubrics = load_rubrics(self.settings.config_dir, self.workspace)
+            plan = await planner.make_plan(
+                gateway, ctx, task.description, directive_text, caveats, recalled.text, rubrics
+            )
+            await self.store.tasks.update(task_id, plan_json=plan.model_dump_json(), category=plan.category)
+            await self.bus.publish(PlanReady(task_id, plan))
+            read_only = plan.read_only and plan.read_only_confidence >= it.skip_eval_confidence
+            loop = self._loop(gateway, task)
+            context = _context(directive_text, caveats, plan, recalled.text)
+            outcome = await loop.run(
+                ctx, budget, task_id, task.description, context, rubrics.get(plan.category), read_only
+            )
+            learned = 0
+            if not read_only and outcome.cycles:
+                learned = await self._learn(gateway, ctx, task, outcome)
+            status = STATUS_FOR[outcome.decision]
+            return await self._end(
+                task_id, status, outcome, outcome.output, outcome.reason, budget=budget, learned=learned
+            )
+        except (BudgetExceeded, TaskTimeout, ToolLoopAbort) as exc:
+            decision = Decision.ABORT_TIMEOUT if isinstance(exc, TaskTimeout) else Decision.ABORT_BUDGET
+            partial = loop.current if loop is not None else None
+            if isinstance(exc, ToolLoopAbort):
+                decision = Decision.ESCALATE
+            output = partial.best.output if partial and partial.best else None
+            if partial is not None:
+                partial.decision = decision
+            return await self._end(
+                task_id, TaskStatus.ABORTED, partial, output, str(exc), budget=budget, decision=decision
+            )
+        except (ModelCallError, StructuredOutputError, NotFound) as exc:
+            await self.bus.publish(TaskFailed(task_id, str(exc)))
+            return await self._end(task_id, TaskStatus.FAILED, None, None, str(exc), budget=budget)
+        except asyncio.CancelledError:
+            task_now = await self.store.tasks.get(task_id)
+            if not task_now.status.finished:
+                await self.store.tasks.set_status(task_id, TaskStatus.CANCELLED, "cancelled")
+            raise
+        except Exception as exc:  # a bug: fail the task honestly rather than leave it "running"
+            log.exception("task %s failed", task_id)
+            await self.bus.publish(TaskFailed(task_id, f"internal error: {type(exc).__name__}: {exc}"))
+            return await self._end(task_id, TaskStatus.FAILED, None, None, f"internal error: {exc}", budget=budget)
+
+    def _loop(self, gateway: ModelGateway, task: Task) -> PeerLoop:
+        it = self.settings.iteration
+        tools = self.tools if self.tools is not None else workspace_tools(self.workspace or Path.cwd())
+        ts = self.settings.tools
+        executor = Executor(
+            gateway,
+            self.bus,
+            tools,
+            ToolLoopDetector(ts.loop_warning, ts.loop_escalate, ts.loop_abort),
+            self.settings.data_dir / "tool-output",
+            ts,
+            self.escalate,
+        )
+        return PeerLoop(
+            gateway,
+            executor,
+            self.store.cycles,
+            self.bus,
+            it,
+            task.options.max_iterations or it.max_iterations,
+            task.options.quality_threshold if task.options.quality_threshold is not None else it.quality_threshold,
+        )
+
+    async def _directive(self, gateway: ModelGateway, ctx: CallContext, task: Task, recall: str) -> Directive:
+        stored = await self.store.tasks.stored_json(task.id, "directive_json")
+        if stored is not None:
+            return Directive.model_validate(stored)
+        soul = load_soul(self.settings.config_dir, self.workspace)
+        framing = await sovereign.frame(gateway, ctx, soul, task.description, recall)
+        await self.store.tasks.update(
+            task.id, directive_json=framing.directive.model_dump_json(), directive_fallback=int(framing.fallback)
+        )
+        if framing.fallback:
+            await self.bus.publish(
+                Notice(task.id, f"directive call failed, using the static fallback: {framing.error}", "warn")
+            )
+        await self.bus.publish(DirectiveReady(task.id, framing.directive, framing.fallback))
+        return framing.directive
+
+    async def _stored_caveats(self, task_id: str) -> list[str]:
+        latest = await self.store.deliberations.latest(task_id)
+        if latest is None:
+            return []
+        caveats = [
+            f"{v['agency']}: {v['caveat'] or v['reason']}"
+            for v in latest["votes"]
+            if v["vote"] == "APPROVE_WITH_CAVEAT"
+        ]
+        caveats += [f"{v['agency']} (overridden block): {v['reason']}" for v in latest["votes"] if v["vote"] == "BLOCK"]
+        return caveats
+
+    async def _await_confirmation(self, task: Task, verdict: Verdict) -> Task:
+        ttl = timedelta(minutes=self.settings.parliament.confirmation_ttl_minutes)
+        kind = verdict.outcome.value
+        confirmation_id = await self.store.confirmations.create(task.id, kind, verdict.reason, task.requester, ttl)
+        await self.store.tasks.set_status(task.id, TaskStatus.AWAITING_CONFIRMATION)
+        a = verdict.assessment
+        await self.bus.publish(
+            ConfirmationNeeded(
+                task.id,
+                confirmation_id,
+                kind,
+                verdict.reason,
+                a.reversibility if a else None,
+                a.blast_radius if a else None,
+                a.permission_level if a else None,
+            )
+        )
+        return await self.store.tasks.get(task.id)
+
+    async def _learn(self, gateway: ModelGateway, ctx: CallContext, task: Task, outcome: LoopOutcome) -> int:
+        history = "\n".join(
+            f"Iteration {c.iteration}: score {c.score if c.score is not None else 'n/a'}; decision {c.decision.value}"
+            + "".join(
+                f"\n  - {f.dimension}: {f.description} → {f.fix}"
+                for f in (c.result.evaluation.findings if c.result else [])
+            )
+            for c in outcome.cycles
+        )
+        try:
+            extracted = await learning.extract(gateway, ctx, task.description, history)
+        except (BudgetExceeded, TaskTimeout, ModelCallError, StructuredOutputError) as exc:
+            await self.bus.publish(Notice(task.id, f"no learnings saved: {exc}", "warn"))
+            return 0
+        for item in extracted.learnings:
+            _, reinforced = await self.store.learnings.add(item.kind.value, item.text, item.confidence, task.id)
+            await self.bus.publish(Learned(task.id, item.text, reinforced))
+        return len(extracted.learnings)
+
+    async def _end(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        outcome: LoopOutcome | None,
+        output: str | None,
+        reason: str,
+        *,
+        budget: TaskBudget | None = None,
+        learned: int = 0,
+        decision: Decision | None = None,
+    ) -> Task:
+        decision = decision or (outcome.decision if outcome else None)
+        iterations = len(outcome.cycles) if outcome else 0
+        score = outcome.score if outcome else None
+        fields: dict[str, object] = {"status": status, "iterations": iterations, "score": score, "output": output}
+        if decision is not None:
+            fields["decision"] = decision
+        if status in {TaskStatus.FAILED, TaskStatus.ABORTED, TaskStatus.CANCELLED, TaskStatus.ESCALATED}:
+            fields["error"] = reason
+        await self.store.tasks.update(task_id, **fields)
+        task = await self.store.tasks.get(task_id)
+        if output is not None:
+            self._save_output(task)
+        await self.bus.publish(
+            TaskFinished(
+                task_id,
+                status,
+                decision,
+                output,
+                score,
+                iterations,
+                budget.spend.tokens if budget else 0,
+                budget.spend.cost_usd if budget else 0.0,
+                learned,
+                reason,
+            )
+        )
+        return task
+
+    def _save_output(self, task: Task) -> None:
+        directory = self.settings.data_dir / "sessions" / task.session_id
+        directory.mkdir(parents=True, exist_ok=True)
+        header = f"# {task.description}\n\n<!-- task {task.id} · {task.status.value}"
+        if task.score is not None:
+            header += f" · score {task.score:.2f}"
+        (directory / f"{task.id}.md").write_text(f"{header} -->\n\n{task.output}\n", encoding="utf-8")
+
+
+def _context(directive: str, caveats: list[str], plan: Plan, recall: str) -> str:
+    parts = [f"Directive:\n{directive}"]
+    if caveats:
+        parts.append("Parliament caveats (respect these):\n" + "\n".join(f"- {c}" for c in caveats))
+    parts.append("Plan:\n" + planner.render(plan))
+    if recall:
+        parts.append("Relevant learnings:\n" + recall)
+    return "\n\n".join(parts)

@@ -1,0 +1,169 @@
+"""Typed engine events and the bus adapters subscribe to.
+
+The engine publishes; terminal, chat and web adapters render. A slow or failing subscriber
+never blocks or breaks the task: each subscriber is called in turn and its errors are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from core.models import Decision, TaskStatus
+from core.outputs import Directive, Evaluation, Finding, Plan, Simulation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    task_id: str
+
+
+@dataclass(frozen=True)
+class TaskStarted(Event):
+    description: str
+
+
+@dataclass(frozen=True)
+class Recalled(Event):
+    learnings: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class DirectiveReady(Event):
+    directive: Directive
+    fallback: bool
+
+
+@dataclass(frozen=True)
+class DeliberationReady(Event):
+    deliberation_id: str
+    # Imported lazily by type only; the concrete class lives in core.parliament.
+    verdict: object
+
+
+@dataclass(frozen=True)
+class ConfirmationNeeded(Event):
+    confirmation_id: str
+    kind: str  # "guardian_block" | "dissent" | "tool_loop"
+    reason: str
+    reversibility: str | None
+    blast_radius: str | None
+    permission_level: str | None
+
+
+@dataclass(frozen=True)
+class ConfirmationResolved(Event):
+    confirmation_id: str
+    approved: bool
+    decided_by: str | None
+
+
+@dataclass(frozen=True)
+class SimulationReady(Event):
+    simulation: Simulation
+
+
+@dataclass(frozen=True)
+class PlanReady(Event):
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class IterationStarted(Event):
+    iteration: int
+    max_iterations: int
+
+
+@dataclass(frozen=True)
+class ToolCalled(Event):
+    name: str
+    arguments: str
+    repeat_count: int
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class Executed(Event):
+    iteration: int
+    output_chars: int
+    revision: bool
+
+
+@dataclass(frozen=True)
+class Evaluated(Event):
+    iteration: int
+    score: float | None
+    evaluation: Evaluation | None
+    incremental: bool
+    skipped: bool
+    rescored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refining(Event):
+    iteration: int
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Decided(Event):
+    iteration: int
+    decision: Decision
+    reason: str
+
+
+@dataclass(frozen=True)
+class Learned(Event):
+    text: str
+    reinforced: bool
+
+
+@dataclass(frozen=True)
+class TaskFinished(Event):
+    status: TaskStatus
+    decision: Decision | None
+    output: str | None
+    score: float | None
+    iterations: int
+    tokens: int
+    cost_usd: float
+    learnings: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TaskFailed(Event):
+    error: str
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Anything worth telling a person that is not one of the above (fallbacks, retries)."""
+
+    text: str
+    level: str = "info"
+
+
+Subscriber = Callable[[Event], Awaitable[None] | None]
+
+
+@dataclass
+class EventBus:
+    subscribers: list[Subscriber] = field(default_factory=list)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self.subscribers.append(subscriber)
+        return lambda: self.subscribers.remove(subscriber)
+
+    async def publish(self, event: Event) -> None:
+        for subscriber in list(self.subscribers):
+            try:
+                result = subscriber(event)
+                if result is not None:
+                    await result
+            except Exception:  # a renderer's bug must never break a task
+                log.exception("event subscriber failed on %s", type(event).__name__)

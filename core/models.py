@@ -1,0 +1,128 @@
+"""Domain types shared across the engine (what a task is, what happened to it)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+def new_id() -> str:
+    """A 16-hex-digit random id; people may refer to it by any unique prefix."""
+    return secrets.token_hex(8)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    DONE = "done"
+    ABORTED = "aborted"  # a circuit breaker stopped it; the best output (if any) is kept
+    ESCALATED = "escalated"  # a human is needed; the best output (if any) is kept
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in {
+            TaskStatus.DONE,
+            TaskStatus.ABORTED,
+            TaskStatus.ESCALATED,
+            TaskStatus.FAILED,
+            TaskStatus.CANCELLED,
+        }
+
+
+class Phase(StrEnum):
+    RECALL = "recall"
+    DIRECTIVE = "directive"
+    PARLIAMENT = "parliament"
+    SIMULATE = "simulate"
+    PLAN = "plan"
+    EXECUTE = "execute"
+    EVALUATE = "evaluate"
+    LEARN = "learn"
+
+
+class Role(StrEnum):
+    """Which configured model serves a call."""
+
+    EXECUTOR = "executor"
+    EVALUATOR = "evaluator"
+    PLANNER = "planner"
+    PARLIAMENT = "parliament"
+
+
+class Decision(StrEnum):
+    CONTINUE = "continue"
+    ACCEPT = "accept"
+    ACCEPT_BEST = "accept_best"
+    ESCALATE = "escalate"
+    ABORT_BUDGET = "abort_budget"
+    ABORT_TIMEOUT = "abort_timeout"
+    ABORT_REGRESSION = "abort_regression"
+
+
+class TaskOptions(BaseModel):
+    """Per-task overrides; ``None`` means "use the configured value"."""
+
+    max_iterations: int | None = Field(None, ge=1, le=50)
+    quality_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    max_cost_usd: float | None = Field(None, gt=0)
+    token_budget: int | None = Field(None, gt=0)
+    timeout_seconds: float | None = Field(None, gt=0)
+    model: str | None = None
+    simulate: bool = False
+
+
+class Task(BaseModel):
+    id: str = Field(default_factory=new_id)
+    session_id: str
+    description: str
+    status: TaskStatus = TaskStatus.QUEUED
+    source: str = "terminal"
+    requester: str | None = None
+    options: TaskOptions = Field(default_factory=TaskOptions)
+    category: str | None = None
+    decision: Decision | None = None
+    score: float | None = None
+    iterations: int = 0
+    output: str | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Session(BaseModel):
+    id: str = Field(default_factory=new_id)
+    kind: str = "terminal"
+    title: str = ""
+    status: str = "active"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Spend:
+    """Running totals for one task, across every phase."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    by_phase: dict[str, int] = field(default_factory=dict)

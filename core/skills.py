@@ -1,0 +1,105 @@
+"""Evaluator skills: SKILL.md files whose front matter defines a weighted rubric.
+
+Sources, lowest precedence first: bundled (``skills/evaluators``), user global
+(``$config_dir/evaluators``), workspace (``.agents/evaluators``). A later source replaces an
+earlier skill of the same name, so a team can tune a bundled rubric without forking it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from core.errors import ConfigError
+
+
+class RubricDimension(BaseModel):
+    name: str = Field(min_length=1)
+    weight: float = Field(gt=0, le=1)
+    description: str = ""
+
+
+class Rubric(BaseModel):
+    name: str = Field(min_length=1)
+    description: str = ""
+    dimensions: list[RubricDimension] = Field(min_length=1)
+    body: str = ""
+    source: str = "bundled"
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> Rubric:
+        total = sum(d.weight for d in self.dimensions)
+        if abs(total - 1.0) > 0.011:
+            raise ValueError(f"dimension weights must sum to 1.0 (they sum to {total:.2f})")
+        return self
+
+    def weight(self, dimension: str) -> float:
+        return next(d.weight for d in self.dimensions if d.name == dimension)
+
+    @property
+    def dimension_names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+    def score(self, scores: dict[str, float]) -> float:
+        """Weighted score; every rubric dimension must be present."""
+        return round(sum(d.weight * scores[d.name] for d in self.dimensions), 4)
+
+
+def parse_skill(text: str, source: str) -> Rubric:
+    if not text.startswith("---"):
+        raise ConfigError(f"{source}: a SKILL.md must start with YAML front matter ('---')")
+    try:
+        _, front, body = text.split("---", 2)
+        meta: dict[str, Any] = yaml.safe_load(front) or {}
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: front matter is not valid YAML: {exc}") from exc
+    try:
+        return Rubric(**{k: v for k, v in meta.items() if k != "kind"}, body=body.strip(), source=source)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from exc
+
+
+@dataclass
+class RubricSet:
+    rubrics: dict[str, Rubric]
+
+    def get(self, name: str) -> Rubric:
+        return self.rubrics.get(name) or self.rubrics["general"]
+
+    def menu(self) -> str:
+        return "\n".join(f"- {r.name}: {r.description}" for r in self.rubrics.values())
+
+
+def _bundled() -> list[tuple[str, str]]:
+    root = resources.files("skills").joinpath("evaluators")
+    found = []
+    for entry in root.iterdir():
+        skill = entry.joinpath("SKILL.md")
+        if skill.is_file():
+            found.append((f"bundled:{entry.name}", skill.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _from_dir(directory: Path) -> list[tuple[str, str]]:
+    if not directory.is_dir():
+        return []
+    return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*/SKILL.md"))]
+
+
+def load_rubrics(config_dir: Path, workspace: Path | None) -> RubricSet:
+    sources = _bundled() + _from_dir(config_dir / "evaluators")
+    if workspace is not None:
+        sources += _from_dir(workspace / ".agents" / "evaluators")
+    rubrics: dict[str, Rubric] = {}
+    for source, text in sources:
+        rubric = parse_skill(text, source)
+        rubrics[rubric.name] = rubric
+    if "general" not in rubrics:
+        raise ConfigError("the bundled 'general' evaluator is missing; the installation is incomplete")
+    return RubricSet(rubrics)

@@ -1,0 +1,41 @@
+"""Persistence: the only package that writes SQL. ``Store`` bundles the repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.store.confirmations import ConfirmationRepository
+from core.store.cycles import CycleRepository
+from core.store.db import Database
+from core.store.deliberations import DeliberationRepository
+from core.store.learnings import LearningRepository
+from core.store.tasks import SessionRepository, TaskRepository
+from core.store.usage import UsageRepository
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path)
+        self.sessions = SessionRepository(self.db)
+        self.tasks = TaskRepository(self.db)
+        self.cycles = CycleRepository(self.db)
+        self.deliberations = DeliberationRepository(self.db)
+        self.confirmations = ConfirmationRepository(self.db)
+        self.usage = UsageRepository(self.db)
+        self.learnings = LearningRepository(self.db)
+
+    async def open(self) -> Store:
+        await self.db.open()
+        return self
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Store:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+__all__ = ["Database", "Store"]

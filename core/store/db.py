@@ -1,0 +1,129 @@
+"""The SQLite connection (WAL) and versioned migrations; the only place a connection is opened.
+
+One aiosqlite connection runs its statements on a dedicated thread, so nothing blocking
+touches the event loop. Writes that span statements hold ``write_lock`` so concurrent tasks
+sharing the connection never interleave inside a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import AmbiguousId, NotFound
+
+
+def _migrations() -> list[tuple[int, str]]:
+    """Bundled migration scripts as (version, sql), in order. File names start with the version."""
+    found = []
+    for entry in resources.files("core.store.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = None
+        self.write_lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def open(self) -> Database:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (see ``transaction``).
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA foreign_keys=ON")
+        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self._conn.execute("PRAGMA synchronous=NORMAL")
+        await self.migrate()
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> Database:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> None:
+        """Apply every bundled migration newer than the database, each in its own transaction."""
+        current = await self.schema_version()
+        for version, sql in _migrations():
+            if version <= current:
+                continue
+            async with self.write_lock:
+                # executescript commits first; the script and the version bump run together.
+                await self.conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self.write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement; returns the number of changed rows."""
+        async with self.write_lock:
+            cursor = await self.conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        cursor = await self.conn.execute(sql, params)
+        row = await cursor.fetchone()
+        await cursor.close()
+        return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        cursor = await self.conn.execute(sql, params)
+        rows = await cursor.fetchall()
+        await cursor.close()
+        return list(rows)
+
+    async def resolve_id(self, table: str, prefix: str) -> str:
+        """Expand a unique id prefix for ``table``; raises NotFound or AmbiguousId."""
+        if table not in {"tasks", "sessions", "deliberations", "confirmations"}:
+            raise ValueError(table)
+        cleaned = prefix.strip().lower()
+        if not cleaned or any(c not in "0123456789abcdef" for c in cleaned):
+            raise NotFound(f"no {table[:-1]} with id '{prefix}'")
+        rows = await self.fetchall(f"SELECT id FROM {table} WHERE id LIKE ? LIMIT 6", (cleaned + "%",))
+        if not rows:
+            raise NotFound(f"no {table[:-1]} with id '{prefix}'")
+        ids = [r["id"] for r in rows]
+        if cleaned in ids:
+            return cleaned
+        if len(ids) > 1:
+            raise AmbiguousId(prefix, ids)
+        return str(ids[0])

@@ -1,0 +1,168 @@
+"""Sessions and tasks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from core.errors import NotFound
+from core.models import Decision, Session, Task, TaskOptions, TaskStatus, utcnow
+from core.store.db import Database
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat()
+
+
+class SessionRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, session: Session) -> Session:
+        now = _ts(session.created_at)
+        await self.db.execute(
+            "INSERT INTO sessions (id, kind, title, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+            (session.id, session.kind, session.title, session.status, now, now),
+        )
+        return session
+
+    async def get(self, session_id: str) -> Session:
+        row = await self.db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"no session with id '{session_id}'")
+        return Session(
+            id=row["id"],
+            kind=row["kind"],
+            title=row["title"],
+            status=row["status"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+        )
+
+    async def set_status(self, session_id: str, status: str) -> None:
+        await self.db.execute(
+            "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (status, _ts(utcnow()), session_id)
+        )
+
+    async def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = await self.db.fetchall(
+            """SELECT s.*, COUNT(DISTINCT t.id) AS tasks,
+                      (SELECT COALESCE(SUM(u.cost_usd), 0) FROM usage u
+                        JOIN tasks t2 ON t2.id = u.task_id WHERE t2.session_id = s.id) AS cost_usd
+               FROM sessions s LEFT JOIN tasks t ON t.session_id = s.id
+               GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?""",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def delete(self, session_id: str) -> None:
+        await self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+
+def _task_from_row(row: sqlite3.Row) -> Task:
+    return Task(
+        id=row["id"],
+        session_id=row["session_id"],
+        description=row["description"],
+        status=TaskStatus(row["status"]),
+        source=row["source"],
+        requester=row["requester"],
+        options=TaskOptions.model_validate_json(row["options_json"]),
+        category=row["category"],
+        decision=Decision(row["decision"]) if row["decision"] else None,
+        score=row["score"],
+        iterations=row["iterations"],
+        output=row["output"],
+        error=row["error"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+class TaskRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, task: Task) -> Task:
+        now = _ts(task.created_at)
+        await self.db.execute(
+            """INSERT INTO tasks (id, session_id, description, status, source, requester, options_json,
+                                  created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)""",
+            (
+                task.id,
+                task.session_id,
+                task.description,
+                task.status.value,
+                task.source,
+                task.requester,
+                task.options.model_dump_json(),
+                now,
+                now,
+            ),
+        )
+        return task
+
+    async def get(self, task_id: str) -> Task:
+        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound(f"no task with id '{task_id}'")
+        return _task_from_row(row)
+
+    async def row(self, task_id: str) -> dict[str, Any]:
+        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound(f"no task with id '{task_id}'")
+        return dict(row)
+
+    async def update(self, task_id: str, **fields: Any) -> None:
+        """Update named columns; enums and models are stored by value / as JSON."""
+        allowed = {
+            "status", "category", "decision", "score", "iterations", "output", "error",
+            "directive_json", "directive_fallback", "plan_json", "simulation_json",
+        }  # fmt: skip
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not task columns: {sorted(unknown)}")
+        values = [getattr(v, "value", v) for v in fields.values()]
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        await self.db.execute(
+            f"UPDATE tasks SET {assignments}, updated_at = ? WHERE id = ?",
+            (*values, _ts(utcnow()), task_id),
+        )
+
+    async def set_status(self, task_id: str, status: TaskStatus, error: str | None = None) -> None:
+        if error is None:
+            await self.update(task_id, status=status)
+        else:
+            await self.update(task_id, status=status, error=error)
+
+    async def recent(self, session_id: str | None = None, limit: int = 20) -> list[Task]:
+        if session_id:
+            rows = await self.db.fetchall(
+                "SELECT * FROM tasks WHERE session_id = ? ORDER BY created_at DESC LIMIT ?",
+                (session_id, limit),
+            )
+        else:
+            rows = await self.db.fetchall("SELECT * FROM tasks ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [_task_from_row(r) for r in rows]
+
+    async def unfinished(self) -> list[Task]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM tasks WHERE status IN (?, ?, ?) ORDER BY created_at",
+            (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.AWAITING_CONFIRMATION.value),
+        )
+        return [_task_from_row(r) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    async def stored_json(self, task_id: str, column: str) -> dict[str, Any] | None:
+        if column not in {"directive_json", "plan_json", "simulation_json"}:
+            raise ValueError(column)
+        row = await self.db.fetchone(f"SELECT {column} FROM tasks WHERE id = ?", (task_id,))
+        if row is None or row[0] is None:
+            return None
+        value: dict[str, Any] = json.loads(row[0])
+        return value

@@ -1,0 +1,72 @@
+"""Token and cost records: one row per model call, by task, phase, role and model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from core.models import utcnow
+from core.store.db import Database
+
+
+class UsageRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(
+        self,
+        *,
+        task_id: str | None,
+        phase: str,
+        role: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+        priced: bool,
+        latency_ms: int,
+    ) -> None:
+        await self.db.execute(
+            """INSERT INTO usage (task_id, phase, role, model, prompt_tokens, completion_tokens, cost_usd,
+                                  priced, latency_ms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+            (
+                task_id, phase, role, model, prompt_tokens, completion_tokens, cost_usd, int(priced),
+                latency_ms, utcnow().isoformat(),
+            ),
+        )  # fmt: skip
+
+    async def for_task(self, task_id: str) -> list[dict[str, Any]]:
+        rows = await self.db.fetchall(
+            """SELECT phase, model, COUNT(*) AS calls, SUM(prompt_tokens) AS prompt_tokens,
+                      SUM(completion_tokens) AS completion_tokens, SUM(cost_usd) AS cost_usd
+               FROM usage WHERE task_id = ? GROUP BY phase, model ORDER BY MIN(id)""",
+            (task_id,),
+        )
+        return [dict(r) for r in rows]
+
+    async def totals(self, since: timedelta | None = None) -> dict[str, Any]:
+        where, params = self._since(since)
+        row = await self.db.fetchone(
+            f"""SELECT COUNT(*) AS calls, COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,
+                       COALESCE(SUM(cost_usd), 0) AS cost_usd, COALESCE(SUM(1 - priced), 0) AS unpriced
+                FROM usage {where}""",
+            params,
+        )
+        return dict(row) if row else {}
+
+    async def breakdown(self, by: str, since: timedelta | None = None) -> list[dict[str, Any]]:
+        if by not in {"phase", "model", "role"}:
+            raise ValueError(by)
+        where, params = self._since(since)
+        rows = await self.db.fetchall(
+            f"""SELECT {by} AS key, COUNT(*) AS calls, SUM(prompt_tokens + completion_tokens) AS tokens,
+                       SUM(cost_usd) AS cost_usd FROM usage {where} GROUP BY {by} ORDER BY cost_usd DESC, tokens DESC""",
+            params,
+        )
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def _since(since: timedelta | None) -> tuple[str, tuple[Any, ...]]:
+        if since is None:
+            return "", ()
+        return "WHERE created_at >= ?", ((utcnow() - since).isoformat(),)

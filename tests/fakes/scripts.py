@@ -1,0 +1,133 @@
+"""Ready-made model replies for the engine's request kinds, for use with FakeModelServer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.fakes.model_server import FakeModelServer, Reply, json_reply, prompt_text
+
+AGENCIES = ("guardian", "economist", "empath", "scholar", "strategist")
+
+
+def directive(stance: str = "Direct, test-driven, security-conscious") -> Reply:
+    return json_reply({"stance": stance, "good_looks_like": ["correct and tested"], "constraints": []})
+
+
+def parliament(
+    votes: dict[str, str] | None = None,
+    reasons: dict[str, str] | None = None,
+    caveats: dict[str, str] | None = None,
+    reversibility: str = "FULL",
+    blast_radius: str = "LOW",
+    permission_level: str = "STANDARD",
+    omit: tuple[str, ...] = (),
+) -> Reply:
+    votes = votes or {}
+    reasons = reasons or {}
+    caveats = caveats or {}
+    payload = {
+        "votes": [
+            {
+                "agency": a,
+                "vote": votes.get(a, "APPROVE"),
+                "reason": reasons.get(a, f"{a} sees no problem"),
+                "caveat": caveats.get(a),
+            }
+            for a in AGENCIES
+            if a not in omit
+        ],
+        "guardian_assessment": {
+            "reversibility": reversibility,
+            "blast_radius": blast_radius,
+            "permission_level": permission_level,
+        },
+    }
+    return json_reply(payload)
+
+
+def plan(category: str = "general", read_only: bool = False, confidence: float = 0.9, steps: int = 2) -> Reply:
+    return json_reply(
+        {
+            "category": category,
+            "read_only": read_only,
+            "read_only_confidence": confidence,
+            "steps": [{"title": f"Step {n}", "detail": f"Do part {n}"} for n in range(1, steps + 1)],
+            "estimated_iterations": 2,
+        }
+    )
+
+
+_DIM = re.compile(r"^- ([\w-]+) \(weight", re.MULTILINE)
+
+
+def requested_dimensions(body: dict[str, Any]) -> list[str]:
+    return _DIM.findall(prompt_text(body))
+
+
+def evaluation(
+    score: float | dict[str, float],
+    findings: list[dict[str, Any]] | None = None,
+    needs_human: bool = False,
+) -> Any:
+    """A handler scoring whichever dimensions the evaluator asked for."""
+
+    def handler(body: dict[str, Any]) -> Reply:
+        dims = requested_dimensions(body)
+        scores = score if isinstance(score, dict) else {d: score for d in dims}
+        return json_reply(
+            {
+                "dimensions": [{"name": d, "score": scores.get(d, 0.5), "rationale": "ok"} for d in dims],
+                "findings": [f for f in (findings or []) if f.get("dimension") in dims],
+                "needs_human": needs_human,
+                "needs_human_reason": "a business decision" if needs_human else None,
+                "summary": "scored",
+            }
+        )
+
+    return handler
+
+
+def finding(
+    dimension: str, description: str = "needs work", fix: str = "fix it", quote: str | None = None
+) -> dict[str, Any]:
+    return {"severity": "major", "dimension": dimension, "description": description, "fix": fix, "quote": quote}
+
+
+def learnings(*texts: str) -> Reply:
+    return json_reply({"learnings": [{"kind": "heuristic", "text": t, "confidence": 0.8} for t in texts]})
+
+
+def simulation() -> Reply:
+    return json_reply(
+        {
+            "futures": [
+                {"label": "A", "action": "Send now", "consequence": "Arrives at night in CET",
+                 "likely_response": "low", "risk": "MEDIUM"},
+                {"label": "B", "action": "Schedule for 9:00 CET", "consequence": "Arrives in business hours",
+                 "likely_response": "high", "risk": "LOW"},
+            ],
+            "recommendation": "B",
+            "reason": "everyone is at work",
+            "champion": "empath",
+            "champion_reason": "don't look careless about timezones",
+            "dissent": "economist",
+            "dissent_reason": "just send it now",
+        }
+    )  # fmt: skip
+
+
+def revision(find: str, replace: str) -> Reply:
+    return json_reply({"edits": [{"find": find, "replace": replace}]})
+
+
+def install_defaults(server: FakeModelServer, output: str = "The answer.", score: float = 0.9) -> None:
+    """A happy path: approve, plan, answer, score ``score``, no learnings."""
+    s = server.script
+    s.default("Directive", directive())
+    s.default("ParliamentReply", parliament())
+    s.default("Plan", plan())
+    s.default("execute", Reply(content=output))
+    s.default("Evaluation", evaluation(score))
+    s.default("Learnings", learnings())
+    s.default("Simulation", simulation())
