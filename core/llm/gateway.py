@@ -24,7 +24,7 @@ from core.config import Settings
 from core.errors import ModelCallError, StructuredOutputError
 from core.llm import providers
 from core.llm.pricing import prices_for
-from core.llm.retry import is_retryable, make_wait
+from core.llm.retry import is_overflow, is_retryable, make_wait
 from core.models import Phase, Role
 from core.prompt import Prompt
 from core.store.usage import UsageRepository
@@ -157,16 +157,16 @@ class ModelGateway:
             started = time.monotonic()
             try:
                 response = await self._with_retries(litellm, kwargs)
-            except litellm.exceptions.ContextWindowExceededError as exc:
+            except ModelCallError:
+                raise
+            except Exception as exc:
+                if not is_overflow(exc):
+                    raise ModelCallError(f"{ref}: {type(exc).__name__}: {_short(exc)}") from exc
                 shrinks += 1
                 if shrinks > MAX_SHRINKS or not prompt.shrink():
                     raise ModelCallError(f"{ref}: the context is too large even after shrinking it") from exc
                 self._notice(f"{ref}: context overflow, shrinking the prompt and retrying")
                 continue
-            except ModelCallError:
-                raise
-            except Exception as exc:
-                raise ModelCallError(f"{ref}: {type(exc).__name__}: {_short(exc)}") from exc
             return await self._account(ctx, role, phase, ref, prices, response, started)
 
     async def _with_retries(self, litellm: Any, kwargs: dict[str, Any]) -> Any:
@@ -185,8 +185,6 @@ class ModelGateway:
             async for attempt in attempts:
                 with attempt:
                     return await litellm.acompletion(**kwargs)
-        except litellm.exceptions.ContextWindowExceededError:
-            raise
         except Exception as exc:
             if is_retryable(exc):
                 raise ModelCallError(

@@ -8,6 +8,7 @@ are retried; everything else fails at once.
 from __future__ import annotations
 
 import random
+import re
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -23,10 +24,26 @@ def status_of(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def is_retryable(exc: BaseException) -> bool:
+# Phrasings providers use for "your prompt is too long"; litellm maps only some of them.
+_OVERFLOW = re.compile(
+    r"context[_ ]length|context window|maximum context|prompt is too long|input is too long|"
+    r"too many tokens|exceeds? the (?:model'?s? )?(?:maximum|max)|reduce the length",
+    re.IGNORECASE,
+)
+
+
+def is_overflow(exc: BaseException) -> bool:
     from litellm import exceptions
 
     if isinstance(exc, exceptions.ContextWindowExceededError):
+        return True
+    return status_of(exc) in {400, 413} and bool(_OVERFLOW.search(str(exc)))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    from litellm import exceptions
+
+    if is_overflow(exc):
         return False  # answered by shrinking the prompt, not by waiting
     if isinstance(exc, exceptions.Timeout | exceptions.APIConnectionError):
         return True
