@@ -81,7 +81,7 @@ async def test_guardian_block_waits_then_override_resumes(
 
 
 async def test_denied_override_cancels(engine: Engine, model_env: FakeModelServer, recorder: Recorder) -> None:
-    task_id, store = await blocked_by(engine, model_env, scripts.parliament(votes={"guardian": "BLOCK"}))
+    task_id, _ = await blocked_by(engine, model_env, scripts.parliament(votes={"guardian": "BLOCK"}))
     confirmation_id = recorder.of(ConfirmationNeeded)[0].confirmation_id
     result = await engine.resume(task_id, confirmation_id, approved=False, decided_by="alice")
     assert result.status is TaskStatus.CANCELLED
@@ -112,7 +112,7 @@ async def test_one_dissent_is_a_caveat_not_a_block(
     assert result.status is TaskStatus.DONE
     assert "tech debt" in model_env.requests_of("execute")[0]["messages"][1]["content"]
     verdict = recorder.of(DeliberationReady)[0].verdict
-    assert not verdict.blocked  # type: ignore[attr-defined]
+    assert not verdict.blocked
 
 
 async def test_votes_are_stored_with_the_task(engine: Engine, model_env: FakeModelServer) -> None:
