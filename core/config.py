@@ -178,6 +178,26 @@ def _describe(error: dict[str, Any]) -> str:
     return f"key '{key}': {error['msg']}{shown}"
 
 
+def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:
+    """True when the offending value is the one config.toml holds at the error's key.
+
+    Checking only the top-level section blamed the file for a bad OPENKOI_* value whenever the
+    file also had that section (e.g. [iteration]).
+    """
+    loc = tuple(error["loc"])
+    if error.get("type") == "missing":  # nothing at the key: judge by the value that lacks it
+        loc = loc[:-1]
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            break  # a leaf, or a type tag of a union (e.g. 'function-after[...]'): compare here
+    return node is not data and bool(node == error.get("input"))
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings; ``overrides`` are explicit values (e.g. CLI flags) and win over everything.
 
@@ -194,8 +214,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            top = str(error["loc"][0]) if error["loc"] else ""
-            origin = str(config_path) if top in toml_data else "environment (OPENKOI_*)"
+            origin = str(config_path) if _from_file(dict(error), toml_data) else "environment (OPENKOI_*)"
             problems.append(f"{origin}: {_describe(dict(error))}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from exc
     finally:

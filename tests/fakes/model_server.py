@@ -136,8 +136,12 @@ class FakeModelServer:
         content = reply.content
         prompt_tokens = reply.prompt_tokens or estimate_tokens(prompt_text(body))
         completion_tokens = reply.completion_tokens or estimate_tokens(content or "")
-        message: dict[str, Any] = {"role": "assistant", "content": content}
         finish = "stop"
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(limit, int) and completion_tokens > limit:
+            # A real model stops at max_tokens: it is never billed for more.
+            completion_tokens, finish = limit, "length"
+        message: dict[str, Any] = {"role": "assistant", "content": content}
         if reply.tool_calls:
             message["tool_calls"] = reply.tool_calls
             finish = "tool_calls"

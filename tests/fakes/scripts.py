@@ -74,10 +74,11 @@ def evaluation(
 
     def handler(body: dict[str, Any]) -> Reply:
         dims = requested_dimensions(body)
+        # A dict scores only the dimensions it names (so a test can script an incomplete reply).
         scores = score if isinstance(score, dict) else {d: score for d in dims}
         return json_reply(
             {
-                "dimensions": [{"name": d, "score": scores.get(d, 0.5), "rationale": "ok"} for d in dims],
+                "dimensions": [{"name": d, "score": scores[d], "rationale": "ok"} for d in dims if d in scores],
                 "findings": [f for f in (findings or []) if f.get("dimension") in dims],
                 "needs_human": needs_human,
                 "needs_human_reason": "a business decision" if needs_human else None,
@@ -121,6 +122,18 @@ def revision(find: str, replace: str) -> Reply:
     return json_reply({"edits": [{"find": find, "replace": replace}]})
 
 
+def rewriting_revision() -> Any:
+    """A handler that answers every refinement with a rewrite that differs each time."""
+    count = 0
+
+    def handler(body: dict[str, Any]) -> Reply:
+        nonlocal count
+        count += 1
+        return json_reply({"rewrite": f"The answer, revised {count} time(s)."})
+
+    return handler
+
+
 def install_defaults(server: FakeModelServer, output: str = "The answer.", score: float = 0.9) -> None:
     """A happy path: approve, plan, answer, score ``score``, no learnings."""
     s = server.script
@@ -131,3 +144,4 @@ def install_defaults(server: FakeModelServer, output: str = "The answer.", score
     s.default("Evaluation", evaluation(score))
     s.default("Learnings", learnings())
     s.default("Simulation", simulation())
+    s.default("Revision", rewriting_revision())
