@@ -1,0 +1,166 @@
+"""The ``openkoi`` console script end to end, in a subprocess with a temporary OPENKOI_HOME,
+against the fake model server through the standard OpenAI variables."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROVIDER_KEYS
+from tests.fakes import scripts
+from tests.fakes.model_server import FakeModelServer, Reply
+
+OPENKOI = str(Path(sys.executable).parent / "openkoi")
+
+
+@pytest.fixture
+def server() -> Iterator[FakeModelServer]:
+    fake = FakeModelServer()
+    scripts.install_defaults(fake, output="Résultat: 完成 ✓", score=0.9)
+    fake.start_in_thread()
+    yield fake
+    fake.stop_thread()
+
+
+@pytest.fixture
+def env(tmp_path: Path, server: FakeModelServer) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
+    clean.update(
+        OPENKOI_HOME=str(tmp_path / "home"),
+        OPENKOI_MODEL="openai/fake",
+        OPENAI_BASE_URL=server.url,
+        OPENAI_API_KEY="sk-test",
+        OPENKOI_RETRY__BASE_DELAY="0.01",
+        PYTHONIOENCODING="utf-8",
+    )
+    return clean
+
+
+def openkoi(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OPENKOI, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=90,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_think_prints_progress_on_stderr_and_only_the_result_on_stdout(env: dict[str, str], tmp_path: Path) -> None:
+    done = openkoi(env, "think", "Écris un résumé — 日本語でも", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Résultat: 完成 ✓\n"
+    for tag in ("[SOVEREIGN]", "[PARLIAMENT] Guardian=APPROVE", "[PLAN]", "[EXEC]", "[EVAL] score=0.90"):
+        assert tag in done.stderr, (tag, done.stderr)
+    assert re.search(r"✓ Done\. 1 iteration, [\d.]+k? tokens, \$0\.00, score 0\.90", done.stderr), done.stderr
+
+
+def test_bare_task_is_think_and_quiet_is_silent(env: dict[str, str], tmp_path: Path) -> None:
+    done = openkoi(env, "summarise the README", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Résultat: 完成 ✓"
+    assert done.stderr == ""
+
+
+def test_guardian_block_exits_nonzero_and_override_yes_proceeds(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    block = scripts.parliament(
+        votes={"guardian": "BLOCK"}, reasons={"guardian": "deletion is permanent"}, reversibility="NONE"
+    )
+    server.script.queue("ParliamentReply", block, block, block)
+    blocked = openkoi(env, "delete the staging database", cwd=tmp_path)
+    assert blocked.returncode == 3
+    assert blocked.stdout == ""
+    assert "GUARDIAN -- BLOCK" in blocked.stderr and "deletion is permanent" in blocked.stderr
+    assert "--override" in blocked.stderr
+
+    refused = openkoi(env, "delete the staging database", "--override", cwd=tmp_path)
+    assert refused.returncode == 3, "without a terminal or --yes nobody confirmed"
+    assert "pass --yes" in refused.stderr
+
+    approved = openkoi(env, "delete the staging database", "--override", "--yes", cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    assert approved.stdout.strip() == "Résultat: 完成 ✓"
+    shown = openkoi(env, "mind", "parliament")
+    assert "GUARDIAN" in shown.stdout and "BLOCK" in shown.stdout and "deletion is permanent" in shown.stdout
+
+
+def test_flags_override_config_only_when_given(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
+    home = Path(env["OPENKOI_HOME"])
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text("[iteration]\nmax_iterations = 5\nquality_threshold = 0.95\n", encoding="utf-8")
+    server.script.default("Evaluation", scripts.evaluation(0.9, [scripts.finding("quality")]))
+    one = openkoi(env, "think", "draft it", "-i", "1", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr
+    assert "1 iteration," in one.stderr
+    # Without flags the file's threshold (0.95) keeps the loop going past a 0.90 score.
+    more = openkoi(env, "think", "draft it again", cwd=tmp_path)
+    assert "2 iterations" in more.stderr, more.stderr  # then diminishing returns stop it
+    quality = openkoi(env, "think", "draft it once more", "--quality", "0.85", cwd=tmp_path)
+    assert "1 iteration," in quality.stderr
+
+
+def test_simulate_prints_futures(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
+    done = openkoi(env, "think", "send the weekly report email", "--simulate", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "SIMULATION ONLY" in done.stdout and "Recommendation: B" in done.stdout
+    assert not server.requests_of("execute")
+
+
+def test_inspection_commands(env: dict[str, str], tmp_path: Path) -> None:
+    assert openkoi(env, "think", "first task", cwd=tmp_path).returncode == 0
+    listed = openkoi(env, "task", "list")
+    assert listed.returncode == 0 and "first task" in listed.stdout
+    task_id = listed.stdout.split()[0]
+    shown = openkoi(env, "task", "show", task_id[:6])
+    assert shown.returncode == 0 and task_id in shown.stdout and "iter 1: score 0.90" in shown.stdout
+    replay = openkoi(env, "task", "replay", task_id[:5])
+    assert replay.stdout == "Résultat: 完成 ✓\n"
+    status = openkoi(env, "status", "--costs")
+    assert status.returncode == 0
+    assert "openai/fake" in status.stdout and "by phase:" in status.stdout and "parliament" in status.stdout
+    sessions = openkoi(env, "session", "list")
+    session_id = sessions.stdout.split()[0]
+    assert openkoi(env, "session", "show", session_id[:4]).returncode == 0
+    deleted = openkoi(env, "session", "delete", session_id[:4], "--yes")
+    assert deleted.returncode == 0
+    assert "no tasks yet" in openkoi(env, "task", "list").stdout
+    missing = openkoi(env, "task", "show", "ffff")
+    assert missing.returncode == 2 and "no task with id 'ffff'" in missing.stderr
+
+
+def test_bad_config_names_file_key_and_expectation(env: dict[str, str], tmp_path: Path) -> None:
+    home = Path(env["OPENKOI_HOME"])
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text('[iteration]\nmax_iterations = "many"\n', encoding="utf-8")
+    for args in (("think", "anything"), ("status",)):
+        done = openkoi(env, *args, cwd=tmp_path)
+        assert done.returncode == 2
+        assert str(home / "config.toml") in done.stderr
+        assert "iteration.max_iterations" in done.stderr and "integer" in done.stderr
+
+
+def test_unknown_model_suggests_a_close_name(env: dict[str, str], tmp_path: Path) -> None:
+    done = openkoi(env, "think", "anything", "-m", "anthropic/claude-sonet-4-5", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown model 'anthropic/claude-sonet-4-5'" in done.stderr
+    assert "Did you mean: anthropic/claude-sonnet-4-5" in done.stderr
+
+
+def test_failed_model_exits_nonzero_with_a_message(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    server.script.default("Plan", Reply(status=401, error_message="invalid api key"))
+    done = openkoi(env, "think", "anything", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "invalid api key" in done.stderr
