@@ -155,6 +155,7 @@ class Engine:
         if task.status.finished:
             return task
         await self.store.tasks.set_status(task_id, TaskStatus.RUNNING)
+        log.info("task %s started (%s): %s", task_id, task.source, task.description[:120])
         await self.bus.publish(TaskStarted(task_id, task.description))
         it = self.settings.iteration
         opts = task.options
@@ -347,6 +348,7 @@ class Engine:
         if status in {TaskStatus.FAILED, TaskStatus.ABORTED, TaskStatus.CANCELLED, TaskStatus.ESCALATED}:
             fields["error"] = reason
         await self.store.tasks.update(task_id, **fields)
+        log.info("task %s %s (%s): %s", task_id, status.value, decision.value if decision else "-", reason)
         task = await self.store.tasks.get(task_id)
         if output is not None:
             self._save_output(task)

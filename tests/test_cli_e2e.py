@@ -129,6 +129,7 @@ def test_inspection_commands(env: dict[str, str], tmp_path: Path) -> None:
     status = openkoi(env, "status", "--costs")
     assert status.returncode == 0
     assert "openai/fake" in status.stdout and "by phase:" in status.stdout and "parliament" in status.stdout
+    assert "calls without a known price" in status.stdout  # a custom endpoint has no price list
     sessions = openkoi(env, "session", "list")
     session_id = sessions.stdout.split()[0]
     assert openkoi(env, "session", "show", session_id[:4]).returncode == 0
@@ -155,6 +156,15 @@ def test_unknown_model_suggests_a_close_name(env: dict[str, str], tmp_path: Path
     assert done.returncode == 2
     assert "unknown model 'anthropic/claude-sonet-4-5'" in done.stderr
     assert "Did you mean: anthropic/claude-sonnet-4-5" in done.stderr
+
+
+def test_log_level_from_environment(env: dict[str, str], tmp_path: Path) -> None:
+    quiet = openkoi(env, "think", "anything", "-q", cwd=tmp_path)
+    assert "INFO core." not in quiet.stderr
+    env["OPENKOI_LOG_LEVEL"] = "info"
+    chatty = openkoi(env, "think", "anything", "-q", cwd=tmp_path)
+    assert chatty.returncode == 0
+    assert "INFO core." in chatty.stderr
 
 
 def test_failed_model_exits_nonzero_with_a_message(

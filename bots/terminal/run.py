@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
 from pathlib import Path
 
@@ -26,6 +27,18 @@ EXIT_FOR = {
     TaskStatus.ESCALATED: codes.EXIT_ESCALATED,
     TaskStatus.CANCELLED: codes.EXIT_CANCELLED,
 }
+
+
+LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING, "info": logging.INFO,
+              "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at OPENKOI_LOG_LEVEL; third-party chatter stays at WARNING unless tracing."""
+    logging.basicConfig(level=LOG_LEVELS[level], format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if level != "trace":
+        for noisy in ("LiteLLM", "litellm", "httpx", "openai", "aiosqlite"):
+            logging.getLogger(noisy).setLevel(max(LOG_LEVELS[level], logging.WARNING))
 
 
 def _ask(question: str, yes: bool) -> bool:
@@ -55,6 +68,7 @@ async def run_think(
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return codes.EXIT_USAGE
+    configure_logging(settings.log_level)
     options = TaskOptions(max_iterations=iterations, quality_threshold=quality, max_cost_usd=budget, simulate=simulate)
     store = await Store(settings.db_path).open()
     try:

@@ -100,7 +100,10 @@ def probe_ollama(url: str, timeout: float = 0.3) -> list[str]:
             payload = json.loads(response.read())
     except (OSError, ValueError, urllib.error.URLError):
         return []
-    return [str(m["name"]) for m in payload.get("models", []) if isinstance(m, dict) and "name" in m]
+    models = payload.get("models") if isinstance(payload, dict) else None
+    if not isinstance(models, list):  # something else answered (not Ollama's {"models": [...]})
+        return []
+    return [str(m["name"]) for m in models if isinstance(m, dict) and "name" in m]
 
 
 def _spec(provider: str) -> ProviderSpec | None:

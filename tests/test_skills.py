@@ -1,0 +1,79 @@
+"""Rubric (evaluator skill) loading and precedence; SOUL.md lookup order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.skills import load_rubrics, parse_skill
+from core.soul import load_soul
+
+CUSTOM = """---
+name: general
+description: Our house rubric.
+dimensions:
+  - name: usefulness
+    weight: 0.6
+  - name: brevity
+    weight: 0.4
+---
+Be brief.
+"""
+
+
+def test_bundled_rubrics_have_the_reference_weights(tmp_path: Path) -> None:
+    rubrics = load_rubrics(tmp_path, None).rubrics
+    assert set(rubrics) == {"general", "code-review", "prose-quality", "sql-safety", "api-design", "test-quality"}
+    weights = {name: {d.name: d.weight for d in r.dimensions} for name, r in rubrics.items()}
+    assert weights["general"] == {"relevance": 0.40, "quality": 0.35, "completeness": 0.25}
+    assert weights["code-review"] == {"correctness": 0.40, "safety": 0.25, "style": 0.15, "completeness": 0.20}
+    assert weights["sql-safety"] == {"correctness": 0.35, "safety": 0.30, "performance": 0.20, "reversibility": 0.15}
+    assert weights["api-design"]["error_responses"] == 0.30
+    assert weights["test-quality"]["assertions"] == 0.30
+    assert weights["prose-quality"]["tone"] == 0.15
+
+
+def test_workspace_rubric_overrides_user_and_bundled(tmp_path: Path) -> None:
+    config_dir, workspace = tmp_path / "home", tmp_path / "repo"
+    user = config_dir / "evaluators" / "general"
+    user.mkdir(parents=True)
+    (user / "SKILL.md").write_text(CUSTOM.replace("Our house rubric.", "user level"), encoding="utf-8")
+    assert load_rubrics(config_dir, None).get("general").description == "user level"
+    project = workspace / ".agents" / "evaluators" / "general"
+    project.mkdir(parents=True)
+    (project / "SKILL.md").write_text(CUSTOM, encoding="utf-8")
+    general = load_rubrics(config_dir, workspace).get("general")
+    assert general.description == "Our house rubric." and general.dimension_names == ["usefulness", "brevity"]
+    assert general.score({"usefulness": 1.0, "brevity": 0.5}) == 0.8
+
+
+def test_unknown_category_falls_back_to_general(tmp_path: Path) -> None:
+    assert load_rubrics(tmp_path, None).get("no-such-rubric").name == "general"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("no front matter", "must start with YAML front matter"),
+        ("---\nname: x\ndimensions:\n  - name: a\n    weight: 0.5\n---\n", "weights must sum to 1.0"),
+        ("---\nname: [unclosed\n---\n", "not valid YAML"),
+    ],
+)
+def test_bad_skill_files_are_rejected_with_the_source(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_skill(text, "/x/SKILL.md")
+    assert "/x/SKILL.md" in str(caught.value)
+
+
+def test_soul_lookup_order(tmp_path: Path) -> None:
+    config_dir, workspace = tmp_path / "home", tmp_path / "repo"
+    assert load_soul(config_dir, workspace).source == "bundled"
+    config_dir.mkdir()
+    (config_dir / "SOUL.md").write_text("home soul", encoding="utf-8")
+    assert load_soul(config_dir, workspace).text == "home soul"
+    (workspace / ".openkoi").mkdir(parents=True)
+    (workspace / ".openkoi" / "SOUL.md").write_text("projekt-Seele ✓", encoding="utf-8")
+    soul = load_soul(config_dir, workspace)
+    assert soul.text == "projekt-Seele ✓" and soul.source.endswith(".openkoi/SOUL.md")
