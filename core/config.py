@@ -214,7 +214,13 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            origin = str(config_path) if _from_file(dict(error), toml_data) else "environment (OPENKOI_*)"
+            top = str(error["loc"][0]) if error["loc"] else ""
+            if top in overrides and overrides[top] is not None:
+                origin = "command-line option"
+            elif _from_file(dict(error), toml_data):
+                origin = str(config_path)
+            else:
+                origin = "environment (OPENKOI_*)"
             problems.append(f"{origin}: {_describe(dict(error))}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from exc
     finally:

@@ -199,8 +199,11 @@ def validate(ref: ModelRef, settings: Settings) -> None:
     import litellm  # lazy: costs ~2 s
 
     known = litellm.model_cost
-    if model in known or ref.name in known:
+    if ref.name in known:
         return
+    owner = str(known.get(model, {}).get("litellm_provider", ""))
+    if model in known and (owner == provider or owner.startswith(provider)):
+        return  # listed under its bare name (e.g. "gpt-4.1") by the provider the user named
     pool = []
     for key, info in known.items():
         owner = str(info.get("litellm_provider", ""))
