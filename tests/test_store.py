@@ -1,0 +1,61 @@
+"""SQLite persistence: WAL, versioned migrations, id prefixes, single-use confirmations."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from core.errors import AmbiguousId, NotFound
+from core.models import Session, Task
+from core.store import Store
+from core.store.db import _migrations
+
+
+async def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "openkoi.db"
+    async with Store(path) as store:
+        row = await store.db.fetchone("PRAGMA journal_mode")
+        assert row is not None and row[0] == "wal"
+        assert await store.db.schema_version() == max(v for v, _ in _migrations())
+        session = await store.sessions.create(Session(title="ünïcode ✓"))
+    async with Store(path) as reopened:  # reopening must not re-run (and fail on) the migrations
+        assert (await reopened.sessions.get(session.id)).title == "ünïcode ✓"
+
+
+async def test_id_prefixes(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite") as store:
+        session = await store.sessions.create(Session())
+        for task_id in ("abc1000000000000", "abc2000000000000", "def0000000000000"):
+            await store.tasks.create(Task(id=task_id, session_id=session.id, description="x"))
+        assert await store.db.resolve_id("tasks", "def") == "def0000000000000"
+        assert await store.db.resolve_id("tasks", "ABC1") == "abc1000000000000"
+        with pytest.raises(AmbiguousId, match="ambiguous"):
+            await store.db.resolve_id("tasks", "abc")
+        for bad in ("zzz", "", "a%"):
+            with pytest.raises(NotFound):
+                await store.db.resolve_id("tasks", bad)
+
+
+async def test_a_confirmation_is_decided_once_even_under_concurrency(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite") as store:
+        session = await store.sessions.create(Session())
+        task = await store.tasks.create(Task(session_id=session.id, description="x"))
+        cid = await store.confirmations.create(task.id, "guardian_block", "risky", "alice", timedelta(minutes=30))
+        results = await asyncio.gather(*(store.confirmations.decide(cid, "approved", f"user{n}") for n in range(10)))
+        assert results.count(True) == 1
+        decided = await store.confirmations.get(cid)
+        assert decided is not None and decided["status"] == "approved"
+        assert await store.confirmations.expired() == []
+        expiring = await store.confirmations.create(task.id, "guardian_block", "risky", "alice", timedelta(seconds=-1))
+        assert [c["id"] for c in await store.confirmations.expired()] == [expiring]
+
+
+async def test_deleting_a_session_deletes_its_tasks(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite") as store:
+        session = await store.sessions.create(Session())
+        await store.tasks.create(Task(session_id=session.id, description="x"))
+        await store.sessions.delete(session.id)
+        assert await store.tasks.recent() == []
