@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -74,6 +75,12 @@ class _Litellm:
 
 
 _LITELLM = _Litellm()
+
+
+@lru_cache(maxsize=64)
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    # Building a schema costs ~1-2 ms; the schema of a class never changes.
+    return schema.model_json_schema()
 
 
 def _estimate_tokens(prompt: Prompt) -> int:
@@ -240,7 +247,7 @@ class ModelGateway:
             except Exception:
                 supported = False
             mode = "json_schema" if supported else "json_object"
-        json_schema = schema.model_json_schema()
+        json_schema = _json_schema(schema)
         if mode == "json_schema":
             return {
                 "type": "json_schema",

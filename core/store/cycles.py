@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.models import Decision, new_id, utcnow
-from core.outputs import Evaluation
 from core.store.db import Database
+
+if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
+    from core.outputs import Evaluation
 
 
 class CycleRepository:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.deliberation import Verdict
 from core.models import new_id, utcnow
 from core.store.db import Database
+
+if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
+    from core.deliberation import Verdict
 
 
 class DeliberationRepository:

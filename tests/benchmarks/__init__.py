@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts (``python -m tests.benchmarks.<name>``) that print one JSON line."""
