@@ -217,11 +217,9 @@ class Engine:
             partial = loop.current if loop is not None else None
             if isinstance(exc, ToolLoopAbort):
                 decision = Decision.ESCALATE
-            best = partial.best if partial is not None else None
-            output = best.output if best else None
             if partial is not None:
-                partial.decision, partial.output = decision, output
-                partial.score = best.score if best else None
+                partial.finish(decision, str(exc))
+            output = partial.output if partial is not None else None
             return await self._end(
                 task_id, TaskStatus.ABORTED, partial, output, str(exc), budget=budget, decision=decision
             )

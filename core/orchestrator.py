@@ -42,6 +42,15 @@ class LoopOutcome:
     score: float | None
     cycles: list[Cycle] = field(default_factory=list)
 
+    def finish(self, decision: Decision, reason: str, final: Cycle | None = None) -> LoopOutcome:
+        """Record how the loop ended; the output is ``final``'s or else the best cycle's."""
+        chosen = final or self.best
+        self.decision = decision
+        self.reason = reason
+        self.output = chosen.output if chosen else None
+        self.score = chosen.score if chosen else None
+        return self
+
     @property
     def best(self) -> Cycle | None:
         scored = [c for c in self.cycles if c.score is not None]
@@ -90,21 +99,21 @@ class PeerLoop:
                     )
                 except StructuredOutputError as exc:
                     await self.bus.publish(Notice(task_id, f"refinement failed: {exc}", "warn"))
-                    return self._finish(outcome, Decision.ACCEPT_BEST, f"refinement failed: {exc}")
+                    return outcome.finish(Decision.ACCEPT_BEST, f"refinement failed: {exc}")
             await self.bus.publish(Executed(task_id, iteration, len(output), previous is not None))
 
             if read_only:
                 cycle = Cycle(iteration, output, None, Decision.ACCEPT, "read-only question: evaluation skipped")
                 await self._record(task_id, cycle, None, False, budget, tokens_before, started)
                 outcome.cycles.append(cycle)
-                return self._finish(outcome, Decision.ACCEPT, cycle.reason, final=cycle)
+                return outcome.finish(Decision.ACCEPT, cycle.reason, final=cycle)
 
             result, skipped = await self._evaluate(ctx, task_id, task, context, rubric, output, previous)
             if result is None:
                 cycle = Cycle(iteration, output, None, Decision.ESCALATE, "evaluation unavailable")
                 await self._record(task_id, cycle, output_hash(output), False, budget, tokens_before, started)
                 outcome.cycles.append(cycle)
-                return self._finish(outcome, Decision.ESCALATE, "the evaluator's reply could not be used")
+                return outcome.finish(Decision.ESCALATE, "the evaluator's reply could not be used")
             await self.bus.publish(
                 Evaluated(
                     task_id, iteration, result.score, result.evaluation, result.incremental, skipped, result.rescored
@@ -135,11 +144,11 @@ class PeerLoop:
             await self.bus.publish(Decided(task_id, iteration, verdict.decision, verdict.reason))
             if verdict.decision is not Decision.CONTINUE:
                 final = cycle if verdict.decision in {Decision.ACCEPT, Decision.ESCALATE} else None
-                return self._finish(outcome, verdict.decision, verdict.reason, final=final)
+                return outcome.finish(verdict.decision, verdict.reason, final=final)
             await self.bus.publish(Refining(task_id, iteration, tuple(result.evaluation.findings)))
             changed = changed_lines(previous.output, output) if previous else None
             previous = cycle
-        return self._finish(outcome, Decision.ACCEPT_BEST, "reached the iteration limit")
+        return outcome.finish(Decision.ACCEPT_BEST, "reached the iteration limit")
 
     async def _evaluate(
         self,
@@ -197,12 +206,3 @@ class PeerLoop:
             tokens=budget.spend.tokens - tokens_before,
             duration_ms=int((time.monotonic() - started) * 1000),
         )
-
-    @staticmethod
-    def _finish(outcome: LoopOutcome, decision: Decision, reason: str, final: Cycle | None = None) -> LoopOutcome:
-        chosen = final or outcome.best
-        outcome.decision = decision
-        outcome.reason = reason
-        outcome.output = chosen.output if chosen else None
-        outcome.score = chosen.score if chosen else None
-        return outcome

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from bots.terminal import inspect as views
+
 EXIT_DONE = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -61,8 +63,6 @@ def think(task: tuple[str, ...], **flags: Any) -> None:
 @click.option("--costs", is_flag=True, help="Spending by phase and model.")
 def status(costs: bool) -> None:
     """Models, storage, tasks and spending."""
-    from bots.terminal import inspect as views
-
     views.run(views.status(costs))
 
 
@@ -74,16 +74,12 @@ def session() -> None:
 @session.command("list")
 @click.option("-n", "--limit", default=20, show_default=True)
 def session_list(limit: int) -> None:
-    from bots.terminal import inspect as views
-
     views.run(views.session_list(limit))
 
 
 @session.command("show")
 @click.argument("session_id")
 def session_show(session_id: str) -> None:
-    from bots.terminal import inspect as views
-
     views.run(views.session_show(session_id))
 
 
@@ -91,8 +87,6 @@ def session_show(session_id: str) -> None:
 @click.argument("session_id")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def session_delete(session_id: str, yes: bool) -> None:
-    from bots.terminal import inspect as views
-
     views.run(views.session_delete(session_id, yes))
 
 
@@ -105,16 +99,12 @@ def task() -> None:
 @click.option("--session", "session_id", help="Only this session's tasks (id or prefix).")
 @click.option("-n", "--limit", default=20, show_default=True)
 def task_list(session_id: str | None, limit: int) -> None:
-    from bots.terminal import inspect as views
-
     views.run(views.task_list(session_id, limit))
 
 
 @task.command("show")
 @click.argument("task_id")
 def task_show(task_id: str) -> None:
-    from bots.terminal import inspect as views
-
     views.run(views.task_show(task_id))
 
 
@@ -122,8 +112,6 @@ def task_show(task_id: str) -> None:
 @click.argument("task_id")
 def task_replay(task_id: str) -> None:
     """Print a task's full output to stdout (pipeable)."""
-    from bots.terminal import inspect as views
-
     views.run(views.task_replay(task_id))
 
 
@@ -136,8 +124,6 @@ def mind() -> None:
 @click.argument("task_id", required=False)
 def mind_parliament(task_id: str | None) -> None:
     """The last deliberation (or a task's), every agency's vote and reason."""
-    from bots.terminal import inspect as views
-
     views.run(views.mind_parliament(task_id))
 
 

@@ -1,39 +1,39 @@
 """Read-only views for the terminal: status, sessions, tasks, the last deliberation.
 
-Nothing here imports litellm or the engine: these commands start in well under a second.
+Nothing here imports litellm or the engine. Config and storage load inside each view, so merely
+importing this module (as ``openkoi --help`` does) stays cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from core.config import Settings, load_settings
 from core.errors import OpenKoiError
-from core.store import Store
 
-Echo = Callable[[str], None]
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.store import Store
 
 
-def run(coro: Awaitable[None]) -> None:
+def run(coro: Coroutine[Any, Any, None]) -> None:
     """Run a view; errors a person can fix are printed plainly with exit code 2."""
     try:
-        asyncio.run(_wrap(coro))
+        asyncio.run(coro)
     except OpenKoiError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
 
-async def _wrap(coro: Awaitable[None]) -> None:
-    await coro
-
-
 async def _open() -> tuple[Settings, Store]:
+    from core.config import load_settings
+    from core.store import Store
+
     settings = load_settings()
     store = await Store(settings.db_path).open()
     return settings, store

@@ -12,6 +12,7 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from core.config import CustomProvider, Settings
 from core.errors import ModelNotFoundError, NoModelConfigured
@@ -199,15 +200,17 @@ def validate(ref: ModelRef, settings: Settings) -> None:
     import litellm  # lazy: costs ~2 s
 
     known = litellm.model_cost
+
+    def listed_by_provider(info: dict[str, Any]) -> bool:
+        return str(info.get("litellm_provider", "")).startswith(provider)
+
     if ref.name in known:
         return
-    owner = str(known.get(model, {}).get("litellm_provider", ""))
-    if model in known and (owner == provider or owner.startswith(provider)):
+    if model in known and listed_by_provider(known[model]):
         return  # listed under its bare name (e.g. "gpt-4.1") by the provider the user named
     pool = []
     for key, info in known.items():
-        owner = str(info.get("litellm_provider", ""))
-        if owner == provider or owner.startswith(provider):
+        if listed_by_provider(info):
             pool.append(key if key.startswith(provider + "/") else f"{provider}/{key}")
     if not pool:
         return  # a provider litellm routes but does not list: let the call decide
