@@ -9,8 +9,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,10 +94,12 @@ def discover(env: dict[str, str] | None = None) -> list[Credential]:
 
 def probe_ollama(url: str, timeout: float = 0.3) -> list[str]:
     """Model names a local Ollama serves, or [] if none answers within ``timeout``."""
+    import urllib.request  # here, not at the top: `openkoi status` imports this module and never probes
+
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/api/tags", timeout=timeout) as response:
             payload = json.loads(response.read())
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError):  # URLError is an OSError
         return []
     models = payload.get("models") if isinstance(payload, dict) else None
     if not isinstance(models, list):  # something else answered (not Ollama's {"models": [...]})
