@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -198,6 +199,28 @@ def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:
     return node is not data and bool(node == error.get("input"))
 
 
+# Sections of config.toml that belong to the chat service (read by bots.config), not the engine.
+# The engine's strict settings skip them; the service's settings validate them just as strictly.
+SERVICE_SECTIONS = ("serve", "slack", "discord", "telegram")
+
+
+def read_config_file() -> tuple[Path, dict[str, Any]]:
+    """The config file's path and parsed contents ({} when it does not exist)."""
+    config_path, _ = resolve_paths()
+    return config_path, _read_toml(config_path)
+
+
+def describe_errors(exc: ValidationError, origin: Callable[[dict[str, Any]], str]) -> ConfigError:
+    """One ConfigError listing every problem as '<origin>: key '<k>': <what was expected>'."""
+    problems = [f"{origin(dict(error))}: {_describe(dict(error))}" for error in exc.errors()]
+    return ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def blame(error: dict[str, Any], file_data: dict[str, Any], path: Path, env_hint: str) -> str:
+    """Name where a bad value came from: the file when it holds exactly that value, else ``env_hint``."""
+    return str(path) if _from_file(error, file_data) else env_hint
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings; ``overrides`` are explicit values (e.g. CLI flags) and win over everything.
 
@@ -206,23 +229,20 @@ def load_settings(**overrides: Any) -> Settings:
     config_path, data_dir = resolve_paths()
     toml_data = _read_toml(config_path)
     # Paths come from the environment (resolved above), never from the file that they locate.
-    for key in ("home", "config", "data"):
+    for key in ("home", "config", "data", *SERVICE_SECTIONS):
         toml_data.pop(key, None)
     _TomlSource.data = toml_data
+
+    def origin(error: dict[str, Any]) -> str:
+        top = str(error["loc"][0]) if error["loc"] else ""
+        if top in overrides and overrides[top] is not None:
+            return "command-line option"
+        return blame(error, toml_data, config_path, "environment (OPENKOI_*)")
+
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            top = str(error["loc"][0]) if error["loc"] else ""
-            if top in overrides and overrides[top] is not None:
-                origin = "command-line option"
-            elif _from_file(dict(error), toml_data):
-                origin = str(config_path)
-            else:
-                origin = "environment (OPENKOI_*)"
-            problems.append(f"{origin}: {_describe(dict(error))}")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from exc
+        raise describe_errors(exc, origin) from exc
     finally:
         _TomlSource.data = {}
     settings.config = config_path

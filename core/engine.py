@@ -122,12 +122,42 @@ class Engine:
 
         A decision is single-use: a second decision on the same confirmation raises OpenKoiError.
         """
+        if not await self.decide(task_id, confirmation_id, approved, decided_by):
+            raise OpenKoiError("this confirmation was already decided or has expired")
+        if not approved:
+            return await self.store.tasks.get(task_id)
+        return await self.continue_approved(task_id)
+
+    async def decide(self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None) -> bool:
+        """Record a decision atomically (of two concurrent presses exactly one returns True).
+
+        A denial ends the task as cancelled here; an approval leaves the task waiting for
+        ``continue_approved`` so that a chat handler can answer before the work resumes.
+        """
         status = "approved" if approved else "denied"
         if not await self.store.confirmations.decide(confirmation_id, status, decided_by):
-            raise OpenKoiError("this confirmation was already decided or has expired")
+            return False
         await self.bus.publish(ConfirmationResolved(task_id, confirmation_id, approved, decided_by))
         if not approved:
-            return await self._end(task_id, TaskStatus.CANCELLED, None, None, f"override denied by {decided_by}")
+            await self._end(task_id, TaskStatus.CANCELLED, None, None, f"override denied by {decided_by}")
+        return True
+
+    async def expire(self, task_id: str, confirmation_id: str) -> bool:
+        """Expire a pending confirmation and cancel its task. False if someone decided it first."""
+        if not await self.store.confirmations.decide(confirmation_id, "expired", None):
+            return False
+        await self.bus.publish(ConfirmationResolved(task_id, confirmation_id, False, None, expired=True))
+        await self._end(task_id, TaskStatus.CANCELLED, None, None, "the override request expired")
+        return True
+
+    async def continue_approved(self, task_id: str) -> Task:
+        """Run a task whose block a person overrode (its confirmation is already decided).
+
+        Fails closed: without an approved confirmation on record the task does not run.
+        """
+        latest = await self.store.confirmations.latest_for_task(task_id)
+        if latest is None or latest["status"] != "approved":
+            raise OpenKoiError(f"task {task_id} has no approved override; it stays blocked")
         current = asyncio.current_task()
         if current is not None:
             self._running[task_id] = current
@@ -135,6 +165,15 @@ class Engine:
             return await self._run(task_id, approved=True)
         finally:
             self._running.pop(task_id, None)
+
+    async def abandon(self, task_id: str, reason: str) -> bool:
+        """Fail an unfinished task honestly (e.g. interrupted by a restart). False if it had finished."""
+        task = await self.store.tasks.get(task_id)
+        if task.status.finished:
+            return False
+        await self.bus.publish(TaskFailed(task_id, reason))
+        await self._end(task_id, TaskStatus.FAILED, None, task.output, reason)
+        return True
 
     async def cancel(self, task_id: str, by: str | None = None) -> bool:
         """Cancel a queued, running or waiting task. Returns False if it had already finished."""

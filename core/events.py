@@ -60,6 +60,7 @@ class ConfirmationResolved(Event):
     confirmation_id: str
     approved: bool
     decided_by: str | None
+    expired: bool = False
 
 
 @dataclass(frozen=True)

@@ -127,5 +127,15 @@ def mind_parliament(task_id: str | None) -> None:
     views.run(views.mind_parliament(task_id))
 
 
+@cli.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1, or [serve] host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default 9742, or [serve] port).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the chat service: Slack, Discord and Telegram, whichever are configured."""
+    from bots.terminal.run import run_serve
+
+    sys.exit(run_serve(host, port))
+
+
 def main() -> None:
     cli()

@@ -104,3 +104,28 @@ async def run_think(
         return EXIT_FOR[result.status]
     finally:
         await store.close()
+
+
+def run_serve(host: str | None, port: int | None) -> int:
+    """`openkoi serve`: exit 0 after a clean drain, 2 on a configuration error."""
+    import asyncio
+
+    from bots.config import load_service_settings
+    from bots.service import serve
+
+    try:
+        settings = load_settings()
+        overrides: dict[str, object] = {}
+        if host is not None or port is not None:
+            overrides["serve"] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+        service = load_service_settings(**overrides)
+    except ConfigError as exc:
+        click.echo(f"openkoi: {exc}", err=True)
+        return codes.EXIT_USAGE
+    configure_logging(settings.log_level if settings.log_level not in {"error", "warn", "warning"} else "warn")
+    try:
+        asyncio.run(serve(settings, service))
+    except OSError as exc:  # e.g. the port is taken
+        click.echo(f"openkoi serve: {exc}", err=True)
+        return codes.EXIT_FAILED
+    return codes.EXIT_DONE

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.store.confirmations import ConfirmationRepository
+from core.store.conversations import ConversationRepository, InboundRepository
 from core.store.cycles import CycleRepository
 from core.store.db import Database
 from core.store.deliberations import DeliberationRepository
@@ -23,6 +24,8 @@ class Store:
         self.confirmations = ConfirmationRepository(self.db)
         self.usage = UsageRepository(self.db)
         self.learnings = LearningRepository(self.db)
+        self.inbound = InboundRepository(self.db)
+        self.conversations = ConversationRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()

@@ -52,6 +52,12 @@ class ConfirmationRepository:
         )
         return dict(row) if row else None
 
+    async def latest_for_task(self, task_id: str) -> dict[str, Any] | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM confirmations WHERE task_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", (task_id,)
+        )
+        return dict(row) if row else None
+
     async def expired(self, now: datetime | None = None) -> list[dict[str, Any]]:
         moment = (now or utcnow()).isoformat()
         rows = await self.db.fetchall(

@@ -8,6 +8,7 @@ sharing the connection never interleave inside a transaction.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +28,11 @@ def _migrations() -> list[tuple[int, str]]:
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+# Set while the current asyncio task is inside ``Database.transaction``: its writes then run in
+# that transaction instead of waiting for the lock the transaction itself holds.
+_in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("_in_transaction", default=False)
 
 
 class Database:
@@ -80,22 +86,34 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """All-or-nothing writes. Repository calls made inside (by the same asyncio task) join it."""
+        if _in_transaction.get():
+            raise RuntimeError("transactions do not nest")
         async with self.write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
+            token = _in_transaction.set(True)
             try:
                 yield self.conn
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                _in_transaction.reset(token)
             await self.conn.execute("COMMIT")
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement; returns the number of changed rows."""
+        if _in_transaction.get():
+            cursor = await self.conn.execute(sql, params)
+            return cursor.rowcount
         async with self.write_lock:
             cursor = await self.conn.execute(sql, params)
             return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if _in_transaction.get():
+            await self.conn.executemany(sql, rows)
+            return
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 

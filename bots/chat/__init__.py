@@ -1,0 +1,1 @@
+"""Shared chat machinery: ingress, commands, rendering, confirmations."""

@@ -1,0 +1,208 @@
+"""The ``/think`` grammar, shared by every chat platform (Slack, Discord, Telegram).
+
+Adapters strip the command word (``/think``, ``/think@BotName``, ``<@U123>``) and pass the rest to
+:func:`parse_command`, so one person gets the same behaviour wherever they type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import TypeAlias
+
+
+@dataclass(frozen=True, slots=True)
+class Think:
+    description: str
+    simulate: bool = False
+    max_iterations: int | None = None
+    quality: float | None = None
+    budget_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    confirmation_or_task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deny:
+    confirmation_or_task_id: str
+
+
+Command: TypeAlias = Think | Status | Cancel | Help | Approve | Deny
+
+
+class CommandError(ValueError):
+    """The text could not be understood; ``str(error)`` is the message to show the person."""
+
+
+HELP_TEXT = """\
+/think <task> [--simulate] [-i N] [--quality Q] [--budget USD]
+    Start a task. --simulate: deliberate and simulate, execute nothing. -i: at most N iterations (1-50).
+    --quality: accept the output at this score (0-1). --budget: spend at most this many dollars.
+/think status [id]    What is running, or one task in detail.
+/think cancel <id>    Stop a task.
+/think approve <id>   Allow an action that is waiting for your confirmation.
+/think deny <id>      Refuse an action that is waiting for your confirmation.
+/think help           Show this help.
+An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text."""
+
+_USAGE = "/think <task> [--simulate] [-i N] [--quality Q] [--budget USD]"
+_OPTIONS = "--simulate, -i N, --quality Q, --budget USD"
+_ID = re.compile(r"[0-9a-fA-F]{4,32}")
+_FLAG_LIKE = re.compile(r"--?[A-Za-z]")
+# Phones autocorrect "--" into an em or en dash; any run of dashes holding one of these is read as a flag prefix.
+_DASHES = re.compile(r"[-‐‑‒–—―−]+")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # no signs, exponents, inf or nan: those are typos here
+_QUOTES = "\"'“”‘’„«»"  # people quote values, and phones curl the quotes
+# Flag → the _Options field it sets. --iterate is the terminal CLI's spelling; accepting it keeps habits portable.
+_VALUE_FLAGS = {"-i": "max_iterations", "--iterations": "max_iterations", "--iterate": "max_iterations"}
+_VALUE_FLAGS |= {"--quality": "quality", "--budget": "budget_usd"}
+_EXPECTED = {"max_iterations": "a whole number from 1 to 50", "quality": "a number between 0 and 1"}
+_EXPECTED["budget_usd"] = "a dollar amount above 0, like 5 or $2.50"
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    raw: str
+    word: str  # raw with autocorrected dashes undone; only ever compared against flag names
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class _Options:
+    simulate: bool = False
+    max_iterations: int | None = None
+    quality: float | None = None
+    budget_usd: float | None = None
+
+
+def parse_command(text: str) -> Command:
+    """Parse what follows ``/think`` into a Command; raise CommandError with a message for the person.
+
+    Callers may rely on: empty or blank text is Help(); ``status``/``cancel``/``approve``/``deny``/``help``
+    (any case) are subcommands only as the first word followed by the right shape (at most one id for
+    status, exactly one for the others, none for help), and ids are 4-32 hex characters returned
+    lowercased; anything else is a Think whose description is the original text between the leading
+    and trailing flags, sliced verbatim (inner spacing, newlines and non-ASCII kept; outer whitespace
+    trimmed). Flags are read only at the start and the end, so dashes mid-sentence stay text; a ``--``
+    token at the start ends flag parsing entirely. Think values are already range-checked.
+    """
+    tokens = [_Token(m.group(), _undo_autocorrect(m.group()), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    if not tokens:
+        return Help()
+    sub = _subcommand(tokens)
+    if sub is not None:
+        return sub
+    opts = _Options()
+    lo, hi = 0, len(tokens)
+    while lo < hi and tokens[lo].word != "--" and (taken := _take(tokens, lo, hi, opts)):
+        lo += taken
+    terminated = lo < hi and tokens[lo].word == "--"
+    if terminated:
+        lo += 1
+    while not terminated and lo < hi:
+        taken = _take(tokens, hi - 1, hi, opts)
+        # "... --budget 5": the last token is a value, the one before it its flag. A near-miss spelling
+        # ("--budjet 5") is taken as a flag too, so the typo is reported instead of the limit silently dropped.
+        if not taken and hi - 2 >= lo and _is_value_flag(tokens[hi - 2].word):
+            taken = _take(tokens, hi - 2, hi, opts)
+        if not taken:
+            break
+        hi -= taken
+    if lo >= hi:
+        raise CommandError(f"say what you want done: {_USAGE}")
+    description = text[tokens[lo].start : tokens[hi - 1].end]
+    return Think(description, opts.simulate, opts.max_iterations, opts.quality, opts.budget_usd)
+
+
+def _undo_autocorrect(token: str) -> str:
+    dashes = _DASHES.match(token)
+    if dashes is None or dashes.group().isascii():
+        return token
+    rest = token[dashes.end() :]
+    # "—i 3" was most likely "-i 3"; anything longer was a long option.
+    return ("-" if len(rest.partition("=")[0]) == 1 else "--") + rest
+
+
+def _is_value_flag(word: str) -> bool:
+    name = word.lower()
+    return name in _VALUE_FLAGS or (
+        bool(_FLAG_LIKE.match(name))
+        and "=" not in name
+        and bool(difflib.get_close_matches(name, _VALUE_FLAGS, cutoff=0.8))
+    )
+
+
+def _subcommand(tokens: list[_Token]) -> Command | None:
+    head, args = tokens[0].raw.lower(), [t.raw for t in tokens[1:]]
+    one_id = args[0].lower() if len(args) == 1 and _ID.fullmatch(args[0]) else None
+    if head == "help" and not args:
+        return Help()
+    if head == "status" and (not args or one_id):
+        return Status(one_id)
+    if head in ("cancel", "approve", "deny"):
+        if not args:
+            what = "task id" if head == "cancel" else "confirmation or task id"
+            raise CommandError(f"`{head}` needs a {what}: /think {head} <id>")
+        if one_id:
+            return Cancel(one_id) if head == "cancel" else Approve(one_id) if head == "approve" else Deny(one_id)
+    return None
+
+
+def _take(tokens: list[_Token], i: int, end: int, opts: _Options) -> int:
+    """Apply the flag at tokens[i] (its value, if any, must lie before ``end``); return tokens used, 0 if no flag."""
+    word = tokens[i].word
+    if not _FLAG_LIKE.match(word):
+        return 0
+    name, eq, inline = word.partition("=")
+    name = name.lower()  # phones capitalise the first letter of a message: "—Simulate"
+    if name == "--simulate":
+        if eq:
+            raise CommandError("--simulate takes no value")
+        opts.simulate = True
+        return 1
+    if name not in _VALUE_FLAGS:
+        close = difflib.get_close_matches(name, ["--simulate", *_VALUE_FLAGS], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise CommandError(f"unknown option {name}{hint}. Options: {_OPTIONS}. To keep it as text: /think -- <task>")
+    if eq:
+        _set(opts, name, inline)
+        return 1
+    _set(opts, name, tokens[i + 1].raw if i + 1 < end else None)
+    return 2
+
+
+def _set(opts: _Options, flag: str, value: str | None) -> None:
+    key = _VALUE_FLAGS[flag]
+    if getattr(opts, key) is not None:  # two different limits: neither silently wins
+        raise CommandError(f"{flag} was given twice")
+    number = (value or "").strip(_QUOTES)
+    number = number.removeprefix("$") if key == "budget_usd" else number
+    ok = bool(_NUMBER.fullmatch(number)) and len(number) < 20  # bounded so int() never sees a pathological string
+    if key == "max_iterations" and ok and number.isdigit() and 1 <= int(number) <= 50:
+        opts.max_iterations = int(number)
+    elif key == "quality" and ok and 0 <= float(number) <= 1:
+        opts.quality = float(number)
+    elif key == "budget_usd" and ok and float(number) > 0:
+        opts.budget_usd = float(number)
+    else:
+        raise CommandError(f"{flag} needs {_EXPECTED[key]}" + (f", got {value!r}" if value else ""))

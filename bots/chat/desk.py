@@ -1,0 +1,101 @@
+"""The confirmation desk: Override / Cancel presses (and `/think approve|deny`), and expiry.
+
+A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
+by the engine, answered at once, and only then does the task's continuation go to the worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bots.chat.access import AccessPolicy
+from bots.chat.platform import Actor, Reply
+from bots.chat.workers import PoolFull, WorkerPool
+from core.engine import Engine
+from core.errors import AmbiguousId, NotFound
+from core.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConfirmationDesk:
+    engine: Engine
+    pool: WorkerPool
+    policies: dict[str, AccessPolicy]
+
+    async def press(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
+        """Decide a pending confirmation. Refusals are private; a decision is announced in the thread."""
+        store = self.engine.store
+        row = await store.confirmations.get(confirmation_id)
+        conversation = await store.conversations.get(row["task_id"]) if row else None
+        if row is None or conversation is None:
+            return Reply("There is no such override request.", private=True)
+        if row["status"] != "pending":
+            by = f" by {row['decided_by']}" if row["decided_by"] else ""
+            return Reply(f"This request was already {row['status']}{by}.", private=True)
+        if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= utcnow():
+            await self.engine.expire(row["task_id"], confirmation_id)
+            return Reply("This request has expired; the task was cancelled.", private=True)
+        policy = self.policies.get(conversation.platform)
+        allowed = (
+            policy is not None
+            and actor.platform == conversation.platform
+            and policy.may_approve(actor, conversation.requester_id)
+        )
+        if not allowed:
+            log.info("refused %s deciding confirmation %s", actor.label, confirmation_id)
+            who = "the configured approvers" if policy and policy.rules.approvers else "the person who asked"
+            return Reply(f"Sorry, only {who} may decide this override.", private=True)
+        if not await self.engine.decide(row["task_id"], confirmation_id, approve, actor.label):
+            return Reply("Someone else decided this request first.", private=True)
+        if approve:
+            self.continue_task(row["task_id"])
+            return Reply(f"Override approved by {actor.name}; the task continues.", task_id=row["task_id"])
+        return Reply(f"Cancelled by {actor.name}.", task_id=row["task_id"])
+
+    async def by_task_or_id(self, actor: Actor, ident: str, approve: bool) -> Reply:
+        """`/think approve|deny <id>`: the id may be the confirmation's or its task's (prefixes work)."""
+        store = self.engine.store
+        try:
+            confirmation_id = await store.db.resolve_id("confirmations", ident)
+        except AmbiguousId as exc:
+            return Reply(str(exc), private=True)
+        except NotFound:
+            try:
+                task_id = await store.db.resolve_id("tasks", ident)
+            except AmbiguousId as exc:
+                return Reply(str(exc), private=True)
+            except NotFound:
+                return Reply(f"No task or override request with id {ident}.", private=True)
+            pending = await store.confirmations.pending_for_task(task_id)
+            if pending is None:
+                return Reply(f"Task {task_id[:8]} is not waiting for an override.", private=True)
+            confirmation_id = pending["id"]
+        return await self.press(actor, confirmation_id, approve)
+
+    def continue_task(self, task_id: str) -> None:
+        try:
+            self.pool.submit(f"task:{task_id}", lambda: self.engine.continue_approved(task_id))
+        except PoolFull:
+            # The approval is recorded; recovery on the next start (or the next sweep) continues it.
+            log.warning("worker queue full: task %s continues on the next sweep", task_id)
+
+    async def sweep(self) -> int:
+        """Expire every pending confirmation past its deadline (cancelling its task)."""
+        expired = 0
+        for row in await self.engine.store.confirmations.expired():
+            if await self.engine.expire(row["task_id"], row["id"]):
+                expired += 1
+        return expired
+
+    async def run_sweeps(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("confirmation expiry sweep failed")

@@ -1,0 +1,99 @@
+"""What every chat adapter provides, and the platform-neutral values they exchange with the core of the service.
+
+Adapters turn platform payloads into ``InboundCommand``/``Press`` and hand them to the ingress and
+the confirmation desk; they post and edit ``Outgoing`` messages for the publisher. They never see a
+prompt; the engine never sees a payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from bots.chat.markup import Markup
+from core.store.conversations import Conversation
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person on a platform. ``roles`` are the platform's role/group ids, when it has any."""
+
+    platform: str
+    user_id: str
+    name: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.platform}:{self.user_id})"
+
+
+@dataclass(frozen=True)
+class InboundCommand:
+    """One `/think …` as it arrived: ``key`` is the platform's delivery key used for dedupe."""
+
+    platform: str
+    key: str
+    actor: Actor
+    channel_id: str
+    text: str
+    # Anything the adapter needs later to answer in place (Slack response_url, Discord
+    # interaction token, Telegram command message id); stored with the task's conversation.
+    origin: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: Literal["approve", "deny"]
+    confirmation_id: str
+
+    @property
+    def style(self) -> Literal["danger", "secondary"]:
+        return "danger" if self.action == "approve" else "secondary"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for one platform: ``text`` is already in its markup and within its limit."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The immediate answer to a command or a press. ``private`` replies go only to the actor."""
+
+    text: str
+    private: bool = False
+    task_id: str | None = None
+
+
+class ChatPlatform(Protocol):
+    """An adapter the publisher can post through. Implementations honour the platform's
+    rate limits (waiting out retry-after) without blocking anything but that message."""
+
+    name: str
+    markup: Markup
+    edit_interval: float
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
+        """Post the task's parent message; return (parent message id, thread id for replies)."""
+        ...
+
+    async def post(self, conversation: Conversation, message: Outgoing) -> str:
+        """Post into the task's thread; return the new message's id."""
+        ...
+
+    async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
+        """Replace a message's text (and buttons: none removes them). ``message_id`` is one this
+        adapter returned from ``open_thread`` or ``post`` for the same conversation."""
+        ...

@@ -1,0 +1,276 @@
+"""Render engine events into each task's chat thread.
+
+Each task gets its own ordered outbox: events are queued (never awaited by the engine), so a
+rate-limited platform delays only that task's messages. Every message is posted into a named
+slot ("directive", "iteration:2", …) recorded in SQLite; a slot already posted is never posted
+again, which makes replays and restarts safe. The parent message's status is edited at most once
+per ``edit_interval`` and only when its text changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bots.chat import render
+from bots.chat.platform import Button, ChatPlatform, Outgoing
+from core.deliberation import Verdict
+from core.events import (
+    ConfirmationNeeded,
+    ConfirmationResolved,
+    DeliberationReady,
+    DirectiveReady,
+    Evaluated,
+    Event,
+    EventBus,
+    IterationStarted,
+    Notice,
+    PlanReady,
+    SimulationReady,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+)
+from core.models import TaskStatus
+from core.store import Store
+from core.store.conversations import Conversation, PostedMessage
+
+log = logging.getLogger(__name__)
+
+Op = Callable[["TaskThread"], Awaitable[None]]
+
+
+@dataclass
+class TaskThread:
+    """One task's place in chat and its ordered outbox."""
+
+    conversation: Conversation
+    platform: ChatPlatform
+    store: Store
+    description: str
+    ops: asyncio.Queue[Op] = field(default_factory=asyncio.Queue)
+    status_text: str = ""
+    shown_status: str = ""
+    last_edit: float = 0.0
+    sender: asyncio.Task[None] | None = None
+    status_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    editor: asyncio.Task[None] | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.conversation.task_id
+
+    def parent_text(self) -> str:
+        m = self.platform.markup
+        c = self.conversation
+        return render.parent(m, c.task_id, self.description, c.requester_name, self.status_text)
+
+    async def ensure_open(self) -> None:
+        """Post the parent message once; later calls (and restarts) reuse it."""
+        if self.conversation.parent_message_id is not None:
+            return
+        parent_id, thread_id = await self.platform.open_thread(self.conversation, Outgoing(self.parent_text()))
+        await self.store.conversations.set_thread(self.task_id, parent_id, thread_id)
+        c = self.conversation
+        self.conversation = Conversation(
+            c.task_id, c.platform, c.channel_id, c.requester_id, c.requester_name, thread_id, parent_id, c.origin
+        )
+        self.shown_status = self.status_text
+        self.last_edit = time.monotonic()
+
+    async def post(self, slot: str, message: Outgoing) -> None:
+        if await self.store.conversations.posted(self.task_id, slot) is not None:
+            return  # already in the thread (a replayed event or a restart)
+        await self.ensure_open()
+        message_id = await self.platform.post(self.conversation, message)
+        await self.store.conversations.record_post(
+            PostedMessage(self.task_id, slot, self.platform.name, self.conversation.channel_id, message_id)
+        )
+
+    async def edit_slot(self, slot: str, message: Outgoing) -> None:
+        posted = await self.store.conversations.posted(self.task_id, slot)
+        if posted is None:
+            await self.post(slot, message)
+            return
+        await self.platform.edit(self.conversation, posted.message_id, message)
+
+    def set_status(self, text: str) -> None:
+        self.status_text = text
+        self.status_changed.set()
+
+    async def run_ops(self) -> None:
+        while True:
+            op = await self.ops.get()
+            try:
+                await op(self)
+            except Exception:  # a failed post must not stop the thread's later messages
+                log.exception("posting to %s for task %s failed", self.platform.name, self.task_id)
+            finally:
+                self.ops.task_done()
+
+    async def run_editor(self) -> None:
+        while True:
+            await self.status_changed.wait()
+            wait = self.platform.edit_interval - (time.monotonic() - self.last_edit)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.status_changed.clear()
+            text = self.status_text
+            if text == self.shown_status or self.conversation.parent_message_id is None:
+                continue
+            try:
+                await self.platform.edit(
+                    self.conversation, self.conversation.parent_message_id, Outgoing(self.parent_text())
+                )
+                self.shown_status = text
+            except Exception:
+                log.exception("editing the parent message of task %s failed", self.task_id)
+            self.last_edit = time.monotonic()
+
+    async def settled(self) -> None:
+        """Wait until every queued message is posted and the latest status is shown."""
+        await self.ops.join()
+        while self.conversation.parent_message_id is not None and self.shown_status != self.status_text:
+            if self.editor is None or self.editor.done():
+                return
+            await asyncio.sleep(0.02)
+
+
+@dataclass
+class ThreadPublisher:
+    store: Store
+    platforms: dict[str, ChatPlatform]
+    confirmation_ttl_minutes: float
+    threads: dict[str, TaskThread] = field(default_factory=dict)
+    _missing: set[str] = field(default_factory=set)
+    _retiring: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def attach(self, bus: EventBus) -> None:
+        bus.subscribe(self.on_event)
+
+    async def thread(self, task_id: str) -> TaskThread | None:
+        """The task's chat thread, or None for tasks that did not come from chat (e.g. the terminal)."""
+        found = self.threads.get(task_id)
+        if found is not None or task_id in self._missing:
+            return found
+        conversation = await self.store.conversations.get(task_id)
+        platform = self.platforms.get(conversation.platform) if conversation else None
+        if conversation is None or platform is None:
+            self._missing.add(task_id)
+            return None
+        task = await self.store.tasks.get(task_id)
+        found = self.threads.get(task_id)  # another event may have created it meanwhile
+        if found is not None:
+            return found
+        thread = TaskThread(conversation, platform, self.store, task.description)
+        thread.status_text = render.status_line(task.status)
+        thread.sender = asyncio.create_task(thread.run_ops(), name=f"outbox-{task_id}")
+        thread.editor = asyncio.create_task(thread.run_editor(), name=f"status-{task_id}")
+        self.threads[task_id] = thread
+        return thread
+
+    async def open(self, task_id: str) -> None:
+        """Post the task's parent message (before it starts, so its thread exists for the first event)."""
+        thread = await self.thread(task_id)
+        if thread is None:
+            return
+        done = asyncio.get_running_loop().create_future()
+
+        async def op(t: TaskThread) -> None:
+            try:
+                await t.ensure_open()
+            finally:
+                done.set_result(None)
+
+        thread.ops.put_nowait(op)
+        await done
+
+    async def on_event(self, event: Event) -> None:
+        thread = await self.thread(event.task_id)
+        if thread is None:
+            return
+        m = thread.platform.markup
+        match event:
+            case TaskStarted():
+                thread.set_status(render.status_line(TaskStatus.RUNNING, "framing the task"))
+            case DirectiveReady(directive=d, fallback=fb):
+                self._post(thread, "directive", render.directive(m, d, fb))
+                thread.set_status(render.status_line(TaskStatus.RUNNING, "the Parliament deliberates"))
+            case DeliberationReady(deliberation_id=did, verdict=Verdict() as v):
+                self._post(thread, f"verdict:{did}", render.verdict(m, v))
+            case ConfirmationNeeded() as c:
+                buttons = (
+                    Button("Override", "approve", c.confirmation_id),
+                    Button("Cancel", "deny", c.confirmation_id),
+                )
+                text = render.confirmation(m, c, self.confirmation_ttl_minutes)
+                self._post(thread, f"confirmation:{c.confirmation_id}", text, buttons)
+                thread.set_status(render.status_line(TaskStatus.AWAITING_CONFIRMATION, "an approver must decide"))
+            case ConfirmationResolved() as r:
+                row = await self.store.confirmations.get(r.confirmation_id)
+                reason = row["reason"] if row else ""
+                when = datetime.fromisoformat(row["decided_at"]) if row and row["decided_at"] else datetime.now(UTC)
+                text = render.confirmation_decided(m, reason, r, when)
+                thread.ops.put_nowait(lambda t: t.edit_slot(f"confirmation:{r.confirmation_id}", Outgoing(text)))
+                if r.approved:
+                    thread.set_status(render.status_line(TaskStatus.RUNNING, f"overridden by {r.decided_by}"))
+            case SimulationReady(simulation=s):
+                self._post(thread, "simulation", render.simulation(m, s))
+            case PlanReady(plan=p):
+                thread.set_status(
+                    render.status_line(TaskStatus.RUNNING, f"{len(p.steps)}-step plan, {p.category} rubric")
+                )
+            case IterationStarted(iteration=i, max_iterations=n):
+                thread.set_status(render.status_line(TaskStatus.RUNNING, f"iteration {i} of up to {n}"))
+            case Evaluated(score=score) as e if score is not None:
+                self._post(thread, f"iteration:{e.iteration}", render.iteration(m, e))
+            case Notice(text=text, level=level) if level in {"warn", "error"}:
+                self._post(thread, f"notice:{zlib.crc32(text.encode())}", render.notice(m, text))
+            case TaskFailed(error=error):
+                self._post(thread, "failure", render.failure(m, error))
+            case TaskFinished() as f:
+                if f.output and f.reason != "simulation":
+                    for n, chunk in enumerate(m.document(f.output)):
+                        self._post(thread, f"result:{n}", chunk)
+                self._post(thread, "done", render.done(m, f))
+                detail = f"score {f.score:.2f}" if f.score is not None else ""
+                thread.set_status(render.status_line(f.status, detail))
+                retiring = asyncio.create_task(self._retire(thread))
+                self._retiring.add(retiring)
+                retiring.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, thread: TaskThread) -> None:
+        """Forget a finished task's thread once everything it had to say is out."""
+        await thread.settled()
+        if self.threads.get(thread.task_id) is thread:
+            del self.threads[thread.task_id]
+        for job in (thread.sender, thread.editor):
+            if job is not None:
+                job.cancel()
+
+    def _post(self, thread: TaskThread, slot: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
+        message = Outgoing(text, buttons)
+        thread.ops.put_nowait(lambda t: t.post(slot, message))
+
+    async def flush(self, within: float) -> None:
+        """Wait (up to ``within`` seconds) until every thread's outbox is empty and its status shown."""
+        threads = list(self.threads.values())
+        if self._retiring:
+            await asyncio.wait(list(self._retiring), timeout=within)
+        if threads:
+            await asyncio.wait([asyncio.ensure_future(t.settled()) for t in threads], timeout=within)
+
+    async def close(self) -> None:
+        for t in self.threads.values():
+            for job in (t.sender, t.editor):
+                if job is not None:
+                    job.cancel()
+        await asyncio.gather(
+            *[j for t in self.threads.values() for j in (t.sender, t.editor) if j is not None], return_exceptions=True
+        )
+        self.threads.clear()

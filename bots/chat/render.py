@@ -1,0 +1,163 @@
+"""What a task's thread says, in any platform's markup: the words are shared, the markup is not.
+
+Every function returns text already escaped for ``m`` and within its limit (long results are split
+by ``Markup.document``). Nothing here posts anything.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bots.chat.markup import Markup
+from core.deliberation import Verdict
+from core.events import ConfirmationNeeded, ConfirmationResolved, Evaluated, TaskFinished
+from core.models import TaskStatus
+from core.outputs import Agency, Directive, Simulation, Vote
+
+VOTE_ICON = {
+    Vote.APPROVE: "✅",
+    Vote.APPROVE_WITH_CAVEAT: "☑️",
+    Vote.ABSTAIN: "⚪",
+    Vote.BLOCK: "⛔",
+}
+AGENCY_ICON = {
+    Agency.GUARDIAN: "🛡️",
+    Agency.ECONOMIST: "💰",
+    Agency.EMPATH: "💛",
+    Agency.SCHOLAR: "📚",
+    Agency.STRATEGIST: "♟️",
+}
+STATUS_ICON = {
+    TaskStatus.QUEUED: "⏳",
+    TaskStatus.RUNNING: "🧠",
+    TaskStatus.AWAITING_CONFIRMATION: "✋",
+    TaskStatus.DONE: "✅",
+    TaskStatus.ABORTED: "⏹️",
+    TaskStatus.ESCALATED: "🙋",
+    TaskStatus.FAILED: "❌",
+    TaskStatus.CANCELLED: "🚫",
+}
+MAX_LINE = 300  # reasons and findings are clipped in thread lines; the full text is in `openkoi task show`
+
+
+def clip(text: str, limit: int = MAX_LINE) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def parent(m: Markup, task_id: str, description: str, requester: str, status: str) -> str:
+    """The task's parent message: what was asked, by whom, and its live status."""
+    title = clip(description, 500)
+    return (
+        f"{m.bold('/think')} {m.escape(title)}\nasked by {m.escape(requester)} · task {m.code(task_id[:8])}\n{status}"
+    )
+
+
+def status_line(status: TaskStatus, detail: str = "") -> str:
+    label = status.value.replace("_", " ")
+    return f"{STATUS_ICON[status]} {label}" + (f" — {detail}" if detail else "")
+
+
+def directive(m: Markup, d: Directive, fallback: bool) -> str:
+    lines = [f"{m.bold('Sovereign')} · {m.italic(clip(d.stance, 200))}" + (" (static fallback)" if fallback else "")]
+    lines += [f"• {m.escape(clip(g))}" for g in d.good_looks_like]
+    lines += [f"• constraint: {m.escape(clip(c))}" for c in d.constraints]
+    return "\n".join(lines)
+
+
+def verdict(m: Markup, v: Verdict) -> str:
+    head = "approved" if not v.blocked else ("blocked" if not v.fail_closed else "blocked (deliberation unavailable)")
+    lines = [f"{m.bold('Parliament')} · {head}"]
+    for vote in v.votes:
+        line = (
+            f"{VOTE_ICON[vote.vote]} {AGENCY_ICON[vote.agency]} {m.bold(vote.agency.value.capitalize())} "
+            f"{vote.vote.value}: {m.escape(clip(vote.reason))}"
+        )
+        if vote.caveat:
+            line += f" — caveat: {m.escape(clip(vote.caveat))}"
+        lines.append(line)
+    if v.assessment is not None:
+        a = v.assessment
+        lines.append(
+            f"reversibility {a.reversibility} · blast radius {a.blast_radius} · permission {a.permission_level}"
+        )
+    if v.caveats:
+        lines.append(m.bold("Caveats (carried into the plan):"))
+        lines += [f"• {m.escape(clip(c))}" for c in v.caveats]
+    return "\n".join(lines)
+
+
+def iteration(m: Markup, e: Evaluated) -> str:
+    score = f"{e.score:.2f}" if e.score is not None else "n/a"
+    line = f"{m.bold(f'Iteration {e.iteration}')} · score {m.bold(score)}"
+    if e.skipped:
+        line += " (identical output: evaluation reused)"
+    elif e.incremental:
+        line += f" (incremental: {m.escape(', '.join(e.rescored))})"
+    lines = [line]
+    if e.evaluation is not None:
+        lines.append(" · ".join(f"{m.escape(d.name)} {d.score:.2f}" for d in e.evaluation.dimensions))
+        for f in e.evaluation.findings[:3]:
+            lines.append(f"• [{f.severity.value}] {m.escape(f.dimension)}: {m.escape(clip(f.description, 200))}")
+    return "\n".join(lines)
+
+
+def simulation(m: Markup, s: Simulation) -> str:
+    lines = [m.bold("Simulation")]
+    for f in s.futures:
+        lines.append(f"{m.bold(clip(f.label, 100))} — {m.escape(clip(f.action, 200))}")
+        lines.append(f"  consequence: {m.escape(clip(f.consequence, 200))}")
+        lines.append(f"  likely response: {m.escape(clip(f.likely_response, 200))} · risk {f.risk}")
+    lines.append(f"{m.bold('Recommendation')}: {m.escape(clip(s.recommendation, 100))} — {m.escape(clip(s.reason))}")
+    lines.append(f"champion: {s.champion.value.capitalize()} — {m.escape(clip(s.champion_reason))}")
+    if s.dissent is not None:
+        lines.append(f"dissent: {s.dissent.value.capitalize()} — {m.escape(clip(s.dissent_reason or ''))}")
+    return "\n".join(lines)
+
+
+def done(m: Markup, f: TaskFinished) -> str:
+    its = f"{f.iterations} iteration{'s' if f.iterations != 1 else ''}"
+    spent = f"{tokens(f.tokens)} tokens, ${f.cost_usd:.4f}"
+    score = f", score {f.score:.2f}" if f.score is not None else ""
+    learned = f", {f.learnings} learning{'s' if f.learnings != 1 else ''} saved"
+    if f.status is TaskStatus.DONE:
+        return f"{STATUS_ICON[f.status]} {m.bold('Done')} · {its}, {spent}{score}{learned}"
+    reason = f": {m.escape(clip(f.reason))}" if f.reason else ""
+    return f"{STATUS_ICON[f.status]} {m.bold(f.status.value.capitalize())}{reason} · {its}, {spent}{score}"
+
+
+def confirmation(m: Markup, c: ConfirmationNeeded, ttl_minutes: float) -> str:
+    what = "The Guardian blocked this task" if c.kind == "guardian_block" else "The Parliament blocked this task"
+    return "\n".join(
+        [
+            f"✋ {m.bold(what)}: {m.escape(clip(c.reason, 600))}",
+            f"reversibility {c.reversibility or 'unknown'} · blast radius {c.blast_radius or 'unknown'}"
+            f" · permission {c.permission_level or 'ELEVATED'}",
+            f"An approver may {m.bold('Override')} (run it anyway) or {m.bold('Cancel')}."
+            f" This request expires in {ttl_minutes:g} minutes."
+            f" Text fallback: {m.code(f'/think approve {c.confirmation_id}')} or {m.code(f'/think deny {c.confirmation_id}')}",
+        ]
+    )
+
+
+def confirmation_decided(m: Markup, original_reason: str, r: ConfirmationResolved, when: datetime) -> str:
+    at = when.strftime("%Y-%m-%d %H:%M UTC")
+    if r.expired:
+        outcome = f"⌛ {m.bold('Expired')} at {at} without a decision — the task was cancelled."
+    elif r.approved:
+        outcome = f"🔓 {m.bold('Overridden')} by {m.escape(r.decided_by or 'someone')} at {at} — the task continues."
+    else:
+        outcome = f"🚫 {m.bold('Cancelled')} by {m.escape(r.decided_by or 'someone')} at {at}."
+    return f"✋ Blocked: {m.escape(clip(original_reason, 600))}\n{outcome}"
+
+
+def failure(m: Markup, error: str) -> str:
+    return f"❌ {m.bold('Failed')}: {m.escape(clip(error, 1000))}"
+
+
+def notice(m: Markup, text: str) -> str:
+    return f"⚠️ {m.escape(clip(text, 1000))}"

@@ -1,0 +1,45 @@
+"""Run `openkoi serve`'s Service in-process for tests: real aiohttp server on 127.0.0.1, real store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from bots.config import ServiceSettings
+from bots.service import Service
+from core.config import Settings
+
+
+def service_settings(**sections: Any) -> ServiceSettings:
+    """ServiceSettings for tests: port 0 (any free port), fast sweeps, no file or env involved."""
+    serve = {"host": "127.0.0.1", "port": 0, "workers": 4, "drain_seconds": 5, "expiry_check_seconds": 0.2}
+    serve.update(sections.pop("serve", {}))
+    return ServiceSettings.model_validate({"serve": serve, **sections})
+
+
+@asynccontextmanager
+async def running_service(settings: Settings, service: ServiceSettings) -> AsyncIterator[Service]:
+    svc = Service(settings, service)
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 10.0, every: float = 0.02
+) -> None:
+    """Poll ``check`` until it is true; fail the test with a clear message after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(every)
