@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -109,18 +110,10 @@ class Service:
 
     def _make(self, name: str) -> Adapter:
         # Imported here: each SDK is heavy, and a platform that is off should cost nothing.
-        s = self.service
-        if name == "slack":
-            from bots.slack.adapter import SlackAdapter
-
-            return SlackAdapter(s.slack, self.ingress, self.desk)
-        if name == "discord":
-            from bots.discord.adapter import DiscordAdapter
-
-            return DiscordAdapter(s.discord, self.ingress, self.desk)
-        from bots.telegram.adapter import TelegramAdapter
-
-        return TelegramAdapter(s.telegram, self.ingress, self.desk)
+        module = importlib.import_module(f"bots.{name}.adapter")
+        factory = getattr(module, f"{name.capitalize()}Adapter")
+        adapter: Adapter = factory(getattr(self.service, name), self.ingress, self.desk)
+        return adapter
 
     def _announce(self) -> None:
         s = self.service.serve

@@ -252,7 +252,7 @@ def _emphasis(text: str) -> str:
 
         def wrap(m: re.Match[str], start: str = start, end: str = end) -> str:
             # Wrapping only balanced content keeps the tags properly nested ("**a *b** c*" stays partly literal).
-            return start + m.group(1) + end if True else m.group(0)
+            return start + m.group(1) + end if _balanced(m.group(1)) else m.group(0)
 
         text = pattern.sub(wrap, text)
     return text
