@@ -1,0 +1,77 @@
+"""An in-memory chat platform for testing the shared chat machinery without a platform SDK.
+
+It implements the same ``ChatPlatform`` protocol the Slack, Discord and Telegram adapters do and
+records every post and edit, so tests of the ingress, publisher, desk and service can assert what
+a thread would show. Platform wire formats are tested separately against the platform fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+
+from bots.chat.markup import SLACK, Markup
+from bots.chat.platform import Outgoing
+from core.store.conversations import Conversation
+
+
+@dataclass
+class Posted:
+    message_id: str
+    channel_id: str
+    thread_id: str | None
+    message: Outgoing
+    edits: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def current(self) -> Outgoing:
+        return self.edits[-1] if self.edits else self.message
+
+
+@dataclass
+class RecordingPlatform:
+    name: str = "slack"
+    markup: Markup = SLACK
+    edit_interval: float = 0.0
+    connected: bool = True
+    messages: dict[str, Posted] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def start(self) -> None:
+        self.connected = True
+
+    async def stop(self) -> None:
+        self.connected = False
+
+    def add_routes(self, app: object) -> None:
+        return None
+
+    async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
+        message_id = await self._record(conversation.channel_id, None, parent)
+        return message_id, message_id
+
+    async def post(self, conversation: Conversation, message: Outgoing) -> str:
+        return await self._record(conversation.channel_id, conversation.thread_id, message)
+
+    async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
+        self.messages[message_id].edits.append(message)
+
+    async def _record(self, channel_id: str, thread_id: str | None, message: Outgoing) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        message_id = f"m{next(self._ids)}"
+        self.messages[message_id] = Posted(message_id, channel_id, thread_id, message)
+        self.order.append(message_id)
+        return message_id
+
+    def thread(self, parent_id: str) -> list[Posted]:
+        return [self.messages[m] for m in self.order if self.messages[m].thread_id == parent_id]
+
+    def parents(self) -> list[Posted]:
+        return [self.messages[m] for m in self.order if self.messages[m].thread_id is None]
+
+    def texts(self) -> list[str]:
+        return [self.messages[m].current.text for m in self.order]
