@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-import aiohttp
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
 
+import aiohttp
+import yaml
+
+from bots.config import PLATFORM_ENV
 from core.config import Settings
 from tests.chat_service import running_service, service_settings
+from tests.conftest import PROVIDER_KEYS
+from tests.test_cli_e2e import OPENKOI
 
 
 async def test_starts_without_platforms_and_reports_why(settings: Settings) -> None:
@@ -31,3 +44,49 @@ async def test_readyz_is_503_while_draining(settings: Settings) -> None:
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{svc.port}/readyz") as r:
             assert r.status == 503
             assert (await r.json())["draining"] is True
+
+
+def test_openkoi_serve_starts_answers_and_drains_on_sigterm(tmp_path: Path) -> None:
+    """The console script: starts with no platform, says how to add one, serves probes, exits 0 on SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
+    for key in PLATFORM_ENV:
+        env.pop(key, None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env.update(OPENKOI_HOME=str(tmp_path / "home"), OPENKOI_MODEL="openai/fake", OPENAI_API_KEY="x")
+    proc = subprocess.Popen(
+        [OPENKOI, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "telegram: off" in line or not line:
+                break
+        report = "".join(lines)
+        assert f"listening on http://127.0.0.1:{port}" in report, report
+        assert "No chat platform is configured" in report or "slack: off" in report
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert json.loads(r.read()) == {"status": "ok"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_slack_manifest_points_at_the_routes_the_service_serves() -> None:
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "deploy" / "slack-app-manifest.yaml").read_text())
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/think"]
+    urls = [
+        manifest["features"]["slash_commands"][0]["url"],
+        manifest["settings"]["event_subscriptions"]["request_url"],
+        manifest["settings"]["interactivity"]["request_url"],
+    ]
+    assert all(u.endswith("/slack/events") for u in urls)
+    assert {"commands", "app_mentions:read", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
