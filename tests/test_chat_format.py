@@ -79,10 +79,28 @@ def test_hard_cut_of_a_string_without_spaces() -> None:
 
 def test_hard_cut_keeps_joined_emoji_together() -> None:
     family = "👩\u200d👩\u200d👧"  # five code points, one picture
-    chunks = split_message(family * 40, 50)
-    assert all(len(c) <= 50 for c in chunks)
+    chunks = split_message(family * 40, 48)  # 48 would end mid-family, after a joiner
+    assert all(len(c) <= 48 for c in chunks)
     assert "".join(chunks) == family * 40
-    assert all(not c.startswith("\u200d") and not c.endswith("\u200d") for c in chunks)
+    assert all(len(c) % len(family) == 0 for c in chunks)
+
+
+def test_cuts_do_not_turn_text_into_bullets_or_fences() -> None:
+    text = " - ".join(["word"] * 200)
+    chunks = split_message(text, 50)
+    assert all(len(c) <= 50 and not c.startswith("-") for c in chunks)
+    assert " ".join(chunks).split() == text.split()
+    text = "x" * 50 + "```python" + "y" * 100  # no whitespace; a cut at 50 would start a line with ```
+    chunks = split_message(text, 50)
+    assert "".join(chunks) == text
+    assert all(not c.startswith("```") for c in chunks)
+
+
+def test_an_opener_at_a_cut_moves_to_the_next_chunk() -> None:
+    text = "Intro " * 7 + "\n```python\n" + "\n".join(f"print({i})" for i in range(20)) + "\n```"
+    chunks = split_message(text, 60)
+    assert chunks[0] == ("Intro " * 7).strip()
+    assert all(c.startswith("```python\nprint(") for c in chunks[1:])
 
 
 def test_code_fence_is_closed_and_reopened_with_its_language() -> None:
@@ -163,6 +181,7 @@ def test_generated_texts_split_within_limit_and_lose_nothing() -> None:
             assert 0 < len(chunk) <= limit
             assert chunk == chunk.strip("\n")
             assert len(fence_lines(chunk)) % 2 == 0, chunk
+            assert not re.search(r"^```\w*\n```$", chunk, re.MULTILINE), chunk  # no empty code blocks
         assert words("\n".join(chunks)) == words(text)
         chunk_lines = {line for c in chunks for line in c.split("\n")}
         assert all(line in chunk_lines for line in code_lines)
@@ -176,6 +195,7 @@ SLACK_CASES = [
     ("**bold** and __also__", "*bold* and *also*"),
     ("*it* and _it_", "_it_ and _it_"),
     ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4"),
+    ("a_b_ c, _a_b, x**y** z, **y**z, 2*3* 4, *3*4", "a_b_ c, _a_b, x**y** z, **y**z, 2*3* 4, *3*4"),
     ("~~gone~~", "~gone~"),
     ("# Title", "*Title*"),
     ("### **Bold** title ###", "*Bold title*"),
@@ -200,6 +220,8 @@ TELEGRAM_CASES = [
     ("**bold** and __also__", "<b>bold</b> and <b>also</b>"),
     ("*it* and _it_", "<i>it</i> and <i>it</i>"),
     ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4"),
+    ("a_b_ c, _a_b, x**y** z, **y**z, 2*3* 4, *3*4", "a_b_ c, _a_b, x**y** z, **y**z, 2*3* 4, *3*4"),
+    ("(*it*) and _it_.", "(<i>it</i>) and <i>it</i>."),
     ("***both***", "<b><i>both</i></b>"),
     ("~~gone~~", "<s>gone</s>"),
     ("## Head <1>", "<b>Head &lt;1&gt;</b>"),
@@ -353,6 +375,12 @@ def test_render_for_keeps_every_chunk_within_the_limit(
             assert "@everyone" not in chunk
         if platform == "slack":
             assert "<&>" not in chunk and "```python" not in chunk
+
+
+def test_render_for_telegram_counts_visible_text_not_html() -> None:
+    md = "&" * 1000 + " " + "a" * 2500  # 3501 visible characters, 7501 of HTML
+    assert render_for("telegram", md, 4096) == ["&amp;" * 1000 + " " + "a" * 2500]
+    assert len(render_for("telegram", "&" * 3000, 4096)) == 2  # 15000 of HTML would be over 2 * 4096
 
 
 def test_render_for_small_limits_still_fit() -> None:

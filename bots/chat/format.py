@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bots.chat.split import next_fence, split_message
 
@@ -55,8 +55,12 @@ _DISCORD_LINE_START = re.compile(r"^(\s*)([>#-])", re.MULTILINE)
 _TAG = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 
-_SLACK_MARKS = {_B: "*", _b: "*", _I: "_", _i: "_", _S: "~", _s: "~"}
-_TELEGRAM_MARKS = {_B: "<b>", _b: "</b>", _I: "<i>", _i: "</i>", _S: "<s>", _s: "</s>"}
+
+class _Style(NamedTuple):
+    escape: Callable[[str], str]  # plain text
+    code: Callable[[str], str]  # escaped inline code
+    link: Callable[[str, str], str]  # (url, label), both escaped
+    marks: Mapping[str, str]  # emphasis placeholders -> markup
 
 
 def slack_escape(text: str) -> str:
@@ -96,8 +100,11 @@ def markdown_to_slack(md: str) -> str:
     fences kept without their language tag (Slack has none) and their content verbatim."""
     out: list[str] = []
     for kind, line in _events(md):
-        if kind == "text":
-            out.append(_slack_line(line))
+        if kind == "text" and (quote := _QUOTE.match(line)):
+            # Slack quotes with a bare ">" at line start; only the rest of the line is escaped.
+            out.append(("> " + _prose_line(line[quote.end() :], _SLACK)).rstrip())
+        elif kind == "text":
+            out.append(_prose_line(line, _SLACK))
         elif kind == "code":
             out.append(slack_escape(line))
         else:
@@ -118,7 +125,7 @@ def markdown_to_telegram(md: str) -> str:
             quoting = False
         if quote:
             # Consecutive "> " lines become one blockquote.
-            out.append(("" if quoting else "<blockquote>") + _telegram_line(line[quote.end() :]))
+            out.append(("" if quoting else "<blockquote>") + _prose_line(line[quote.end() :], _TELEGRAM))
             quoting = True
         elif kind == "open":
             lang = _lang(line)
@@ -128,19 +135,30 @@ def markdown_to_telegram(md: str) -> str:
         elif kind in ("close", "end"):
             out.append(pre + "\n".join(code) + "</code></pre>")
         else:
-            out.append(_telegram_line(line))
+            out.append(_prose_line(line, _TELEGRAM))
     if quoting:
         out[-1] += "</blockquote>"
     return "\n".join(out)
 
 
 def telegram_visible_length(html_text: str) -> int:
-    """Length of Telegram HTML as Telegram counts it: tags dropped, each entity (``&lt;``...) one character.
+    """Length of Telegram HTML as Telegram counts it: tags dropped, each entity (``&lt;``...) one character,
+    in UTF-16 code units (Telegram's unit for text lengths: an emoji outside the BMP counts twice).
 
     Use it as ``split_message``'s measure on Markdown chunks converted with ``markdown_to_telegram`` (as
     ``render_for`` does); splitting the HTML itself could cut inside a tag or entity.
     """
-    return len(_ENTITY.sub("_", _TAG.sub("", html_text)))
+    visible = _ENTITY.sub("_", _TAG.sub("", html_text))
+    return len(visible.encode("utf-16-le")) // 2
+
+
+_SLACK = _Style(slack_escape, "`{}`".format, "<{}|{}>".format, {_B: "*", _b: "*", _I: "_", _i: "_", _S: "~", _s: "~"})
+_TELEGRAM = _Style(
+    telegram_escape,
+    "<code>{}</code>".format,
+    lambda url, label: f'<a href="{url.replace(chr(34), "&quot;")}">{label}</a>',
+    {_B: "<b>", _b: "</b>", _I: "<i>", _i: "</i>", _S: "<s>", _s: "</s>"},
+)
 
 
 def render_for(platform: Platform, md: str, limit: int) -> list[str]:
@@ -203,38 +221,15 @@ def _split_code(line: str, prose: Callable[[str], str], code: Callable[[re.Match
     return "".join([*parts, prose(line[pos:])])
 
 
-def _slack_line(line: str) -> str:
-    heading = _HEADING.match(line)
-    if heading:
-        title = _inline(heading.group(1), slack_escape, "`{}`".format, _slack_link, {**_SLACK_MARKS, _B: "", _b: ""})
-        return f"*{title}*" if title else ""
-    prefix = ""
-    if quote := _QUOTE.match(line):
-        # Slack quotes with a bare ">" at line start; only the rest of the line needs escaping.
-        prefix, line = "> ", line[quote.end() :]
-    if bullet := _BULLET.match(line):
-        prefix, line = prefix + bullet.group(1) + "• ", line[bullet.end() :]
-    return (prefix + _inline(line, slack_escape, "`{}`".format, _slack_link, _SLACK_MARKS)).rstrip()
-
-
-def _slack_link(url: str, label: str) -> str:
-    return f"<{url}|{label}>"
-
-
-def _telegram_line(line: str) -> str:
-    heading = _HEADING.match(line)
-    if heading:
-        marks = {**_TELEGRAM_MARKS, _B: "", _b: ""}
-        title = _inline(heading.group(1), telegram_escape, "<code>{}</code>".format, _telegram_link, marks)
-        return f"<b>{title}</b>" if title else ""
+def _prose_line(line: str, style: _Style) -> str:
+    """A line outside code: a heading becomes one bold line, a bullet "• ", the rest goes through _inline."""
+    if heading := _HEADING.match(line):
+        title = _inline(heading.group(1), style._replace(marks={**style.marks, _B: "", _b: ""}))  # no bold in bold
+        return style.marks[_B] + title + style.marks[_b] if title else ""
     prefix = ""
     if bullet := _BULLET.match(line):
         prefix, line = bullet.group(1) + "• ", line[bullet.end() :]
-    return prefix + _inline(line, telegram_escape, "<code>{}</code>".format, _telegram_link, _TELEGRAM_MARKS)
-
-
-def _telegram_link(url: str, label: str) -> str:
-    return f'<a href="{url.replace(chr(34), "&quot;")}">{label}</a>'
+    return prefix + _inline(line, style)
 
 
 def _balanced(text: str) -> bool:
@@ -258,13 +253,7 @@ def _emphasis(text: str) -> str:
     return text
 
 
-def _inline(
-    line: str,
-    escape: Callable[[str], str],
-    code: Callable[[str], str],
-    link: Callable[[str, str], str],
-    marks: Mapping[str, str],
-) -> str:
+def _inline(line: str, style: _Style) -> str:
     """One line of prose: code spans escaped only, then links, bare URLs and emphasis."""
     held: list[str] = []
 
@@ -274,12 +263,12 @@ def _inline(
 
     def to_link(m: re.Match[str]) -> str:
         url = m.group(2)
-        return hold(link(url, _emphasis(m.group(1))) if _SAFE_URL.match(url) else m.group(0))
+        return hold(style.link(url, _emphasis(m.group(1))) if _SAFE_URL.match(url) else m.group(0))
 
     line = _PRIVATE.sub("", line)
-    text = _split_code(line, escape, lambda m: hold(code(escape(m.group(2)))))
+    text = _split_code(line, style.escape, lambda m: hold(style.code(style.escape(m.group(2)))))
     text = _URL.sub(lambda m: hold(m.group(0)), _LINK.sub(to_link, text))
     text = _emphasis(text)
     while _HELD.search(text):  # a link's label may hold code spans of its own
         text = _HELD.sub(lambda m: held[int(m.group(1))], text)
-    return _MARK.sub(lambda m: marks[m.group(0)], text)
+    return _MARK.sub(lambda m: style.marks[m.group(0)], text)

@@ -28,7 +28,8 @@ class Markup:
         return self.italic_raw(self.escape(text))
 
     def code(self, text: str) -> str:
-        return self.code_raw(self.escape(text))
+        # Discord shows backslash escapes inside code literally: drop backticks instead of escaping.
+        return self.code_raw(text.replace("`", "'") if self.platform == "discord" else self.escape(text))
 
     def document(self, markdown: str) -> list[str]:
         """A Markdown document converted and split into messages that each fit ``limit``."""

@@ -11,15 +11,20 @@ What callers may rely on:
   whitespace; empty or blank text gives ``[]``;
 * cuts fall at paragraph breaks (blank lines outside fences) if possible, then at line breaks, then at the last
   whitespace of an over-long line, and only then mid-word, never between a character and a following
-  combining mark, variation selector, skin-tone modifier or zero-width joiner;
-* blank lines at the edges of a chunk are dropped, and runs of blank lines between paragraphs become one.
+  combining mark, variation selector, skin-tone modifier or zero-width joiner. A cut inside a line avoids
+  starting the new line with a block marker ("- ", "# ", "> ", "1. ", "```"), which would change its meaning;
+* no chunk ends with an empty code block: an opener that would end a chunk moves to the next one;
+* blank lines at a chunk's edges, whitespace at a cut, and repeated blank lines between paragraphs are
+  dropped; all other text survives, in order.
 
 Only backtick fences are recognised (not ``~~~``); a fence opener's info string has no backticks, as in
-CommonMark, so a one-line "```x```" is inline code.
+CommonMark, so a one-line "```x```" is inline code. A very long opener is reopened as plain "```".
+Cost: a few measurements per chunk (galloping search), each of about a chunk's size.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -27,6 +32,7 @@ MIN_LIMIT = 20
 FENCE = "```"
 _ZWJ = "\u200d"
 _CLINGERS = {_ZWJ, "\ufe0e", "\ufe0f"}
+_BLOCK_START = re.compile(r"\s*(?:(?:[-*+>]|#{1,6}|\d+[.)])(?:\s|$)|```)")
 
 
 def next_fence(line: str, fence: str | None) -> str | None:
@@ -51,8 +57,7 @@ def split_message(text: str, limit: int, measure: Callable[[str], int] = len) ->
     if measure(whole) <= limit:
         return [whole]
     packer = _Packer(limit, measure)
-    for block in _blocks(lines):
-        packer.add_block(block)
+    packer.add_blocks(_blocks(lines))
     packer.flush()
     return packer.chunks
 
@@ -106,6 +111,7 @@ class _Packer:
         body = _trim(lines)
         if not body:
             return ""
+        body[-1] = body[-1].rstrip()
         fence = self.reopen
         for line in body:
             fence = next_fence(line, fence)
@@ -117,60 +123,94 @@ class _Packer:
         return self.measure(self.render(lines)) <= self.limit
 
     def flush(self) -> None:
-        chunk = self.render(self.lines)
+        lines = _trim(self.lines)
+        fence = self.reopen
+        for line in lines[:-1]:
+            fence = next_fence(line, fence)
+        # An opener as the last line would leave an empty code block behind: the next chunk reopens it anyway.
+        opener_last = bool(lines) and fence is None and next_fence(lines[-1], None) is not None
+        chunk = self.render(lines[:-1] if opener_last and self.fits(lines[:-1]) else lines)
         if chunk:
             self.chunks.append(chunk)
-        fence = self.reopen
-        for line in self.lines:
-            fence = next_fence(line, fence)
+        if lines:
+            fence = next_fence(lines[-1], fence)
         # A very long opener ("```python title=...") would crowd out the code it reopens; plain ``` will do.
         if fence and self.measure(f"{fence}\n{FENCE}") > self.limit // 2:
             fence = FENCE
         self.reopen, self.lines = fence, []
 
-    def add_block(self, block: list[str]) -> None:
-        joined = [*self.lines, "", *block] if self.lines else block
-        if self.fits(joined):
-            self.lines = list(joined)
-            return
-        self.flush()
-        if self.fits(block):
-            self.lines = list(block)
-            return
-        for line in block:
-            self.add_line(line)
+    def most(self, count: int, candidate: Callable[[int], list[str]]) -> int:
+        """The largest k <= count whose ``candidate(k)`` fits, found by galloping then bisecting.
 
-    def add_line(self, line: str) -> None:
-        if self.fits([*self.lines, line]):
-            self.lines.append(line)
-            return
-        self.flush()
-        while not self.fits([line]):
-            head, line = self.cut(line)
-            self.lines = [head]
-            self.flush()
-        self.lines = [line]
+        Probing from small k keeps the work near the chunk size, not the text size; every answer above 0 was
+        actually measured, since a converting measure need not grow with the text.
+        """
+        good, step = 0, 1
+        while good < count:
+            k = min(good + step, count)
+            if not self.fits(candidate(k)):
+                break
+            good, step = k, step * 2
+        else:
+            return count
+        while k - good > 1:
+            mid = (good + k) // 2
+            good, k = (mid, k) if self.fits(candidate(mid)) else (good, mid)
+        return good
 
-    def cut(self, line: str) -> tuple[str, str]:
-        """Split an over-long line into a head that fits an empty chunk and the rest."""
-        lo, hi = 0, len(line)
-        while lo < hi:  # longest fitting prefix, assuming measure grows with the text...
-            mid = (lo + hi + 1) // 2
-            if self.fits([line[:mid]]):
-                lo = mid
+    def add_blocks(self, blocks: list[list[str]]) -> None:
+        def joined(k: int) -> list[str]:
+            lines = list(self.lines)
+            for block in blocks[i : i + k]:
+                lines += ["", *block] if lines else block
+            return lines
+
+        i = 0
+        while i < len(blocks):
+            if k := self.most(len(blocks) - i, joined):
+                self.lines, i = joined(k), i + k
+            elif self.lines:
+                self.flush()  # the next paragraph starts a chunk of its own
             else:
-                hi = mid - 1
-        while lo > 0 and not self.fits([line[:lo]]):  # ...which a converting measure need not do
-            lo -= 1
+                self.add_lines(blocks[i])  # a paragraph too long for any chunk
+                i += 1
+
+    def add_lines(self, lines: list[str]) -> None:
+        def joined(k: int) -> list[str]:
+            return [*self.lines, *lines[j : j + k]]
+
+        j = 0
+        while j < len(lines):
+            if k := self.most(len(lines) - j, joined):
+                self.lines, j = joined(k), j + k
+            elif self.lines:
+                self.flush()
+            else:
+                line, j = lines[j], j + 1
+                while parts := self.cut(line):  # a line too long for any chunk
+                    self.lines, line = [parts[0]], parts[1]
+                    self.flush()
+                self.lines = [line]
+
+    def cut(self, line: str) -> tuple[str, str] | None:
+        """Split a line into a head that fits an empty chunk and the rest; None if it fits whole."""
+        lo = self.most(len(line), lambda k: [line[:k]])
+        if lo == len(line):
+            return None
         if lo == 0:
+            if self.reopen and self.reopen != FENCE:  # the carried-over opener may be what crowds the text out
+                self.reopen = FENCE
+                return self.cut(line)
             raise ValueError(f"limit {self.limit} is too small for this text under the given measure")
         candidates: list[tuple[str, str]] = []
         indent = len(line) - len(line.lstrip())
-        space = next((i for i in range(lo, indent, -1) if line[i].isspace()), 0)
+        # The rest starts a new line, so avoid a cut that would turn "a - b" into a bullet or "x ```" into a fence.
+        spaces = (i for i in range(min(lo, len(line) - 1), indent, -1) if line[i].isspace())
+        space = next((i for i in spaces if not _BLOCK_START.match(line, i + 1)), 0)
         if space:
             candidates.append((line[:space].rstrip(), line[space:].lstrip()))
         n = lo
-        while n > 1 and _clings(line, n):
+        while n > max(1, lo - 8) and (_clings(line, n) or _BLOCK_START.match(line, n)):
             n -= 1
         candidates.append((line[:n], line[n:]))
         # Every fallback is checked, since a shorter head does not always measure less.
