@@ -30,6 +30,7 @@ from bots.config import ServiceSettings
 from core.config import Settings
 from core.engine import Engine
 from core.events import EventBus
+from core.llm.gateway import warm_up
 from core.models import TaskStatus
 from core.store import Store
 
@@ -73,6 +74,9 @@ class Service:
         self.desk = ConfirmationDesk(self.engine, self.pool, policies)
         self.ingress = Ingress(self.engine, self.pool, self.publisher, self.desk, policies)
         self._build_adapters()
+        # litellm's import holds the event loop for 2–3 s; done lazily by the first task it would
+        # make every platform miss its 3-second acknowledgement. Import it off the loop first.
+        await asyncio.to_thread(warm_up)
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)

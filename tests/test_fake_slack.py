@@ -31,6 +31,7 @@ from tests.fakes.slack_api import (
     FakeSlack,
     app_mention_event,
     block_action_body,
+    block_action_payload,
     event_callback_body,
     sign,
     signed_headers,
@@ -216,6 +217,12 @@ async def test_bolt_block_action_uses_response_url(fake: FakeSlack, bolt_url: st
     assert status == 200
     await fake.wait_until(lambda: bool(fake.responses_to("act1")))
     assert fake.responses_to("act1") == [{"text": "approved plan-7", "replace_original": True}]
+
+
+def test_block_action_payload_names_the_presser() -> None:
+    payload = block_action_payload("approve", "plan-7", "U0BOSS", user_name="boss", thread_ts="1700000000.000100")
+    assert payload["user"] == {"id": "U0BOSS", "username": "boss", "name": "boss", "team_id": "T0FAKE"}
+    assert payload["container"]["thread_ts"] == payload["message"]["thread_ts"] == "1700000000.000100"
 
 
 async def test_bolt_app_mention_event(fake: FakeSlack, bolt_url: str) -> None:

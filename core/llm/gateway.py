@@ -77,6 +77,12 @@ class _Litellm:
 _LITELLM = _Litellm()
 
 
+def warm_up() -> None:
+    """Import litellm now (2–3 s of CPU). A service calls this in a worker thread before it listens,
+    so the first model call does not hold the event loop (and every platform's ack) that long."""
+    _LITELLM.get()
+
+
 @lru_cache(maxsize=64)
 def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
     # Building a schema costs ~1-2 ms; the schema of a class never changes.

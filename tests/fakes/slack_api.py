@@ -239,8 +239,9 @@ def block_action_payload(
     trigger_id: str | None = None,
     response_url: str = UNSET_RESPONSE_URL,
     api_app_id: str = APP_ID,
+    user_name: str = "alice",
 ) -> dict[str, Any]:
-    """A ``block_actions`` interaction for a button press on a bot message."""
+    """A ``block_actions`` interaction for a button press on a bot message (by ``user_name``)."""
     container: dict[str, Any] = {
         "type": "message",
         "message_ts": message_ts,
@@ -260,7 +261,7 @@ def block_action_payload(
         message["thread_ts"] = thread_ts
     return {
         "type": "block_actions",
-        "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": team_id},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
         "api_app_id": api_app_id,
         "token": "deprecated-verification-token",
         "container": container,

@@ -1,0 +1,346 @@
+"""The Slack adapter: slack-bolt over our aiohttp server (Events API) or Socket Mode.
+
+Inbound: ``/think …`` slash commands, ``@openkoi …`` mentions and the Override/Cancel buttons go
+to the shared ingress and confirmation desk. Slack's 3-second deadline is met by answering from
+the ingress's fast local work; anything slower is acknowledged first and answered afterwards.
+Authenticity (signature and timestamp) is Bolt's ``RequestVerification``; redeliveries are
+recognised by the ingress from the delivery key (``trigger_id`` for commands, the envelope's
+``event_id`` for events).
+
+Outbound: the publisher's ``open_thread`` / ``post`` / ``edit`` become ``chat.postMessage`` /
+``chat.update`` with mrkdwn section blocks. Rate limits (429 + Retry-After) are waited out inside
+the call by slack_sdk's retry handler, i.e. in the one task's outbox, never in a handler that
+has to acknowledge something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Any, Literal
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bots.chat.desk import ConfirmationDesk
+from bots.chat.ingress import Ingress
+from bots.chat.markup import SLACK, Markup
+from bots.chat.platform import Actor, InboundCommand, Outgoing, Reply
+from bots.config import SlackSettings
+from bots.slack import blocks
+from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
+from core.store.conversations import Conversation
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+COMMAND = "/think"
+EVENTS_PATH = "/slack/events"
+# Slack gives up on an acknowledgement after 3 s; past this much work we acknowledge first and
+# send the answer through the command's response_url instead.
+ACK_BUDGET_SECONDS = 2.0
+SLOW_ACK_TEXT = "⏳ Got it — one moment…"
+ERROR_TEXT = "Sorry, something went wrong on our side; please try again."
+_NAME_CACHE_SIZE = 1024
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """429s wait out Retry-After (up to 3 times); a dropped connection or a 500/503 is retried once."""
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=1),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=1),
+    ]
+
+
+class SlackAdapter:
+    """One Slack workspace, as the service's ``ChatPlatform`` for ``"slack"``.
+
+    Lifecycle: construct, ``add_routes`` (HTTP mode registers ``POST /slack/events``), ``start``
+    (``auth.test``, then the Socket Mode connection in socket mode), ``stop``. ``connected`` is
+    True once the token has been proven (and, in Socket Mode, while the socket is up).
+    """
+
+    name = PLATFORM
+    markup: Markup = SLACK
+
+    def __init__(self, settings: SlackSettings, ingress: Ingress, desk: ConfirmationDesk) -> None:
+        if settings.bot_token is None:
+            raise ValueError("the Slack adapter needs a bot token")
+        self.settings = settings
+        self.edit_interval = settings.edit_interval
+        self.mode: Literal["http", "socket"] = settings.resolved_mode
+        self.ingress = ingress
+        self.desk = desk
+        self.ack_budget = ACK_BUDGET_SECONDS
+        self._token = settings.bot_token.get_secret_value()
+        # Our own calls (threads, ephemerals) use this client; Bolt gets a tokenless one and its
+        # per-request clients receive the token from ``_authorize``, so that Bolt never calls
+        # auth.test itself on a request path (it would on the first request otherwise).
+        self.client = AsyncWebClient(
+            token=self._token, base_url=settings.api_url, retry_handlers=retry_handlers(), logger=log
+        )
+        self._identity: AuthorizeResult | None = None
+        self._identity_lock = asyncio.Lock()
+        self._names: OrderedDict[str, str] = OrderedDict()
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.app = self._build_app()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def connected(self) -> bool:
+        if self._identity is None:
+            return False
+        if self.mode == "socket":
+            session = self._socket.client.current_session if self._socket is not None else None
+            return session is not None and not session.closed
+        return True
+
+    @property
+    def bot_user_id(self) -> str | None:
+        return self._identity.bot_user_id if self._identity is not None else None
+
+    def add_routes(self, app: web.Application) -> None:
+        """HTTP mode: ``POST /slack/events`` for slash commands, events and interactions alike
+        (point all three Request URLs of the Slack app there). Socket Mode needs no route."""
+        if self.mode == "http":
+            app.router.add_post(EVENTS_PATH, self._http)
+
+    async def start(self) -> None:
+        """Prove the token (``auth.test``) and, in Socket Mode, connect. Raises if either fails."""
+        # One keep-alive session for every Web API call instead of a new connection per call.
+        self._session = aiohttp.ClientSession()
+        self.client.session = self._session
+        self.app.client.session = self._session
+        await self._authorize()
+        if self.mode == "socket":
+            if self.settings.app_token is None:
+                raise ValueError("Socket Mode needs SLACK_APP_TOKEN")
+            self._socket = AsyncSocketModeHandler(self.app, app_token=self.settings.app_token.get_secret_value())
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("slack: connected as %s (%s mode)", self.bot_user_id, self.mode)
+
+    async def stop(self) -> None:
+        """Close the Socket Mode connection and the shared HTTP session."""
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ ChatPlatform: outbound
+
+    async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
+        """Post the parent message in the conversation's channel; its ``ts`` is also the thread."""
+        response = await self.client.chat_postMessage(
+            channel=conversation.channel_id,
+            text=blocks.fallback_text(parent),
+            blocks=blocks.message_blocks(parent),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        ts = str(response["ts"])
+        return ts, ts
+
+    async def post(self, conversation: Conversation, message: Outgoing) -> str:
+        """Reply in the task's thread (with Override/Cancel buttons when the message has them)."""
+        response = await self.client.chat_postMessage(
+            channel=conversation.channel_id,
+            thread_ts=conversation.thread_id,
+            text=blocks.fallback_text(message),
+            blocks=blocks.message_blocks(message),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
+        """Replace text and blocks together: buttons disappear when ``message`` has none."""
+        await self.client.chat_update(
+            channel=conversation.channel_id,
+            ts=message_id,
+            text=blocks.fallback_text(message),
+            blocks=blocks.message_blocks(message),
+        )
+
+    # ------------------------------------------------------------------ Bolt wiring
+
+    def _build_app(self) -> AsyncApp:
+        socket = self.mode == "socket"
+        secret = self.settings.signing_secret
+        client = AsyncWebClient(base_url=self.settings.api_url, retry_handlers=retry_handlers(), logger=log)
+
+        # A closure, not a method: Bolt injects arguments by parameter name and would pass self=None.
+        async def authorize() -> AuthorizeResult:
+            return await self._authorize()
+
+        app = AsyncApp(
+            name="openkoi",
+            client=client,
+            authorize=authorize,
+            # Socket Mode frames are authenticated by the app token's connection, not signed.
+            signing_secret=secret.get_secret_value() if secret is not None else "",
+            request_verification_enabled=not socket,
+            logger=logging.getLogger(f"{__name__}.bolt"),
+        )
+        app.command(COMMAND)(self._on_command)
+        app.event("app_mention")(self._on_mention)
+        # Acknowledged and dropped: an unhandled event would get a 404 and be redelivered by Slack.
+        app.event("message")(self._ignore)
+        app.action(blocks.ACTION_PATTERN)(self._on_press)
+        return app
+
+    async def _authorize(self) -> AuthorizeResult:
+        """The bot's identity from ``auth.test``, asked once and then served from memory."""
+        async with self._identity_lock:
+            if self._identity is None:
+                response = await self.client.auth_test()
+                self._identity = AuthorizeResult.from_auth_test_response(
+                    bot_token=self._token, auth_test_response=response
+                )
+            return self._identity
+
+    async def _http(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        """``/think …``: answer in the acknowledgement (ephemeral), from the ingress's local work."""
+        response_url = str(command.get("response_url") or "")
+        inbound = InboundCommand(
+            platform=PLATFORM,
+            key=str(command["trigger_id"]),
+            actor=Actor(PLATFORM, str(command["user_id"]), str(command.get("user_name") or command["user_id"])),
+            channel_id=str(command["channel_id"]),
+            text=plain_text(str(command.get("text") or "")),
+            origin={"response_url": response_url} if response_url else {},
+        )
+        work = asyncio.ensure_future(self.ingress.handle(inbound))
+        done, _ = await asyncio.wait({work}, timeout=self.ack_budget)
+        if done:
+            reply = self._result(work)
+            if reply is None:
+                await ack()  # a redelivery: the first delivery was answered
+            else:
+                await ack(text=reply_mrkdwn(reply.text))
+            return
+        # The ingress is slower than usual (a busy disk): acknowledge now, answer when it is done.
+        await ack(text=SLOW_ACK_TEXT)
+        await asyncio.wait({work})
+        reply = self._result(work)
+        if reply is not None and response_url:
+            await self._respond(response_url, reply.text)
+
+    @staticmethod
+    def _result(work: asyncio.Future[Reply | None]) -> Reply | None:
+        exc = work.exception()
+        if exc is not None:
+            log.error("slack: handling a command failed", exc_info=exc)
+            return Reply(ERROR_TEXT, private=True)
+        return work.result()
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """``@openkoi …``: like ``/think …``; the answer goes into the mention's thread."""
+        user = event.get("user")
+        # Bolt already drops our own events; other bots are ignored so two bots cannot loop.
+        if not user or event.get("bot_id") or event.get("subtype") == "bot_message" or user == self.bot_user_id:
+            return
+        channel = str(event["channel"])
+        thread_ts = str(event.get("thread_ts") or event["ts"])
+        inbound = InboundCommand(
+            platform=PLATFORM,
+            key=str(body["event_id"]),
+            actor=Actor(PLATFORM, str(user), await self._user_name(str(user))),
+            channel_id=channel,
+            text=mention_text(str(event.get("text") or ""), self.bot_user_id),
+            origin={"mention_ts": str(event["ts"]), "thread_ts": thread_ts},
+        )
+        try:
+            reply = await self.ingress.handle(inbound)
+        except Exception:
+            log.exception("slack: handling a mention failed")
+            reply = Reply(ERROR_TEXT, private=True)
+        if reply is None:
+            return  # a redelivery of a mention already answered
+        await self._answer(channel, str(user), thread_ts, reply)
+
+    async def _ignore(self) -> None:
+        return None
+
+    async def _on_press(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Override/Cancel: acknowledged at once; a refusal is shown only to the person who pressed.
+        An accepted decision needs no answer here: the publisher rewrites the confirmation message."""
+        await ack()
+        user = body.get("user") or {}
+        user_id = str(user.get("id") or "")
+        actor = Actor(PLATFORM, user_id, str(user.get("name") or user.get("username") or user_id))
+        approve = action.get("action_id") == blocks.APPROVE_ACTION
+        try:
+            reply = await self.desk.press(actor, str(action.get("value") or ""), approve)
+        except Exception:
+            log.exception("slack: handling a button press failed")
+            reply = Reply(ERROR_TEXT, private=True)
+        if not reply.private:
+            return
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        thread_ts = container.get("thread_ts") or message.get("thread_ts")
+        await self._answer(channel, user_id, str(thread_ts) if thread_ts else None, reply)
+
+    # ------------------------------------------------------------------ answering
+
+    async def _answer(self, channel: str, user_id: str, thread_ts: str | None, reply: Reply) -> None:
+        """A private reply as an ephemeral message to ``user_id``; a public one in the thread."""
+        text = reply_mrkdwn(reply.text)
+        try:
+            if reply.private:
+                await self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, thread_ts=thread_ts)
+            else:
+                await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+        except SlackApiError as exc:
+            log.warning("slack: could not answer %s in %s: %s", user_id, channel, exc.response.get("error"))
+
+    async def _respond(self, response_url: str, text: str) -> None:
+        hook = AsyncWebhookClient(response_url, session=self._session, retry_handlers=retry_handlers(), logger=log)
+        try:
+            await hook.send(text=reply_mrkdwn(text), response_type="ephemeral", replace_original=False)
+        except Exception:
+            log.exception("slack: could not answer through response_url")
+
+    async def _user_name(self, user_id: str) -> str:
+        """A person's display name for "asked by …" (events carry only the id); the id if unknown."""
+        cached = self._names.get(user_id)
+        if cached is not None:
+            self._names.move_to_end(user_id)
+            return cached
+        try:
+            response = await self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            log.info("slack: users.info %s failed: %s", user_id, exc.response.get("error"))
+            return user_id
+        info: dict[str, Any] = response.get("user") or {}
+        profile: dict[str, Any] = info.get("profile") or {}
+        name = str(profile.get("display_name") or info.get("real_name") or info.get("name") or user_id)
+        self._names[user_id] = name
+        if len(self._names) > _NAME_CACHE_SIZE:
+            self._names.popitem(last=False)
+        return name

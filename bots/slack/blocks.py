@@ -1,0 +1,100 @@
+"""Block Kit for what openkoi posts: mrkdwn sections and the Override/Cancel buttons.
+
+Callers may rely on: every section's text is at most ``SECTION_LIMIT`` characters, a message has at
+most ``MAX_BLOCKS`` blocks, button labels fit Slack's 75-character limit, and the buttons carry
+``APPROVE_ACTION`` / ``DENY_ACTION`` as ``action_id`` with the confirmation id as ``value``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bots.chat.platform import Button, Outgoing
+
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 50
+BUTTON_LABEL_LIMIT = 75
+APPROVE_ACTION = "openkoi_approve"
+DENY_ACTION = "openkoi_deny"
+ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny)$")
+ACTIONS_BLOCK_ID = "openkoi_confirmation"
+
+Block = dict[str, Any]
+
+
+def message_blocks(message: Outgoing) -> list[Block]:
+    """The blocks of one message: its text as section(s), then one actions block if it has buttons.
+
+    Always a non-empty list, so a ``chat.update`` with it replaces the old blocks (and removes
+    buttons) instead of keeping them, which is what an update without ``blocks`` does.
+    """
+    limit = MAX_BLOCKS - (1 if message.buttons else 0)
+    blocks = sections(message.text)[:limit]
+    if message.buttons:
+        blocks.append(actions(message.buttons))
+    return blocks
+
+
+def fallback_text(message: Outgoing) -> str:
+    """The ``text`` field: what notifications and screen readers show. Never empty (Slack rejects that)."""
+    return message.text if message.text.strip() else "…"
+
+
+def sections(text: str) -> list[Block]:
+    """mrkdwn section blocks for ``text``: one when it fits, else split on line boundaries."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(text)]
+
+
+def _chunks(text: str) -> list[str]:
+    # The publisher already sends texts within 3000 characters; this is only a guard so a longer
+    # one degrades into several sections instead of an invalid_blocks error and a lost message.
+    if not text.strip():
+        return ["…"]
+    if len(text) <= SECTION_LIMIT:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > SECTION_LIMIT:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:SECTION_LIMIT])
+            line = line[SECTION_LIMIT:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > SECTION_LIMIT:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        chunks.append(current)
+    return chunks
+
+
+def actions(buttons: tuple[Button, ...]) -> Block:
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [button(b) for b in buttons]}
+
+
+def button(b: Button) -> Block:
+    label = b.label if len(b.label) <= BUTTON_LABEL_LIMIT else b.label[: BUTTON_LABEL_LIMIT - 1] + "…"
+    element: Block = {
+        "type": "button",
+        "action_id": APPROVE_ACTION if b.action == "approve" else DENY_ACTION,
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "value": b.confirmation_id,
+    }
+    # Slack knows only "primary" and "danger"; the default look is the neutral one.
+    if b.style == "danger":
+        element["style"] = "danger"
+    if b.action == "approve":
+        # Overriding a block runs something a Guardian refused: one more click to be sure.
+        element["confirm"] = {
+            "title": {"type": "plain_text", "text": "Override the block?"},
+            "text": {"type": "mrkdwn", "text": "The task will run what the Parliament blocked."},
+            "confirm": {"type": "plain_text", "text": "Override"},
+            "deny": {"type": "plain_text", "text": "Back"},
+            "style": "danger",
+        }
+    return element
