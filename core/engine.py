@@ -97,15 +97,34 @@ class Engine:
         requester: str | None = None,
     ) -> Task:
         """Persist a new task (and its session if none is given); it does not start running."""
+        session, task = self.prepare(
+            description, options=options, session_id=session_id, source=source, requester=requester
+        )
+        if session is not None:
+            await self.store.sessions.create(session)
+        return await self.store.tasks.create(task)
+
+    def prepare(
+        self,
+        description: str,
+        *,
+        options: TaskOptions | None = None,
+        session_id: str | None = None,
+        source: str = "terminal",
+        requester: str | None = None,
+    ) -> tuple[Session | None, Task]:
+        """Validate and build a task (and a new session unless ``session_id`` is given) without
+        persisting them: for callers that store many at once (chat intake). Raises OpenKoiError."""
         if not description.strip():
             raise OpenKoiError("the task is empty: say what you want done")
+        session = None
         if session_id is None:
-            session = await self.store.sessions.create(Session(kind=source, title=description[:80]))
+            session = Session(kind=source, title=description[:80])
             session_id = session.id
         task = Task(session_id=session_id, description=description, source=source, requester=requester)
         if options is not None:
             task.options = options
-        return await self.store.tasks.create(task)
+        return session, task
 
     async def run(self, task_id: str) -> Task:
         """Run a task to its end (or to a confirmation it must wait for). Returns the stored task."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 from core.errors import AmbiguousId, NotFound
 from core.models import Session, Task
 from core.store import Store
+from core.store.conversations import Conversation
 from core.store.db import _migrations
+from core.store.intake import Intake
 
 
 async def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
@@ -59,3 +62,28 @@ async def test_deleting_a_session_deletes_its_tasks(tmp_path: Path) -> None:
         await store.tasks.create(Task(session_id=session.id, description="x"))
         await store.sessions.delete(session.id)
         assert await store.tasks.recent() == []
+
+
+def _intake(key: str, platform: str = "slack") -> Intake:
+    session = Session(kind=platform, title="t")
+    task = Task(session_id=session.id, description=f"task {key}", source=platform, requester="u")
+    return Intake(platform, key, session, task, Conversation(task.id, platform, "C1", "U1", "alice"))
+
+
+async def test_intake_batches_are_all_or_nothing_and_dedupe_keys(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite") as store:
+        first = await store.intake.record([_intake("a"), _intake("b"), _intake("a"), _intake("a", "telegram")])
+        assert first == [True, True, False, True]  # a repeated key in one batch is a duplicate
+        again = await store.intake.record([_intake("b"), _intake("c")])
+        assert again == [False, True]
+        assert sum((await store.tasks.counts()).values()) == 4
+        conversation = await store.conversations.get(str(await store.inbound.task_for("slack", "c")))
+        assert conversation is not None and conversation.requester_name == "alice"
+        # A batch that fails half-way leaves nothing behind, not even its delivery keys.
+        broken = _intake("d")
+        clash = Intake("slack", "e", broken.session, broken.task, broken.conversation)  # same task id twice
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.intake.record([broken, clash])
+        assert await store.inbound.task_for("slack", "d") is None
+        assert sum((await store.tasks.counts()).values()) == 4
+        assert await store.intake.record([_intake("d")]) == [True]

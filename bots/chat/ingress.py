@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bots.chat import commands
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
+from bots.chat.intake import IntakeWriter
 from bots.chat.platform import InboundCommand, Reply
 from bots.chat.publisher import ThreadPublisher
 from bots.chat.workers import PoolFull, WorkerPool
@@ -21,6 +22,7 @@ from core.engine import Engine
 from core.errors import OpenKoiError
 from core.models import TaskOptions, TaskStatus
 from core.store.conversations import Conversation
+from core.store.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class Ingress:
     publisher: ThreadPublisher
     desk: ConfirmationDesk
     policies: dict[str, AccessPolicy]
+    intake: IntakeWriter
     closing: bool = False
 
     async def handle(self, command: InboundCommand) -> Reply | None:
@@ -79,26 +82,23 @@ class Ingress:
             quality_threshold=think.quality,
             max_cost_usd=think.budget_usd,
         )
-        store = self.engine.store
-        # Delivery key, task and conversation are written together: a crash can lose neither the
-        # task nor the fact that this delivery was taken (so a retry cannot make a second task).
-        async with store.db.transaction():
-            if not await store.inbound.claim(command.platform, command.key):
-                return None
-            task = await self.engine.submit(
-                think.description, options=options, source=command.platform, requester=actor.label
-            )
-            await store.inbound.attach(command.platform, command.key, task.id)
-            await store.conversations.create(
-                Conversation(
-                    task_id=task.id,
-                    platform=command.platform,
-                    channel_id=command.channel_id,
-                    requester_id=actor.user_id,
-                    requester_name=actor.name,
-                    origin=command.origin,
-                )
-            )
+        # Delivery key, session, task and conversation are written together (group-committed with
+        # other commands arriving at the same moment): a crash can lose neither the task nor the fact
+        # that this delivery was taken, so a retry can never make a second task.
+        session, task = self.engine.prepare(
+            think.description, options=options, source=command.platform, requester=actor.label
+        )
+        conversation = Conversation(
+            task_id=task.id,
+            platform=command.platform,
+            channel_id=command.channel_id,
+            requester_id=actor.user_id,
+            requester_name=actor.name,
+            origin=command.origin,
+        )
+        assert session is not None  # a chat task always gets its own session
+        if not await self.intake.add(Intake(command.platform, command.key, session, task, conversation)):
+            return None
         log.info("task %s from %s by %s", task.id, command.platform, actor.label)
         try:
             self.start(task.id)

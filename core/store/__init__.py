@@ -9,6 +9,7 @@ from core.store.conversations import ConversationRepository, InboundRepository
 from core.store.cycles import CycleRepository
 from core.store.db import Database
 from core.store.deliberations import DeliberationRepository
+from core.store.intake import IntakeRepository
 from core.store.learnings import LearningRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.usage import UsageRepository
@@ -26,6 +27,7 @@ class Store:
         self.learnings = LearningRepository(self.db)
         self.inbound = InboundRepository(self.db)
         self.conversations = ConversationRepository(self.db)
+        self.intake = IntakeRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()

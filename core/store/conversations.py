@@ -38,6 +38,25 @@ class PostedMessage:
     message_id: str
 
 
+CONVERSATION_INSERT = """INSERT INTO conversations (task_id, platform, channel_id, thread_id, parent_message_id,
+                   requester_id, requester_name, origin_json, created_at) VALUES (?,?,?,?,?,?,?,?,?)"""
+DELIVERY_INSERT = "INSERT INTO inbound_deliveries (platform, key, task_id, received_at) VALUES (?,?,?,?)"
+
+
+def conversation_row(c: Conversation) -> tuple[Any, ...]:
+    return (
+        c.task_id,
+        c.platform,
+        c.channel_id,
+        c.thread_id,
+        c.parent_message_id,
+        c.requester_id,
+        c.requester_name,
+        json.dumps(c.origin),
+        utcnow().isoformat(),
+    )
+
+
 class InboundRepository:
     """Platform delivery keys already taken: a redelivery of the same key is recognised forever
     (until ``purge``), across restarts."""
@@ -74,22 +93,7 @@ class ConversationRepository:
         self.db = db
 
     async def create(self, conversation: Conversation) -> None:
-        c = conversation
-        await self.db.execute(
-            """INSERT INTO conversations (task_id, platform, channel_id, thread_id, parent_message_id,
-                   requester_id, requester_name, origin_json, created_at) VALUES (?,?,?,?,?,?,?,?,?)""",
-            (
-                c.task_id,
-                c.platform,
-                c.channel_id,
-                c.thread_id,
-                c.parent_message_id,
-                c.requester_id,
-                c.requester_name,
-                json.dumps(c.origin),
-                utcnow().isoformat(),
-            ),
-        )
+        await self.db.execute(CONVERSATION_INSERT, conversation_row(conversation))
 
     async def get(self, task_id: str) -> Conversation | None:
         row = await self.db.fetchone("SELECT * FROM conversations WHERE task_id = ?", (task_id,))

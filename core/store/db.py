@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -29,6 +29,8 @@ def _migrations() -> list[tuple[int, str]]:
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
     return sorted(found)
 
+
+T = TypeVar("T")
 
 # Set while the current asyncio task is inside ``Database.transaction``: its writes then run in
 # that transaction instead of waiting for the lock the transaction itself holds.
@@ -100,6 +102,22 @@ class Database:
             finally:
                 _in_transaction.reset(token)
             await self.conn.execute("COMMIT")
+
+    async def run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the connection's own thread in a single hop, holding the write lock.
+
+        For group commits: a statement-by-statement transaction costs one round trip to the
+        SQLite thread per statement, and under load each round trip waits for a turn of the busy
+        event loop. ``work`` runs synchronously and must manage its own transaction
+        (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error). aiosqlite has no public API for this; its
+        ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/test_store.py.
+        """
+        if _in_transaction.get():
+            raise RuntimeError("run_batch cannot join an open transaction")
+        async with self.write_lock:
+            raw: sqlite3.Connection = self.conn._conn
+            result: T = await self.conn._execute(work, raw)  # type: ignore[no-untyped-call]
+            return result
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement; returns the number of changed rows."""

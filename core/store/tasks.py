@@ -16,16 +16,37 @@ def _ts(value: datetime) -> str:
     return value.isoformat()
 
 
+SESSION_INSERT = "INSERT INTO sessions (id, kind, title, status, created_at, updated_at) VALUES (?,?,?,?,?,?)"
+TASK_INSERT = """INSERT INTO tasks (id, session_id, description, status, source, requester, options_json,
+                                    created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"""
+
+
+def session_row(session: Session) -> tuple[Any, ...]:
+    now = _ts(session.created_at)
+    return (session.id, session.kind, session.title, session.status, now, now)
+
+
+def task_row(task: Task) -> tuple[Any, ...]:
+    now = _ts(task.created_at)
+    return (
+        task.id,
+        task.session_id,
+        task.description,
+        task.status.value,
+        task.source,
+        task.requester,
+        task.options.model_dump_json(),
+        now,
+        now,
+    )
+
+
 class SessionRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def create(self, session: Session) -> Session:
-        now = _ts(session.created_at)
-        await self.db.execute(
-            "INSERT INTO sessions (id, kind, title, status, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-            (session.id, session.kind, session.title, session.status, now, now),
-        )
+        await self.db.execute(SESSION_INSERT, session_row(session))
         return session
 
     async def get(self, session_id: str) -> Session:
@@ -85,22 +106,7 @@ class TaskRepository:
         self.db = db
 
     async def create(self, task: Task) -> Task:
-        now = _ts(task.created_at)
-        await self.db.execute(
-            """INSERT INTO tasks (id, session_id, description, status, source, requester, options_json,
-                                  created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)""",
-            (
-                task.id,
-                task.session_id,
-                task.description,
-                task.status.value,
-                task.source,
-                task.requester,
-                task.options.model_dump_json(),
-                now,
-                now,
-            ),
-        )
+        await self.db.execute(TASK_INSERT, task_row(task))
         return task
 
     async def get(self, task_id: str) -> Task:
