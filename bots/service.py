@@ -64,8 +64,30 @@ class Service:
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Open storage, start the platforms that have credentials, recover, then listen."""
+        """Open storage, start the platforms that have credentials, recover, then listen.
+
+        If any step fails, everything started so far is stopped again before the error propagates."""
         self.store = await Store(self.settings.db_path).open()
+        try:
+            await self._start()
+        except BaseException:
+            await self._abort_start()
+            raise
+
+    async def _abort_start(self) -> None:
+        for job in self._background:
+            job.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for adapter in self.adapters.values():
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        with contextlib.suppress(Exception):
+            await self.pool.drain(within=0)
+        await self.store.close()
+
+    async def _start(self) -> None:
         bus = EventBus()
         self.engine = Engine(self.settings, self.store, bus)
         s = self.service

@@ -155,3 +155,14 @@ async def test_thread_and_rate_limit(fake: FakeDiscord, bot: Bot) -> None:
     assert fake.channels[str(thread.id)]["message_count"] == 1
     fetched = await bot.fetch_channel(thread.id)
     assert isinstance(fetched, discord.Thread)
+
+
+def test_interactions_carry_the_members_roles() -> None:
+    fake = FakeDiscord()  # the payload builders need no running server
+    role = "1100000000000000700"
+    slash = fake.slash_command_interaction("think", {"task": "x"}, roles=[role])
+    press = fake.component_interaction("openkoi:confirm:abc", user_id=fake.OWNER_ID, roles=[role])
+    assert slash["member"]["roles"] == [role] and press["member"]["roles"] == [role]
+    assert press["member"]["user"]["id"] == fake.OWNER_ID
+    dm = fake.slash_command_interaction("think", {"task": "x"}, guild_id="", roles=[role])
+    assert "member" not in dm and dm["user"]["id"] == fake.USER_ID

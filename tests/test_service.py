@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
+import pytest
 import yaml
 
 from bots.config import PLATFORM_ENV
@@ -90,3 +91,17 @@ def test_slack_manifest_points_at_the_routes_the_service_serves() -> None:
     assert all(u.endswith("/slack/events") for u in urls)
     assert {"commands", "app_mentions:read", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
+
+
+async def test_a_failed_start_releases_what_it_opened(settings: Settings) -> None:
+    from bots.service import Service
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        svc = Service(settings, service_settings(serve={"port": port}))
+        with pytest.raises(OSError):
+            await svc.start()
+    assert svc.store.db._conn is None  # the database was closed again
+    assert all(job.done() for job in svc._background)

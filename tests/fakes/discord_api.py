@@ -489,6 +489,7 @@ class FakeDiscord:
         guild_id: str | None,
         channel_id: str | None,
         interaction_id: str | None,
+        roles: Sequence[str] = (),
     ) -> JSON:
         user = user_id or self.USER_ID
         dm = guild_id == ""
@@ -519,7 +520,7 @@ class FakeDiscord:
             payload["guild_id"] = gid
             payload["guild"] = {"id": gid, "locale": "en-US", "features": []}
             payload["guild_locale"] = "en-US"
-            payload["member"] = self.member(user)
+            payload["member"] = self.member(user, roles)
             payload["context"] = 0
             payload["authorizing_integration_owners"] = {"0": gid}
         return payload
@@ -534,12 +535,14 @@ class FakeDiscord:
         channel_id: str | int | None = None,
         interaction_id: str | None = None,
         command_id: str | None = None,
+        roles: Sequence[str] = (),
     ) -> JSON:
         """An APPLICATION_COMMAND (type 2) payload for a chat-input command.
 
         ``options`` is either raw Discord options or ``{"task": "..."}`` (types inferred).
         ``data.guild_id`` is set only when ``name`` was synced as a guild command, because
         discord.py's CommandTree looks commands up by it. Pass ``guild_id=""`` for a DM.
+        ``roles`` are the member's role ids (ignored in a DM, where there is no member).
         """
         if options is None:
             raw: list[JSON] = []
@@ -553,6 +556,7 @@ class FakeDiscord:
             guild_id=guild_id,
             channel_id=str(channel_id) if channel_id else None,
             interaction_id=interaction_id,
+            roles=roles,
         )
         data: JSON = {"id": command_id, "name": name, "type": 1, "options": raw}
         registered = self._find_command(name, payload.get("guild_id"))
@@ -575,6 +579,7 @@ class FakeDiscord:
         component_type: int = 2,
         values: Sequence[str] | None = None,
         interaction_id: str | None = None,
+        roles: Sequence[str] = (),
     ) -> JSON:
         """A MESSAGE_COMPONENT (type 3) payload for a press on ``custom_id``.
 
@@ -586,7 +591,12 @@ class FakeDiscord:
         stored = self.message(str(message_id)) if message_id is not None else None
         channel = str(channel_id or (stored["channel_id"] if stored else self.CHANNEL_ID))
         payload = self._interaction_base(
-            kind=3, user_id=user_id, guild_id=guild_id, channel_id=channel, interaction_id=interaction_id
+            kind=3,
+            user_id=user_id,
+            guild_id=guild_id,
+            channel_id=channel,
+            interaction_id=interaction_id,
+            roles=roles,
         )
         if stored is None:
             row = {

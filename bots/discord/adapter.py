@@ -1,0 +1,327 @@
+"""The Discord adapter: discord.py over the gateway, `/think` as an application command.
+
+Flow: an INTERACTION_CREATE for `/think` is deferred at once (ephemeral "thinking…", well inside
+Discord's 3 s deadline), then handed to the shared ingress; its answer replaces the "thinking"
+message. Each task gets a parent message in the channel and a thread started from it; the publisher
+posts and edits there with the bot token (not the 15-minute interaction token). Override / Cancel
+buttons are ``DynamicItem``s (see ``bots.discord.buttons``), so presses survive restarts.
+
+Pointing discord.py elsewhere (the ``api_url`` / ``gateway_url`` settings, used by tests) means
+setting ``discord.http.Route.BASE`` and ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY``:
+discord.py has no per-client option, so these are **process-global**. ``start`` sets them and
+``stop`` puts back what it found, so one process hosts one Discord adapter at a time.
+
+Rate limits: discord.py waits out 429s per route bucket inside the awaiting coroutine, so a
+rate-limited thread post delays only that task's outbox, never the gateway or other interactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, ClassVar
+
+import discord
+import yarl
+from aiohttp import web
+from discord import app_commands
+
+from bots.chat.desk import ConfirmationDesk
+from bots.chat.ingress import Ingress
+from bots.chat.markup import DISCORD
+from bots.chat.platform import InboundCommand, Outgoing, Reply
+from bots.config import DiscordSettings
+from bots.discord.buttons import Action, ConfirmationButton, confirmation_view
+from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
+from core.store.conversations import Conversation
+
+log = logging.getLogger(__name__)
+
+CONTENT_LIMIT = 2000  # characters per message
+NO_MENTIONS = discord.AllowedMentions.none()  # task text must never ping @everyone, roles or people
+
+
+def _clip(text: str) -> str:
+    # The publisher already fits messages to 2000 characters; this only keeps a stray long reply
+    # (an ingress answer) from being refused outright.
+    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
+
+
+class _Client(discord.Client):
+    """discord.py client with the `/think` command tree; ``press_handler`` decides button presses."""
+
+    def __init__(self, adapter: DiscordAdapter, guild_ready_timeout: float) -> None:
+        # We never join voice: without this discord.py warns that PyNaCl is missing on every start.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        # Default intents: no privileged ones (members, presences, message content) are needed,
+        # since everything arrives as interactions.
+        super().__init__(
+            intents=discord.Intents.default(), guild_ready_timeout=guild_ready_timeout, allowed_mentions=NO_MENTIONS
+        )
+        self.press_handler = adapter
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(think_command(adapter))
+        self.session_ready = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ConfirmationButton)
+        guild_ids = self.adapter.settings.guild_ids
+        try:
+            if guild_ids:
+                # Guild commands appear at once; global ones can take a while to propagate.
+                for guild_id in guild_ids:
+                    guild = discord.Object(id=guild_id)
+                    self.tree.copy_global_to(guild=guild)
+                    await self.tree.sync(guild=guild)
+            else:
+                await self.tree.sync()
+        except discord.HTTPException:
+            # Commands registered by an earlier start keep working; buttons need no registration.
+            log.exception("could not register /think with Discord; keeping what is registered")
+
+    async def on_ready(self) -> None:
+        self.session_ready.set()
+
+
+class DiscordAdapter:
+    """``ChatPlatform`` for Discord. Constructed by the service as ``DiscordAdapter(settings, ingress, desk)``.
+
+    Callers may rely on: ``start`` returns once the gateway session is ready (or after
+    ``start_within`` seconds, still connecting in the background) and raises if login fails;
+    ``connected`` is True only while a gateway session is open; ``open_thread``/``post``/``edit``
+    raise ``discord.HTTPException`` on failure and otherwise return ids usable with ``edit``.
+    """
+
+    name = "discord"
+    markup = DISCORD
+    # discord.py waits this long after the last GUILD_CREATE before it calls itself ready (2 s by
+    # default); tests lower it, here or per instance.
+    guild_ready_timeout: float = 2.0
+    start_within: ClassVar[float] = 30.0
+    # Button presses answer within Discord's 3 s: if the desk takes longer than this, the press is
+    # acknowledged first and a refusal follows as an ephemeral follow-up.
+    press_ack_within: ClassVar[float] = 2.0
+    stop_within: ClassVar[float] = 10.0
+
+    def __init__(
+        self,
+        settings: DiscordSettings,
+        ingress: Ingress,
+        desk: ConfirmationDesk,
+        *,
+        guild_ready_timeout: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ingress = ingress
+        self.desk = desk
+        self.edit_interval = settings.edit_interval
+        if guild_ready_timeout is not None:
+            self.guild_ready_timeout = guild_ready_timeout
+        self.client: _Client | None = None
+        self._runner: asyncio.Task[None] | None = None
+        # (what we found, what we set) for Route.BASE and DEFAULT_GATEWAY, to put back on stop.
+        self._patched: tuple[tuple[str, yarl.URL], tuple[str, yarl.URL]] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def connected(self) -> bool:
+        client = self.client
+        if client is None or client.is_closed() or not client.is_ready():
+            return False
+        ws = client.ws
+        return ws is not None and bool(ws.open)
+
+    def add_routes(self, app: web.Application) -> None:
+        """Nothing to add: Discord reaches us over the gateway, not HTTP."""
+
+    async def start(self) -> None:
+        token = self.settings.bot_token
+        if token is None:
+            raise RuntimeError("DISCORD_BOT_TOKEN is not set")
+        self._point_at(self.settings.api_url, self.settings.gateway_url)
+        client = _Client(self, self.guild_ready_timeout)
+        self.client = client
+        runner = asyncio.create_task(client.start(token.get_secret_value()), name="discord-client")
+        self._runner = runner
+        ready = asyncio.create_task(client.session_ready.wait())
+        done, _ = await asyncio.wait({runner, ready}, timeout=self.start_within, return_when=asyncio.FIRST_COMPLETED)
+        if runner in done:
+            ready.cancel()
+            error = runner.exception()
+            await client.close()
+            raise RuntimeError(f"Discord client stopped during start: {error!r}") from error
+        if ready not in done:
+            ready.cancel()
+            log.warning("Discord is not ready after %ss; still connecting in the background", self.start_within)
+        runner.add_done_callback(self._runner_done)
+
+    def _runner_done(self, runner: asyncio.Task[None]) -> None:
+        if not runner.cancelled() and runner.exception() is not None:
+            log.error("the Discord client stopped", exc_info=runner.exception())
+
+    async def stop(self) -> None:
+        client, runner = self.client, self._runner
+        if client is not None:
+            try:
+                # Bounded: a peer that never answers the websocket close must not hold up shutdown.
+                await asyncio.wait_for(client.close(), self.stop_within)
+            except TimeoutError:
+                log.warning("closing the Discord client took over %ss; abandoning it", self.stop_within)
+        if runner is not None and not runner.done():
+            _, pending = await asyncio.wait({runner}, timeout=self.stop_within)
+            if pending:
+                runner.cancel()
+                await asyncio.wait({runner}, timeout=1)
+        self._unpoint()
+
+    def _point_at(self, api_url: str, gateway_url: str) -> None:
+        ours = (api_url.rstrip("/"), yarl.URL(gateway_url))
+        found = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        self._patched = (found, ours)
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = ours
+
+    def _unpoint(self) -> None:
+        if self._patched is None:
+            return
+        (base, gateway), (our_base, our_gateway) = self._patched
+        self._patched = None
+        # Only undo our own values: a newer adapter may have pointed them elsewhere meanwhile.
+        if discord.http.Route.BASE is our_base:
+            discord.http.Route.BASE = base
+        if discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY is our_gateway:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+    def _client(self) -> _Client:
+        if self.client is None:
+            raise RuntimeError("the Discord adapter is not started")
+        return self.client
+
+    # ------------------------------------------------------------------ inbound
+
+    async def on_think(self, interaction: discord.Interaction[Any], text: str) -> None:
+        """Handle one `/think`: acknowledge first, then let the ingress decide, then answer privately."""
+        try:
+            await interaction.response.defer(thinking=True, ephemeral=True)
+        except discord.HTTPException as exc:
+            # 40060 "already acknowledged": a redelivery (gateway RESUME replay) of an interaction an
+            # earlier delivery answered. The ingress dedupe decides whether anything is left to do.
+            log.info("could not defer interaction %s (%s); continuing", interaction.id, exc)
+        if cannot_post_in(interaction) and is_think(text):
+            # Slash commands work in channels the bot cannot write to; a task there would run unseen.
+            await self._answer(
+                interaction,
+                "I can't post in this channel, so the task would have nowhere to report. Give me View Channel"
+                " and Send Messages here (and Create Public Threads), or ask in another channel.",
+            )
+            return
+        command = InboundCommand(
+            platform="discord",
+            key=str(interaction.id),
+            actor=actor_of(interaction.user),
+            channel_id=str(interaction.channel_id or ""),
+            text=text,
+            origin={
+                "interaction_id": str(interaction.id),
+                "guild_id": str(interaction.guild_id) if interaction.guild_id else None,
+                "title": thread_name(text, "openkoi task"),
+            },
+        )
+        try:
+            reply = await self.ingress.handle(command)
+        except Exception:
+            log.exception("handling interaction %s failed", interaction.id)
+            reply = Reply("Something went wrong on my side; please try again in a minute.", private=True)
+        if reply is None:
+            return  # a delivery already handled: its answer was given the first time
+        await self._answer(interaction, reply.text)
+
+    @staticmethod
+    async def _answer(interaction: discord.Interaction[Any], text: str) -> None:
+        # After defer(ephemeral=True) the first follow-up replaces the "thinking…" message, privately.
+        try:
+            await interaction.followup.send(_clip(text), ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not answer interaction %s", interaction.id, exc_info=True)
+
+    async def on_press(self, interaction: discord.Interaction[Any], action: Action, confirmation_id: str) -> None:
+        """Decide an Override/Cancel press; refusals go only to the presser, decisions show in the thread."""
+        press = asyncio.ensure_future(self.desk.press(actor_of(interaction.user), confirmation_id, action == "approve"))
+        done, _ = await asyncio.wait({press}, timeout=self.press_ack_within)
+        try:
+            if press in done:
+                reply = self._reply_of(press)
+                if reply.private:
+                    await interaction.response.send_message(_clip(reply.text), ephemeral=True)
+                else:
+                    # The publisher edits the confirmation message to show who decided (buttons gone).
+                    await interaction.response.defer()
+                return
+            await interaction.response.defer()  # the desk is slow: acknowledge before the deadline
+            await asyncio.wait({press})
+            reply = self._reply_of(press)
+            if reply.private:
+                await interaction.followup.send(_clip(reply.text), ephemeral=True)
+        except discord.HTTPException as exc:
+            # 40060 on a replayed press, or 10062 when Discord gave up on us: nothing left to say.
+            log.info("could not answer press %s on %s: %s", interaction.id, confirmation_id, exc)
+
+    @staticmethod
+    def _reply_of(press: asyncio.Future[Reply]) -> Reply:
+        try:
+            return press.result()
+        except Exception:
+            log.exception("deciding a confirmation failed")
+            return Reply("Something went wrong recording your decision; please try again.", private=True)
+
+    # ------------------------------------------------------------------ outbound
+
+    async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
+        """Post the parent message in the task's channel and start a thread from it.
+
+        Returns (parent message id, thread id). Where no thread can be started (a DM, a command
+        issued inside a thread, missing permission), the thread id is the channel itself.
+        """
+        client = self._client()
+        channel = client.get_partial_messageable(int(conversation.channel_id), guild_id=_guild_id(conversation))
+        message = await channel.send(_clip(parent.text), allowed_mentions=NO_MENTIONS)
+        name = str(conversation.origin.get("title") or f"openkoi task {conversation.task_id[:8]}")
+        try:
+            thread = await message.create_thread(name=thread_name(name, f"openkoi task {conversation.task_id[:8]}"))
+        except (discord.HTTPException, ValueError):
+            log.warning("no thread for task %s; replying in the channel", conversation.task_id, exc_info=True)
+            return str(message.id), conversation.channel_id
+        return str(message.id), str(thread.id)
+
+    async def post(self, conversation: Conversation, message: Outgoing) -> str:
+        """Send into the task's thread, with Override/Cancel buttons when the message has any."""
+        client = self._client()
+        target = client.get_partial_messageable(
+            int(conversation.thread_id or conversation.channel_id), guild_id=_guild_id(conversation)
+        )
+        if message.buttons:
+            sent = await target.send(
+                _clip(message.text), view=confirmation_view(message.buttons), allowed_mentions=NO_MENTIONS
+            )
+        else:
+            sent = await target.send(_clip(message.text), allowed_mentions=NO_MENTIONS)
+        return str(sent.id)
+
+    async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
+        """Replace a message's text; its buttons become ``message.buttons`` (none removes them)."""
+        client = self._client()
+        # A thread started from a message shares that message's id, so the parent is told apart by
+        # id and edited in the channel; every other message lives in the thread.
+        in_channel = message_id == conversation.parent_message_id or conversation.thread_id is None
+        channel_id = conversation.channel_id if in_channel else str(conversation.thread_id)
+        partial = client.get_partial_messageable(int(channel_id), guild_id=_guild_id(conversation))
+        view = confirmation_view(message.buttons) if message.buttons else None
+        await partial.get_partial_message(int(message_id)).edit(
+            content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
+        )
+
+
+def _guild_id(conversation: Conversation) -> int | None:
+    value = conversation.origin.get("guild_id")
+    return int(value) if value else None
