@@ -4,8 +4,8 @@ The service runs with the real slack-bolt app on its aiohttp server, the fake Sl
 the fake model server answering each call after 2 s (so the workers are always busy and tasks
 pile up in the queue, as under a real burst). The commands come from a separate load process (as
 they would from Slack), so the generator's own work is not counted as the service's. The clock
-runs from sending a request to having the HTTP 200 in hand, over loopback. ``tasks_persisted`` counts task rows in SQLite after the
-burst (every ack must mean a saved task); ``errors`` counts non-200 answers and exceptions.
+runs from sending a request to having the HTTP 200 in hand, over loopback. ``tasks_persisted``
+counts task rows in SQLite after the burst (every ack must mean a saved task); ``errors`` counts non-200 answers and exceptions.
 
     python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100]
 """
@@ -22,24 +22,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from tests.benchmarks._common import check, emit, forbid_network, note, use_fake_model
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
 from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
 
 SECRET = "bench-signing-secret"
-SENDERS = 4  # load processes; the concurrency is split evenly between them
+SENDERS = 1  # load processes; the concurrency is split evenly between them
+PATH = "/slack/events"
 
 
 async def run(n: int, concurrency: int) -> dict[str, object]:
+
+    # The fake model answers from its own thread and loop, like a remote provider; only the service
+    # (and the fake Slack API it posts threads to) share this loop.
+    model = FakeModelServer(latency=2.0)
+    install_defaults(model)
+    model.start_in_thread()
+    try:
+        return await _run(model, n, concurrency)
+    finally:
+        model.stop_thread()
+
+
+async def _run(model: FakeModelServer, n: int, concurrency: int) -> dict[str, object]:
     from bots.config import ServiceSettings
     from bots.service import Service
     from core.config import load_settings
 
-    async with FakeModelServer(latency=2.0) as model, FakeSlack() as slack:
-        install_defaults(model)
+    async with FakeSlack() as slack:
         with tempfile.TemporaryDirectory(prefix="openkoi-ack-") as tmp:
             use_fake_model(Path(tmp) / "home", model.url)
             settings = load_settings()
@@ -51,7 +62,6 @@ async def run(n: int, concurrency: int) -> dict[str, object]:
             )
             svc = Service(settings, service)
             await svc.start()
-            url = f"http://127.0.0.1:{svc.port}/slack/events"
             # The load comes from other processes, as it would from Slack's many senders: one
             # generator sharing the service's event loop, or even one generator process, queues
             # requests behind its own work and reports that as the service's latency.
@@ -62,7 +72,7 @@ async def run(n: int, concurrency: int) -> dict[str, object]:
                 context.Process(
                     target=_send_all,
                     args=(
-                        url,
+                        svc.port,
                         slack.response_url(f"p{p}-"),
                         range(p, n, SENDERS),
                         concurrency // SENDERS,
@@ -101,47 +111,80 @@ async def run(n: int, concurrency: int) -> dict[str, object]:
     }
 
 
-def _send_all(url: str, response_url: str, numbers: range, concurrency: int, ready: Any, results: Any) -> None:
-    """In a load process: one warm-up request, then a signed command for each of ``numbers``,
-    ``concurrency`` at a time."""
+def _send_all(port: int, response_url: str, numbers: range, concurrency: int, ready: Any, results: Any) -> None:
+    """In a load process: one warm-up request, then a signed command for each of ``numbers`` over
+    ``concurrency`` keep-alive connections."""
     forbid_network()
-    results.put(asyncio.run(_burst(url, response_url, numbers, concurrency, ready)))
+    results.put(asyncio.run(_burst(port, response_url, numbers, concurrency, ready)))
+
+
+def _request(port: int, body: bytes) -> bytes:
+    """A signed Slack slash-command POST as raw HTTP/1.1 bytes, built before the clock starts."""
+    headers = signed_headers(body, SECRET)
+    lines = [f"POST {PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
+    """Send one request and read its whole response; True for a 200."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        None,
+    )
+    if length is None:
+        return False  # the service always answers with a length; anything else counts as an error
+    await reader.readexactly(length)
+    return status == 200
 
 
 async def _burst(
-    url: str, response_url: str, numbers: range, concurrency: int, ready: Any
+    port: int, response_url: str, numbers: range, concurrency: int, ready: Any
 ) -> tuple[list[float], int, float]:
+    # A few-line HTTP/1.1 client on raw streams: a full client library costs more CPU per request
+    # than the service does, and on a small machine the load generator would then be what is measured.
+    requests = [
+        _request(
+            port,
+            slash_command_body(text=f"benchmark task {i}", response_url=response_url + str(i), trigger_id=f"bench.{i}"),
+        )
+        for i in numbers
+    ]
+    warm = _request(port, slash_command_body(text="help", response_url=response_url + "warm", trigger_id="warm"))
     latencies: list[float] = []
     errors = 0
-    gate = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
-        # One uncounted request first: it opens the service's lazy paths once, as any real traffic would.
-        warm = slash_command_body(text="help", response_url=response_url + "warm", trigger_id=response_url)
-        async with http.post(url, data=warm, headers=signed_headers(warm, SECRET)) as r:
-            check(r.status == 200, f"warm-up answered {r.status}")
-        await asyncio.to_thread(ready.wait)
+    pending = iter(requests)
 
-        async def one(i: int) -> None:
-            nonlocal errors
-            body = slash_command_body(
-                text=f"benchmark task {i}", response_url=response_url + str(i), trigger_id=f"bench.{i}"
-            )
-            async with gate:
-                headers = signed_headers(body, SECRET)
+    async def connection(first: bool) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            if first:  # one uncounted request: it opens the service's lazy paths once, as any traffic would
+                check(await _exchange(reader, writer, warm), "the warm-up request failed")
+            await opened.wait()
+            for request in pending:
                 started = time.perf_counter()
                 try:
-                    async with http.post(url, data=body, headers=headers) as r:
-                        await r.read()
-                        ok = r.status == 200
-                except aiohttp.ClientError:
+                    ok = await _exchange(reader, writer, request)
+                except (OSError, asyncio.IncompleteReadError, ValueError):
                     ok = False
                 latencies.append((time.perf_counter() - started) * 1000)
                 if not ok:
                     errors += 1
+        finally:
+            writer.close()
 
-        wall = time.perf_counter()
-        await asyncio.gather(*[one(i) for i in numbers])
-        return latencies, errors, time.perf_counter() - wall
+    opened = asyncio.Event()
+    workers = [asyncio.create_task(connection(n == 0)) for n in range(concurrency)]
+    await asyncio.sleep(0.5)  # connections established and the warm-up answered
+    await asyncio.to_thread(ready.wait)
+    wall = time.perf_counter()
+    opened.set()
+    await asyncio.gather(*workers)
+    return latencies, errors, time.perf_counter() - wall
 
 
 def main() -> None:
