@@ -96,7 +96,9 @@ class Service:
         self.publisher.attach(bus)
         policies = {name: AccessPolicy(getattr(s, name).access) for name in PLATFORMS}
         self.desk = ConfirmationDesk(self.engine, self.pool, policies)
-        self.ingress = Ingress(self.engine, self.pool, self.publisher, self.desk, policies, IntakeWriter(self.store.intake))
+        self.ingress = Ingress(
+            self.engine, self.pool, self.publisher, self.desk, policies, IntakeWriter(self.store.intake)
+        )
         self._build_adapters()
         # litellm's import holds the event loop for 2–3 s; done lazily by the first task it would
         # make every platform miss its 3-second acknowledgement. Import it off the loop first.

@@ -204,3 +204,24 @@ async def test_webhook_mode(fake: FakeTelegram, bot: Bot) -> None:
 
     assert await bot.delete_webhook()
     assert await bot.get_updates() == ()
+
+
+async def test_scripted_failure_can_target_one_matching_call(
+    fake: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    fake.fail_next("sendMessage", retry_after=2, matching=lambda params: "second" in str(params.get("text")))
+    await bot.send_message(GROUP, "first")  # does not match: goes through, the failure stays armed
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP, "the second one")
+    await bot.send_message(GROUP, "the second one")  # used up
+    assert [m.text for m in fake.bot_messages(GROUP)] == ["first", "the second one"]
+
+
+async def test_callback_query_carries_the_pressers_name(fake: FakeTelegram, bot: Bot) -> None:
+    message = await bot.send_message(GROUP, "pick")
+    fake.push_callback_query(GROUP, 7, message.message_id, "x", first_name="Bob", username="bob")
+    [update] = await bot.get_updates()
+    assert update.callback_query is not None
+    assert update.callback_query.from_user.full_name == "Bob"
+    assert update.callback_query.from_user.username == "bob"

@@ -108,6 +108,10 @@ class Ingress:
             )
         return Reply(f"🧠 On it — task {task.id[:8]}. Follow along in the thread.", task_id=task.id)
 
+    async def claim(self, platform: str, key: str) -> bool:
+        """Record a delivery that is not a command (e.g. a button press); False for a redelivery."""
+        return await self.engine.store.inbound.claim(platform, key)
+
     def start(self, task_id: str) -> None:
         """Queue a persisted task: post its parent message, then run it."""
 

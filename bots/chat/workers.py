@@ -64,8 +64,12 @@ class WorkerPool:
             try:
                 await asyncio.shield(run)
             except asyncio.CancelledError:
-                if not run.done():
-                    raise  # the worker itself is being stopped; the job is handled by ``drain``
+                # Only a stop of the worker itself ends the loop (an unfinished job is then handled by
+                # ``drain``). Asking ``run.done()`` instead would swallow a stop that lands just as the
+                # job finishes, leaving this worker blocked in ``get`` and ``drain`` waiting forever.
+                worker = asyncio.current_task()
+                if worker is not None and worker.cancelling():
+                    raise
             except Exception:  # the job's own error handling failed; keep the worker alive
                 log.exception("job %s failed", name)
             finally:

@@ -15,7 +15,8 @@ https-only webhooks and one-shot callback query answers.
 
 Every call is recorded (``calls``), sent and pushed messages live in a per-chat store
 (``messages``), and updates are injected with ``push_message`` / ``push_callback_query`` /
-``push_raw``. ``fail_next`` scripts one error (429 by default) for a method.
+``push_raw``. ``fail_next`` scripts one error (429 by default) for a method, optionally for the next
+call whose params match a predicate.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import re
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any, NamedTuple
@@ -162,6 +164,13 @@ class StoredMessage:
         """Inline keyboard buttons, flattened, for quick assertions."""
         rows = (self.reply_markup or {}).get("inline_keyboard") or []
         return [button for row in rows for button in row]
+
+
+class _Failure(NamedTuple):
+    """A scripted error for one method, for the next call whose params ``matching`` accepts."""
+
+    error: ApiError
+    matching: Callable[[JSONDict], bool] | None
 
 
 @dataclass
@@ -392,7 +401,7 @@ class FakeTelegram:
         self._store: dict[ChatId, dict[int, StoredMessage]] = defaultdict(dict)
         self._chats: dict[ChatId, JSONDict] = {}
         self._users: dict[int, JSONDict] = {}
-        self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
+        self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._waiters: set[asyncio.Future[None]] = set()
         self._poll_generation = 0
         self._closing = False
@@ -493,8 +502,13 @@ class FakeTelegram:
         *,
         error_code: int = 429,
         description: str | None = None,
+        matching: Callable[[JSONDict], bool] | None = None,
     ) -> None:
-        """Answer the next call to ``method`` with an error (default: 429 flood wait)."""
+        """Answer the next call to ``method`` with an error (default: 429 flood wait).
+
+        With ``matching``, the error is kept for the next call whose params satisfy it (e.g. one
+        particular message's text); calls that do not match go through untouched.
+        """
         parameters: JSONDict | None = None
         if error_code == 429:
             wait = retry_after or 1
@@ -506,7 +520,7 @@ class FakeTelegram:
                 403: "Forbidden: bot was blocked by the user",
                 502: "Bad Gateway",
             }.get(error_code, "Internal Server Error")
-        self._failures[method.lower()].append(ApiError(error_code, description, parameters))
+        self._failures[method.lower()].append(_Failure(ApiError(error_code, description, parameters), matching))
 
     def update_payload(
         self,
@@ -539,7 +553,16 @@ class FakeTelegram:
         )
         return {"update_id": self._allocate_update_id(), "message": self._message_payload(message)}
 
-    def callback_payload(self, chat_id: ChatId, user_id: int, message_id: int, data: str) -> JSONDict:
+    def callback_payload(
+        self,
+        chat_id: ChatId,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        username: str | None = None,
+        first_name: str | None = None,
+    ) -> JSONDict:
         """A callback_query update (not queued); its id is ``callback_id(update_id)``."""
         key = _chat_key(chat_id)
         update_id = self._allocate_update_id()
@@ -555,7 +578,7 @@ class FakeTelegram:
             "update_id": update_id,
             "callback_query": {
                 "id": query_id,
-                "from": self._users.get(user_id) or self._remember_user(user_id, None, None),
+                "from": self._remember_user(user_id, username, first_name),
                 "chat_instance": f"ci{abs(hash(key)) % 10**12}",
                 "message": message,
                 "data": data,
@@ -589,9 +612,19 @@ class FakeTelegram:
         )
         return self._enqueue(update, sticky=False)
 
-    def push_callback_query(self, chat_id: ChatId, user_id: int, message_id: int, data: str) -> int:
+    def push_callback_query(
+        self,
+        chat_id: ChatId,
+        user_id: int,
+        message_id: int,
+        data: str,
+        *,
+        username: str | None = None,
+        first_name: str | None = None,
+    ) -> int:
         """Queue a button press on ``message_id``; returns the update_id."""
-        return self._enqueue(self.callback_payload(chat_id, user_id, message_id, data), sticky=False)
+        payload = self.callback_payload(chat_id, user_id, message_id, data, username=username, first_name=first_name)
+        return self._enqueue(payload, sticky=False)
 
     def push_raw(self, update: JSONDict) -> int:
         """Queue an update as given. It is delivered once even if its update_id was already
@@ -817,8 +850,10 @@ class FakeTelegram:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             failures = self._failures.get(method.lower())
-            if failures:
-                raise failures.popleft()
+            scripted = next((f for f in failures or () if f.matching is None or f.matching(params)), None)
+            if scripted is not None and failures is not None:
+                failures.remove(scripted)
+                raise scripted.error
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")

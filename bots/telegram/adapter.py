@@ -1,0 +1,349 @@
+"""The Telegram adapter: `/think` in any chat the bot is in, a task thread of replies, Override/Cancel buttons.
+
+python-telegram-bot (PTB 22) does the wire work. Updates arrive by long polling (PTB's Updater) or,
+in webhook mode, through our own aiohttp route (``POST /telegram/webhook``, secret header checked in
+constant time) that feeds PTB's update queue; either way PTB dispatches them concurrently, so one slow
+update never holds up the others.
+
+A task's "thread" is a reply chain: the parent message replies to the `/think` command and every later
+message replies to the parent. Texts arrive already in Telegram HTML within 4096 visible characters
+(``bots.chat.markup.TELEGRAM``); if Telegram still refuses the HTML, the message is resent as plain
+text rather than lost. Every outbound call waits out flood control (429 ``retry_after``) in the
+coroutine that made it. Redelivered updates are recognised by ``update_id``, durably: commands through
+the ingress, button presses here.
+
+Telegram has no ephemeral messages: replies the core marks private are sent as a reply to the command
+in the same chat, and private answers to button presses as an alert only the presser sees.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from telegram import (
+    CallbackQuery,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    filters,
+)
+
+from bots.chat.desk import ConfirmationDesk
+from bots.chat.ingress import Ingress
+from bots.chat.markup import TELEGRAM, Markup
+from bots.chat.platform import Button, InboundCommand, Outgoing
+from bots.config import TelegramSettings
+from bots.telegram.wire import (
+    CALLBACK_PATTERN,
+    actor_of,
+    chat_id_of,
+    html_to_plain,
+    inline_keyboard,
+    int_or_none,
+    is_bad_request,
+    parse_callback_data,
+    with_retry,
+)
+from core.store.conversations import Conversation
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Only what we handle: fewer updates to fetch, and Telegram stores this choice with the webhook too.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+ANSWER_LIMIT = 200  # answerCallbackQuery text, in characters
+
+TelegramApp = Application[
+    ExtBot[None],
+    CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]],
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    None,
+]
+
+
+class TelegramAdapter:
+    """``ChatPlatform`` for Telegram, plus the webhook route. Built by the service from ``[telegram]``.
+
+    Callers may rely on: ``start`` raises if the bot token is refused (getMe), leaving ``connected``
+    False; ``stop`` is safe after a failed or partial ``start``; message ids returned by
+    ``open_thread``/``post`` are Telegram message ids (as strings) in the conversation's chat.
+    """
+
+    name = "telegram"
+    markup: Markup = TELEGRAM
+
+    def __init__(self, settings: TelegramSettings, ingress: Ingress, desk: ConfirmationDesk) -> None:
+        if settings.bot_token is None:
+            raise ValueError("the Telegram adapter needs a bot token (TELEGRAM_BOT_TOKEN)")
+        self.settings = settings
+        self.ingress = ingress
+        self.desk = desk
+        self.edit_interval = settings.edit_interval
+        self.webhook = settings.resolved_mode == "webhook"
+        secret = settings.webhook_secret
+        self._secret = secret.get_secret_value().encode() if secret is not None else None
+        builder = (
+            Application.builder()
+            .token(settings.bot_token.get_secret_value())
+            .base_url(settings.api_url)
+            .concurrent_updates(True)
+            .job_queue(None)  # PTB would start an APScheduler we never use
+        )
+        if self.webhook:
+            builder = builder.updater(None)  # updates come through add_routes' handler instead
+        self.application: TelegramApp = builder.build()
+        app = self.application
+        # New messages only: editing an old `/think` must not start a second task.
+        app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
+        app.add_handler(CallbackQueryHandler(self._on_press, pattern=CALLBACK_PATTERN))
+        app.add_handler(CallbackQueryHandler(self._on_unknown_press))  # always answer, or the client spins
+        app.add_error_handler(self._on_error)
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def connected(self) -> bool:
+        """True once getMe succeeded and updates flow (polling running, or the webhook route live)."""
+        if not self._started:
+            return False
+        updater = self.application.updater
+        return updater is None or updater.running
+
+    async def start(self) -> None:
+        """Log in (getMe), start dispatching, then poll or register the webhook.
+
+        Polling keeps whatever Telegram still holds (nothing is dropped: redeliveries are deduped by
+        ``update_id``). In webhook mode ``setWebhook`` is called only when ``webhook_url`` is set, so an
+        operator may also register it by hand.
+        """
+        app = self.application
+        await app.initialize()
+        await app.start()
+        if app.updater is not None:
+            await app.updater.start_polling(drop_pending_updates=False, allowed_updates=ALLOWED_UPDATES)
+        elif self.settings.webhook_url:
+            secret = self.settings.webhook_secret
+            await app.bot.set_webhook(
+                url=self.settings.webhook_url,
+                secret_token=secret.get_secret_value() if secret is not None else None,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            log.warning("telegram: webhook mode without webhook_url; Telegram must already post to %s", WEBHOOK_PATH)
+        self._started = True
+        log.info("telegram: connected as @%s (%s)", app.bot.username, self.settings.resolved_mode)
+
+    async def stop(self) -> None:
+        """Stop polling (confirming what was fetched), let running handlers finish, close the client."""
+        self._started = False
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    def add_routes(self, app: web.Application) -> None:
+        """In webhook mode, serve ``POST /telegram/webhook``; polling mode adds nothing."""
+        if self.webhook:
+            app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        # Authenticity first: a wrong or missing secret gets 403 and nothing is read or parsed.
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if self._secret is None or not hmac.compare_digest(given, self._secret):
+            return web.Response(status=403)
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+            return web.Response(status=400, text="malformed JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except Exception:  # anything PTB cannot read is the sender's fault, not ours
+            log.warning("telegram webhook: unreadable update %s", data.get("update_id"), exc_info=True)
+            return web.Response(status=400, text="not a Telegram update")
+        if not self.application.running:
+            return web.Response(status=503)  # Telegram retries later; nothing is lost
+        # Answer at once: the work runs in PTB's dispatcher, and Telegram would retry a slow webhook.
+        await self.application.update_queue.put(update)
+        return web.Response(text="ok")
+
+    # ------------------------------------------------------------------ inbound
+
+    async def _on_think(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.message, update.effective_user
+        if message is None or message.text is None or not message.entities or user is None:
+            return
+        # CommandHandler matched a bot_command entity at offset 0 ("/think" or "/think@BotName");
+        # everything after it is the request, spacing and newlines kept for the parser.
+        command = message.parse_entity(message.entities[0])
+        origin: dict[str, Any] = {"message_id": message.message_id}
+        if message.is_topic_message and message.message_thread_id is not None:
+            origin["message_thread_id"] = message.message_thread_id
+        inbound = InboundCommand(
+            platform=self.name,
+            key=str(update.update_id),
+            actor=actor_of(user),
+            channel_id=str(message.chat_id),
+            text=message.text[len(command) :],
+            origin=origin,
+        )
+        reply = await self.ingress.handle(inbound)
+        if reply is None:
+            return  # a redelivery of an update already answered
+        await self._send(
+            message.chat_id,
+            reply.text[: MessageLimit.MAX_TEXT_LENGTH],
+            reply_to=message.message_id,
+            thread=origin.get("message_thread_id"),
+            html=False,  # the core's replies are plain text
+        )
+
+    async def _on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        parsed = parse_callback_data(query.data)
+        if parsed is None:
+            await self._answer(query, "This button is no longer valid.", alert=True)
+            return
+        # A redelivered press was already answered (answers are one-shot) and decided; the desk would
+        # only say "already approved". Claimed in the same durable table as commands: update ids are
+        # unique across update types, so the keys cannot collide.
+        if not await self.ingress.claim(self.name, str(update.update_id)):
+            return
+        confirmation_id, approve = parsed
+        reply = await self.desk.press(actor_of(query.from_user), confirmation_id, approve)
+        # The decision itself is shown by the publisher editing the confirmation message (who, when,
+        # keyboard removed); the presser gets a toast, or an alert for a refusal only they should see.
+        await self._answer(query, reply.text, alert=reply.private)
+
+    async def _on_unknown_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await self._answer(update.callback_query, "This button is no longer valid.", alert=True)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("telegram: handling update %s failed", update_id, exc_info=context.error)
+
+    async def _answer(self, query: CallbackQuery, text: str, *, alert: bool) -> None:
+        clipped = text if len(text) <= ANSWER_LIMIT else text[: ANSWER_LIMIT - 1] + "…"
+        try:
+            await with_retry("answerCallbackQuery", lambda: query.answer(clipped, show_alert=alert))
+        except BadRequest as exc:  # the query expired (~15 s without an answer): the decision still stands
+            log.info("telegram: could not answer a button press: %s", exc.message)
+
+    # ------------------------------------------------------------------ outbound (ChatPlatform)
+
+    async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
+        """Post the parent message as a reply to the `/think` command; it is also the thread id,
+        since the thread is the chain of replies to it."""
+        origin = conversation.origin
+        sent = await self._send(
+            chat_id_of(conversation.channel_id),
+            parent.text,
+            reply_to=int_or_none(origin.get("message_id")),
+            thread=int_or_none(origin.get("message_thread_id")),
+        )
+        return str(sent.message_id), str(sent.message_id)
+
+    async def post(self, conversation: Conversation, message: Outgoing) -> str:
+        """Post ``message`` as a reply to the task's parent, with its buttons as an inline keyboard."""
+        sent = await self._send(
+            chat_id_of(conversation.channel_id),
+            message.text,
+            reply_to=int_or_none(conversation.thread_id),
+            thread=int_or_none(conversation.origin.get("message_thread_id")),
+            buttons=message.buttons,
+        )
+        return str(sent.message_id)
+
+    async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
+        """Replace the text (and keyboard: no buttons removes it). An identical edit is a no-op."""
+        chat_id, keyboard = chat_id_of(conversation.channel_id), inline_keyboard(message.buttons)
+
+        async def attempt(text: str, parse_mode: str | None) -> None:
+            await with_retry(
+                "editMessageText",
+                lambda: self.application.bot.edit_message_text(
+                    text,
+                    chat_id=chat_id,
+                    message_id=int(message_id),
+                    parse_mode=parse_mode,
+                    reply_markup=keyboard,
+                    link_preview_options=NO_PREVIEW,
+                ),
+            )
+
+        try:
+            try:
+                await attempt(message.text, ParseMode.HTML)
+            except BadRequest as exc:
+                if not is_bad_request(exc, "can't parse entities"):
+                    raise
+                log.warning("telegram refused our HTML (%s); editing as plain text", exc.message)
+                await attempt(html_to_plain(message.text), None)
+        except BadRequest as exc:
+            # The throttled status editor can race a restart or a replay into the same text.
+            if not is_bad_request(exc, "message is not modified"):
+                raise
+
+    async def _send(
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        reply_to: int | None,
+        thread: int | None = None,
+        buttons: tuple[Button, ...] = (),
+        html: bool = True,
+    ) -> Message:
+        keyboard = inline_keyboard(buttons)
+        # If the message we reply to was deleted, post anyway (unthreaded) rather than lose the text.
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
+
+        async def attempt(body: str, parse_mode: str | None) -> Message:
+            return await with_retry(
+                "sendMessage",
+                lambda: self.application.bot.send_message(
+                    chat_id,
+                    body,
+                    parse_mode=parse_mode,
+                    reply_markup=keyboard,
+                    message_thread_id=thread,
+                    link_preview_options=NO_PREVIEW,
+                    reply_parameters=reply,
+                ),
+            )
+
+        if not html:
+            return await attempt(text, None)
+        try:
+            return await attempt(text, ParseMode.HTML)
+        except BadRequest as exc:
+            if not is_bad_request(exc, "can't parse entities"):
+                raise
+            log.warning("telegram refused our HTML (%s); sending as plain text", exc.message)
+            return await attempt(html_to_plain(text), None)
