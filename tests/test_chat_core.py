@@ -306,3 +306,18 @@ async def test_stop_drains_and_fails_what_does_not_finish(settings: Settings, fa
 
 async def _started(svc: Service, task_id: str) -> bool:
     return await status_of(svc, task_id) is TaskStatus.RUNNING
+
+
+async def test_simulate_posts_the_futures_and_recommendation_instead_of_a_result(
+    svc: Service, fake_model: FakeModelServer
+) -> None:
+    platform = await attach(svc)
+    reply = await svc.ingress.handle(think("migrate the billing database --simulate"))
+    assert reply is not None and reply.task_id
+    task_id = reply.task_id
+    await wait_until(lambda: _finished(svc, task_id))
+    await svc.publisher.flush(within=5)
+    joined = "\n".join(platform.texts())
+    assert "Simulation" in joined and "Recommendation" in joined and "champion" in joined
+    assert "risk" in joined and "consequence" in joined
+    assert "execute" not in fake_model.kinds(), "a simulation must not execute"

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -89,7 +90,9 @@ def warm_up() -> None:
 
     _LITELLM.get()
     for name in ("openai.resources.chat", "openai.resources.chat.completions", "litellm.llms.openai.openai"):
-        with contextlib.suppress(ImportError):
+        # The SDK's types trip a harmless pydantic notice ("ReadOnly qualifier") that would reach stderr.
+        with contextlib.suppress(ImportError), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
             importlib.import_module(name)
 
 
