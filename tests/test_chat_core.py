@@ -321,3 +321,30 @@ async def test_simulate_posts_the_futures_and_recommendation_instead_of_a_result
     assert "Simulation" in joined and "Recommendation" in joined and "champion" in joined
     assert "risk" in joined and "consequence" in joined
     assert "execute" not in fake_model.kinds(), "a simulation must not execute"
+
+
+async def test_an_approver_may_cancel_someone_elses_task(svc: Service, fake_model: FakeModelServer) -> None:
+    await attach(svc, Access(approvers=["UBOB"]))
+    task_id, _ = await blocked_task(svc, fake_model)
+    carol = Actor("slack", "UCAROL", "carol")
+    refused = await svc.ingress.handle(think(f"cancel {task_id[:6]}", key="c0", actor=carol))
+    assert refused is not None and refused.private
+    done = await svc.ingress.handle(think(f"cancel {task_id[:6]}", key="c1", actor=BOB))
+    assert done is not None and "cancelled by bob" in done.text
+    assert await status_of(svc, task_id) is TaskStatus.CANCELLED
+
+
+async def test_an_override_approved_just_before_a_crash_continues_after_restart(
+    settings: Settings, fake_model: FakeModelServer
+) -> None:
+    async with running_service(settings, service_settings()) as svc:
+        await attach(svc)
+        task_id, cid = await blocked_task(svc, fake_model)
+        # The decision is recorded, then the process dies before the continuation runs.
+        assert await svc.engine.decide(task_id, cid, True, ALICE.label)
+        assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
+    async with running_service(settings, service_settings()) as svc2:
+        await attach(svc2)
+        await svc2.recover()
+        await wait_until(lambda: _finished(svc2, task_id))
+        assert await status_of(svc2, task_id) is TaskStatus.DONE

@@ -87,3 +87,13 @@ async def test_intake_batches_are_all_or_nothing_and_dedupe_keys(tmp_path: Path)
         assert await store.inbound.task_for("slack", "d") is None
         assert sum((await store.tasks.counts()).values()) == 4
         assert await store.intake.record([_intake("d")]) == [True]
+
+
+async def test_old_delivery_keys_are_purged_and_recent_ones_kept(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite") as store:
+        assert await store.inbound.claim("slack", "old")
+        await store.db.execute("UPDATE inbound_deliveries SET received_at = '2000-01-01T00:00:00+00:00'")
+        assert await store.inbound.claim("slack", "new")
+        assert await store.inbound.purge(timedelta(hours=24)) == 1
+        assert not await store.inbound.claim("slack", "new")  # still remembered
+        assert await store.inbound.claim("slack", "old")  # forgotten after the TTL
