@@ -82,3 +82,10 @@ def test_a_misspelt_key_is_an_error(clean: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_service_settings()
     assert "slack.signing_secrte" in str(err.value)
+
+
+def test_openkoi_prefixed_variables_set_any_key(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENKOI_SLACK__EDIT_INTERVAL", "2")
+    monkeypatch.setenv("OPENKOI_SERVE__WORKERS", "9")
+    s = load_service_settings()
+    assert s.slack.edit_interval == 2.0 and s.serve.workers == 9
