@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core.config import SERVICE_SECTIONS, blame, describe_errors, read_config_file
+from core.config import SERVICE_SECTIONS, FileSource, blame, describe_errors, read_config_file
 
 
 class _Section(BaseModel):
@@ -139,14 +139,8 @@ class ServiceSettings(BaseSettings):
         return (init_settings, env_settings, _PlatformEnvSource(settings_cls), _FileSource(settings_cls))
 
 
-class _FileSource(PydanticBaseSettingsSource):
-    data: ClassVar[dict[str, Any]] = {}
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self.data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.data)
+class _FileSource(FileSource):
+    data: ClassVar[dict[str, Any]] = {}  # its own: the engine's FileSource holds the engine's sections
 
 
 class _PlatformEnvSource(PydanticBaseSettingsSource):

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
-from bots.chat.ingress import Ingress
+from bots.chat.ingress import ACTIVE, Ingress
 from bots.chat.intake import IntakeWriter
 from bots.chat.platform import ChatPlatform
 from bots.chat.publisher import ThreadPublisher
@@ -62,6 +62,7 @@ class Service:
     runner: web.AppRunner | None = None
     port: int = 0
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
+    startup_report: str = ""  # what start-up said: which platforms are on, and why others are off
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -167,14 +168,11 @@ class Service:
             log.warning("%s", line)  # WARNING so it shows at the default log level
         self.startup_report = "\n".join(lines)
 
-    startup_report: str = ""
-
     async def recover(self) -> None:
         """Finish what a previous process left: queued tasks run, interrupted ones fail honestly,
         approved-but-not-continued ones continue. Pending confirmations simply stay pending."""
-        active = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.AWAITING_CONFIRMATION.value)
         for name in self.adapters:
-            for conversation in await self.store.conversations.for_platform(name, active):
+            for conversation in await self.store.conversations.for_platform(name, ACTIVE):
                 task = await self.store.tasks.get(conversation.task_id)
                 try:
                     if task.status is TaskStatus.QUEUED:

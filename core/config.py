@@ -128,11 +128,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Highest priority first: explicit overrides, then environment, then the TOML file.
-        return (init_settings, env_settings, _TomlSource(settings_cls))
+        return (init_settings, env_settings, FileSource(settings_cls))
 
 
-class _TomlSource(PydanticBaseSettingsSource):
-    """Feeds the already-parsed config.toml (see ``load_settings``) as the lowest layer."""
+class FileSource(PydanticBaseSettingsSource):
+    """Feeds the already-parsed config.toml (see ``load_settings``) as the lowest layer.
+
+    ``data`` is set just before the settings are built and cleared after; a settings class that
+    reads other sections of the same file subclasses this with its own ``data``.
+    """
 
     data: ClassVar[dict[str, Any]] = {}
 
@@ -231,7 +235,7 @@ def load_settings(**overrides: Any) -> Settings:
     # Paths come from the environment (resolved above), never from the file that they locate.
     for key in ("home", "config", "data", *SERVICE_SECTIONS):
         toml_data.pop(key, None)
-    _TomlSource.data = toml_data
+    FileSource.data = toml_data
 
     def origin(error: dict[str, Any]) -> str:
         top = str(error["loc"][0]) if error["loc"] else ""
@@ -244,7 +248,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise describe_errors(exc, origin) from exc
     finally:
-        _TomlSource.data = {}
+        FileSource.data = {}
     settings.config = config_path
     settings.data = data_dir
     return settings

@@ -279,8 +279,8 @@ async def test_cancel_button_cancels_and_removes_the_keyboard(
         claims: list[tuple[str, bool]] = []
         claim = svc.store.inbound.claim
 
-        async def spy(platform: str, key: str, task: str | None = None) -> bool:
-            taken = await claim(platform, key, task)
+        async def spy(platform: str, key: str) -> bool:
+            taken = await claim(platform, key)
             claims.append((key, taken))
             return taken
 

@@ -64,18 +64,14 @@ class InboundRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def claim(self, platform: str, key: str, task_id: str | None = None) -> bool:
-        """Record a delivery; False if this key was seen before (a retry or replay)."""
+    async def claim(self, platform: str, key: str) -> bool:
+        """Record a delivery that creates no task; False if this key was seen before (a retry or
+        replay). Deliveries that create a task are recorded with it by ``IntakeRepository``."""
         changed = await self.db.execute(
-            "INSERT OR IGNORE INTO inbound_deliveries (platform, key, task_id, received_at) VALUES (?,?,?,?)",
-            (platform, key, task_id, utcnow().isoformat()),
+            "INSERT OR IGNORE INTO inbound_deliveries (platform, key, received_at) VALUES (?,?,?)",
+            (platform, key, utcnow().isoformat()),
         )
         return changed == 1
-
-    async def attach(self, platform: str, key: str, task_id: str) -> None:
-        await self.db.execute(
-            "UPDATE inbound_deliveries SET task_id = ? WHERE platform = ? AND key = ?", (task_id, platform, key)
-        )
 
     async def task_for(self, platform: str, key: str) -> str | None:
         row = await self.db.fetchone(
@@ -91,9 +87,6 @@ class InboundRepository:
 class ConversationRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    async def create(self, conversation: Conversation) -> None:
-        await self.db.execute(CONVERSATION_INSERT, conversation_row(conversation))
 
     async def get(self, task_id: str) -> Conversation | None:
         row = await self.db.fetchone("SELECT * FROM conversations WHERE task_id = ?", (task_id,))

@@ -8,7 +8,6 @@ sharing the connection never interleave inside a transaction.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -31,10 +30,6 @@ def _migrations() -> list[tuple[int, str]]:
 
 
 T = TypeVar("T")
-
-# Set while the current asyncio task is inside ``Database.transaction``: its writes then run in
-# that transaction instead of waiting for the lock the transaction itself holds.
-_in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("_in_transaction", default=False)
 
 
 class Database:
@@ -88,19 +83,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """All-or-nothing writes. Repository calls made inside (by the same asyncio task) join it."""
-        if _in_transaction.get():
-            raise RuntimeError("transactions do not nest")
         async with self.write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
-            token = _in_transaction.set(True)
             try:
                 yield self.conn
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
-            finally:
-                _in_transaction.reset(token)
             await self.conn.execute("COMMIT")
 
     async def run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -112,8 +101,6 @@ class Database:
         (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error). aiosqlite has no public API for this; its
         ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/test_store.py.
         """
-        if _in_transaction.get():
-            raise RuntimeError("run_batch cannot join an open transaction")
         async with self.write_lock:
             raw: sqlite3.Connection = self.conn._conn
             result: T = await self.conn._execute(work, raw)  # type: ignore[no-untyped-call]
@@ -121,17 +108,11 @@ class Database:
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement; returns the number of changed rows."""
-        if _in_transaction.get():
-            cursor = await self.conn.execute(sql, params)
-            return cursor.rowcount
         async with self.write_lock:
             cursor = await self.conn.execute(sql, params)
             return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        if _in_transaction.get():
-            await self.conn.executemany(sql, rows)
-            return
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
