@@ -62,6 +62,12 @@ class ModelRoles(_Section):
     parliament: str | None = None
 
 
+# How structured replies are requested: "auto" negotiates per model (json_schema, then json_object
+# with the schema in the prompt, then the schema in the prompt alone) and remembers what the server
+# accepted for the life of the process; the others fix one mode.
+StructuredOutputMode = Literal["auto", "json_schema", "json_object", "prompt"]
+
+
 class CustomProvider(_Section):
     """An OpenAI-compatible endpoint, e.g. vLLM or LM Studio."""
 
@@ -69,7 +75,21 @@ class CustomProvider(_Section):
     api_key: str | None = None
     api_key_env: str | None = None
     models: list[str] = Field(default_factory=list)
-    structured_output: Literal["json_schema", "json_object"] = "json_schema"
+    structured_output: StructuredOutputMode = "auto"
+    # A server that runs one request at a time (llama.cpp, a small box): calls to it are serialised
+    # rather than piled up in its queue. (A timed-out call to a server on this machine is never
+    # re-sent, whatever this says: the server is still working on the first one.)
+    single_slot: bool = False
+
+
+class Temperatures(_Section):
+    """Sampling temperature per role for structured calls (plan, votes, scores): low, so that a
+    weak model's answer is stable. ``executor`` also applies to free-form execution when set."""
+
+    planner: float = Field(0.2, ge=0.0, le=2.0)
+    parliament: float = Field(0.1, ge=0.0, le=2.0)
+    evaluator: float = Field(0.1, ge=0.0, le=2.0)
+    executor: float | None = Field(None, ge=0.0, le=2.0)
 
 
 class ParliamentSettings(_Section):
@@ -90,12 +110,15 @@ class Settings(BaseSettings):
     config: Path | None = None
     data: Path | None = None
     model: str | None = None
+    # The structured-output mode for a server reached through OPENAI_BASE_URL (see StructuredOutputMode).
+    structured_output: StructuredOutputMode = "auto"
     log_level: Literal["error", "warn", "warning", "info", "debug", "trace"] = "warn"
     ollama_url: str = "http://localhost:11434"
     iteration: IterationSettings = Field(default_factory=IterationSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     models: ModelRoles = Field(default_factory=ModelRoles)
+    temperature: Temperatures = Field(default_factory=Temperatures)
     parliament: ParliamentSettings = Field(default_factory=ParliamentSettings)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)

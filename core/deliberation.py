@@ -57,22 +57,18 @@ def unavailable(reason: str) -> Verdict:
 
 
 def tally(reply: ParliamentReply) -> Verdict:
-    """Turn a validated parliament reply into a verdict (pure)."""
-    seen: dict[Agency, AgencyVote] = {}
-    for vote in reply.votes:
-        if vote.agency in seen:
-            return unavailable(f"the {vote.agency.value} voted twice")
-        seen[vote.agency] = vote
-    guardian = seen.get(Agency.GUARDIAN)
-    if guardian is None:
-        return unavailable("the Guardian did not vote")
-    votes = tuple(seen[a] for a in Agency if a in seen)
+    """Turn a validated parliament reply into a verdict (pure). The reply has exactly one ballot per
+    agency by construction (a required key each), so a missing or duplicate vote cannot reach here."""
+    votes = tuple(reply.votes())
+    guardian = votes[0]
+    assert guardian.agency is Agency.GUARDIAN
+    assessment = reply.assessment()
     caveats = tuple(f"{v.agency.value}: {v.caveat or v.reason}" for v in votes if v.vote is Vote.APPROVE_WITH_CAVEAT)
     if guardian.vote is Vote.BLOCK:
-        return Verdict(Outcome.GUARDIAN_BLOCK, guardian.reason, votes, reply.guardian_assessment, False, caveats)
+        return Verdict(Outcome.GUARDIAN_BLOCK, guardian.reason, votes, assessment, False, caveats)
     dissent = [v for v in votes if v.agency is not Agency.GUARDIAN and v.vote is Vote.BLOCK]
     if len(dissent) >= DISSENT_BLOCK_LIMIT:
         reason = "; ".join(f"{v.agency.value}: {v.reason}" for v in dissent)
-        return Verdict(Outcome.DISSENT_BLOCK, reason, votes, reply.guardian_assessment, False, caveats)
+        return Verdict(Outcome.DISSENT_BLOCK, reason, votes, assessment, False, caveats)
     dissent_caveats = tuple(f"{v.agency.value} (dissent): {v.reason}" for v in dissent)
-    return Verdict(Outcome.APPROVED, "approved", votes, reply.guardian_assessment, False, caveats + dissent_caveats)
+    return Verdict(Outcome.APPROVED, "approved", votes, assessment, False, caveats + dissent_caveats)

@@ -20,7 +20,10 @@ from core.config import Settings
 from core.deliberation import Verdict
 from core.errors import (
     BudgetExceeded,
+    ConfigError,
     ModelCallError,
+    ModelNotFoundError,
+    NoModelConfigured,
     NotFound,
     OpenKoiError,
     StructuredOutputError,
@@ -80,12 +83,12 @@ class Engine:
         return ModelGateway(
             self.settings,
             self.store.usage,
-            on_notice=lambda text: self._notice(task_id, text),
+            on_notice=lambda text, level: self._notice(task_id, text, level),
             overrides=overrides,
         )
 
-    def _notice(self, task_id: str, text: str) -> None:
-        asyncio.get_running_loop().create_task(self.bus.publish(Notice(task_id, text)))
+    def _notice(self, task_id: str, text: str, level: str = "info") -> None:
+        asyncio.get_running_loop().create_task(self.bus.publish(Notice(task_id, text, level)))
 
     async def submit(
         self,
@@ -226,6 +229,8 @@ class Engine:
         gateway = self.gateway(task_id)
         loop: PeerLoop | None = None
         try:
+            if opts.max_cost_usd is not None:
+                await self._warn_if_unpriced(gateway, task_id)
             recalled = await learning.recall(
                 self.store.learnings, task.description, int(budget.token_budget * it.recall_share)
             )
@@ -240,9 +245,13 @@ class Engine:
                 )
                 deliberation_id = await self.store.deliberations.record(task_id, verdict, model)
                 await self.bus.publish(DeliberationReady(task_id, deliberation_id, verdict))
-                if verdict.blocked:
-                    return await self._await_confirmation(task, verdict)
                 caveats = list(verdict.caveats)
+                if verdict.blocked and not opts.simulate:
+                    return await self._await_confirmation(task, verdict)
+                if verdict.blocked:
+                    # A simulation executes nothing, so a block does not stop it: it shows what
+                    # the blocked action would lead to, next to the verdict.
+                    caveats.insert(0, f"BLOCKED ({verdict.outcome.value}): {verdict.reason}")
             if opts.simulate:
                 deliberation = "\n".join(caveats) or "approved without caveats"
                 sim = await simulation.simulate(gateway, ctx, task.description, directive_text, deliberation)
@@ -252,11 +261,18 @@ class Engine:
                     task_id, TaskStatus.DONE, None, simulation.render(sim), "simulation", budget=budget
                 )
             rubrics = load_rubrics(self.settings.config_dir, self.workspace)
-            plan = await planner.make_plan(
+            planning = await planner.make_plan(
                 gateway, ctx, task.description, directive_text, caveats, recalled.text, rubrics
             )
+            plan = planning.plan
             await self.store.tasks.update(task_id, plan_json=plan.model_dump_json(), category=plan.category)
-            await self.bus.publish(PlanReady(task_id, plan))
+            if planning.fallback:
+                await self.bus.publish(
+                    Notice(
+                        task_id, f"the planner's reply was unusable ({planning.error}); using the fallback plan", "warn"
+                    )
+                )
+            await self.bus.publish(PlanReady(task_id, plan, planning.fallback))
             read_only = plan.read_only and plan.read_only_confidence >= it.skip_eval_confidence
             loop = self._loop(gateway, task)
             context = _context(directive_text, caveats, plan, recalled.text)
@@ -284,6 +300,11 @@ class Engine:
         except (ModelCallError, StructuredOutputError, NotFound) as exc:
             await self.bus.publish(TaskFailed(task_id, str(exc)))
             return await self._end(task_id, TaskStatus.FAILED, None, None, str(exc), budget=budget)
+        except (ConfigError, ModelNotFoundError, NoModelConfigured) as exc:
+            # The model cannot even be addressed (no key, unknown name, nothing configured).
+            reason = f"model unavailable: {exc}"
+            await self.bus.publish(TaskFailed(task_id, reason))
+            return await self._end(task_id, TaskStatus.FAILED, None, None, reason, budget=budget)
         except asyncio.CancelledError:
             task_now = await self.store.tasks.get(task_id)
             if not task_now.status.finished:
@@ -332,6 +353,19 @@ class Engine:
             )
         await self.bus.publish(DirectiveReady(task.id, framing.directive, framing.fallback))
         return framing.directive
+
+    async def _warn_if_unpriced(self, gateway: ModelGateway, task_id: str) -> None:
+        """A cost budget means nothing for a model with no known price: say so before spending."""
+        unpriced = sorted({ref.name for ref in map(gateway.ref_for, Role) if not gateway.prices(ref).known})
+        if unpriced:
+            await self.bus.publish(
+                Notice(
+                    task_id,
+                    f"no price is known for {', '.join(unpriced)}, so the cost budget cannot be enforced "
+                    "(the token and time budgets still are); set [pricing] in config.toml to enforce it",
+                    "warn",
+                )
+            )
 
     async def _stored_caveats(self, task_id: str) -> list[str]:
         latest = await self.store.deliberations.latest(task_id)

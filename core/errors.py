@@ -25,6 +25,14 @@ class NoModelConfigured(OpenKoiError):
     """No provider credentials were found and no model was configured."""
 
 
+class MissingCredentials(ConfigError):
+    """The chosen provider's key is not set; ``variables`` names what to set."""
+
+    def __init__(self, message: str, variables: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.variables = variables
+
+
 class BudgetExceeded(OpenKoiError):
     """The next call would take the task past its token or cost budget."""
 
@@ -38,15 +46,29 @@ class TaskTimeout(OpenKoiError):
 
 
 class ModelCallError(OpenKoiError):
-    """A model call failed after the retry policy gave up (or failed in a way retries cannot fix)."""
+    """A model call failed after the retry policy gave up (or failed in a way retries cannot fix).
+
+    The message is one clear sentence fit for a person (no provider boilerplate). ``unavailable``
+    is True when the model cannot be used at all right now (unreachable, key rejected, unknown
+    model, no answer, server down): the task fails with "model unavailable: …".
+    """
+
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"model unavailable: {text}" if self.unavailable else f"model call failed: {text}"
 
 
 class StructuredOutputError(OpenKoiError):
     """The model's reply did not match the requested schema, even after one repair attempt."""
 
     def __init__(self, schema_name: str, detail: str) -> None:
-        super().__init__(f"model reply for {schema_name} was not valid after a repair attempt: {detail}")
+        super().__init__(f"the model's {schema_name} reply was not valid after a repair attempt: {detail}")
         self.schema_name = schema_name
+        self.detail = detail
 
 
 class ToolLoopAbort(OpenKoiError):

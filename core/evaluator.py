@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from core.context import change_ratio, diff_hunks
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role
-from core.outputs import Evaluation
+from core.outputs import Evaluation, EvaluationReply, evaluation_schema
 from core.prompt import Prompt
 from core.skills import Rubric
 
@@ -37,17 +37,30 @@ class EvalResult:
     rescored: tuple[str, ...] = ()
 
 
-def _checker(dimensions: list[str], rubric: Rubric) -> Callable[[Evaluation], None]:
-    def check(evaluation: Evaluation) -> None:
-        named = [d.name for d in evaluation.dimensions]
-        missing = [d for d in dimensions if d not in named]
+def _checker(dimensions: list[str], rubric: Rubric) -> Callable[[EvaluationReply], None]:
+    def check(reply: EvaluationReply) -> None:
+        missing = [d for d in dimensions if d not in reply.dimensions]
         if missing:
             raise ValueError(f"scores missing for dimensions {missing}; score exactly {dimensions}")
-        unknown = [f.dimension for f in evaluation.findings if f.dimension not in rubric.dimension_names]
+        unknown = [f.dimension for f in reply.findings if f.dimension not in rubric.dimension_names]
         if unknown:
             raise ValueError(f"findings name unknown dimensions {unknown}; use one of {rubric.dimension_names}")
 
     return check
+
+
+async def _ask(gateway: ModelGateway, ctx: CallContext, prompt: Prompt, rubric: Rubric, dims: list[str]) -> Evaluation:
+    reply = await gateway.structured(
+        ctx,
+        Role.EVALUATOR,
+        Phase.EVALUATE,
+        prompt,
+        EvaluationReply,
+        json_schema=evaluation_schema(dims, rubric.dimension_names),
+        name="Evaluation",
+        check=_checker(dims, rubric),
+    )
+    return reply.evaluation(rubric.dimension_names)
 
 
 def _rubric_text(rubric: Rubric, dimensions: list[str]) -> str:
@@ -62,9 +75,7 @@ async def evaluate_full(
     dims = rubric.dimension_names
     prompt = Prompt(SYSTEM).add("Task", task).add("What good looks like", directive)
     prompt.add("Rubric", _rubric_text(rubric, dims)).add("Output to evaluate", output, shrinkable=True)
-    evaluation = await gateway.structured(
-        ctx, Role.EVALUATOR, Phase.EVALUATE, prompt, Evaluation, check=_checker(dims, rubric)
-    )
+    evaluation = await _ask(gateway, ctx, prompt, rubric, dims)
     scores = {d.name: d.score for d in evaluation.dimensions if d.name in dims}
     return EvalResult(evaluation, scores, rubric.score(scores), rescored=tuple(dims))
 
@@ -100,9 +111,7 @@ async def evaluate(
     prompt.add("Rubric", _rubric_text(rubric, dims))
     prompt.add("Previous findings on these dimensions", prior)
     prompt.add("Changes since the previous evaluation (unified diff)", diff_hunks(previous_output, output), True)
-    evaluation = await gateway.structured(
-        ctx, Role.EVALUATOR, Phase.EVALUATE, prompt, Evaluation, check=_checker(dims, rubric)
-    )
+    evaluation = await _ask(gateway, ctx, prompt, rubric, dims)
     scores = dict(previous.scores)
     scores.update({d.name: d.score for d in evaluation.dimensions if d.name in dims})
     carried = [d for d in previous.evaluation.dimensions if d.name not in dims]

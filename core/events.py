@@ -71,6 +71,7 @@ class SimulationReady(Event):
 @dataclass(frozen=True)
 class PlanReady(Event):
     plan: Plan
+    fallback: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Executed(Event):
     iteration: int
     output_chars: int
     revision: bool
+    truncated: bool = False  # cut off at the model's output limit even after continuing
 
 
 @dataclass(frozen=True)

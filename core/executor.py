@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.context import apply_edits, compress, delta_feedback
-from core.errors import ToolLoopAbort
+from core.errors import BudgetExceeded, TaskTimeout, ToolLoopAbort
 from core.events import EventBus, Notice, ToolCalled
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role
@@ -28,6 +28,17 @@ new text. Use "rewrite" with the complete new output only if edits cannot expres
 # Called when a tool loop reaches the escalation threshold; True means "a person said go on".
 Escalation = Callable[[str], Awaitable[bool]]
 
+# A reply cut off at the output limit is continued this many times before it is marked truncated.
+MAX_CONTINUATIONS = 2
+CONTINUE = "Your reply was cut off at the output limit. Continue exactly where it stopped: no repetition, no preamble."
+TRUNCATION_MARK = "\n\n[… output cut off at the model's output limit: this result is incomplete …]"
+
+
+@dataclass(frozen=True)
+class Execution:
+    output: str
+    truncated: bool = False
+
 
 @dataclass
 class Executor:
@@ -39,14 +50,20 @@ class Executor:
     tool_settings: Any
     escalate: Escalation | None = None
 
-    async def execute(self, ctx: CallContext, task_id: str, prompt: Prompt) -> str:
-        """Run the executor with tools until it answers in text. Raises ToolLoopAbort on a stuck loop."""
+    async def execute(self, ctx: CallContext, task_id: str, prompt: Prompt) -> Execution:
+        """Run the executor with tools until it answers in text. Raises ToolLoopAbort on a stuck loop.
+
+        A text answer cut off at the output limit is continued (up to MAX_CONTINUATIONS times); if it
+        is still incomplete, it comes back marked ``truncated`` so that it is never judged as whole.
+        """
         by_name = {t.name: t for t in self.tools}
         specs = [schema(t) for t in self.tools] or None
         for _ in range(self.tool_settings.max_rounds):
             completion = await self.gateway.complete(ctx, Role.EXECUTOR, Phase.EXECUTE, prompt, tools=specs)
             if not completion.tool_calls:
-                return completion.content or ""
+                if completion.truncated:
+                    return await self._continue(ctx, task_id, prompt, completion.content or "")
+                return Execution(completion.content or "")
             prompt.tail.append(
                 {
                     "role": "assistant",
@@ -65,6 +82,24 @@ class Executor:
                 result = await self._run_tool(task_id, by_name, call)
                 prompt.tail.append({"role": "tool", "tool_call_id": call["id"], "content": result})
         raise ToolLoopAbort(f"the executor made more than {self.tool_settings.max_rounds} rounds of tool calls")
+
+    async def _continue(self, ctx: CallContext, task_id: str, prompt: Prompt, text: str) -> Execution:
+        for n in range(1, MAX_CONTINUATIONS + 1):
+            await self.bus.publish(Notice(task_id, f"the output was cut off at the length limit; continuing ({n})"))
+            prompt.tail += [{"role": "assistant", "content": text}, {"role": "user", "content": CONTINUE}]
+            try:
+                more = await self.gateway.complete(ctx, Role.EXECUTOR, Phase.EXECUTE, prompt)
+            except (BudgetExceeded, TaskTimeout):
+                break  # no room to continue: what there is comes back marked incomplete
+            finally:
+                del prompt.tail[-2:]
+            text += more.content or ""
+            if not more.truncated:
+                return Execution(text)
+        await self.bus.publish(
+            Notice(task_id, "the output is still cut off at the model's output limit; it is marked incomplete", "warn")
+        )
+        return Execution(text + TRUNCATION_MARK, truncated=True)
 
     async def _run_tool(self, task_id: str, by_name: dict[str, Tool], call: dict[str, Any]) -> str:
         try:

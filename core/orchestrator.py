@@ -88,9 +88,11 @@ class PeerLoop:
             await self.bus.publish(IterationStarted(task_id, iteration, self.max_iterations))
             started = time.monotonic()
             tokens_before = budget.spend.tokens
+            truncated = False
             if previous is None:
                 prompt = Prompt(EXECUTOR_SYSTEM).add("Task", task).add("Context", context)
-                output = await self.executor.execute(ctx, task_id, prompt)
+                execution = await self.executor.execute(ctx, task_id, prompt)
+                output, truncated = execution.output, execution.truncated
             else:
                 assert previous.result is not None
                 try:
@@ -100,7 +102,15 @@ class PeerLoop:
                 except StructuredOutputError as exc:
                     await self.bus.publish(Notice(task_id, f"refinement failed: {exc}", "warn"))
                     return outcome.finish(Decision.ACCEPT_BEST, f"refinement failed: {exc}")
-            await self.bus.publish(Executed(task_id, iteration, len(output), previous is not None))
+            await self.bus.publish(Executed(task_id, iteration, len(output), previous is not None, truncated))
+
+            if truncated:
+                # An incomplete output is never scored and accepted as if whole.
+                reason = "the output was cut off at the model's output limit; the result is incomplete"
+                cycle = Cycle(iteration, output, None, Decision.ABORT_BUDGET, reason)
+                await self._record(task_id, cycle, None, False, budget, tokens_before, started)
+                outcome.cycles.append(cycle)
+                return outcome.finish(Decision.ABORT_BUDGET, reason, final=cycle)
 
             if read_only:
                 cycle = Cycle(iteration, output, None, Decision.ACCEPT, "read-only question: evaluation skipped")

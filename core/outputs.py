@@ -6,8 +6,10 @@ out a vote, a score or a step fails validation and is repaired once or rejected.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import Annotated, Literal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -55,15 +57,49 @@ class GuardianAssessment(_Output):
     permission_level: Literal["NONE", "STANDARD", "ELEVATED"]
 
 
-class ParliamentReply(_Output):
-    """What the parliament call must return: one vote per agency and the Guardian's assessment."""
+class Ballot(_Output):
+    """One agency's vote in the Parliament's reply."""
 
-    votes: list[AgencyVote] = Field(min_length=1, max_length=5)
-    guardian_assessment: GuardianAssessment
+    vote: Vote
+    reason: Text
+    caveat: str | None = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
+
+
+class GuardianBallot(Ballot):
+    reversibility: Literal["FULL", "PARTIAL", "NONE"]
+    blast_radius: Literal["LOW", "MEDIUM", "HIGH"]
+    permission_level: Literal["NONE", "STANDARD", "ELEVATED"]
+
+
+class ParliamentReply(_Output):
+    """What the parliament call must return: one required key per agency, so that a
+    grammar-constrained model cannot leave an agency out or vote twice."""
+
+    guardian: GuardianBallot
+    economist: Ballot
+    empath: Ballot
+    scholar: Ballot
+    strategist: Ballot
+
+    def votes(self) -> list[AgencyVote]:
+        return [
+            AgencyVote(agency=agency, vote=b.vote, reason=b.reason, caveat=b.caveat)
+            for agency in Agency
+            for b in [getattr(self, agency.value)]
+        ]
+
+    def assessment(self) -> GuardianAssessment:
+        g = self.guardian
+        return GuardianAssessment(
+            reversibility=g.reversibility, blast_radius=g.blast_radius, permission_level=g.permission_level
+        )
+
+
+FutureLabel = Literal["A", "B", "C", "D", "E"]
 
 
 class Future(_Output):
-    label: Text
+    label: FutureLabel
     action: Text
     consequence: Text
     likely_response: Text
@@ -71,8 +107,8 @@ class Future(_Output):
 
 
 class Simulation(_Output):
-    futures: list[Future] = Field(min_length=2, max_length=5)
-    recommendation: Text = Field(description="The label of the recommended future")
+    futures: list[Future] = Field(min_length=2, max_length=5, description="Labelled A, B, C … in order")
+    recommendation: FutureLabel = Field(description="The label of the recommended future (one of the futures)")
     reason: Text
     champion: Agency
     champion_reason: Text
@@ -86,6 +122,7 @@ class PlanStep(_Output):
 
 
 class Plan(_Output):
+    # The JSON schema sent narrows this to the loaded rubric names (see plan_schema).
     category: str = Field(description="The evaluator rubric that fits the task best")
     read_only: bool = Field(description="True when the task only asks a question and changes nothing")
     read_only_confidence: Score
@@ -119,6 +156,33 @@ class Evaluation(_Output):
     needs_human: bool = Field(description="True only if a person must decide before going further")
     needs_human_reason: str | None = None
     summary: Text
+
+
+class Judgement(_Output):
+    score: Score
+    rationale: Text
+
+
+class EvaluationReply(_Output):
+    """What the evaluator call returns: one required key per rubric dimension being scored
+    (see evaluation_schema), so a constrained model cannot skip or invent one."""
+
+    dimensions: dict[str, Judgement]
+    findings: list[Finding] = Field(default_factory=list)
+    needs_human: bool = Field(description="True only if a person must decide before going further")
+    needs_human_reason: str | None = None
+    summary: Text
+
+    def evaluation(self, order: list[str]) -> Evaluation:
+        scored = [DimensionScore(name=n, score=j.score, rationale=j.rationale) for n, j in self.dimensions.items()]
+        scored.sort(key=lambda d: order.index(d.name) if d.name in order else len(order))
+        return Evaluation(
+            dimensions=scored,
+            findings=self.findings,
+            needs_human=self.needs_human,
+            needs_human_reason=self.needs_human_reason,
+            summary=self.summary,
+        )
 
 
 class Edit(_Output):
@@ -155,3 +219,41 @@ class ExtractedLearning(_Output):
 
 class Learnings(_Output):
     learnings: list[ExtractedLearning] = Field(default_factory=list, max_length=5)
+
+
+# Schemas narrowed to what is known at call time: grammar-constrained decoding (llama.cpp, vLLM,
+# Ollama) can then only produce an answer that names a loaded rubric or a requested dimension.
+
+
+@lru_cache(maxsize=32)
+def _plan_schema(categories: tuple[str, ...]) -> str:
+    schema = Plan.model_json_schema()
+    schema["properties"]["category"]["enum"] = list(categories)
+    return json.dumps(schema)
+
+
+def plan_schema(categories: list[str]) -> dict[str, Any]:
+    """Plan's JSON schema with ``category`` an enum of the loaded rubric names."""
+    result: dict[str, Any] = json.loads(_plan_schema(tuple(categories)))
+    return result
+
+
+@lru_cache(maxsize=64)
+def _evaluation_schema(scored: tuple[str, ...], dimensions: tuple[str, ...]) -> str:
+    schema = EvaluationReply.model_json_schema()
+    judgement = {"$ref": "#/$defs/Judgement"}
+    schema["properties"]["dimensions"] = {
+        "type": "object",
+        "properties": {name: judgement for name in scored},
+        "required": list(scored),
+        "additionalProperties": False,
+    }
+    schema["$defs"]["Finding"]["properties"]["dimension"]["enum"] = list(dimensions)
+    return json.dumps(schema)
+
+
+def evaluation_schema(scored: list[str], dimensions: list[str]) -> dict[str, Any]:
+    """EvaluationReply's JSON schema: ``dimensions`` has exactly the ``scored`` keys, all required;
+    a finding's ``dimension`` is one of the rubric's ``dimensions``."""
+    result: dict[str, Any] = json.loads(_evaluation_schema(tuple(scored), tuple(dimensions)))
+    return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.deliberation import Verdict, tally, unavailable
-from core.errors import BudgetExceeded, OpenKoiError, TaskTimeout
+from core.errors import StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role
 from core.outputs import ParliamentReply
@@ -21,26 +21,25 @@ behalf, leaking secrets) unless the task makes the safeguards explicit. Also sta
 - empath: human context. What does the person actually need; what tone?
 - scholar: factual accuracy. Is there enough evidence; what must be checked?
 - strategist: long-term impact. Does it solve today's problem but create tomorrow's?
-Every agency votes exactly once. Answering a question or drafting text for review is reversible."""
+Reply with one key per agency (guardian, economist, empath, scholar, strategist); the guardian's entry also carries reversibility, blast_radius and permission_level. Answering a question or drafting text for review is reversible."""
 
 
 async def deliberate(
     gateway: ModelGateway, ctx: CallContext, task: str, directive: str, recall: str
 ) -> tuple[Verdict, str | None]:
-    """Return the verdict and the model that gave it. Any failure is a Guardian BLOCK.
+    """Return the verdict and the model that gave it. Fails closed, and says what failed:
 
-    Only the task's own budget or time running out propagates (the task stops either way).
+    - a reply that is still malformed after the repair attempt is a Guardian BLOCK a person may
+      override ("deliberation unavailable");
+    - a model that cannot be used (unreachable, key rejected, unknown, unconfigured) raises — the
+      task fails with "model unavailable", since there was no deliberation to override;
+    - the task's own budget or time running out propagates (the task stops either way).
     """
     prompt = Prompt(SYSTEM).add("Task", task).add("Sovereign directive", directive)
     prompt.add("What the agent remembers", recall, shrinkable=True)
-    try:
-        model = gateway.ref_for(Role.PARLIAMENT).name
-    except OpenKoiError as exc:
-        return unavailable(str(exc)), None
+    model = gateway.ref_for(Role.PARLIAMENT).name
     try:
         reply = await gateway.structured(ctx, Role.PARLIAMENT, Phase.PARLIAMENT, prompt, ParliamentReply)
-    except (BudgetExceeded, TaskTimeout):
-        raise
-    except Exception as exc:  # fail closed on anything: parse errors, model errors, bugs
-        return unavailable(f"{type(exc).__name__}: {exc}"), model
+    except StructuredOutputError as exc:
+        return unavailable(f"the Parliament's reply was malformed ({exc.detail})"), model
     return tally(reply), model

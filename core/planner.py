@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from core.errors import StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role
-from core.outputs import Plan
+from core.outputs import Plan, PlanStep, plan_schema
 from core.prompt import Prompt
 from core.skills import RubricSet
+
+FALLBACK_CATEGORY = "general"
+
+
+@dataclass(frozen=True)
+class Planning:
+    plan: Plan
+    fallback: bool
+    error: str | None = None
+
+
+def fallback_plan(task: str, rubrics: RubricSet) -> Plan:
+    """The plan when the planner's reply is unusable: the task as its single step, judged by the
+    general rubric. Labelled as a fallback wherever it is shown; never a read-only shortcut."""
+    category = FALLBACK_CATEGORY if FALLBACK_CATEGORY in rubrics.rubrics else sorted(rubrics.rubrics)[0]
+    return Plan(
+        category=category,
+        read_only=False,
+        read_only_confidence=0.0,
+        steps=[PlanStep(title="Do the task (fallback plan: the planner's reply was unusable)", detail=task)],
+        estimated_iterations=1,
+    )
+
 
 SYSTEM = """You plan an engineering agent's work on a task. Choose the evaluator category whose \
 description fits the task best (use its exact name), decide whether the task is read-only (it only asks \
@@ -32,12 +57,26 @@ async def make_plan(
     caveats: list[str],
     recall: str,
     rubrics: RubricSet,
-) -> Plan:
+) -> Planning:
+    """A plan from the planner; a reply still invalid after the repair attempt degrades to the
+    labelled fallback plan (a weak model should not fail the task here). Model failures propagate."""
     prompt = Prompt(SYSTEM).add("Task", task).add("Sovereign directive", directive)
     prompt.add("Parliament caveats", "\n".join(f"- {c}" for c in caveats))
     prompt.add("What the agent remembers", recall, shrinkable=True)
     prompt.add("Evaluator categories", rubrics.menu())
-    return await gateway.structured(ctx, Role.PLANNER, Phase.PLAN, prompt, Plan, check=_checker(rubrics))
+    try:
+        plan = await gateway.structured(
+            ctx,
+            Role.PLANNER,
+            Phase.PLAN,
+            prompt,
+            Plan,
+            json_schema=plan_schema(sorted(rubrics.rubrics)),
+            check=_checker(rubrics),
+        )
+    except StructuredOutputError as exc:
+        return Planning(fallback_plan(task, rubrics), True, exc.detail)
+    return Planning(plan, False)
 
 
 def render(plan: Plan) -> str:

@@ -16,9 +16,11 @@ and, if any agency would dissent, which one and why."""
 
 
 def _check(simulation: Simulation) -> None:
-    labels = {f.label for f in simulation.futures}
+    labels = [f.label for f in simulation.futures]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"each future needs its own label; got {labels}")
     if simulation.recommendation not in labels:
-        raise ValueError(f"recommendation must be one of the future labels {sorted(labels)}")
+        raise ValueError(f"recommendation must be one of the future labels {labels}")
 
 
 async def simulate(gateway: ModelGateway, ctx: CallContext, task: str, directive: str, deliberation: str) -> Simulation:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import BudgetExceeded, OpenKoiError, TaskTimeout
+from core.errors import ModelCallError, StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role
 from core.outputs import Directive
@@ -37,9 +37,11 @@ async def frame(gateway: ModelGateway, ctx: CallContext, soul: Soul, task: str, 
     prompt.add("What the agent remembers", recall, shrinkable=True)
     try:
         directive = await gateway.structured(ctx, Role.PLANNER, Phase.DIRECTIVE, prompt, Directive, max_tokens=600)
-    except (BudgetExceeded, TaskTimeout):
-        raise
-    except OpenKoiError as exc:
+    except StructuredOutputError as exc:
+        return Framing(FALLBACK, True, str(exc))
+    except ModelCallError as exc:
+        if exc.unavailable:
+            raise  # no model to deliberate or work with either: the task fails now, honestly
         return Framing(FALLBACK, True, str(exc))
     return Framing(directive, False)
 

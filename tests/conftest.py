@@ -97,3 +97,14 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in ("ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoints() -> Iterator[None]:
+    # What the gateway learns about a server (refused formats, token ratio) lasts for the process;
+    # a later test's fake may reuse a port, so each test starts from nothing learnt.
+    from core.llm.endpoint import forget_all
+
+    forget_all()
+    yield
+    forget_all()

@@ -77,7 +77,8 @@ async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> 
 
 
 async def _finished(svc: Service, task_id: str) -> bool:
-    return (await status_of(svc, task_id)).finished
+    # The status is stored a moment before the finish is announced: wait for the job itself to end.
+    return (await status_of(svc, task_id)).finished and f"task:{task_id}" not in svc.pool.active()
 
 
 async def test_a_redelivery_creates_no_second_task_and_no_reply(svc: Service) -> None:

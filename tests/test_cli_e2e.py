@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,6 +154,7 @@ def test_bad_config_names_file_key_and_expectation(env: dict[str, str], tmp_path
 
 
 def test_unknown_model_suggests_a_close_name(env: dict[str, str], tmp_path: Path) -> None:
+    env["ANTHROPIC_API_KEY"] = "sk-ant-test"  # the key is there; the name is wrong
     done = openkoi(env, "think", "anything", "-m", "anthropic/claude-sonet-4-5", cwd=tmp_path)
     assert done.returncode == 2
     assert "unknown model 'anthropic/claude-sonet-4-5'" in done.stderr
@@ -173,4 +176,38 @@ def test_failed_model_exits_nonzero_with_a_message(
     server.script.default("Plan", Reply(status=401, error_message="invalid api key"))
     done = openkoi(env, "think", "anything", cwd=tmp_path)
     assert done.returncode == 1
-    assert "invalid api key" in done.stderr
+    failures = [line for line in done.stderr.splitlines() if "invalid api key" in line]
+    assert failures == [
+        f"✗ Failed: model unavailable: {server.url} rejected the API key in OPENAI_API_KEY (HTTP 401: invalid api key)"
+    ], done.stderr  # said once, in one clear line
+    assert "Traceback" not in done.stderr and "litellm" not in done.stderr
+
+
+def test_a_model_server_that_is_down_is_a_failure_not_a_block(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env["OPENAI_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+    env["OPENKOI_RETRY__MAX_ATTEMPTS"] = "2"
+    done = openkoi(env, "think", "delete the staging database", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"✗ Failed: model unavailable: cannot reach http://127.0.0.1:{port}/v1" in done.stderr
+    assert "override" not in done.stderr.lower() and "blocked" not in done.stderr.lower()
+    assert "[PARLIAMENT]" not in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_missing_key_exits_2_before_any_request(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
+    env["OPENKOI_MODEL"] = "anthropic/claude-sonnet-4-5"
+    started = time.monotonic()
+    done = openkoi(env, "think", "anything", cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2
+    assert done.stderr == "error: anthropic/claude-sonnet-4-5 needs ANTHROPIC_API_KEY, which is not set\n"
+    assert server.requests == []
+    assert elapsed < 2.0, f"took {elapsed:.2f} s: the check must not wait for litellm or the network"
+
+    del env["OPENAI_API_KEY"]
+    env["OPENKOI_MODEL"] = "openai/fake"
+    keyless = openkoi(env, "think", "anything", cwd=tmp_path)
+    assert keyless.returncode == 2 and "needs OPENAI_API_KEY" in keyless.stderr and server.requests == []

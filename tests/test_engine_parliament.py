@@ -28,24 +28,46 @@ async def blocked_by(engine: Engine, model: FakeModelServer, *replies: Reply) ->
     [
         pytest.param((Reply(content="I think it's fine"), Reply(content="{not json")), id="malformed-json"),
         pytest.param((scripts.parliament(omit=("guardian",)),) * 2, id="missing-guardian"),
-        pytest.param((Reply(status=400, error_message="model refused"),), id="model-error"),
-        pytest.param(tuple(Reply(status=500) for _ in range(5)), id="server-error-after-retries"),
-        pytest.param(tuple(Reply(content="{}", delay=1.0) for _ in range(5)), id="timeout"),
-        pytest.param((json_reply({"votes": [], "guardian_assessment": None}),) * 2, id="empty-votes"),
+        pytest.param((scripts.parliament(omit=("scholar", "empath")),) * 2, id="missing-agencies"),
+        pytest.param((json_reply({"votes": [], "guardian_assessment": None}),) * 2, id="old-list-shape"),
     ],
 )
-async def test_parliament_fails_closed(
+async def test_a_malformed_deliberation_fails_closed_as_a_block(
     engine: Engine, model_env: FakeModelServer, recorder: Recorder, replies: tuple[Reply, ...]
 ) -> None:
-    engine.settings.retry.call_timeout = 0.3
     task_id, store = await blocked_by(engine, model_env, *replies)
     deliberation = await store.deliberations.latest(task_id)
     assert deliberation is not None
     assert deliberation["outcome"] == "guardian_block" and deliberation["fail_closed"] == 1
     assert deliberation["votes"][0]["agency"] == "guardian" and deliberation["votes"][0]["vote"] == "BLOCK"
-    assert "deliberation unavailable" in deliberation["reason"]
+    assert "deliberation unavailable" in deliberation["reason"] and "malformed" in deliberation["reason"]
     needed = recorder.of(ConfirmationNeeded)
     assert len(needed) == 1 and "deliberation unavailable" in needed[0].reason
+
+
+@pytest.mark.parametrize(
+    ("replies", "reason"),
+    [
+        pytest.param((Reply(status=401, error_message="invalid api key"),), "rejected the API key", id="bad-key"),
+        pytest.param((Reply(status=404, error_message="model 'fake' not found"),), "does not know", id="unknown"),
+        pytest.param(tuple(Reply(status=500) for _ in range(5)), "HTTP 500", id="server-error-after-retries"),
+        pytest.param((Reply(content="{}", delay=1.0),), "did not answer within 0.3 s", id="timeout"),
+    ],
+)
+async def test_a_model_that_cannot_be_used_fails_the_task_instead_of_blocking(
+    engine: Engine, model_env: FakeModelServer, recorder: Recorder, replies: tuple[Reply, ...], reason: str
+) -> None:
+    # Nothing was deliberated, so there is nothing to override: the task fails, saying why.
+    engine.settings.retry.call_timeout = 0.3
+    model_env.script.queue("ParliamentReply", *replies)
+    task = await engine.submit("delete the staging database")
+    result = await engine.run(task.id)
+    assert result.status is TaskStatus.FAILED
+    assert result.error is not None and result.error.startswith("model unavailable: ") and reason in result.error
+    assert "execute" not in model_env.kinds()
+    assert recorder.of(ConfirmationNeeded) == []
+    assert await engine.store.confirmations.pending_for_task(task.id) is None
+    assert await engine.store.deliberations.latest(task.id) is None
 
 
 async def test_guardian_block_waits_then_override_resumes(

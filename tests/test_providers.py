@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.config import CustomProvider, ModelRoles, Settings
-from core.errors import ModelNotFoundError, NoModelConfigured
+from core.errors import MissingCredentials, ModelNotFoundError, NoModelConfigured
 from core.llm import providers
 from core.llm.providers import (
     PROVIDERS,
@@ -24,6 +24,7 @@ from core.llm.providers import (
     discover,
     probe_ollama,
     reference,
+    require_credentials,
     role_model_name,
     validate,
 )
@@ -166,8 +167,21 @@ def test_local_ollama_model_is_the_last_resort(monkeypatch: pytest.MonkeyPatch) 
 
 def test_reference_for_a_seed_provider_carries_its_key() -> None:
     ref = reference("anthropic/claude-sonnet-4-5", settings(), {"ANTHROPIC_API_KEY": "sk-ant"})
-    assert ref == ModelRef("anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5", api_key="sk-ant")
+    assert ref == ModelRef(
+        "anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5", api_key="sk-ant", key_env="ANTHROPIC_API_KEY"
+    )
     assert str(ref) == "anthropic/claude-sonnet-4-5"
+    require_credentials(ref)  # present: nothing to say
+
+
+def test_a_missing_key_is_named_before_any_call() -> None:
+    ref = reference("anthropic/claude-sonnet-4-5", settings(), {})
+    with pytest.raises(MissingCredentials, match="anthropic/claude-sonnet-4-5 needs ANTHROPIC_API_KEY") as caught:
+        require_credentials(ref)
+    assert caught.value.variables == ("ANTHROPIC_API_KEY",)
+    bedrock = reference("bedrock/anthropic.claude-haiku-4-5-20251001-v1:0", settings(), {"AWS_ACCESS_KEY_ID": "i"})
+    with pytest.raises(MissingCredentials, match="AWS_SECRET_ACCESS_KEY"):
+        require_credentials(bedrock)
 
 
 def test_reference_openai_with_base_url() -> None:
@@ -176,13 +190,17 @@ def test_reference_openai_with_base_url() -> None:
     assert ref.litellm_model == "openai/x"
     assert ref.api_base == "http://127.0.0.1:8000/v1"
     assert ref.api_key == "sk-local"
-    assert ref.structured_output == "json_schema"
+    assert ref.structured_output == "auto"  # negotiated with the server
+    assert ref.local  # a timed-out call is not re-sent to it
+    custom = reference("openai/x", settings(structured_output="json_object"), env)
+    assert custom.structured_output == "json_object"
 
 
-def test_reference_openai_with_base_url_and_no_key() -> None:
+def test_reference_openai_with_base_url_and_no_key_names_the_variable() -> None:
     ref = reference("openai/x", settings(), {"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"})
     assert ref.api_base == "http://127.0.0.1:8000/v1"
-    assert ref.api_key == "not-needed"
+    with pytest.raises(MissingCredentials, match=r"OPENAI_API_KEY, which is not set .*any value"):
+        require_credentials(ref)
 
 
 def test_reference_openai_without_base_url() -> None:
@@ -211,8 +229,11 @@ def test_reference_custom_provider() -> None:
     assert ref.litellm_model == "openai/qwen3"
     assert ref.api_base == "http://127.0.0.1:8001/v1"
     assert ref.api_key == "secret"
-    assert ref.structured_output == "json_schema"
-    assert reference("mylab/qwen3", s, {}).api_key == "not-needed"
+    assert ref.structured_output == "auto"
+    with pytest.raises(MissingCredentials, match="MYLAB_KEY"):
+        require_credentials(reference("mylab/qwen3", s, {}))
+    keyless = CustomProvider(base_url="http://127.0.0.1:8001/v1", models=["qwen3"])
+    assert reference("mylab/qwen3", settings(providers={"mylab": keyless}), {}).api_key == "not-needed"
 
 
 def test_reference_custom_provider_explicit_key_and_json_object() -> None:

@@ -231,8 +231,8 @@ class ThreadPublisher:
                 self._post(thread, f"iteration:{e.iteration}", render.iteration(m, e))
             case Notice(text=text, level=level) if level in {"warn", "error"}:
                 self._post(thread, f"notice:{zlib.crc32(text.encode())}", render.notice(m, text))
-            case TaskFailed(error=error):
-                self._post(thread, "failure", render.failure(m, error))
+            case TaskFailed():
+                pass  # the finish message says it once
             case TaskFinished() as f:
                 if f.output and f.reason != "simulation":
                     for n, chunk in enumerate(m.document(f.output)):

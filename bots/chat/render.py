@@ -126,6 +126,8 @@ def done(m: Markup, f: TaskFinished) -> str:
     learned = f", {f.learnings} learning{'s' if f.learnings != 1 else ''} saved"
     if f.status is TaskStatus.DONE:
         return f"{STATUS_ICON[f.status]} {m.bold('Done')} · {its}, {spent}{score}{learned}"
+    if f.status is TaskStatus.FAILED:
+        return failure(m, f.reason)
     reason = f": {m.escape(clip(f.reason))}" if f.reason else ""
     return f"{STATUS_ICON[f.status]} {m.bold(f.status.value.capitalize())}{reason} · {its}, {spent}{score}"
 

@@ -71,7 +71,7 @@ class Progress:
         print(line, file=self.stream, flush=True)
 
     def __call__(self, event: Event) -> None:
-        if self.quiet and not isinstance(event, TaskFailed):
+        if self.quiet and not (isinstance(event, TaskFinished) and event.status is TaskStatus.FAILED):
             return
         for line in self.lines(event):
             self.say(line)
@@ -96,8 +96,12 @@ class Progress:
                     f"  Blocked: {r}",
                     f"  Reversibility: {rev or 'unknown'}  Blast radius: {br or 'unknown'}  Permission: {pl or 'ELEVATED'}",
                 ]
-            case PlanReady(plan=p):
-                out = [f"[PLAN] {p.category} rubric, {len(p.steps)} steps" + (", read-only" if p.read_only else "")]
+            case PlanReady(plan=p, fallback=fb):
+                out = [
+                    f"[PLAN] {p.category} rubric, {len(p.steps)} step{'s' if len(p.steps) != 1 else ''}"
+                    + (", read-only" if p.read_only else "")
+                    + (" (fallback)" if fb else "")
+                ]
                 if self.verbose:
                     out += [f"  {n}. {s.title}" for n, s in enumerate(p.steps, 1)]
                 return out
@@ -105,8 +109,9 @@ class Progress:
                 return [f"[iter {i}/{m}]"]
             case ToolCalled(name=name, arguments=args, repeat_count=n, warning=w):
                 return [f"[TOOL] {name}({args})" + (f"  ! repeated {n}×" if w else "")]
-            case Executed(iteration=i, output_chars=c, revision=r):
-                return [f"[{'REFN' if r else 'EXEC'}] iteration {i}: {c:,} characters"]
+            case Executed(iteration=i, output_chars=c, revision=r, truncated=cut):
+                mark = " (cut off at the output limit: incomplete)" if cut else ""
+                return [f"[{'REFN' if r else 'EXEC'}] iteration {i}: {c:,} characters{mark}"]
             case Evaluated(score=s, evaluation=e, incremental=inc, skipped=sk, rescored=rs) if s is not None:
                 dims = " ".join(f"{d.name}={d.score:.2f}" for d in e.dimensions) if e else ""
                 note = (
@@ -126,8 +131,8 @@ class Progress:
                 return [f'[LEARNED] "{t}"' + (" (reinforced)" if rf else "")]
             case Notice(text=t, level=lvl) if self.verbose or lvl in {"warn", "error"}:
                 return [f"[note] {t}"]
-            case TaskFailed(error=err):
-                return [f"[error] {err}"]
+            case TaskFailed():
+                return []  # said once, by TaskFinished
             case TaskFinished() as f:
                 return [self.finished(f)]
         return []
@@ -142,4 +147,6 @@ class Progress:
             return f"✓ Done. {its}, {spent}{score}{learned}"
         if f.status is TaskStatus.AWAITING_CONFIRMATION:
             return "… Waiting for a person's confirmation."
+        if f.status is TaskStatus.FAILED:
+            return f"✗ Failed: {f.reason}"
         return f"✗ {f.status.value.capitalize()}: {f.reason}. {its}, {spent}{score}"

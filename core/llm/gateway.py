@@ -1,31 +1,31 @@
 """The one door to models: every call goes through litellm here.
 
-Per call: budget admission with the projected cost, the retry policy, context-overflow
-shrinking, and a usage record (task, phase, role, model, tokens, cost). ``structured`` asks for a
-pydantic schema via ``response_format`` and validates the reply, with one repair attempt.
+Per call: budget admission with the projected cost, the retry policy (bounded by the task's time
+budget), context-overflow shrinking, what the endpoint refused before (``core.llm.endpoint``), and a
+usage record (task, phase, role, model, tokens, cost) — counted locally when the server reports
+none. ``structured`` lives in ``core.llm.structured``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from core.budget import Prices, TaskBudget
 from core.config import Settings
-from core.errors import ModelCallError, StructuredOutputError
+from core.errors import BudgetExceeded, ModelCallError, TaskTimeout
 from core.llm import providers
+from core.llm.endpoint import Endpoint, endpoint_for, is_format_refusal, is_tools_refusal, slot_for
+from core.llm.failures import describe
 from core.llm.pricing import prices_for
 from core.llm.retry import is_overflow, is_retryable, make_wait
 from core.models import Phase, Role
@@ -55,6 +55,20 @@ class Completion:
     completion_tokens: int
     cost_usd: float
     model: str
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The reply stopped at the output limit: it is incomplete, whatever it looks like."""
+        return self.finish_reason == "length"
+
+
+class FormatRefused(Exception):
+    """The server refused the response_format sent (internal: the structured call renegotiates)."""
+
+    def __init__(self, mode: str, cause: BaseException) -> None:
+        super().__init__(f"response_format {mode} refused: {cause}")
+        self.mode = mode
 
 
 @dataclass
@@ -96,45 +110,29 @@ def warm_up() -> None:
             importlib.import_module(name)
 
 
-@lru_cache(maxsize=64)
-def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    # Building a schema costs ~1-2 ms; the schema of a class never changes.
-    return schema.model_json_schema()
-
-
-def _estimate_tokens(prompt: Prompt) -> int:
-    # ~3 characters per token over-estimates for English and code, which keeps the budget
-    # check conservative without paying for a tokenizer on every call.
+def estimate_tokens(prompt: Prompt) -> int:
+    # ~3 characters per token over-estimates for English and code without paying for a tokenizer
+    # on every call; each endpoint scales it by what its server really counted (Endpoint.estimate).
     return prompt.chars() // 3 + 8 * (len(prompt.tail) + 2)
-
-
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def extract_json(text: str) -> str:
-    """The JSON object in a reply, tolerating a code fence or prose around it."""
-    match = _FENCE.match(text)
-    if match:
-        return match.group(1)
-    start, end = text.find("{"), text.rfind("}")
-    if start != -1 and end > start and (start > 0 or end < len(text) - 1):
-        return text[start : end + 1]
-    return text
 
 
 @dataclass
 class ModelGateway:
     settings: Settings
     usage: UsageRepository | None = None
-    on_notice: Callable[[str], Any] | None = None
+    # Called with (text, level) for what a person may want to know (retries, negotiated fallbacks).
+    on_notice: Callable[[str, str], Any] | None = None
     overrides: dict[Role, str] = field(default_factory=dict)
     _refs: dict[Role, providers.ModelRef] = field(default_factory=dict)
+    _told: set[str] = field(default_factory=set)
 
     def ref_for(self, role: Role) -> providers.ModelRef:
-        """The model for a role; validated once ("did you mean") before its first call."""
+        """The model for a role, checked once before its first call: its credentials are set
+        (MissingCredentials, no network, no litellm import) and its name is known ("did you mean")."""
         if role not in self._refs:
             name = self.overrides.get(role) or providers.role_model_name(role, self.settings)
             ref = providers.reference(name, self.settings)
+            providers.require_credentials(ref)
             providers.validate(ref, self.settings)
             self._refs[role] = ref
         return self._refs[role]
@@ -142,6 +140,13 @@ class ModelGateway:
     def prices(self, ref: providers.ModelRef) -> Prices:
         _LITELLM.get()
         return prices_for(ref, self.settings)
+
+    def temperature(self, role: Role, structured: bool) -> float | None:
+        """The configured temperature: always sent for structured calls (servers default to ~0.8)."""
+        value = getattr(self.settings.temperature, role.value)
+        if value is None and structured:
+            return 0.2
+        return value if isinstance(value, float | int) else None
 
     async def complete(
         self,
@@ -153,22 +158,26 @@ class ModelGateway:
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
         max_tokens: int = 4096,
+        temperature: float | None = None,
     ) -> Completion:
+        """One call, with retries. Raises ModelCallError with a clear reason, FormatRefused when the
+        server refuses ``response_format``, BudgetExceeded/TaskTimeout before a call that cannot fit."""
         litellm = _LITELLM.get()
         ref = self.ref_for(role)
+        endpoint = endpoint_for(ref)
         prices = self.prices(ref)
+        if tools and not endpoint.tools:
+            self._once(f"tools:{ref}", f"{ref} does not accept tool calls; this task runs without tools")
         shrinks = 0
         while True:
+            estimated = estimate_tokens(prompt)
             cap = max_tokens
-            timeout = self.settings.retry.call_timeout
             if ctx.budget is not None:
-                cap = ctx.budget.admit(_estimate_tokens(prompt), max_tokens, prices)
-                timeout = max(1.0, min(timeout, ctx.budget.remaining_seconds))
+                cap = ctx.budget.admit(endpoint.estimate(estimated), max_tokens, prices)
             kwargs: dict[str, Any] = {
                 "model": ref.litellm_model,
                 "messages": prompt.messages(),
                 "max_tokens": cap,
-                "timeout": timeout,
                 "max_retries": 0,  # the OpenAI SDK's own retries would double ours
                 "num_retries": 0,
             }
@@ -176,48 +185,90 @@ class ModelGateway:
                 kwargs["api_base"] = ref.api_base
             if ref.api_key:
                 kwargs["api_key"] = ref.api_key
-            if tools:
+            if temperature is None:
+                temperature = self.temperature(role, structured=False)
+            if temperature is not None:
+                kwargs["temperature"] = temperature
+            send_tools = bool(tools) and endpoint.tools
+            if send_tools:
                 kwargs["tools"] = tools
             if response_format:
                 kwargs["response_format"] = response_format
             started = time.monotonic()
             try:
-                response = await self._with_retries(litellm, kwargs)
-            except ModelCallError:
+                response = await self._send(litellm, ref, kwargs, ctx)
+            except (ModelCallError, BudgetExceeded, TaskTimeout):
                 raise
             except Exception as exc:
+                if response_format and is_format_refusal(exc):
+                    raise FormatRefused(str(response_format.get("type")), exc) from exc
+                if send_tools and is_tools_refusal(exc):
+                    endpoint.tools = False
+                    self._once(f"tools:{ref}", f"{ref} refused tool calls; this task runs without tools")
+                    continue
                 if not is_overflow(exc):
-                    raise ModelCallError(f"{ref}: {type(exc).__name__}: {_short(exc)}") from exc
+                    raise self._failure(ref, exc, kwargs) from exc
                 shrinks += 1
                 if shrinks > MAX_SHRINKS or not prompt.shrink():
-                    raise ModelCallError(f"{ref}: the context is too large even after shrinking it") from exc
+                    raise ModelCallError(
+                        f"{ref}: the prompt is too large for the model even after shrinking it"
+                    ) from exc
                 self._notice(f"{ref}: context overflow, shrinking the prompt and retrying")
                 continue
-            return await self._account(ctx, role, phase, ref, prices, response, started)
+            return await self._account(ctx, role, phase, ref, endpoint, prices, response, started, estimated, kwargs)
 
-    async def _with_retries(self, litellm: Any, kwargs: dict[str, Any]) -> Any:
+    def _failure(self, ref: providers.ModelRef, exc: BaseException, kwargs: dict[str, Any]) -> ModelCallError:
+        failure = describe(
+            exc, model=ref.name, endpoint=ref.endpoint, key_env=ref.key_env, timeout=float(kwargs.get("timeout", 0))
+        )
+        attempts = int(kwargs.get("_attempts", 1))
+        reason = failure.reason + (f" (after {attempts} attempts)" if attempts > 1 else "")
+        if (ref.single_slot or ref.local) and "did not answer" in reason:
+            reason += "; not re-sent, since the server is still working on it"
+        log.info("model call failed: %s", reason)
+        return ModelCallError(reason, unavailable=failure.unavailable)
+
+    async def _send(self, litellm: Any, ref: providers.ModelRef, kwargs: dict[str, Any], ctx: CallContext) -> Any:
+        """Send with the retry policy: only transient failures are retried, never past the task's
+        time budget, and a timed-out call to a single-slot server is not re-sent (it is still running)."""
         retry = self.settings.retry
+        budget = ctx.budget
+
+        def transient(exc: BaseException) -> bool:
+            if is_format_refusal(exc) or ("tools" in kwargs and is_tools_refusal(exc)):
+                return False
+            if (ref.single_slot or ref.local) and _is_timeout(exc):
+                return False  # the server is still running the first call: don't pile another on
+            return is_retryable(exc)
+
+        def out_of_time(state: RetryCallState) -> bool:
+            if state.attempt_number >= retry.max_attempts:
+                return True
+            # Waiting and then calling again must still fit in the task's time budget.
+            return budget is not None and (state.upcoming_sleep or 0.0) + 1.0 >= budget.remaining_seconds
+
         attempts = AsyncRetrying(
-            retry=retry_if_exception(is_retryable),
-            stop=stop_after_attempt(retry.max_attempts),
+            retry=retry_if_exception(transient),
+            stop=out_of_time,
             wait=make_wait(retry),
             reraise=True,
             before_sleep=lambda state: self._notice(
-                f"{kwargs['model']}: {type(state.outcome.exception()).__name__ if state.outcome else 'error'}, "
-                f"retry {state.attempt_number} of {retry.max_attempts - 1}"
+                f"{ref}: {_outcome_name(state)}, retry {state.attempt_number} of {retry.max_attempts - 1}"
             ),
         )
-        try:
-            async for attempt in attempts:
-                with attempt:
-                    return await litellm.acompletion(**kwargs)
-        except Exception as exc:
-            if is_retryable(exc):
-                raise ModelCallError(
-                    f"{kwargs['model']}: gave up after {retry.max_attempts} attempts: "
-                    f"{type(exc).__name__}: {_short(exc)}"
-                ) from exc
-            raise
+        slot = slot_for(ref)
+        async for attempt in attempts:
+            with attempt:
+                kwargs["_attempts"] = attempt.retry_state.attempt_number
+                timeout = retry.call_timeout
+                if budget is not None:
+                    timeout = min(timeout, max(1.0, budget.remaining_seconds))
+                kwargs["timeout"] = timeout
+                call = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+                if slot is None:
+                    return await litellm.acompletion(**call)
+                async with slot:
+                    return await litellm.acompletion(**call)
         raise AssertionError("unreachable")
 
     async def _account(
@@ -226,13 +277,26 @@ class ModelGateway:
         role: Role,
         phase: Phase,
         ref: providers.ModelRef,
+        endpoint: Endpoint,
         prices: Prices,
         response: Any,
         started: float,
+        estimated: int,
+        kwargs: dict[str, Any],
     ) -> Completion:
+        choice = response.choices[0]
+        message = choice.message
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        if prompt_tokens <= 0:
+            # No usage from the server: count locally, so token and cost budgets still hold.
+            endpoint.reports_usage = False
+            if endpoint.first_notice("usage"):
+                self._notice(f"{ref}: the server reports no token usage; counting tokens locally")
+            prompt_tokens, completion_tokens = _count_locally(kwargs, message, estimated)
+        else:
+            endpoint.calibrate(estimated, prompt_tokens)
         cost = prompt_tokens * prices.input + completion_tokens * prices.output
         if ctx.budget is not None:
             ctx.budget.charge(phase.value, prompt_tokens + completion_tokens, cost)
@@ -248,35 +312,37 @@ class ModelGateway:
                 priced=prices.known,
                 latency_ms=int((time.monotonic() - started) * 1000),
             )
-        message = response.choices[0].message
         tool_calls = [
             {"id": c.id, "name": c.function.name, "arguments": c.function.arguments or "{}"}
             for c in (getattr(message, "tool_calls", None) or [])
         ]
-        return Completion(message.content, tool_calls, prompt_tokens, completion_tokens, cost, ref.name)
+        finish = getattr(choice, "finish_reason", None)
+        return Completion(message.content, tool_calls, prompt_tokens, completion_tokens, cost, ref.name, finish)
 
-    def response_format_for(self, role: Role, schema: type[BaseModel], prompt: Prompt) -> dict[str, Any]:
-        """``json_schema`` where the provider supports it; otherwise JSON mode plus the schema in the prompt."""
+    def initial_format(self, role: Role) -> str:
+        """The structured-output mode the next call for ``role`` will try first."""
         ref = self.ref_for(role)
-        mode = ref.structured_output
-        if mode == "auto":
-            litellm = _LITELLM.get()
-            try:
-                supported = bool(litellm.supports_response_schema(model=ref.litellm_model))
-            except Exception:
-                supported = False
-            mode = "json_schema" if supported else "json_object"
-        json_schema = _json_schema(schema)
-        if mode == "json_schema":
-            return {
-                "type": "json_schema",
-                "json_schema": {"name": schema.__name__, "schema": json_schema, "strict": False},
-            }
-        prompt.system += (
-            f"\n\nReply with one JSON object only, matching this JSON schema ({schema.__name__}):\n"
-            + json.dumps(json_schema, ensure_ascii=False)
-        )
-        return {"type": "json_object"}
+        endpoint = endpoint_for(ref)
+        if endpoint.format_mode is not None:
+            return endpoint.format_mode
+        if ref.api_base:
+            return "json_schema"  # negotiated: a refusal moves to json_object, then to the prompt alone
+        litellm = _LITELLM.get()
+        try:
+            supported = bool(litellm.supports_response_schema(model=ref.litellm_model))
+        except Exception:
+            supported = False
+        return "json_schema" if supported else "json_object"
+
+    def _once(self, key: str, text: str) -> None:
+        if key not in self._told:
+            self._told.add(key)
+            self._notice(text, "warn")
+
+    def _notice(self, text: str, level: str = "info") -> None:
+        log.info(text)
+        if self.on_notice is not None:
+            self.on_notice(text, level)
 
     async def structured(
         self,
@@ -286,47 +352,48 @@ class ModelGateway:
         prompt: Prompt,
         schema: type[T],
         *,
+        json_schema: dict[str, Any] | None = None,
+        name: str | None = None,
         check: Callable[[T], None] | None = None,
         max_tokens: int = 2048,
     ) -> T:
-        """Ask for ``schema``; validate (and run ``check``, which raises ValueError); repair once.
+        """Ask for ``schema`` (see ``core.llm.structured.ask``): validated, checked, repaired once."""
+        from core.llm.structured import ask
 
-        Raises StructuredOutputError when the second reply is still invalid, ModelCallError when
-        the call itself fails. Never returns a guessed value.
-        """
-        response_format = self.response_format_for(role, schema, prompt)
-        problem = ""
-        for attempt in range(2):
-            completion = await self.complete(
-                ctx, role, phase, prompt, response_format=response_format, max_tokens=max_tokens
-            )
-            text = completion.content or ""
-            try:
-                value = schema.model_validate_json(extract_json(text))
-                if check is not None:
-                    check(value)
-                return value
-            except (ValidationError, ValueError) as exc:
-                problem = _short(exc, 600)
-                log.info("invalid %s reply (attempt %d): %s", schema.__name__, attempt + 1, problem)
-                if attempt == 0:
-                    self._notice(f"{schema.__name__}: reply did not match the schema, asking once more")
-                    prompt.tail += [
-                        {"role": "assistant", "content": text[:4000]},
-                        {
-                            "role": "user",
-                            "content": "Your reply was not valid for the required JSON schema "
-                            f"{schema.__name__}: {problem}\nReply again with only the corrected JSON object.",
-                        },
-                    ]
-        raise StructuredOutputError(schema.__name__, problem)
-
-    def _notice(self, text: str) -> None:
-        log.info(text)
-        if self.on_notice is not None:
-            self.on_notice(text)
+        return await ask(
+            self,
+            ctx,
+            role,
+            phase,
+            prompt,
+            schema,
+            json_schema=json_schema,
+            name=name,
+            check=check,
+            max_tokens=max_tokens,
+        )
 
 
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _is_timeout(exc: BaseException) -> bool:
+    from litellm import exceptions
+
+    return isinstance(exc, exceptions.Timeout)
+
+
+def _outcome_name(state: RetryCallState) -> str:
+    exc = state.outcome.exception() if state.outcome else None
+    return type(exc).__name__ if exc else "error"
+
+
+def _count_locally(kwargs: dict[str, Any], message: Any, estimated: int) -> tuple[int, int]:
+    """Prompt and completion tokens by litellm's tokenizer for the model, else by our estimate."""
+    litellm = _LITELLM.get()
+    text = message.content or ""
+    for call in getattr(message, "tool_calls", None) or []:
+        text += call.function.arguments or ""
+    try:
+        prompt = int(litellm.token_counter(model=kwargs["model"], messages=kwargs["messages"]))
+        completion = int(litellm.token_counter(model=kwargs["model"], text=text)) if text else 0
+    except Exception:  # an unknown tokenizer must not fail the call that already succeeded
+        prompt, completion = estimated, len(text) // 3 + 1
+    return max(prompt, estimated), completion

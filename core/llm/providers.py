@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.config import CustomProvider, Settings
-from core.errors import ModelNotFoundError, NoModelConfigured
+from core.errors import MissingCredentials, ModelNotFoundError, NoModelConfigured
 from core.models import Role
 
 
@@ -69,10 +69,20 @@ class ModelRef:
     litellm_model: str
     api_base: str | None = None
     api_key: str | None = None
-    structured_output: str = "auto"  # "auto" asks litellm; or "json_schema" / "json_object"
+    structured_output: str = "auto"  # "auto" negotiates; or "json_schema" / "json_object" / "prompt"
+    single_slot: bool = False  # configured: the server runs one request at a time; calls are serialised
+    local: bool = False  # on this machine: a timed-out call is still running there, so it is not re-sent
+    # The variables that must be set before the first call, when some are missing (checked up front).
+    missing_env: tuple[str, ...] = ()
+    key_env: str | None = None  # where the key comes from, named in "the key was rejected" messages
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def endpoint(self) -> str:
+        """Where calls go, for messages: the base URL, or the provider's name."""
+        return self.api_base or self.name.partition("/")[0]
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,19 @@ def _key_for(provider: str, env: dict[str, str]) -> str | None:
     return next((env[name] for name in spec.env if env.get(name)), None)
 
 
+def is_loopback(url: str | None) -> bool:
+    """True for a server on this machine (llama.cpp, Ollama, LM Studio): usually one slot."""
+    if not url:
+        return False
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
 def _custom_ref(name: str, model: str, provider: CustomProvider, env: dict[str, str]) -> ModelRef:
     key = provider.api_key or (env.get(provider.api_key_env) if provider.api_key_env else None)
+    missing = (provider.api_key_env,) if provider.api_key_env and not key else ()
     return ModelRef(
         name=f"{name}/{model}",
         litellm_model=f"openai/{model}",
@@ -127,7 +148,18 @@ def _custom_ref(name: str, model: str, provider: CustomProvider, env: dict[str, 
         # OpenAI-compatible servers often need no key, but the SDK insists on one being set.
         api_key=key or "not-needed",
         structured_output=provider.structured_output,
+        single_slot=bool(provider.single_slot),
+        local=is_loopback(provider.base_url),
+        missing_env=missing,
+        key_env=provider.api_key_env,
     )
+
+
+def _missing_for(spec: ProviderSpec, env: dict[str, str]) -> tuple[str, ...]:
+    present = [name for name in spec.env if env.get(name)]
+    if spec.needs_all:
+        return tuple(name for name in spec.env if not env.get(name))
+    return () if present else (spec.env[0],)
 
 
 def reference(name: str, settings: Settings, env: dict[str, str] | None = None) -> ModelRef:
@@ -139,17 +171,50 @@ def reference(name: str, settings: Settings, env: dict[str, str] | None = None) 
     if provider in settings.providers:
         return _custom_ref(provider, model, settings.providers[provider], env)
     if provider == "ollama" or provider == "ollama_chat":
-        return ModelRef(name, f"ollama_chat/{model}", api_base=settings.ollama_url, structured_output="json_schema")
+        return ModelRef(
+            name,
+            f"ollama_chat/{model}",
+            api_base=settings.ollama_url,
+            structured_output="json_schema",
+            local=is_loopback(settings.ollama_url),
+        )
     if provider == "openai" and env.get("OPENAI_BASE_URL"):
-        # Any OpenAI-compatible server: the standard OpenAI variables are honoured as-is.
+        # Any OpenAI-compatible server: the standard OpenAI variables are honoured as-is, and like
+        # the OpenAI SDK we ask for OPENAI_API_KEY (any value, for a server that checks none).
+        base = env["OPENAI_BASE_URL"]
         return ModelRef(
             name,
             name,
-            api_base=env["OPENAI_BASE_URL"],
-            api_key=env.get("OPENAI_API_KEY") or "not-needed",
-            structured_output="json_schema",
+            api_base=base,
+            api_key=env.get("OPENAI_API_KEY") or None,
+            structured_output=settings.structured_output,
+            local=is_loopback(base),
+            missing_env=() if env.get("OPENAI_API_KEY") else ("OPENAI_API_KEY",),
+            key_env="OPENAI_API_KEY",
         )
-    return ModelRef(name, name, api_key=_key_for(provider, env))
+    spec = _spec(provider)
+    if spec is None:
+        return ModelRef(name, name)  # a provider litellm knows and we do not: it finds its own key
+    return ModelRef(
+        name,
+        name,
+        api_key=_key_for(provider, env),
+        missing_env=_missing_for(spec, env),
+        key_env=None if spec.needs_all else next((n for n in spec.env if env.get(n)), spec.env[0]),
+    )
+
+
+def require_credentials(ref: ModelRef) -> None:
+    """Raise MissingCredentials naming the variable when the model's key is not set (no network)."""
+    if ref.missing_env:
+        names = " and ".join(ref.missing_env)
+        hint = ""
+        if ref.missing_env == ("OPENAI_API_KEY",) and ref.api_base:
+            hint = f" (OPENAI_BASE_URL={ref.api_base}; a server that checks no key accepts any value, e.g. none)"
+        raise MissingCredentials(
+            f"{ref.name} needs {names}, which {'is' if len(ref.missing_env) == 1 else 'are'} not set{hint}",
+            ref.missing_env,
+        )
 
 
 def default_model_name(settings: Settings, env: dict[str, str] | None = None, probe: bool = True) -> str:
@@ -161,6 +226,8 @@ def default_model_name(settings: Settings, env: dict[str, str] | None = None, pr
     if credentials:
         spec = _spec(credentials[0].provider)
         assert spec is not None
+        if spec.name == "openai" and env.get("OPENAI_BASE_URL"):
+            return _served_model(env["OPENAI_BASE_URL"], env.get("OPENAI_API_KEY", ""), probe)
         return spec.default
     for name, provider in settings.providers.items():
         if provider.models:
@@ -171,8 +238,39 @@ def default_model_name(settings: Settings, env: dict[str, str] | None = None, pr
             return f"ollama/{local[0]}"
     raise NoModelConfigured(
         "no model available: set OPENKOI_MODEL (e.g. anthropic/claude-sonnet-4-5) and the provider's API key "
-        "(e.g. ANTHROPIC_API_KEY), point OPENAI_BASE_URL at an OpenAI-compatible server, or start Ollama."
+        "(e.g. ANTHROPIC_API_KEY); or, for an OpenAI-compatible server, set OPENAI_BASE_URL and OPENAI_API_KEY "
+        "(any value if the server checks none); or start Ollama."
     )
+
+
+def list_served_models(base_url: str, api_key: str, timeout: float = 3.0) -> list[str]:
+    """The model ids an OpenAI-compatible server lists at ``/models``; raises OSError/ValueError."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {api_key or 'none'}"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        payload = json.loads(response.read())
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        raise ValueError("the reply to /models has no 'data' list")
+    return [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+
+
+def _served_model(base_url: str, api_key: str, probe: bool) -> str:
+    """With OPENAI_BASE_URL and no model named, the default is the first model the server lists."""
+    if not probe:
+        return "openai/<first model listed at OPENAI_BASE_URL>"
+    try:
+        served = list_served_models(base_url, api_key)
+    except (OSError, ValueError) as exc:
+        raise NoModelConfigured(
+            f"OPENAI_BASE_URL={base_url} did not list its models ({exc}); set OPENKOI_MODEL=openai/<model>"
+        ) from exc
+    if not served:
+        raise NoModelConfigured(f"OPENAI_BASE_URL={base_url} lists no models; set OPENKOI_MODEL=openai/<model>")
+    return f"openai/{served[0]}"
 
 
 def role_model_name(role: Role, settings: Settings, env: dict[str, str] | None = None, probe: bool = True) -> str:

@@ -2,15 +2,22 @@
 
 It speaks the real wire protocol of ``POST /v1/chat/completions`` so the engine is
 exercised through litellm and the OpenAI SDK exactly as in production. Replies are
-scripted per *kind* of request: the ``response_format.json_schema.name`` the engine
-asked for (``Directive``, ``Deliberation``, ``Plan``, ``Evaluation`` …) or
-``"execute"`` for free-form calls. Every request is recorded for assertions.
+scripted per *kind* of request: the schema name the engine asked for (``Directive``,
+``ParliamentReply``, ``Plan``, ``Evaluation`` …, whether sent as ``json_schema``, as
+``json_object`` with a schema, or only in the prompt) or ``"execute"`` for free-form calls.
+Every request is recorded for assertions, refused ones included.
+
+``Quirks`` switch on what real servers do that a lenient fake would hide: llama-cpp-python's
+500 for ``json_schema``, LM Studio's 400 for ``json_object``, vLLM's 400 for ``tools``, no
+``usage``, a tokenizer that counts more than the engine's estimate. Like a real model, a reply
+longer than ``max_tokens`` is cut there and finishes with ``"length"``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -34,6 +41,27 @@ class Reply:
     completion_tokens: int | None = None
     error_code: str | None = None
     error_message: str = "scripted error"
+    finish_reason: str | None = None  # e.g. "length" for a reply cut off by the model itself
+
+
+@dataclass
+class Quirks:
+    """Behaviours of real servers, off by default."""
+
+    refuse_json_schema: bool = False  # llama-cpp-python: HTTP 500 "Input should be 'text' or 'json_object'"
+    refuse_json_object: bool = False  # LM Studio: HTTP 400 "'response_format.type' must be 'json_schema' or 'text'"
+    refuse_tools: bool = False  # vLLM without --enable-auto-tool-choice: HTTP 400
+    omit_usage: bool = False  # no "usage" block at all
+    token_ratio: float = 1.0  # the server's tokenizer counts this many times the base count
+
+
+LLAMA_CPP_FORMAT_REFUSAL = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
+)
+LM_STUDIO_FORMAT_REFUSAL = "'response_format.type' must be 'json_schema' or 'text'"
+VLLM_TOOLS_REFUSAL = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
 
 
 def json_reply(payload: Any, **kwargs: Any) -> Reply:
@@ -45,11 +73,18 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
+_SCHEMA_IN_PROMPT = re.compile(r"matching this JSON schema \((\w+)\)")
+
+
 def request_kind(body: dict[str, Any]) -> str:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         return str(fmt.get("json_schema", {}).get("name", "json_schema"))
-    return "execute"
+    schema = fmt.get("schema")
+    if isinstance(schema, dict) and schema.get("title"):
+        return str(schema["title"])
+    found = _SCHEMA_IN_PROMPT.search(prompt_text(body))
+    return found.group(1) if found else "execute"
 
 
 def prompt_text(body: dict[str, Any]) -> str:
@@ -61,6 +96,13 @@ def prompt_text(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return "\n".join(parts)
+
+
+def _error(
+    status: int, message: str, kind: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "code": code}}
+    return web.json_response(body, status=status, headers=headers or {})
 
 
 Handler = Callable[[dict[str, Any]], "Reply | Awaitable[Reply]"]
@@ -97,6 +139,7 @@ class FakeModelServer:
     """Serves ``/v1/chat/completions`` on 127.0.0.1 with a free port."""
 
     def __init__(self, handler: Handler | None = None, latency: float = 0.0) -> None:
+        self.quirks = Quirks()
         self.script = ScriptedModel()
         self.handler: Handler = handler or self.script
         self.latency = latency
@@ -116,30 +159,40 @@ class FakeModelServer:
     def requests_of(self, kind: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if request_kind(r) == kind]
 
+    def _refusal(self, body: dict[str, Any]) -> web.Response | None:
+        kind = (body.get("response_format") or {}).get("type")
+        if kind == "json_schema" and self.quirks.refuse_json_schema:
+            return _error(500, LLAMA_CPP_FORMAT_REFUSAL, "server_error")
+        if kind == "json_object" and self.quirks.refuse_json_object:
+            return _error(400, LM_STUDIO_FORMAT_REFUSAL, "invalid_request_error")
+        if body.get("tools") and self.quirks.refuse_tools:
+            return _error(400, VLLM_TOOLS_REFUSAL, "BadRequestError")
+        return None
+
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        refusal = self._refusal(body)
+        if refusal is not None:
+            return refusal
         reply = self.handler(body)
         if not isinstance(reply, Reply):
             reply = await reply
         if self.latency or reply.delay:
             await asyncio.sleep(self.latency + reply.delay)
         if reply.status != 200:
-            error = {
-                "error": {
-                    "message": reply.error_message,
-                    "type": "server_error" if reply.status >= 500 else "invalid_request_error",
-                    "code": reply.error_code,
-                }
-            }
-            return web.json_response(error, status=reply.status, headers=reply.headers)
+            kind = "server_error" if reply.status >= 500 else "invalid_request_error"
+            return _error(reply.status, reply.error_message, kind, reply.error_code, reply.headers)
         content = reply.content
-        prompt_tokens = reply.prompt_tokens or estimate_tokens(prompt_text(body))
-        completion_tokens = reply.completion_tokens or estimate_tokens(content or "")
-        finish = "stop"
+        ratio = self.quirks.token_ratio
+        prompt_tokens = reply.prompt_tokens or int(estimate_tokens(prompt_text(body)) * ratio)
+        completion_tokens = reply.completion_tokens or int(estimate_tokens(content or "") * ratio)
+        finish = reply.finish_reason or "stop"
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         if isinstance(limit, int) and completion_tokens > limit:
-            # A real model stops at max_tokens: it is never billed for more.
+            # A real model stops at max_tokens: the text is cut there and never billed for more.
+            if content is not None and reply.completion_tokens is None:
+                content = content[: int(limit * 4 / ratio)]
             completion_tokens, finish = limit, "length"
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if reply.tool_calls:
@@ -151,12 +204,13 @@ class FakeModelServer:
             "created": int(time.time()),
             "model": body.get("model", "fake"),
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {
+        }
+        if not self.quirks.omit_usage:
+            payload["usage"] = {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+            }
         return web.json_response(payload, headers=reply.headers)
 
     async def _models(self, request: web.Request) -> web.Response:

@@ -23,26 +23,19 @@ def parliament(
     permission_level: str = "STANDARD",
     omit: tuple[str, ...] = (),
 ) -> Reply:
+    """A five-key ParliamentReply; ``omit`` leaves agencies out (a malformed reply)."""
     votes = votes or {}
     reasons = reasons or {}
     caveats = caveats or {}
-    payload = {
-        "votes": [
-            {
-                "agency": a,
-                "vote": votes.get(a, "APPROVE"),
-                "reason": reasons.get(a, f"{a} sees no problem"),
-                "caveat": caveats.get(a),
-            }
-            for a in AGENCIES
-            if a not in omit
-        ],
-        "guardian_assessment": {
-            "reversibility": reversibility,
-            "blast_radius": blast_radius,
-            "permission_level": permission_level,
-        },
+    payload: dict[str, Any] = {
+        a: {"vote": votes.get(a, "APPROVE"), "reason": reasons.get(a, f"{a} sees no problem"), "caveat": caveats.get(a)}
+        for a in AGENCIES
+        if a not in omit
     }
+    if "guardian" in payload:
+        payload["guardian"].update(
+            reversibility=reversibility, blast_radius=blast_radius, permission_level=permission_level
+        )
     return json_reply(payload)
 
 
@@ -62,6 +55,14 @@ _DIM = re.compile(r"^- ([\w-]+) \(weight", re.MULTILINE)
 
 
 def requested_dimensions(body: dict[str, Any]) -> list[str]:
+    """The dimensions the evaluator must score: the schema's required keys when the schema was
+    sent (json_schema or json_object), else the rubric lines of the prompt."""
+    fmt = body.get("response_format") or {}
+    schema = fmt.get("json_schema", {}).get("schema") if fmt.get("type") == "json_schema" else fmt.get("schema")
+    if isinstance(schema, dict):
+        dims = schema.get("properties", {}).get("dimensions", {}).get("required")
+        if isinstance(dims, list):
+            return [str(d) for d in dims]
     return _DIM.findall(prompt_text(body))
 
 
@@ -78,7 +79,7 @@ def evaluation(
         scores = score if isinstance(score, dict) else {d: score for d in dims}
         return json_reply(
             {
-                "dimensions": [{"name": d, "score": scores[d], "rationale": "ok"} for d in dims if d in scores],
+                "dimensions": {d: {"score": scores[d], "rationale": "ok"} for d in dims if d in scores},
                 "findings": [f for f in (findings or []) if f.get("dimension") in dims],
                 "needs_human": needs_human,
                 "needs_human_reason": "a business decision" if needs_human else None,
