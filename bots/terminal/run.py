@@ -41,6 +41,18 @@ def configure_logging(level: str) -> None:
             logging.getLogger(noisy).setLevel(max(LOG_LEVELS[level], logging.WARNING))
 
 
+def think_workspace(flag: Path | None, configured: Path | None) -> Path:
+    """The directory `openkoi think` lets the file tools read: ``--workspace``, else ``[tools] workspace``,
+    else the current directory (a person at a terminal runs it in their project). Raises ConfigError
+    when the chosen directory does not exist."""
+    chosen = flag or configured or Path.cwd()
+    root = chosen.expanduser()
+    if not root.is_dir():
+        source = "--workspace" if flag else "[tools] workspace"
+        raise ConfigError(f"{source}: {root} is not a directory")
+    return root.resolve()
+
+
 def _ask(question: str, yes: bool) -> bool:
     if yes:
         return True
@@ -62,9 +74,11 @@ async def run_think(
     quality: float | None,
     model: str | None,
     quiet: bool,
+    workspace: Path | None = None,
 ) -> int:
     try:
         settings = load_settings()
+        root = think_workspace(workspace, settings.tools.workspace)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return codes.EXIT_USAGE
@@ -78,7 +92,7 @@ async def run_think(
         async def escalate(reason: str) -> bool:
             return _ask(f"Escalation: {reason}", yes)
 
-        engine = Engine(settings, store, bus, workspace=Path.cwd(), escalate=escalate, model_override=model)
+        engine = Engine(settings, store, bus, workspace=root, escalate=escalate, model_override=model)
         try:
             # Resolve every role's model first, so a typo is reported before anything is stored.
             probe = ModelGateway(settings, overrides={r: model for r in Role} if model else {})
