@@ -164,13 +164,40 @@ async def blocked_task(svc: Service, fake_model: FakeModelServer, key: str = "bl
     return reply.task_id, pending["id"]
 
 
-async def test_only_the_requester_decides_when_no_approvers(svc: Service, fake_model: FakeModelServer) -> None:
+async def test_self_approval_is_refused_by_default_and_the_refusal_names_the_setting(
+    svc: Service, fake_model: FakeModelServer
+) -> None:
+    """Issue 8, defect 8: with no approvers configured, nobody (least of all the requester) may override."""
     await attach(svc)
     task_id, cid = await blocked_task(svc, fake_model)
+    for who in (ALICE, BOB):
+        refused = await svc.desk.press(who, cid, approve=True)
+        assert refused.private
+        assert "[slack.access]" in refused.text and "approvers" in refused.text and "self_approval" in refused.text
+    assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
+    assert (await svc.desk.press(BOB, cid, approve=False)).private  # a stranger may not cancel it either
+    cancelled = await svc.desk.press(ALICE, cid, approve=False)  # stopping one's own task is always allowed
+    assert not cancelled.private
+    assert await status_of(svc, task_id) is TaskStatus.CANCELLED
+
+
+async def test_self_approval_true_lets_the_requester_decide(svc: Service, fake_model: FakeModelServer) -> None:
+    await attach(svc, Access(self_approval=True))
+    task_id, cid = await blocked_task(svc, fake_model)
     refused = await svc.desk.press(BOB, cid, approve=True)
-    assert refused.private and "only the person who asked" in refused.text
+    assert refused.private and "approvers" in refused.text
     ok = await svc.desk.press(ALICE, cid, approve=True)
     assert not ok.private and "alice" in ok.text
+    await wait_until(lambda: _finished(svc, task_id))
+    assert await status_of(svc, task_id) is TaskStatus.DONE
+
+
+async def test_an_approver_never_approves_their_own_task(svc: Service, fake_model: FakeModelServer) -> None:
+    await attach(svc, Access(approvers=["UALICE", "UBOB"]))
+    task_id, cid = await blocked_task(svc, fake_model)  # asked by alice
+    refused = await svc.desk.press(ALICE, cid, approve=True)
+    assert refused.private and "Four eyes" in refused.text and "self_approval" in refused.text
+    assert not (await svc.desk.press(BOB, cid, approve=True)).private
     await wait_until(lambda: _finished(svc, task_id))
     assert await status_of(svc, task_id) is TaskStatus.DONE
 
@@ -193,7 +220,7 @@ async def test_concurrent_presses_decide_once(svc: Service, fake_model: FakeMode
 
 
 async def test_text_fallback_approves_by_task_id_prefix(svc: Service, fake_model: FakeModelServer) -> None:
-    platform = await attach(svc)
+    platform = await attach(svc, Access(self_approval=True))
     task_id, cid = await blocked_task(svc, fake_model)
     reply = await svc.ingress.handle(think(f"approve {task_id[:6]}", key="ap"))
     assert reply is not None and not reply.private
