@@ -169,3 +169,19 @@ async def test_a_missing_workspace_stops_the_service_from_starting(settings: Set
     with pytest.raises(ConfigError, match=r"\[tools\] workspace: .*nowhere is not a directory"):
         await svc.start()
     assert svc.store.db._conn is None
+
+
+async def test_the_banner_warns_when_others_can_read_a_config_file_holding_a_secret(settings: Settings) -> None:
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.test_chat_telegram import tg_settings
+
+    config = settings.config_path
+    config.parent.mkdir(parents=True, exist_ok=True)
+    async with FakeTelegram() as fake:
+        config.write_text(f'[telegram]\nbot_token = "{fake.token}"\n', encoding="utf-8")
+        config.chmod(0o644)
+        async with running_service(settings, tg_settings(fake)) as svc:
+            assert f"warning: {config} holds secrets and other users can read it; chmod 600 it" in svc.startup_report
+        config.chmod(0o600)
+        async with running_service(settings, tg_settings(fake)) as svc:
+            assert "chmod 600" not in svc.startup_report

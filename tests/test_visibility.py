@@ -99,6 +99,23 @@ async def test_slack_mention_notice_falls_back_to_a_direct_message(
     assert fake_model.requests == []
 
 
+async def test_discord_notice_falls_back_to_a_direct_message_once_the_interaction_expired(
+    settings: Settings, discord_fake: FakeDiscord, fake_model: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = discord_fake
+    monkeypatch.setattr("bots.discord.adapter.FOLLOWUP_SECONDS", -1.0)  # as if the task waited 15 minutes
+    fake.forbid_channel(fake.channel_id)
+    async with running_service(settings, discord_service(fake)) as svc:
+        payload = await think(fake, "write the release notes")
+        task_id = await task_of(svc, payload)
+        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        dm = fake.dm_channel(fake.user_id)["id"]
+        await wait_until(lambda: bool(fake.channel_messages(dm)))
+    (notice,) = fake.channel_messages(dm)
+    assert "could not post" in notice["content"] and "50013" in notice["content"]
+    assert fake_model.requests == []
+
+
 @pytest.mark.parametrize(("code", "message"), [(50013, "Missing Permissions"), (50001, "Missing Access")])
 async def test_discord_channel_that_refuses_the_bot(
     settings: Settings, discord_fake: FakeDiscord, fake_model: FakeModelServer, code: int, message: str
