@@ -19,7 +19,7 @@ LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WA
           "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
 # Libraries that are chatty below WARNING; shown at their own level only when tracing.
 NOISY = ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "aiosqlite", "telegram", "slack_sdk", "slack_bolt",
-         "discord", "aiohttp.access")  # fmt: skip
+         "discord")  # fmt: skip
 TASKS_LOGGER = "openkoi.tasks"
 # Attributes a record carries when it is about one task (see bots.chat.tasklog); JSON lines include them.
 TASK_FIELDS = ("task_id", "event", "platform", "channel")

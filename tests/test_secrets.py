@@ -76,5 +76,11 @@ def test_the_service_settings_and_environment_name_their_secrets() -> None:
         }
     )
     assert set(secret_fields(service)) == {TOKEN, "signing-secret-1", "hook-1234"}
-    env = {"OPENAI_API_KEY": "sk-live-1", "GITHUB_TOKEN": "ghp_x", "AWS_ACCESS_KEY_ID": "AKIA1", "HOME": "/home/me"}
+    env = {
+        "OPENAI_API_KEY": "sk-live-1",
+        "GITHUB_TOKEN": "ghp_x",
+        "AWS_ACCESS_KEY_ID": "AKIA1",
+        "HOME": "/home/me",
+        "MONKEY": "not a credential, just a word ending in KEY",
+    }
     assert set(environment_secrets(env)) == {"sk-live-1", "ghp_x", "AKIA1"}
