@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.secrets import SECRET_VARIABLE
 
 
 class _Section(BaseModel):
@@ -202,8 +203,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     got = error.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict) or _may_be_secret(error) else f" (got {got!r})"
     return f"key '{key}': {error['msg']}{shown}"
+
+
+def _may_be_secret(error: dict[str, Any]) -> bool:
+    """Never echo a value that may be a credential: one under a key named like one (``bot_token``,
+    ``signing_secret``, ``api_key``), or under a misspelt key, whose meaning nobody can know."""
+    if error.get("type") == "extra_forbidden":
+        return True
+    return any(SECRET_VARIABLE.search(str(part)) for part in error["loc"])
 
 
 def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:

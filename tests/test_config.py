@@ -254,3 +254,19 @@ def test_file_and_environment_problems_are_each_blamed_on_their_source(
     assert f"  {path}: key 'iteration.quality_threshold': Input should be less than or equal to 1 (got 1.5)" in lines
     assert any(line.startswith(f"  {path}: key 'providers.lab.base_url'") for line in lines)
     assert any(line.startswith("  environment (OPENKOI_*): key 'iteration.max_iterations'") for line in lines)
+
+
+def test_think_workspace_is_the_flag_then_the_config_then_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.terminal.run import think_workspace
+
+    flag, configured = tmp_path / "flag", tmp_path / "configured"
+    flag.mkdir()
+    configured.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert think_workspace(flag, configured) == flag.resolve()
+    assert think_workspace(None, configured) == configured.resolve()
+    assert think_workspace(None, None) == tmp_path.resolve()
+    with pytest.raises(ConfigError, match=r"\[tools\] workspace: .* is not a directory"):
+        think_workspace(None, tmp_path / "missing")

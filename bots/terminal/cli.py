@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,6 +53,11 @@ def cli() -> None:
 @click.option("--quality", type=click.FloatRange(0, 1), help="Quality threshold (0-1) to accept the output.")
 @click.option("-m", "--model", help="Model for every role, as provider/model.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the result on stdout; no progress on stderr.")
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory the agent's file tools may read (default: [tools] workspace, else the current directory).",
+)
 def think(task: tuple[str, ...], **flags: Any) -> None:
     """Run a task through Sovereign → Parliament → PEER loop → learning."""
     from bots.terminal.run import run_think
