@@ -69,8 +69,12 @@ def server() -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
-        process.wait(10)
+        process.terminate()  # uvicorn waits for a request in progress: kill it if it takes long
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
         log.close()
 
 
