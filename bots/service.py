@@ -42,6 +42,7 @@ from core.engine import Engine
 from core.errors import ConfigError
 from core.events import EventBus
 from core.llm.gateway import warm_up
+from core.llm.providers import model_summary
 from core.models import TaskStatus
 from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
 from core.store import Store
@@ -73,6 +74,8 @@ class Service:
     port: int = 0
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     startup_report: str = ""  # what start-up said: which platforms are on, and why others are off
+    model_ready: bool = False
+    model_line: str = "not resolved yet"
     _secrets: list[str] = field(default_factory=list)
     _retrying: set[str] = field(default_factory=set)  # platforms whose start failed, being retried
 
@@ -136,6 +139,8 @@ class Service:
             self.engine, self.pool, self.publisher, self.desk, policies, IntakeWriter(self.store.intake)
         )
         self._build_adapters()
+        # Which model the tasks will use, or why there is none: said at start-up and in /readyz.
+        self.model_ready, self.model_line = await asyncio.to_thread(model_summary, self.settings)
         # litellm's import holds the event loop for 2–3 s; done lazily by the first task it would
         # make every platform miss its 3-second acknowledgement. Import it off the loop first.
         await asyncio.to_thread(warm_up)
@@ -213,6 +218,10 @@ class Service:
     def _announce(self) -> None:
         s = self.service.serve
         lines = [f"openkoi serve listening on http://{s.host}:{self.port}"]
+        if self.model_ready:
+            lines.append(f"  model: {self.model_line}")
+        else:
+            lines.append(f"  model: missing — {self.model_line}; every task will fail until one is set")
         for name in PLATFORMS:
             if name in self.adapters and name not in self.off:
                 lines.append(f"  {name}: on")
@@ -300,8 +309,14 @@ class Service:
             database = True
         except Exception:
             database = False
-        ready = database and all(platforms.values()) and not self.ingress.closing
-        body = {"ready": ready, "database": database, "platforms": platforms, "draining": self.ingress.closing}
+        ready = database and self.model_ready and all(platforms.values()) and not self.ingress.closing
+        body = {
+            "ready": ready,
+            "database": database,
+            "model": "configured" if self.model_ready else "missing",
+            "platforms": platforms,
+            "draining": self.ingress.closing,
+        }
         return web.json_response(body, status=200 if ready else 503)
 
     async def stop(self) -> None:

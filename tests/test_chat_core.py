@@ -23,7 +23,7 @@ from core.outputs import Directive
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.chat_platform import RecordingPlatform
-from tests.fakes.model_server import FakeModelServer
+from tests.fakes.model_server import FakeModelServer, Reply
 
 ALICE = Actor("slack", "UALICE", "alice")
 BOB = Actor("slack", "UBOB", "bob")
@@ -73,6 +73,23 @@ async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> 
     assert "The answer." in joined
     assert "Done" in thread[-1] and "iteration" in thread[-1]
     assert "done" in parent.current.text  # the parent's status was edited to the final state
+
+
+async def test_a_model_that_cannot_be_used_is_one_failure_line_with_no_buttons(
+    svc: Service, fake_model: FakeModelServer
+) -> None:
+    platform = await attach(svc)
+    fake_model.script.queue("ParliamentReply", Reply(status=401, error_message="invalid api key"))
+    reply = await svc.ingress.handle(think("delete the staging database"))
+    assert reply is not None and reply.task_id is not None
+    await _shown(svc, reply.task_id)
+    parent = platform.parents()[0]
+    thread = [p.current for p in platform.thread(parent.message_id)]
+    failures = [m.text for m in thread if "model unavailable" in m.text]
+    assert len(failures) == 1 and "rejected the API key" in failures[0] and "invalid api key" in failures[0]
+    assert all(m.buttons == () for m in thread), "nothing to override: no Override/Cancel buttons"
+    assert not any("Blocked" in m.text or "Override" in m.text for m in thread)
+    assert "execute" not in fake_model.kinds()
 
 
 async def _shown(svc: Service, task_id: str) -> None:

@@ -29,6 +29,7 @@ async def test_starts_without_platforms_and_reports_why(settings: Settings) -> N
         assert "discord: off — DISCORD_BOT_TOKEN is not set" in svc.startup_report
         assert "telegram: off — TELEGRAM_BOT_TOKEN is not set" in svc.startup_report
         assert "No chat platform is configured" in svc.startup_report
+        assert "  model: openai/fake\n" in svc.startup_report
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{svc.port}/healthz") as r:
                 assert r.status == 200
@@ -36,7 +37,20 @@ async def test_starts_without_platforms_and_reports_why(settings: Settings) -> N
             async with http.get(f"http://127.0.0.1:{svc.port}/readyz") as r:
                 body = await r.json()
                 assert r.status == 200, body
-                assert body == {"ready": True, "database": True, "platforms": {}, "draining": False}
+                assert body == {
+                    "ready": True, "database": True, "model": "configured", "platforms": {}, "draining": False
+                }  # fmt: skip
+
+
+async def test_a_service_without_a_model_says_so_and_is_not_ready(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    async with running_service(settings, service_settings()) as svc:
+        assert "model: missing — openai/fake needs OPENAI_API_KEY, which is not set" in svc.startup_report
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{svc.port}/readyz") as r:
+            assert r.status == 503
+            assert (await r.json())["model"] == "missing"
 
 
 async def test_readyz_is_503_while_draining(settings: Settings) -> None:

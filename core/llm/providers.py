@@ -313,3 +313,20 @@ def validate(ref: ModelRef, settings: Settings) -> None:
     if not pool:
         return  # a provider litellm routes but does not list: let the call decide
     raise ModelNotFoundError(ref.name, difflib.get_close_matches(ref.name, pool, n=3, cutoff=0.5))
+
+
+def model_summary(settings: Settings, env: dict[str, str] | None = None) -> tuple[bool, str]:
+    """Whether every role has a usable model configured (credentials present), and one line saying
+    which (``openai/gpt-4.1``, or ``a for executor, …``) or what is missing. May probe a local server."""
+    env = dict(os.environ) if env is None else env
+    names: dict[str, list[str]] = {}
+    try:
+        for role in Role:
+            ref = reference(role_model_name(role, settings, env), settings, env)
+            require_credentials(ref)
+            names.setdefault(ref.name, []).append(role.value)
+    except (NoModelConfigured, ModelNotFoundError, MissingCredentials) as exc:
+        return False, str(exc)
+    if len(names) == 1:
+        return True, next(iter(names))
+    return True, ", ".join(f"{name} ({', '.join(roles)})" for name, roles in names.items())
