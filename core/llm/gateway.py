@@ -220,7 +220,7 @@ class ModelGateway:
                     raise ModelCallError(
                         f"{ref}: the prompt is too large for the model even after shrinking it"
                     ) from exc
-                self._notice(f"{ref}: context overflow, shrinking the prompt and retrying")
+                self.notice(f"{ref}: context overflow, shrinking the prompt and retrying")
                 continue
             return await self._account(ctx, role, phase, ref, endpoint, prices, response, started, estimated, kwargs)
 
@@ -259,7 +259,7 @@ class ModelGateway:
             stop=out_of_time,
             wait=make_wait(retry),
             reraise=True,
-            before_sleep=lambda state: self._notice(
+            before_sleep=lambda state: self.notice(
                 f"{ref}: {_outcome_name(state)}, retry {state.attempt_number} of {retry.max_attempts - 1}"
             ),
         )
@@ -300,7 +300,7 @@ class ModelGateway:
             # No usage from the server: count locally, so token and cost budgets still hold.
             endpoint.reports_usage = False
             if endpoint.first_notice("usage"):
-                self._notice(f"{ref}: the server reports no token usage; counting tokens locally")
+                self.notice(f"{ref}: the server reports no token usage; counting tokens locally")
             prompt_tokens, completion_tokens = _count_locally(kwargs, message, estimated)
         else:
             endpoint.calibrate(estimated, prompt_tokens)
@@ -344,9 +344,9 @@ class ModelGateway:
     def _once(self, key: str, text: str) -> None:
         if key not in self._told:
             self._told.add(key)
-            self._notice(text, "warn")
+            self.notice(text, "warn")
 
-    def _notice(self, text: str, level: str = "info") -> None:
+    def notice(self, text: str, level: str = "info") -> None:
         log.info(text)
         if self.on_notice is not None:
             self.on_notice(text, level)

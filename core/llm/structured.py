@@ -141,7 +141,7 @@ async def ask(
             following = endpoint.downgrade_format(refused.mode)
             if following is None:
                 raise ModelCallError(f"{ref.endpoint} refused every way of asking for JSON", unavailable=True) from None
-            gateway._notice(f"{ref}: the server refused response_format {refused.mode}; using {following} from now on")
+            gateway.notice(f"{ref}: the server refused response_format {refused.mode}; using {following} from now on")
             continue
         if endpoint.format_mode is None:
             endpoint.format_mode = mode  # accepted: no need to ask litellm again in this process
@@ -150,7 +150,7 @@ async def ask(
             projected = endpoint.estimate(estimate_tokens(prompt))
             if not widened and (ctx.budget is None or ctx.budget.remaining_tokens - projected >= 2 * room):
                 widened, room = True, 2 * room
-                gateway._notice(
+                gateway.notice(
                     f"{name}: the reply was cut off at {completion.completion_tokens} tokens; asking again with more room"
                 )
                 continue
@@ -167,7 +167,7 @@ async def ask(
         if repairs >= REPAIRS:
             raise StructuredOutputError(name, problem)
         repairs += 1
-        gateway._notice(f"{name}: the reply did not match the schema ({problem}); asking once more")
+        gateway.notice(f"{name}: the reply did not match the schema ({problem}); asking once more")
         prompt.tail += [
             {"role": "assistant", "content": text[:4000]},
             {
