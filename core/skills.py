@@ -62,9 +62,11 @@ def parse_skill(text: str, source: str) -> Rubric:
         raise ConfigError(f"{source}: a SKILL.md must start with YAML front matter ('---')")
     try:
         _, front, body = text.split("---", 2)
-        meta: dict[str, Any] = yaml.load(front, Loader=_Loader) or {}
+        meta: Any = yaml.load(front, Loader=_Loader) or {}
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{source}: front matter is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict) or not all(isinstance(key, str) for key in meta):
+        raise ConfigError(f"{source}: front matter must be a mapping of name, description and dimensions")
     try:
         return Rubric(**{k: v for k, v in meta.items() if k != "kind"}, body=body.strip(), source=source)
     except ValidationError as exc:

@@ -64,6 +64,7 @@ def test_unknown_category_falls_back_to_general(tmp_path: Path) -> None:
         ("no front matter", "must start with YAML front matter"),
         ("---\nname: x\ndimensions:\n  - name: a\n    weight: 0.5\n---\n", "weights must sum to 1.0"),
         ("---\nname: [unclosed\n---\n", "not valid YAML"),
+        ("---\n- a list\n---\n", "must be a mapping"),
     ],
 )
 def test_bad_skill_files_are_rejected_with_the_source(text: str, message: str) -> None:
