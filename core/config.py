@@ -7,6 +7,7 @@ Paths: ``OPENKOI_HOME`` relocates everything (config at ``$OPENKOI_HOME/config.t
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -199,10 +200,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
 
 
+# Keys whose values are credentials: an error names the key but never repeats what it holds.
+_SECRET_KEY = re.compile(r"(key|token|secret|password)$", re.IGNORECASE)
+
+
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     got = error.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    # A misspelt key's value says nothing about the mistake, and may be a token typed under a wrong name.
+    secret = error.get("type") == "extra_forbidden" or any(_SECRET_KEY.search(str(part)) for part in error["loc"])
+    shown = "" if isinstance(got, dict) or secret else f" (got {got!r})"
     return f"key '{key}': {error['msg']}{shown}"
 
 
