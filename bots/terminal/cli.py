@@ -1,5 +1,5 @@
-"""The ``openkoi`` command line. Heavy modules (the engine, litellm) load only inside ``think``,
-so ``openkoi --help`` and ``openkoi status`` stay fast."""
+"""The ``openkoi`` command line. Heavy modules (the engine, litellm) load only inside the commands
+that use them, so ``openkoi --help``, ``openkoi status`` and ``openkoi doctor`` stay fast."""
 
 from __future__ import annotations
 
@@ -99,14 +99,18 @@ def think(task: tuple[str, ...], **flags: Any) -> None:
     text = " ".join(task)
     if not text.strip():
         raise click.UsageError('the task is empty: say what you want done, e.g. openkoi think "summarise the README"')
-    from bots.terminal.run import run_think
 
-    sys.exit(_foreground(lambda: run_think(text, **flags)))
+    def work() -> Coroutine[Any, Any, int]:
+        from bots.terminal.run import run_think  # the engine loads here, inside _foreground's Ctrl-C care
+
+        return run_think(text, **flags)
+
+    sys.exit(_foreground(work))
 
 
 def _foreground(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
-    """Run a task command. Ctrl-C is handled inside (the task is cancelled, exit 6); a Ctrl-C that
-    lands before the task exists or during shutdown still exits 6, without a traceback."""
+    """Run a task command. Ctrl-C while the task runs cancels it (see ``run.drive``); one that lands
+    earlier (while the engine is imported, before the task exists) still exits 6 without a traceback."""
     try:
         return asyncio.run(work())
     except KeyboardInterrupt:
@@ -171,9 +175,12 @@ def _decision_command(action: Literal["approve", "deny", "cancel"], summary: str
     @click.option("-y", "--yes", is_flag=True, help="Answer yes to tool-loop escalations (approve).")
     @click.option("-m", "--model", help="Model for every role, as provider/model (approve).")
     def command(task_id: str, verbose: bool, quiet: bool, yes: bool, model: str | None) -> None:
-        from bots.terminal.decisions import run_decision
+        def work() -> Coroutine[Any, Any, int]:
+            from bots.terminal.decisions import run_decision
 
-        sys.exit(_foreground(lambda: run_decision(action, task_id, verbose=verbose, quiet=quiet, yes=yes, model=model)))
+            return run_decision(action, task_id, verbose=verbose, quiet=quiet, yes=yes, model=model)
+
+        sys.exit(_foreground(work))
 
 
 _decision_command(

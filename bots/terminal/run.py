@@ -127,8 +127,12 @@ async def drive(t: Terminal, task_id: str, work: Awaitable[Task], *, override: b
 
 async def _interrupted(t: Terminal, task_id: str) -> int:
     by = f"{getpass.getuser()} (Ctrl-C)"
-    # False: the engine recorded the cancellation itself as the task unwound, so say it here, once.
-    if not await t.engine.cancel(task_id, by=by) and not t.progress.quiet:
+    if await t.engine.cancel(task_id, by=by):
+        return codes.EXIT_CANCELLED  # announced by the engine, like any cancellation
+    # The engine marked the task cancelled itself as it unwound: record who, and say it once here.
+    if (await t.store.tasks.get(task_id)).status is TaskStatus.CANCELLED:
+        await t.store.tasks.update(task_id, error=f"cancelled by {by}")
+    if not t.progress.quiet:
         t.progress.say(f"✗ Cancelled by {by}.")
     return codes.EXIT_CANCELLED
 
