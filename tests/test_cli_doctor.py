@@ -59,7 +59,7 @@ def test_doctor_names_a_missing_key_and_a_broken_skill_file(
     lines = done.stdout.splitlines()
     assert (
         "fail  credentials: anthropic/claude-sonnet-4-5 needs ANTHROPIC_API_KEY, which is not set"
-        "  — export ANTHROPIC_API_KEY=… (or choose another model with OPENKOI_MODEL)"
+        "  — export ANTHROPIC_API_KEY=… (or choose another model)"
     ) in lines
     assert (
         f"warn  rubric skipped: {skill}: dimension weights must sum to 1.0 (they sum to 0.50)"

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -68,6 +69,18 @@ def test_an_empty_task_is_a_usage_error(
     assert not db_path(env).exists() and server.requests == []
 
 
+def test_without_a_model_think_says_what_to_set(env: dict[str, str], tmp_path: Path) -> None:
+    for name in ("OPENKOI_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        del env[name]
+    with socket.socket() as probe:  # Ollama's address: a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        env["OPENKOI_OLLAMA_URL"] = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    done = openkoi(env, "think", "summarise the README", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: no model available: set OPENKOI_MODEL (e.g. anthropic/claude-sonnet-4-5)")
+    assert "Traceback" not in done.stderr
+
+
 def block_once(server: FakeModelServer) -> None:
     server.script.queue("ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}, reversibility="NONE"))
 
@@ -122,6 +135,21 @@ def test_a_blocked_task_is_denied_or_cancelled_later(
     assert twice.returncode == 2
     assert twice.stderr == f"error: task {cancelled_id} had already finished (cancelled)\n"
     assert not server.requests_of("execute"), "nothing was executed"
+
+    with sqlite3.connect(db_path(env)) as db:  # as if it had come from Slack
+        db.execute("UPDATE tasks SET source = 'slack' WHERE id LIKE ?", (denied_id + "%",))
+    chat = openkoi(env, "task", "cancel", denied_id, cwd=tmp_path)
+    assert chat.returncode == 2 and f"task {denied_id} came from slack; decide it there" in chat.stderr
+
+
+def test_an_unanswered_block_expires(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
+    env["OPENKOI_PARLIAMENT__CONFIRMATION_TTL_MINUTES"] = "0.0001"  # 6 ms
+    task_id = blocked_task(env, server, tmp_path, "delete the staging database")
+    late = openkoi(env, "task", "approve", task_id, cwd=tmp_path)
+    assert late.returncode == 2
+    assert late.stderr == f"error: the override request for task {task_id} had expired; the task was cancelled\n"
+    assert task_row(env, task_id) == ("cancelled", "the override request expired")
+    assert not server.requests_of("execute")
 
 
 def test_ctrl_c_cancels_the_task_quietly(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:

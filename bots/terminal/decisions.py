@@ -29,11 +29,14 @@ class Refused(OpenKoiError):
 async def run_decision(action: Action, prefix: str, *, verbose: bool, quiet: bool, yes: bool, model: str | None) -> int:
     try:
         async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model) as t:
+            # Until an approval lets the task run, this command's own line says what happened
+            # (e.g. "cancelled"), not the progress renderer's end-of-task summary.
+            t.progress.quiet = True
             try:
                 task = await _terminal_task(t, prefix)
                 if action == "cancel":
                     return await _cancel(t, task)
-                return await _decide(t, task, approve=action == "approve")
+                return await _decide(t, task, approve=action == "approve", quiet=quiet)
             except OpenKoiError as exc:
                 click.echo(f"error: {exc}", err=True)
                 return codes.EXIT_USAGE
@@ -59,10 +62,11 @@ async def _cancel(t: Terminal, task: Task) -> int:
     by = getpass.getuser()
     if not await t.engine.cancel(task.id, by=by):
         raise Refused(f"task {task.id[:8]} had already finished ({task.status.value})")
+    click.echo(f"Task {task.id[:8]} cancelled by {by}.", err=True)
     return codes.EXIT_DONE
 
 
-async def _decide(t: Terminal, task: Task, *, approve: bool) -> int:
+async def _decide(t: Terminal, task: Task, *, approve: bool, quiet: bool) -> int:
     pending = await t.store.confirmations.pending_for_task(task.id)
     if pending is None:
         raise Refused(await _why_not_pending(t, task))
@@ -77,8 +81,10 @@ async def _decide(t: Terminal, task: Task, *, approve: bool) -> int:
     if not await t.engine.decide(task.id, pending["id"], approve, by):
         raise Refused(f"task {task.id[:8]} was already decided; a decision counts once")
     if not approve:
-        return codes.EXIT_DONE  # the engine ended it as cancelled ("override denied by …")
-    if not t.progress.quiet:
+        click.echo(f"Task {task.id[:8]} cancelled: override denied by {by}.", err=True)
+        return codes.EXIT_DONE
+    t.progress.quiet = quiet
+    if not quiet:
         t.progress.say(f"Override approved by {by}; task {task.id[:8]} continues.")
     return await drive(t, task.id, t.engine.continue_approved(task.id))
 

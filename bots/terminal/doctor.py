@@ -128,7 +128,7 @@ async def _model(
     try:
         providers.require_credentials(ref)
     except MissingCredentials as exc:
-        todo = f"export {' '.join(v + '=…' for v in exc.variables)} (or choose another model with OPENKOI_MODEL)"
+        todo = f"export {' '.join(v + '=…' for v in exc.variables)} (or choose another model)"
         yield Check("fail", f"credentials: {exc}", todo)
         return
     yield Check("ok", f"credentials for {name}: {_credentials(ref, settings)}")
