@@ -86,6 +86,16 @@ def test_doctor_names_bad_configuration_without_repeating_credentials(env: dict[
     assert "27182818" not in done.stdout + done.stderr and "31415926" not in done.stdout + done.stderr
 
 
+def test_doctor_reports_a_file_that_is_not_toml_once(env: dict[str, str], tmp_path: Path) -> None:
+    home = Path(env["OPENKOI_HOME"])
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text("model = \n", encoding="utf-8")
+    done = openkoi(env, "doctor", cwd=tmp_path)
+    assert done.returncode == 1
+    fails = [line for line in done.stdout.splitlines() if line.startswith("fail")]
+    assert len(fails) == 1 and fails[0].startswith(f"fail  config: {home / 'config.toml'}: not valid TOML"), fails
+
+
 def _platform_env(env: dict[str, str], slack: FakeSlack, discord: FakeDiscord, telegram: FakeTelegram) -> None:
     env.update(
         SLACK_API_URL=slack.api_url,

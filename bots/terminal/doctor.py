@@ -61,12 +61,14 @@ async def checks(live: bool) -> AsyncIterator[Check]:
     """Every check, in the order a person would fix things."""
     config_path, data_dir = resolve_paths()
     settings = None
+    config_problem = None
     try:
         from core.config import load_settings
 
         settings = load_settings()
     except ConfigError as exc:
-        yield Check("fail", f"config: {_one_line(exc)}", "fix the key named above (see README, Configuration)")
+        config_problem = _one_line(exc)
+        yield Check("fail", f"config: {config_problem}", "fix the key named above (see README, Configuration)")
     else:
         present = "" if config_path.exists() else " (not present: defaults)"
         yield Check("ok", f"config {config_path}{present}")
@@ -76,7 +78,7 @@ async def checks(live: bool) -> AsyncIterator[Check]:
     for check in _soul_and_rubrics(config_path.parent):
         yield check
     yield _data_dir(data_dir)
-    async for check in _platforms(live):
+    async for check in _platforms(live, config_problem):
         yield check
 
 
@@ -89,9 +91,11 @@ def _one_line(exc: BaseException) -> str:
 
 async def _models(settings: Settings, live: bool) -> AsyncIterator[Check]:
     from core.llm import providers
-    from core.llm.gateway import ModelGateway
+    from core.llm.gateway import ModelGateway, warm_up
     from core.models import Role
 
+    if live:
+        warm_up()  # import litellm now, so the one-token calls' times are the models' own
     # One attempt and a short timeout: doctor reports what happens, it does not wait out retries.
     retry = settings.retry.model_copy(update={"max_attempts": 1, "call_timeout": min(settings.retry.call_timeout, 30)})
     gateway = ModelGateway(settings.model_copy(update={"retry": retry}))
@@ -251,13 +255,14 @@ def _data_dir(path: Path) -> Check:
 # ---------------------------------------------------------------------------- chat platforms
 
 
-async def _platforms(live: bool) -> AsyncIterator[Check]:
+async def _platforms(live: bool, config_problem: str | None) -> AsyncIterator[Check]:
     from bots.config import load_service_settings
 
     try:
         service = load_service_settings()
     except ConfigError as exc:
-        yield Check("fail", f"chat settings: {_one_line(exc)}", "fix the key named above")
+        if _one_line(exc) != config_problem:  # a file that is not TOML at all is reported once
+            yield Check("fail", f"chat settings: {_one_line(exc)}", "fix the key named above")
         return
     configured = [(name, s) for name, s in _platform_settings(service) if s.bot_token is not None]
     if not configured:
