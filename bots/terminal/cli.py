@@ -183,9 +183,7 @@ def _decision_command(action: Literal["approve", "deny", "cancel"], summary: str
         sys.exit(_foreground(work))
 
 
-_decision_command(
-    "approve", "Override a task the Parliament blocked and run it here, like think (exit codes as think)."
-)
+_decision_command("approve", "Override a blocked task and run it here (progress and exit codes as think).")
 _decision_command("deny", "Refuse the override of a blocked task; it ends as cancelled.")
 _decision_command("cancel", "Cancel a blocked or queued task.")
 
