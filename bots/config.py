@@ -21,14 +21,32 @@ class _Section(BaseModel):
 
 
 class Access(_Section):
-    """Who may use the bot on one platform. Empty lists mean "no restriction" for /think;
-    with no approvers, only the person who asked may override their own task's block."""
+    """Who may use the bot on one platform. Empty lists mean "no restriction" for /think.
+
+    Overrides are four-eyes: only ``approvers`` (or holders of ``approver_roles``) may override a
+    block, and never on their own task. ``self_approval = true`` lets the person who asked decide
+    on their own task too, for a solo set-up; with no approvers and no self-approval, nobody can
+    override (a block can still be cancelled)."""
 
     allowed_users: list[str] = Field(default_factory=list)
     allowed_channels: list[str] = Field(default_factory=list)
     allowed_roles: list[str] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list)
     approver_roles: list[str] = Field(default_factory=list)
+    self_approval: bool = False
+
+    @property
+    def open_to_everyone(self) -> bool:
+        return not (self.allowed_users or self.allowed_channels or self.allowed_roles)
+
+
+class Pace(_Section):
+    """At most ``messages`` sends (new messages and edits) into one chat in any ``seconds``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    messages: int = Field(ge=1)
+    seconds: float = Field(gt=0)
 
 
 class ServeSettings(_Section):
@@ -39,6 +57,10 @@ class ServeSettings(_Section):
     drain_seconds: float = Field(30.0, ge=0)
     expiry_check_seconds: float = Field(15.0, gt=0)
     dedupe_hours: float = Field(24.0, ge=0.2)  # PLATFORMS.md: at least 10 minutes
+    # A platform that fails to start is retried after this many seconds, doubling up to the maximum.
+    start_retry_seconds: float = Field(5.0, gt=0)
+    start_retry_max_seconds: float = Field(300.0, gt=0)
+    log_format: Literal["text", "json"] = "text"
 
 
 class SlackSettings(_Section):
@@ -48,6 +70,8 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     mode: Literal["auto", "http", "socket"] = "auto"
     edit_interval: float = Field(1.0, ge=0)
+    # chat.postMessage allows about one message per second per channel.
+    channel_pace: Pace = Pace(messages=1, seconds=1.0)
     access: Access = Field(default_factory=Access)
 
     def off_reason(self) -> str | None:
@@ -73,6 +97,8 @@ class DiscordSettings(_Section):
     # Guilds to register /think in directly (instant); otherwise it is registered globally.
     guild_ids: list[int] = Field(default_factory=list)
     edit_interval: float = Field(1.0, ge=0)
+    # Discord's per-channel message bucket is 5 per 5 s (discord.py also waits out its 429s).
+    channel_pace: Pace = Pace(messages=5, seconds=5.0)
     access: Access = Field(default_factory=Access)
 
     def off_reason(self) -> str | None:
@@ -87,6 +113,9 @@ class TelegramSettings(_Section):
     api_url: str = "https://api.telegram.org/bot"
     mode: Literal["auto", "polling", "webhook"] = "auto"
     edit_interval: float = Field(0.6, ge=0)
+    # Telegram: about one message per second in any chat, and 20 per minute in a group.
+    chat_pace: Pace = Pace(messages=1, seconds=1.0)
+    group_pace: Pace = Pace(messages=20, seconds=60.0)
     access: Access = Field(default_factory=Access)
 
     def off_reason(self) -> str | None:

@@ -5,6 +5,11 @@ the Slack Socket Mode, Discord gateway and Telegram polling clients, a bounded w
 thread publisher and the confirmation desk. On start it recovers what a previous process left
 unfinished; on SIGTERM it stops taking commands, lets running tasks finish for `drain_seconds`,
 fails the rest honestly in their threads, and exits.
+
+Before anything else it registers the service's secrets (platform tokens, signing and webhook
+secrets, model keys) for redaction from every log record and chat message. A platform that fails
+to start is retried with backoff while `/readyz` answers 503. The agent's file tools read only
+`[tools] workspace`; without one it has none.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import gc
 import importlib
 import logging
 import signal
+import stat
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -27,13 +34,16 @@ from bots.chat.ingress import ACTIVE, Ingress
 from bots.chat.intake import IntakeWriter
 from bots.chat.platform import ChatPlatform
 from bots.chat.publisher import ThreadPublisher
+from bots.chat.tasklog import TaskLog
 from bots.chat.workers import PoolFull, WorkerPool
 from bots.config import ServiceSettings
 from core.config import Settings
 from core.engine import Engine
+from core.errors import ConfigError
 from core.events import EventBus
 from core.llm.gateway import warm_up
 from core.models import TaskStatus
+from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,12 +73,24 @@ class Service:
     port: int = 0
     _background: list[asyncio.Task[Any]] = field(default_factory=list)
     startup_report: str = ""  # what start-up said: which platforms are on, and why others are off
+    _secrets: list[str] = field(default_factory=list)
+    _retrying: set[str] = field(default_factory=set)  # platforms whose start failed, being retried
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
 
         If any step fails, everything started so far is stopped again before the error propagates."""
-        self.store = await Store(self.settings.db_path).open()
+        # First of all: the SDKs log token-bearing URLs while they are being built (python-telegram-bot's
+        # "Set Bot API URL"), and a model may quote a key it saw. From here on both are redacted.
+        install_log_redaction()
+        self._secrets = SECRETS.add(
+            [*secret_fields(self.service), *secret_fields(self.settings), *environment_secrets()]
+        )
+        try:
+            self.store = await Store(self.settings.db_path).open()
+        except BaseException:
+            SECRETS.remove(self._secrets)
+            raise
         try:
             await self._start()
         except BaseException:
@@ -87,10 +109,23 @@ class Service:
         with contextlib.suppress(Exception):
             await self.pool.drain(within=0)
         await self.store.close()
+        SECRETS.remove(self._secrets)
+
+    def workspace(self) -> Path | None:
+        """``[tools] workspace``, checked; None (no file tools) when it is not configured."""
+        configured = self.settings.tools.workspace
+        if configured is None:
+            return None
+        root = configured.expanduser()
+        if not root.is_dir():
+            raise ConfigError(f"[tools] workspace: {root} is not a directory")
+        return root.resolve()
 
     async def _start(self) -> None:
         bus = EventBus()
-        self.engine = Engine(self.settings, self.store, bus)
+        # Never the process's working directory: for a service that is often / or where its .env lives.
+        self.engine = Engine(self.settings, self.store, bus, workspace=self.workspace())
+        TaskLog(self.store).attach(bus)
         s = self.service
         self.pool = WorkerPool(s.serve.workers, s.serve.queue_limit)
         self.publisher = ThreadPublisher(self.store, {}, self.settings.parliament.confirmation_ttl_minutes)
@@ -120,7 +155,10 @@ class Service:
                 await adapter.start()
             except Exception as exc:  # one platform's outage must not keep the others down
                 log.exception("%s did not start", name)
-                self.off[name] = f"failed to start: {exc}"
+                self.off[name] = f"failed to start: {exc} (retrying)"
+                self._retrying.add(name)
+                await _stop_quietly(adapter)
+                self._background.append(asyncio.create_task(self._retry_start(name, adapter)))
         await self.recover()
         self._background.append(asyncio.create_task(self.desk.run_sweeps(s.serve.expiry_check_seconds)))
         self._background.append(asyncio.create_task(self._purge_deliveries()))
@@ -132,6 +170,27 @@ class Service:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else s.serve.port
         self._announce()
+
+    async def _retry_start(self, name: str, adapter: Adapter) -> None:
+        """Start a platform that failed to, after ``start_retry_seconds``, doubling each time up to
+        ``start_retry_max_seconds``, until it starts. Meanwhile it is not connected: /readyz says 503."""
+        serve = self.service.serve
+        wait, attempt = serve.start_retry_seconds, 1
+        while True:
+            await asyncio.sleep(wait)
+            attempt += 1
+            try:
+                await adapter.start()
+            except Exception as exc:
+                wait = min(wait * 2, serve.start_retry_max_seconds)
+                log.warning("%s: start attempt %d failed (%s); next attempt in %.0fs", name, attempt, exc, wait)
+                await _stop_quietly(adapter)
+                continue
+            self.off.pop(name, None)
+            self._retrying.discard(name)
+            log.warning("%s: on (started at attempt %d)", name, attempt)
+            await self.recover(only=name)  # its tasks were left alone while it could not post
+            return
 
     def _build_adapters(self) -> None:
         s = self.service
@@ -164,14 +223,48 @@ class Service:
                 "  No chat platform is configured. Set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN),"
                 " DISCORD_BOT_TOKEN, or TELEGRAM_BOT_TOKEN — see the README's 'Chat' section."
             )
+        lines += self._warnings()
         for line in lines:
             log.warning("%s", line)  # WARNING so it shows at the default log level
         self.startup_report = "\n".join(lines)
 
-    async def recover(self) -> None:
-        """Finish what a previous process left: queued tasks run, interrupted ones fail honestly,
-        approved-but-not-continued ones continue. Pending confirmations simply stay pending."""
+    def _warnings(self) -> list[str]:
+        """What an operator should know before a team uses the service: who may ask, who may override,
+        what the agent may read, and a config file others can read."""
+        lines = []
         for name in self.adapters:
+            access = getattr(self.service, name).access
+            if access.open_to_everyone:
+                lines.append(
+                    f"  warning: /think on {name} is open to everyone; restrict it with [{name}.access]"
+                    " allowed_users, allowed_channels or allowed_roles"
+                )
+            if not (access.approvers or access.approver_roles or access.self_approval):
+                lines.append(
+                    f"  note: nobody may override a block on {name} until [{name}.access] approvers"
+                    " (or self_approval = true, for a solo set-up) is set"
+                )
+        workspace = self.engine.workspace
+        if workspace is None:
+            lines.append("  tools: no [tools] workspace configured, so the agent has no file tools")
+        else:
+            lines.append(
+                f"  tools: the agent may read files under {workspace} (dotfiles, keys and credentials excepted)"
+            )
+        path = self.settings.config_path
+        if path.is_file() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if any(secret in text for secret in self._secrets):
+                lines.append(f"  warning: {path} holds secrets and other users can read it; chmod 600 it")
+        return lines
+
+    async def recover(self, only: str | None = None) -> None:
+        """Finish what a previous process left: queued tasks run, interrupted ones fail honestly,
+        approved-but-not-continued ones continue. Pending confirmations simply stay pending.
+        A platform that is down is skipped (its threads could not be posted); ``only`` recovers one
+        platform, once it has started late."""
+        names = [n for n in self.adapters if n not in self._retrying] if only is None else [only]
+        for name in names:
             for conversation in await self.store.conversations.for_platform(name, ACTIVE):
                 task = await self.store.tasks.get(conversation.task_id)
                 try:
@@ -234,6 +327,15 @@ class Service:
         if self.runner is not None:
             await self.runner.cleanup()
         await self.store.close()
+        SECRETS.remove(self._secrets)
+
+
+async def _stop_quietly(adapter: Adapter) -> None:
+    """Release what a failed start opened (sessions, clients) so the next attempt starts clean."""
+    try:
+        await adapter.stop()
+    except Exception:
+        log.debug("stopping %s after a failed start failed", adapter.name, exc_info=True)
 
 
 async def serve(settings: Settings, service: ServiceSettings) -> None:

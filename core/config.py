@@ -7,7 +7,6 @@ Paths: ``OPENKOI_HOME`` relocates everything (config at ``$OPENKOI_HOME/config.t
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.secrets import SECRET_VARIABLE
 
 
 class _Section(BaseModel):
@@ -200,17 +200,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
 
 
-# Keys whose values are credentials: an error names the key but never repeats what it holds.
-_SECRET_KEY = re.compile(r"(key|token|secret|password)$", re.IGNORECASE)
-
-
 def _describe(error: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     got = error.get("input")
-    # A misspelt key's value says nothing about the mistake, and may be a token typed under a wrong name.
-    secret = error.get("type") == "extra_forbidden" or any(_SECRET_KEY.search(str(part)) for part in error["loc"])
-    shown = "" if isinstance(got, dict) or secret else f" (got {got!r})"
+    shown = "" if isinstance(got, dict) or _may_be_secret(error) else f" (got {got!r})"
     return f"key '{key}': {error['msg']}{shown}"
+
+
+def _may_be_secret(error: dict[str, Any]) -> bool:
+    """Never echo a value that may be a credential: one under a key named like one (``bot_token``,
+    ``signing_secret``, ``api_key``), or under a misspelt key, whose meaning nobody can know."""
+    if error.get("type") == "extra_forbidden":
+        return True
+    return any(SECRET_VARIABLE.search(str(part)) for part in error["loc"])
 
 
 def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """The outcome of a Parliament deliberation and the rules that turn votes into a verdict.
 
-Fail-closed by construction: a verdict is APPROVED only when a Guardian vote exists and is not
-BLOCK and fewer than two other agencies block. Every other path is a block of some kind.
+Fail-closed by construction: a verdict is APPROVED only when the Guardian does not BLOCK and either
+fewer than two other agencies block or the Guardian assesses the task as fully reversible with a low
+blast radius (then their dissent becomes caveats). Every other path is a block of some kind.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def tally(reply: ParliamentReply) -> Verdict:
     if guardian.vote is Vote.BLOCK:
         return Verdict(Outcome.GUARDIAN_BLOCK, guardian.reason, votes, assessment, False, caveats)
     dissent = [v for v in votes if v.agency is not Agency.GUARDIAN and v.vote is Vote.BLOCK]
-    if len(dissent) >= DISSENT_BLOCK_LIMIT:
+    # Dissent stops a task only when the Guardian does not judge it safe to undo: what is fully
+    # reversible with a low blast radius goes ahead, with the dissent as caveats to respect.
+    undoable = assessment.reversibility == "FULL" and assessment.blast_radius == "LOW"
+    if len(dissent) >= DISSENT_BLOCK_LIMIT and not undoable:
         reason = "; ".join(f"{v.agency.value}: {v.reason}" for v in dissent)
         return Verdict(Outcome.DISSENT_BLOCK, reason, votes, assessment, False, caveats)
     dissent_caveats = tuple(f"{v.agency.value} (dissent): {v.reason}" for v in dissent)

@@ -46,6 +46,7 @@ from core.events import (
     TaskStarted,
 )
 from core.executor import Escalation, Executor
+from core.files import write_private
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Decision, Role, Session, Task, TaskOptions, TaskStatus
 from core.orchestrator import LoopOutcome, PeerLoop
@@ -72,6 +73,7 @@ class Engine:
     settings: Settings
     store: Store
     bus: EventBus = field(default_factory=EventBus)
+    # The directory the file tools may read (see core.workspace); None: no file tools at all.
     workspace: Path | None = None
     tools: list[Tool] | None = None
     escalate: Escalation | None = None
@@ -319,7 +321,7 @@ class Engine:
 
     def _loop(self, gateway: ModelGateway, task: Task) -> PeerLoop:
         it = self.settings.iteration
-        tools = self.tools if self.tools is not None else workspace_tools(self.workspace or Path.cwd())
+        tools = self.tools if self.tools is not None else self._workspace_tools()
         ts = self.settings.tools
         executor = Executor(
             gateway,
@@ -339,6 +341,14 @@ class Engine:
             task.options.max_iterations or it.max_iterations,
             task.options.quality_threshold if task.options.quality_threshold is not None else it.quality_threshold,
         )
+
+    def _workspace_tools(self) -> list[Tool]:
+        """File tools over the explicit workspace only: with none (``openkoi serve`` without
+        ``[tools] workspace``) the agent gets no file tools, never the process's working directory,
+        which for a service is often ``/`` or the directory holding its ``.env``."""
+        if self.workspace is None:
+            return []
+        return workspace_tools(self.workspace, private=(self.settings.config_dir, self.settings.data_dir))
 
     async def _directive(self, gateway: ModelGateway, ctx: CallContext, task: Task, recall: str) -> Directive:
         stored = await self.store.tasks.stored_json(task.id, "directive_json")
@@ -461,12 +471,11 @@ class Engine:
         return task
 
     def _save_output(self, task: Task) -> None:
-        directory = self.settings.data_dir / "sessions" / task.session_id
-        directory.mkdir(parents=True, exist_ok=True)
+        path = self.settings.data_dir / "sessions" / task.session_id / f"{task.id}.md"
         header = f"# {task.description}\n\n<!-- task {task.id} · {task.status.value}"
         if task.score is not None:
             header += f" · score {task.score:.2f}"
-        (directory / f"{task.id}.md").write_text(f"{header} -->\n\n{task.output}\n", encoding="utf-8")
+        write_private(path, f"{header} -->\n\n{task.output}\n")  # owner-only, like the database
 
 
 def _context(directive: str, caveats: list[str], plan: Plan, recall: str) -> str:

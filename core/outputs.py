@@ -14,6 +14,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Bounded text: stated in the schema (maxLength), so grammar-constrained decoding cannot ramble on
+# until the output limit — small local models do — and checked after parsing for everyone else.
+Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Paragraph = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+OptionalSentence = Annotated[str, StringConstraints(max_length=500)] | None
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -24,9 +30,9 @@ class _Output(BaseModel):
 class Directive(_Output):
     """The Sovereign's framing of a task: what good looks like for this team."""
 
-    stance: Text = Field(description="A few words on the approach, e.g. 'Direct, test-driven'")
-    good_looks_like: list[Text] = Field(min_length=1, max_length=6)
-    constraints: list[Text] = Field(default_factory=list, max_length=6)
+    stance: Phrase = Field(description="A few words on the approach, e.g. 'Direct, test-driven'")
+    good_looks_like: list[Sentence] = Field(min_length=1, max_length=6)
+    constraints: list[Sentence] = Field(default_factory=list, max_length=6)
 
 
 class Agency(StrEnum):
@@ -58,17 +64,23 @@ class GuardianAssessment(_Output):
 
 
 class Ballot(_Output):
-    """One agency's vote in the Parliament's reply."""
+    """One agency's vote in the Parliament's reply. The reason comes before the vote, so that a
+    model writes its reasoning first and votes from it (weak models vote at random otherwise)."""
 
+    reason: Sentence
     vote: Vote
-    reason: Text
-    caveat: str | None = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
+    caveat: OptionalSentence = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
 
 
-class GuardianBallot(Ballot):
+class GuardianBallot(_Output):
+    """The Guardian assesses the risk, then reasons, then votes."""
+
     reversibility: Literal["FULL", "PARTIAL", "NONE"]
     blast_radius: Literal["LOW", "MEDIUM", "HIGH"]
     permission_level: Literal["NONE", "STANDARD", "ELEVATED"]
+    reason: Sentence
+    vote: Vote
+    caveat: OptionalSentence = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
 
 
 class ParliamentReply(_Output):
@@ -100,25 +112,25 @@ FutureLabel = Literal["A", "B", "C", "D", "E"]
 
 class Future(_Output):
     label: FutureLabel
-    action: Text
-    consequence: Text
-    likely_response: Text
+    action: Sentence
+    consequence: Sentence
+    likely_response: Sentence
     risk: Literal["LOW", "MEDIUM", "HIGH"]
 
 
 class Simulation(_Output):
     futures: list[Future] = Field(min_length=2, max_length=5, description="Labelled A, B, C … in order")
     recommendation: FutureLabel = Field(description="The label of the recommended future (one of the futures)")
-    reason: Text
+    reason: Sentence
     champion: Agency
-    champion_reason: Text
+    champion_reason: Sentence
     dissent: Agency | None = None
-    dissent_reason: str | None = None
+    dissent_reason: OptionalSentence = None
 
 
 class PlanStep(_Output):
-    title: Text
-    detail: Text
+    title: Phrase
+    detail: Paragraph
 
 
 class Plan(_Output):
@@ -138,10 +150,12 @@ class Severity(StrEnum):
 
 class Finding(_Output):
     severity: Severity
-    dimension: Text
-    description: Text
-    fix: Text = Field(description="A concrete change that would resolve the finding")
-    quote: str | None = Field(None, description="An exact excerpt of the output the finding is about")
+    dimension: Phrase
+    description: Sentence
+    fix: Paragraph = Field(description="A concrete change that would resolve the finding")
+    quote: Annotated[str, StringConstraints(max_length=600)] | None = Field(
+        None, description="An exact excerpt of the output the finding is about"
+    )
 
 
 class DimensionScore(_Output):
@@ -160,7 +174,7 @@ class Evaluation(_Output):
 
 class Judgement(_Output):
     score: Score
-    rationale: Text
+    rationale: Sentence
 
 
 class EvaluationReply(_Output):
@@ -170,8 +184,8 @@ class EvaluationReply(_Output):
     dimensions: dict[str, Judgement]
     findings: list[Finding] = Field(default_factory=list)
     needs_human: bool = Field(description="True only if a person must decide before going further")
-    needs_human_reason: str | None = None
-    summary: Text
+    needs_human_reason: OptionalSentence = None
+    summary: Paragraph
 
     def evaluation(self, order: list[str]) -> Evaluation:
         scored = [DimensionScore(name=n, score=j.score, rationale=j.rationale) for n, j in self.dimensions.items()]
@@ -213,7 +227,7 @@ class LearningKind(StrEnum):
 
 class ExtractedLearning(_Output):
     kind: LearningKind
-    text: Text
+    text: Sentence
     confidence: Score
 
 

@@ -10,18 +10,25 @@ from core.outputs import ParliamentReply
 from core.prompt import Prompt
 
 SYSTEM = """You are the Parliament of an engineering team's agent. Before the agent acts, five agencies \
-deliberate on the task. Each votes APPROVE, APPROVE_WITH_CAVEAT (give the caveat), ABSTAIN or BLOCK, with \
-a one-sentence reason:
-- guardian: safety and reversibility. Can this be undone? What is the blast radius? BLOCK anything \
-irreversible or high-risk (deleting data, production changes, sending messages or money on someone's \
-behalf, leaking secrets) unless the task makes the safeguards explicit. Also state reversibility \
-(FULL/PARTIAL/NONE), blast radius (LOW/MEDIUM/HIGH) and the permission level required \
-(NONE/STANDARD/ELEVATED).
+deliberate on the task. Each gives a one-sentence reason, then votes APPROVE, APPROVE_WITH_CAVEAT (give the \
+caveat), ABSTAIN or BLOCK:
+- guardian: safety and reversibility. First state reversibility (FULL/PARTIAL/NONE), blast radius \
+(LOW/MEDIUM/HIGH) and the permission level required (NONE/STANDARD/ELEVATED). BLOCK anything irreversible \
+or high-risk (deleting data, production changes, sending messages or money on someone's behalf, leaking \
+secrets) unless the task makes the safeguards explicit.
 - economist: cost and efficiency. Is it worth the tokens and time?
 - empath: human context. What does the person actually need; what tone?
 - scholar: factual accuracy. Is there enough evidence; what must be checked?
 - strategist: long-term impact. Does it solve today's problem but create tomorrow's?
-Reply with one key per agency (guardian, economist, empath, scholar, strategist); the guardian's entry also carries reversibility, blast_radius and permission_level. Answering a question or drafting text for review is reversible."""
+BLOCK only for a concrete, serious problem you can name. Answering a question, explaining, reviewing, or \
+drafting text or code for a person to read changes nothing and is fully reversible: approve it.
+
+An example of the reply's shape, for "Summarise this incident report for the team":
+{"guardian": {"reversibility": "FULL", "blast_radius": "LOW", "permission_level": "NONE", \
+"reason": "A summary changes nothing.", "vote": "APPROVE"}, "economist": {"reason": "Short and cheap.", \
+"vote": "APPROVE"}, "empath": {"reason": "Keep it blameless and clear.", "vote": "APPROVE_WITH_CAVEAT", \
+"caveat": "No blame on individuals."}, "scholar": {"reason": "Stick to the facts in the report.", \
+"vote": "APPROVE"}, "strategist": {"reason": "Helps the team learn.", "vote": "APPROVE"}}"""
 
 
 async def deliberate(

@@ -9,12 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
 from core.config import ToolSettings
+from core.files import write_private
+from core.workspace import Workspace
+
+LIST_LIMIT = 500
 
 
 class Tool(Protocol):
@@ -66,25 +72,17 @@ def truncate(output: str, settings: ToolSettings, spill_dir: Path | None) -> str
     kept = kept.encode("utf-8")[: settings.max_output_bytes].decode("utf-8", errors="ignore")
     note = f"\n[output truncated: {len(lines)} lines, {len(encoded):,} bytes"
     if spill_dir is not None:
-        spill_dir.mkdir(parents=True, exist_ok=True)
         path = spill_dir / (hashlib.sha256(encoded).hexdigest()[:16] + ".txt")
-        path.write_text(output, encoding="utf-8")
+        write_private(path, output)  # tool output may quote anything the workspace holds: owner-only
         note += f"; full output saved to {path}"
     return kept + note + "]"
 
 
-def _inside(root: Path, relative: str) -> Path:
-    target = (root / relative).resolve()
-    if target != root and root not in target.parents:
-        raise ValueError(f"'{relative}' is outside the workspace")
-    return target
-
-
 @dataclass
 class ReadFile:
-    """Read a text file inside the workspace (read-only)."""
+    """Read a text file inside the workspace (read-only; private files are refused, see ``core.workspace``)."""
 
-    root: Path
+    workspace: Workspace
     name: str = "read_file"
     description: str = "Read a UTF-8 text file from the workspace. Path is relative to the workspace root."
     parameters: dict[str, Any] = field(
@@ -96,17 +94,18 @@ class ReadFile:
     )
 
     async def run(self, arguments: dict[str, Any]) -> str:
-        path = _inside(self.root.resolve(), str(arguments.get("path", "")))
-        if not path.is_file():
+        relative = str(arguments.get("path", ""))
+        try:
+            return self.workspace.open_text(relative)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return f"error: no file at {arguments.get('path')!r}"
-        return path.read_text(encoding="utf-8", errors="replace")
 
 
 @dataclass
 class ListFiles:
-    """List files under a directory inside the workspace (read-only)."""
+    """List files under a directory inside the workspace (read-only; private entries are not listed)."""
 
-    root: Path
+    workspace: Workspace
     name: str = "list_files"
     description: str = "List files (recursively, up to 500) under a directory of the workspace."
     parameters: dict[str, Any] = field(
@@ -117,24 +116,20 @@ class ListFiles:
     )
 
     async def run(self, arguments: dict[str, Any]) -> str:
-        root = self.root.resolve()
-        base = _inside(root, str(arguments.get("path") or "."))
+        root = self.workspace.root
+        base = self.workspace.resolve(str(arguments.get("path") or "."))
         if not base.is_dir():
             return f"error: no directory at {arguments.get('path')!r}"
-        names = []
-        for path in sorted(base.rglob("*")):
-            if any(part.startswith(".") for part in path.relative_to(root).parts):
-                continue
-            if path.is_file():
-                names.append(str(path.relative_to(root)))
-            if len(names) >= 500:
-                names.append("… (more files not listed)")
-                break
-        return "\n".join(names) or "(empty)"
+        found = sorted(str(path.relative_to(root)) for path in islice(self.workspace.walk(base), LIST_LIMIT + 1))
+        if len(found) > LIST_LIMIT:
+            found = [*found[:LIST_LIMIT], "… (more files not listed)"]
+        return "\n".join(found) or "(empty)"
 
 
-def workspace_tools(root: Path) -> list[Tool]:
-    return [ReadFile(root), ListFiles(root)]
+def workspace_tools(root: Path, private: Iterable[Path] = ()) -> list[Tool]:
+    """The read-only file tools over ``root``; ``private`` are openkoi's config and data directories."""
+    workspace = Workspace.at(root, private)
+    return [ReadFile(workspace), ListFiles(workspace)]
 
 
 def schema(tool: Tool) -> dict[str, Any]:

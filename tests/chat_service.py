@@ -11,11 +11,20 @@ from bots.config import ServiceSettings
 from bots.service import Service
 from core.config import Settings
 
+# Outbound pacing at production rates would make every thread take seconds; tests that check pacing set their own.
+UNPACED = {"messages": 10_000, "seconds": 1.0}
+PACES = {"slack": ("channel_pace",), "discord": ("channel_pace",), "telegram": ("chat_pace", "group_pace")}
+
 
 def service_settings(**sections: Any) -> ServiceSettings:
-    """ServiceSettings for tests: port 0 (any free port), fast sweeps, no file or env involved."""
+    """ServiceSettings for tests: port 0 (any free port), fast sweeps and retries, platforms unpaced
+    unless a test says otherwise, no file or env involved."""
     serve = {"host": "127.0.0.1", "port": 0, "workers": 4, "drain_seconds": 5, "expiry_check_seconds": 0.2}
+    serve.update(start_retry_seconds=0.2, start_retry_max_seconds=1.0)
     serve.update(sections.pop("serve", {}))
+    for platform, keys in PACES.items():
+        if platform in sections:
+            sections[platform] = {**dict.fromkeys(keys, UNPACED), **sections[platform]}
     return ServiceSettings.model_validate({"serve": serve, **sections})
 
 

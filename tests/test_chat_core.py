@@ -61,8 +61,7 @@ async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> 
     conversation = await svc.store.conversations.get(task_id)
     assert conversation is not None and conversation.requester_id == "UALICE"
     assert await svc.store.inbound.task_for("slack", "k1") == task_id
-    await wait_until(lambda: _finished(svc, task_id))
-    await svc.publisher.flush(within=5)
+    await _shown(svc, task_id)
     parent = platform.parents()[0]
     thread = [p.current.text for p in platform.thread(parent.message_id)]
     joined = "\n".join(thread)
@@ -74,6 +73,18 @@ async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> 
     assert "The answer." in joined
     assert "Done" in thread[-1] and "iteration" in thread[-1]
     assert "done" in parent.current.text  # the parent's status was edited to the final state
+
+
+async def _shown(svc: Service, task_id: str) -> None:
+    """Wait until the task has finished and its thread shows the end. The status is stored just before
+    the engine announces the end, so flushing the publisher on the status alone can flush too early."""
+
+    async def done_posted() -> bool:
+        return await svc.store.conversations.posted(task_id, "done") is not None
+
+    await wait_until(lambda: _finished(svc, task_id))
+    await wait_until(done_posted)
+    await svc.publisher.flush(within=5)
 
 
 async def _finished(svc: Service, task_id: str) -> bool:
@@ -165,13 +176,40 @@ async def blocked_task(svc: Service, fake_model: FakeModelServer, key: str = "bl
     return reply.task_id, pending["id"]
 
 
-async def test_only_the_requester_decides_when_no_approvers(svc: Service, fake_model: FakeModelServer) -> None:
+async def test_self_approval_is_refused_by_default_and_the_refusal_names_the_setting(
+    svc: Service, fake_model: FakeModelServer
+) -> None:
+    """Issue 8, defect 8: with no approvers configured, nobody (least of all the requester) may override."""
     await attach(svc)
     task_id, cid = await blocked_task(svc, fake_model)
+    for who in (ALICE, BOB):
+        refused = await svc.desk.press(who, cid, approve=True)
+        assert refused.private
+        assert "[slack.access]" in refused.text and "approvers" in refused.text and "self_approval" in refused.text
+    assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
+    assert (await svc.desk.press(BOB, cid, approve=False)).private  # a stranger may not cancel it either
+    cancelled = await svc.desk.press(ALICE, cid, approve=False)  # stopping one's own task is always allowed
+    assert not cancelled.private
+    assert await status_of(svc, task_id) is TaskStatus.CANCELLED
+
+
+async def test_self_approval_true_lets_the_requester_decide(svc: Service, fake_model: FakeModelServer) -> None:
+    await attach(svc, Access(self_approval=True))
+    task_id, cid = await blocked_task(svc, fake_model)
     refused = await svc.desk.press(BOB, cid, approve=True)
-    assert refused.private and "only the person who asked" in refused.text
+    assert refused.private and "approvers" in refused.text
     ok = await svc.desk.press(ALICE, cid, approve=True)
     assert not ok.private and "alice" in ok.text
+    await wait_until(lambda: _finished(svc, task_id))
+    assert await status_of(svc, task_id) is TaskStatus.DONE
+
+
+async def test_an_approver_never_approves_their_own_task(svc: Service, fake_model: FakeModelServer) -> None:
+    await attach(svc, Access(approvers=["UALICE", "UBOB"]))
+    task_id, cid = await blocked_task(svc, fake_model)  # asked by alice
+    refused = await svc.desk.press(ALICE, cid, approve=True)
+    assert refused.private and "Four eyes" in refused.text and "self_approval" in refused.text
+    assert not (await svc.desk.press(BOB, cid, approve=True)).private
     await wait_until(lambda: _finished(svc, task_id))
     assert await status_of(svc, task_id) is TaskStatus.DONE
 
@@ -194,12 +232,11 @@ async def test_concurrent_presses_decide_once(svc: Service, fake_model: FakeMode
 
 
 async def test_text_fallback_approves_by_task_id_prefix(svc: Service, fake_model: FakeModelServer) -> None:
-    platform = await attach(svc)
+    platform = await attach(svc, Access(self_approval=True))
     task_id, cid = await blocked_task(svc, fake_model)
     reply = await svc.ingress.handle(think(f"approve {task_id[:6]}", key="ap"))
     assert reply is not None and not reply.private
-    await wait_until(lambda: _finished(svc, task_id))
-    await svc.publisher.flush(within=5)
+    await _shown(svc, task_id)
     confirmation = await svc.store.conversations.posted(task_id, f"confirmation:{cid}")
     assert confirmation is not None
     shown = platform.messages[confirmation.message_id].current
@@ -213,9 +250,8 @@ async def test_expiry_cancels_the_task_and_edits_the_message(
     async with running_service(settings, service_settings()) as svc:
         platform = await attach(svc)
         task_id, cid = await blocked_task(svc, fake_model)
-        await wait_until(lambda: _finished(svc, task_id), within=5)
+        await _shown(svc, task_id)
         assert await status_of(svc, task_id) is TaskStatus.CANCELLED
-        await svc.publisher.flush(within=5)
         posted = await svc.store.conversations.posted(task_id, f"confirmation:{cid}")
         assert posted is not None
         shown = platform.messages[posted.message_id].current
@@ -229,8 +265,7 @@ async def test_a_replayed_event_is_not_posted_twice(svc: Service) -> None:
     reply = await svc.ingress.handle(think("x"))
     assert reply is not None and reply.task_id
     task_id = reply.task_id
-    await wait_until(lambda: _finished(svc, task_id))
-    await svc.publisher.flush(within=5)
+    await _shown(svc, task_id)
     before = len(platform.order)
     directive = Directive(stance="again", good_looks_like=["same"], constraints=[])
     await svc.engine.bus.publish(DirectiveReady(task_id, directive, False))
@@ -244,8 +279,7 @@ async def test_parent_status_edits_are_throttled_and_skip_identical_text(svc: Se
     reply = await svc.ingress.handle(think("y"))
     assert reply is not None and reply.task_id
     task_id = reply.task_id
-    await wait_until(lambda: _finished(svc, task_id))
-    await svc.publisher.flush(within=5)
+    await _shown(svc, task_id)
     parent = platform.parents()[0]
     texts = [e.text for e in parent.edits]
     assert texts and "done" in texts[-1]
@@ -316,8 +350,7 @@ async def test_simulate_posts_the_futures_and_recommendation_instead_of_a_result
     reply = await svc.ingress.handle(think("migrate the billing database --simulate"))
     assert reply is not None and reply.task_id
     task_id = reply.task_id
-    await wait_until(lambda: _finished(svc, task_id))
-    await svc.publisher.flush(within=5)
+    await _shown(svc, task_id)
     joined = "\n".join(platform.texts())
     assert "Simulation" in joined and "Recommendation" in joined and "champion" in joined
     assert "risk" in joined and "consequence" in joined

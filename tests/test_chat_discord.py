@@ -62,7 +62,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 def discord_service(
-    fake: FakeDiscord, *, guild: bool = True, serve: JSON | None = None, **access: list[str]
+    fake: FakeDiscord, *, guild: bool = True, serve: JSON | None = None, **access: list[str] | bool
 ) -> ServiceSettings:
     section: JSON = {
         "bot_token": TOKEN,
@@ -235,11 +235,11 @@ async def test_guardian_block_waits_for_an_approver(
             assert re.fullmatch(TEMPLATE, button["custom_id"]) and len(button["custom_id"]) <= 100
         assert "execute" not in fake_model.kinds()
 
-        # The requester is not an approver here: refused privately, nothing changes.
+        # Four eyes: the requester may not override her own task; refused privately, nothing changes.
         refused = await press(fake, confirmation, "approve", ALICE)
         answer = callback_of(fake, refused)
         assert answer.type == 4 and answer.data["flags"] & FLAG_EPHEMERAL
-        assert "only the configured approvers" in answer.data["content"]
+        assert "Four eyes" in answer.data["content"]
         assert (await svc.store.tasks.get(task_id)).status is TaskStatus.AWAITING_CONFIRMATION
         assert len(buttons_of(fake.message(confirmation["id"]) or {})) == 2
 
@@ -306,7 +306,7 @@ async def test_unanswered_confirmation_expires(
 async def test_pending_confirmation_survives_a_restart(
     fake: FakeDiscord, settings: Settings, fake_model: FakeModelServer
 ) -> None:
-    service = discord_service(fake)
+    service = discord_service(fake, self_approval=True)  # a solo set-up: Alice decides on her own task
     async with running_service(settings, service) as svc:
         task_id, thread_id, confirmation = await blocked_task(fake, svc, fake_model, "migrate the user table")
     sessions = len(fake.gateway_connections)
@@ -463,7 +463,7 @@ async def test_presses_are_acknowledged_even_when_the_desk_is_slow_or_fails(
     fake: FakeDiscord, settings: Settings, fake_model: FakeModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(DiscordAdapter, "press_ack_within", 0.05)
-    async with running_service(settings, discord_service(fake)) as svc:
+    async with running_service(settings, discord_service(fake, self_approval=True)) as svc:
         task_id, thread_id, confirmation = await blocked_task(fake, svc, fake_model, "reboot the cluster")
         press_desk = svc.desk.press
         failing = True
@@ -484,7 +484,7 @@ async def test_presses_are_acknowledged_even_when_the_desk_is_slow_or_fails(
         refused = await press(fake, confirmation, "approve", OWNER)  # not the requester, no approvers set
         assert callback_of(fake, refused).type == 6
         refusal = await followup_message(fake, refused)
-        assert "only the person who asked" in refusal["content"] and refusal["flags"] & FLAG_EPHEMERAL
+        assert "Only the person who asked" in refusal["content"] and refusal["flags"] & FLAG_EPHEMERAL
 
         approved = await press(fake, confirmation, "approve", ALICE)
         assert callback_of(fake, approved).type == 6

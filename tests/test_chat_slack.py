@@ -65,12 +65,14 @@ async def slack() -> AsyncIterator[FakeSlack]:
         yield fake
 
 
-def slack_service(fake: FakeSlack, *, approvers: tuple[str, ...] = (), socket: bool = False) -> ServiceSettings:
+def slack_service(
+    fake: FakeSlack, *, approvers: tuple[str, ...] = (), socket: bool = False, self_approval: bool = False
+) -> ServiceSettings:
     section: dict[str, Any] = {
         "bot_token": BOT_TOKEN,
         "api_url": fake.api_url,
         "edit_interval": 0.05,
-        "access": {"approvers": list(approvers)},
+        "access": {"approvers": list(approvers), "self_approval": self_approval},
     }
     if socket:
         section["app_token"] = APP_TOKEN  # and no signing secret: Socket Mode
@@ -258,12 +260,12 @@ async def test_guardian_block_is_decided_by_an_approver_only(
         assert [b["value"] for b in buttons] == [pending["id"], pending["id"]]
         assert buttons[0]["style"] == "danger" and "style" not in buttons[1]
 
-        # The requester is not an approver: refused, privately, in the thread; nothing changes.
+        # The requester may not override her own task (four eyes): refused, privately, in the thread.
         assert (await press(svc, confirmation, blocks.APPROVE_ACTION)).status == 200
         await wait_until(lambda: bool(slack.ephemerals))
         (refusal,) = slack.ephemerals
         assert refusal.ephemeral_to == USER_ID and refusal.thread_ts == parent
-        assert "only the configured approvers" in (refusal.text or "")
+        assert "Four eyes" in (refusal.text or "")
         await asyncio.sleep(0.1)
         assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
         assert action_ids(confirmation) and not confirmation.edited
@@ -315,7 +317,7 @@ async def test_unanswered_confirmation_expires(
 async def test_pending_confirmation_survives_a_restart(
     settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
 ) -> None:
-    service = slack_service(slack)
+    service = slack_service(slack, self_approval=True)  # a solo set-up: alice decides on her own task
     async with running_service(settings, service) as svc:
         task_id, parent = await blocked_task(svc, slack, fake_model, "trig-restart")
     (confirmation,) = with_buttons(slack, parent)

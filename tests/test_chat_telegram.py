@@ -255,8 +255,8 @@ async def test_guardian_block_is_decided_only_by_an_approver(
         assert all(len(b["callback_data"].encode()) <= 64 for b in confirmation.buttons)
         assert all(task_id not in b["callback_data"] for b in confirmation.buttons)  # an opaque id, not the task
 
-        refused = await press(fake, ALICE, confirmation, "Override")
-        assert refused["show_alert"] is True and "only the configured approvers" in refused["text"]
+        refused = await press(fake, ALICE, confirmation, "Override")  # four eyes: not on her own task
+        assert refused["show_alert"] is True and "[telegram.access]" in refused["text"]
         assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
         assert fake.message(GROUP, confirmation.message_id).buttons, "a refusal must leave the buttons"
 
@@ -287,7 +287,7 @@ async def test_cancel_button_cancels_and_removes_the_keyboard(
         monkeypatch.setattr(svc.store.inbound, "claim", spy)
         data = next(b["callback_data"] for b in confirmation.buttons if b["text"] == "Cancel")
         update = fake.callback_payload(GROUP, ALICE, confirmation.message_id, data, first_name="Alice")
-        fake.push_raw(update)  # no approvers configured: the requester decides
+        fake.push_raw(update)  # no approvers configured: the requester may still cancel her own task
         query_id = fake.callback_id(update["update_id"])
         await wait_until(lambda: fake.callback_answers[query_id] is not None)
         answer = fake.callback_answers[query_id]
@@ -322,7 +322,7 @@ async def test_an_expired_confirmation_cancels_the_task(
 async def test_a_pending_confirmation_survives_a_restart(
     settings: Settings, fake: FakeTelegram, fake_model: FakeModelServer
 ) -> None:
-    service = tg_settings(fake)
+    service = tg_settings(fake, access={"self_approval": True})  # a solo set-up: Alice decides on her own task
     async with serving(settings, service) as svc:
         task_id, confirmation = await blocked_task(svc, fake, fake_model)
         await wait_status(svc, task_id, TaskStatus.AWAITING_CONFIRMATION)

@@ -41,16 +41,19 @@ def test_doctor_passes_a_good_setup_without_calling_a_model_or_importing_litellm
         "ok    SOUL.md: the bundled default",
         "ok    rubrics: api-design, code-review, general, prose-quality, sql-safety, test-quality",
         f"ok    data directory {home / 'data'} (created on first use)",
-        "0 failed, 0 warnings, 8 ok",
+        "ok    workspace: not set (think: the current directory; serve: no file tools)  — set [tools] workspace"
+        " to give openkoi serve read access to a checkout",
+        "0 failed, 0 warnings, 9 ok",
     ):
         assert expected in lines, (expected, lines)
     assert server.requests == []
 
 
-def test_doctor_names_a_missing_key_and_a_broken_skill_file(
+def test_doctor_names_a_missing_key_a_broken_skill_file_and_a_missing_workspace(
     env: dict[str, str], server: FakeModelServer, tmp_path: Path
 ) -> None:
     env["OPENKOI_MODEL"] = "anthropic/claude-sonnet-4-5"  # ANTHROPIC_API_KEY is not set
+    env["OPENKOI_TOOLS__WORKSPACE"] = str(tmp_path / "no-such-checkout")
     skill = Path(env["OPENKOI_HOME"]) / "evaluators" / "broken" / "SKILL.md"
     skill.parent.mkdir(parents=True)
     skill.write_text(BROKEN_SKILL, encoding="utf-8")
@@ -66,7 +69,11 @@ def test_doctor_names_a_missing_key_and_a_broken_skill_file(
         "  — fix the file or remove it; tasks run without it"
     ) in lines
     assert any(line.startswith("ok    rubrics: api-design, code-review, general") for line in lines), lines
-    assert lines[-1] == "1 failed, 1 warning, 6 ok"
+    assert (
+        f"fail  workspace: [tools] workspace {tmp_path / 'no-such-checkout'} is not a directory"
+        "  — create it or fix the path"
+    ) in lines
+    assert lines[-1] == "2 failed, 1 warning, 6 ok"
     assert done.stderr == "" and server.requests == []
 
 

@@ -211,3 +211,27 @@ def test_a_missing_key_exits_2_before_any_request(env: dict[str, str], server: F
     env["OPENKOI_MODEL"] = "openai/fake"
     keyless = openkoi(env, "think", "anything", cwd=tmp_path)
     assert keyless.returncode == 2 and "needs OPENAI_API_KEY" in keyless.stderr and server.requests == []
+
+
+def test_think_workspace_flag_confines_the_file_tools(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    workspace, elsewhere = tmp_path / "project", tmp_path / "cwd"
+    workspace.mkdir()
+    elsewhere.mkdir()
+    (workspace / "notes.txt").write_text("from the workspace", encoding="utf-8")
+    (elsewhere / "notes.txt").write_text("from the working directory", encoding="utf-8")
+    (workspace / ".env").write_text("DB_PASSWORD=hunter2-hunter2", encoding="utf-8")
+    calls = [
+        {"id": f"c{n}", "type": "function", "function": {"name": "read_file", "arguments": f'{{"path": "{p}"}}'}}
+        for n, p in enumerate(("notes.txt", ".env"))
+    ]
+    server.script.queue("execute", Reply(tool_calls=calls))
+    done = openkoi(env, "think", "summarise the notes", "--workspace", str(workspace), cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    results = [m["content"] for m in server.requests_of("execute")[-1]["messages"] if m["role"] == "tool"]
+    assert results[0] == "from the workspace"
+    assert "private" in results[1] and "hunter2" not in results[1]
+
+    missing = openkoi(env, "think", "anything", "--workspace", str(tmp_path / "nowhere"), cwd=elsewhere)
+    assert missing.returncode == 2 and "is not a directory" in missing.stderr

@@ -267,3 +267,19 @@ def test_errors_never_repeat_a_credential(koi_home: Path) -> None:
     assert "key 'providers.lab.api_key': Input should be a valid string" in message
     assert "key 'iteration.token_budgte': Extra inputs are not permitted" in message
     assert "31415926" not in message and "sk-typed-here" not in message
+
+
+def test_think_workspace_is_the_flag_then_the_config_then_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.terminal.run import think_workspace
+
+    flag, configured = tmp_path / "flag", tmp_path / "configured"
+    flag.mkdir()
+    configured.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert think_workspace(flag, configured) == flag.resolve()
+    assert think_workspace(None, configured) == configured.resolve()
+    assert think_workspace(None, None) == tmp_path.resolve()
+    with pytest.raises(ConfigError, match=r"\[tools\] workspace: .* is not a directory"):
+        think_workspace(None, tmp_path / "missing")

@@ -8,21 +8,22 @@ from pydantic import ValidationError
 from core.deliberation import Outcome, Verdict, tally, unavailable
 from core.outputs import Agency, AgencyVote, GuardianAssessment, ParliamentReply, Vote
 
-ASSESSMENT = GuardianAssessment(reversibility="FULL", blast_radius="LOW", permission_level="STANDARD")
+ASSESSMENT = GuardianAssessment(reversibility="PARTIAL", blast_radius="MEDIUM", permission_level="STANDARD")
+UNDOABLE = GuardianAssessment(reversibility="FULL", blast_radius="LOW", permission_level="NONE")
 
 
 def vote(agency: Agency, choice: Vote = Vote.APPROVE, caveat: str | None = None) -> AgencyVote:
     return AgencyVote(agency=agency, vote=choice, reason=f"{agency.value} thinks so", caveat=caveat)
 
 
-def reply(*votes: AgencyVote) -> ParliamentReply:
+def reply(*votes: AgencyVote, assessment: GuardianAssessment = ASSESSMENT) -> ParliamentReply:
     """A five-key reply: the given votes, every other agency approving."""
     given = {v.agency: v for v in votes}
     ballots: dict[str, dict[str, object]] = {}
     for agency in Agency:
         v = given.get(agency, vote(agency))
         ballots[agency.value] = {"vote": v.vote, "reason": v.reason, "caveat": v.caveat}
-    ballots["guardian"].update(ASSESSMENT.model_dump())
+    ballots["guardian"].update(assessment.model_dump())
     return ParliamentReply.model_validate(ballots)
 
 
@@ -74,6 +75,17 @@ def test_two_or_more_non_guardian_blocks_are_a_dissent_block(blockers: tuple[str
     for name in blockers:
         assert f"{name}: {name} thinks so" in verdict.reason
     assert {v.agency.value for v in verdict.dissent} == set(blockers)
+
+
+def test_dissent_on_a_fully_reversible_low_risk_task_becomes_caveats() -> None:
+    # What the Guardian judges safe to undo goes ahead; the dissent shapes the work instead.
+    blockers = [vote(a, Vote.BLOCK) for a in Agency if a is not Agency.GUARDIAN]
+    verdict = tally(reply(*blockers, assessment=UNDOABLE))
+    assert verdict.outcome is Outcome.APPROVED
+    assert len(verdict.dissent) == 4
+    assert "economist (dissent): economist thinks so" in verdict.caveats
+    partial = GuardianAssessment(reversibility="FULL", blast_radius="MEDIUM", permission_level="NONE")
+    assert tally(reply(*blockers, assessment=partial)).outcome is Outcome.DISSENT_BLOCK
 
 
 def test_the_reply_schema_requires_one_key_per_agency() -> None:

@@ -119,8 +119,20 @@ async def test_cancel_a_waiting_task(engine: Engine, model_env: FakeModelServer,
     assert await engine.cancel(task_id) is False
 
 
-async def test_two_dissenting_blocks_stop_the_task(engine: Engine, model_env: FakeModelServer) -> None:
-    await blocked_by(engine, model_env, scripts.parliament(votes={"economist": "BLOCK", "scholar": "BLOCK"}))
+async def test_two_dissenting_blocks_stop_a_task_that_cannot_simply_be_undone(
+    engine: Engine, model_env: FakeModelServer
+) -> None:
+    dissent = {"economist": "BLOCK", "scholar": "BLOCK"}
+    await blocked_by(engine, model_env, scripts.parliament(votes=dissent, reversibility="PARTIAL"))
+
+
+async def test_dissent_on_an_undoable_task_shapes_the_work_instead(engine: Engine, model_env: FakeModelServer) -> None:
+    dissent = {"economist": "BLOCK", "scholar": "BLOCK"}
+    model_env.script.queue("ParliamentReply", scripts.parliament(votes=dissent, reasons={"scholar": "cite sources"}))
+    task = await engine.submit("explain what a SQL index is")
+    result = await engine.run(task.id)
+    assert result.status is TaskStatus.DONE
+    assert "scholar (dissent): cite sources" in model_env.requests_of("execute")[0]["messages"][1]["content"]
 
 
 async def test_one_dissent_is_a_caveat_not_a_block(

@@ -105,3 +105,83 @@ async def test_a_failed_start_releases_what_it_opened(settings: Settings) -> Non
             await svc.start()
     assert svc.store.db._conn is None  # the database was closed again
     assert all(job.done() for job in svc._background)
+
+
+# --------------------------------------------------------------------------- issue 8: operators
+
+
+async def test_a_platform_that_fails_to_start_is_retried_while_readyz_says_503(settings: Settings) -> None:
+    from tests.chat_service import wait_until
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.test_chat_telegram import tg_settings
+
+    async with FakeTelegram() as fake:
+        for _ in range(2):  # the first start and the first retry fail, as in a Telegram outage
+            fake.fail_next("getMe", error_code=502)
+        async with running_service(settings, tg_settings(fake)) as svc:
+            assert "telegram: off — failed to start" in svc.startup_report and "(retrying)" in svc.startup_report
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{svc.port}/readyz") as r:
+                    assert r.status == 503 and (await r.json())["platforms"] == {"telegram": False}
+
+                async def ready() -> bool:
+                    async with http.get(f"http://127.0.0.1:{svc.port}/readyz") as r:
+                        return r.status == 200
+
+                await wait_until(ready, within=10)
+            assert "telegram" not in svc.off
+            assert len(fake.calls_to("getMe")) == 3
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    return tmp_path.resolve()
+
+
+async def test_the_banner_warns_about_open_access_missing_approvers_and_says_what_tools_may_read(
+    settings: Settings, workspace: Path
+) -> None:
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.test_chat_telegram import tg_settings
+
+    async with FakeTelegram() as fake:
+        async with running_service(settings, tg_settings(fake)) as svc:
+            report = svc.startup_report
+        assert "warning: /think on telegram is open to everyone" in report
+        assert "[telegram.access] allowed_users, allowed_channels or allowed_roles" in report
+        assert "nobody may override a block on telegram until [telegram.access] approvers" in report
+        assert "tools: no [tools] workspace configured, so the agent has no file tools" in report
+
+        settings.tools.workspace = workspace
+        access = {"allowed_channels": ["-100777"], "approvers": ["42"]}
+        async with running_service(settings, tg_settings(fake, access=access)) as svc:
+            report = svc.startup_report
+        assert "warning" not in report and "nobody may override" not in report
+        assert f"tools: the agent may read files under {workspace}" in report
+
+
+async def test_a_missing_workspace_stops_the_service_from_starting(settings: Settings, tmp_path: Path) -> None:
+    from bots.service import Service
+    from core.errors import ConfigError
+
+    settings.tools.workspace = tmp_path / "nowhere"
+    svc = Service(settings, service_settings())
+    with pytest.raises(ConfigError, match=r"\[tools\] workspace: .*nowhere is not a directory"):
+        await svc.start()
+    assert svc.store.db._conn is None
+
+
+async def test_the_banner_warns_when_others_can_read_a_config_file_holding_a_secret(settings: Settings) -> None:
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.test_chat_telegram import tg_settings
+
+    config = settings.config_path
+    config.parent.mkdir(parents=True, exist_ok=True)
+    async with FakeTelegram() as fake:
+        config.write_text(f'[telegram]\nbot_token = "{fake.token}"\n', encoding="utf-8")
+        config.chmod(0o644)
+        async with running_service(settings, tg_settings(fake)) as svc:
+            assert f"warning: {config} holds secrets and other users can read it; chmod 600 it" in svc.startup_report
+        config.chmod(0o600)
+        async with running_service(settings, tg_settings(fake)) as svc:
+            assert "chmod 600" not in svc.startup_report

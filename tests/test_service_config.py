@@ -89,3 +89,22 @@ def test_openkoi_prefixed_variables_set_any_key(clean: Path, monkeypatch: pytest
     monkeypatch.setenv("OPENKOI_SERVE__WORKERS", "9")
     s = load_service_settings()
     assert s.slack.edit_interval == 2.0 and s.serve.workers == 9
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        "[slack]\nbot_tokn = 'xoxb-very-secret-value-1'\n",  # misspelt: the value is still a token
+        "[telegram]\nbot_token = 12345678901234\n",  # wrong type
+        "[discord]\nbot_token = ['xoxb-very-secret-value-1']\n",  # a list where a string belongs
+    ],
+)
+def test_config_errors_never_echo_a_secret_value(clean: Path, toml: str) -> None:
+    """Issue 8, defect 6: an error about a secret key (or a misspelt key) names the key, never its value."""
+    (clean / "config.toml").write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_service_settings()
+    message = str(err.value)
+    assert str(clean / "config.toml") in message
+    assert "xoxb-very-secret-value-1" not in message and "12345678901234" not in message
+    assert "bot_tok" in message

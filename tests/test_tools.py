@@ -9,6 +9,7 @@ import pytest
 
 from core.config import ToolSettings
 from core.tools import ListFiles, LoopState, ReadFile, ToolLoopDetector, truncate, workspace_tools
+from core.workspace import OutsideWorkspace, PrivatePath, Workspace
 
 # --- ToolLoopDetector -----------------------------------------------------------------------------
 
@@ -158,14 +159,16 @@ def workspace(tmp_path: Path) -> Path:
 
 
 async def test_read_file_inside_the_workspace(workspace: Path) -> None:
-    tool = ReadFile(workspace)
+    tool = ReadFile(Workspace.at(workspace))
     assert await tool.run({"path": "README.md"}) == "# Grüße 東京 🚀\n"
     assert await tool.run({"path": "src/pkg/../pkg/mod.py"}) == "print('hi')\n"
 
 
 async def test_read_file_missing_is_an_error_message(workspace: Path) -> None:
-    assert (await ReadFile(workspace).run({"path": "nope.txt"})).startswith("error: no file at 'nope.txt'")
-    assert (await ReadFile(workspace).run({"path": "src"})).startswith("error: no file")
+    assert (await ReadFile(Workspace.at(workspace)).run({"path": "nope.txt"})).startswith(
+        "error: no file at 'nope.txt'"
+    )
+    assert (await ReadFile(Workspace.at(workspace)).run({"path": "src"})).startswith("error: no file")
 
 
 @pytest.mark.parametrize(
@@ -181,7 +184,7 @@ async def test_read_file_missing_is_an_error_message(workspace: Path) -> None:
 )
 async def test_read_file_refuses_paths_outside(workspace: Path, path: str) -> None:
     with pytest.raises(ValueError, match="outside the workspace"):
-        await ReadFile(workspace).run({"path": path.format(parent=workspace.parent)})
+        await ReadFile(Workspace.at(workspace)).run({"path": path.format(parent=workspace.parent)})
 
 
 async def test_read_file_refuses_a_symlink_that_leaves_the_workspace(workspace: Path) -> None:
@@ -190,11 +193,11 @@ async def test_read_file_refuses_a_symlink_that_leaves_the_workspace(workspace: 
     except OSError:
         pytest.skip("symlinks not supported here")
     with pytest.raises(ValueError, match="outside the workspace"):
-        await ReadFile(workspace).run({"path": "link.txt"})
+        await ReadFile(Workspace.at(workspace)).run({"path": "link.txt"})
 
 
 async def test_list_files_inside_the_workspace(workspace: Path) -> None:
-    tool = ListFiles(workspace)
+    tool = ListFiles(Workspace.at(workspace))
     listing = (await tool.run({})).splitlines()
     assert listing == ["README.md", str(Path("src/pkg/mod.py"))]  # dot files and dot dirs are hidden
     assert (await tool.run({"path": "src"})).splitlines() == [str(Path("src/pkg/mod.py"))]
@@ -203,15 +206,108 @@ async def test_list_files_inside_the_workspace(workspace: Path) -> None:
 
 async def test_list_files_empty_and_missing(workspace: Path) -> None:
     (workspace / "empty").mkdir()
-    assert await ListFiles(workspace).run({"path": "empty"}) == "(empty)"
-    assert (await ListFiles(workspace).run({"path": "missing"})).startswith("error: no directory")
+    assert await ListFiles(Workspace.at(workspace)).run({"path": "empty"}) == "(empty)"
+    assert (await ListFiles(Workspace.at(workspace)).run({"path": "missing"})).startswith("error: no directory")
 
 
 @pytest.mark.parametrize("path", ["..", "../ws-evil", "src/../..", "/", "/etc"])
 async def test_list_files_refuses_paths_outside(workspace: Path, path: str) -> None:
     with pytest.raises(ValueError, match="outside the workspace"):
-        await ListFiles(workspace).run({"path": path})
+        await ListFiles(Workspace.at(workspace)).run({"path": path})
 
 
 def test_workspace_tools_are_read_and_list(workspace: Path) -> None:
     assert [t.name for t in workspace_tools(workspace)] == ["read_file", "list_files"]
+
+
+# --- what stays private inside the workspace (issue 8, defect 1) -----------------------------------------
+
+
+@pytest.fixture
+def crowded(workspace: Path) -> Path:
+    """A workspace holding every kind of private file next to ordinary ones."""
+    for name in ("server.pem", "deploy.KEY", "id_rsa", "id_ed25519.pub", "credentials.json", "app.db", "app.db-wal"):
+        (workspace / name).write_text("private", encoding="utf-8")
+    (workspace / "src" / ".env.local").write_text("DB_PASSWORD=hunter22", encoding="utf-8")
+    (workspace / "credentials").mkdir()
+    (workspace / "credentials" / "aws.txt").write_text("private", encoding="utf-8")
+    (workspace / "notes.txt").write_text("public notes", encoding="utf-8")
+    return workspace
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        "./.env",
+        "src/../.env",
+        ".git/config",
+        "src/.env.local",
+        "server.pem",
+        "deploy.KEY",
+        "id_rsa",
+        "id_ed25519.pub",
+        "credentials.json",
+        "credentials/aws.txt",
+        "app.db",
+        "app.db-wal",
+    ],
+)
+async def test_read_file_refuses_dotfiles_keys_credentials_and_databases(crowded: Path, path: str) -> None:
+    with pytest.raises(PrivatePath, match="private"):
+        await ReadFile(Workspace.at(crowded)).run({"path": path})
+
+
+async def test_list_files_does_not_even_name_private_entries(crowded: Path) -> None:
+    listing = (await ListFiles(Workspace.at(crowded)).run({})).splitlines()
+    assert listing == ["README.md", "notes.txt", str(Path("src/pkg/mod.py"))]
+    for path in (".git", "credentials", "src/.env.local"):
+        with pytest.raises(PrivatePath):
+            await ListFiles(Workspace.at(crowded)).run({"path": path})
+
+
+async def test_a_symlink_to_a_private_file_or_with_a_private_name_is_refused(workspace: Path) -> None:
+    os.symlink(workspace / ".env", workspace / "harmless.txt")
+    os.symlink(workspace / "README.md", workspace / ".alias")
+    os.symlink(workspace / ".git", workspace / "gitdir")
+    tool = ReadFile(Workspace.at(workspace))
+    for path in ("harmless.txt", ".alias", "gitdir/config"):
+        with pytest.raises(PrivatePath):
+            await tool.run({"path": path})
+    assert (await ListFiles(Workspace.at(workspace)).run({})).splitlines() == ["README.md", str(Path("src/pkg/mod.py"))]
+
+
+async def test_a_hard_link_counts_as_outside(workspace: Path) -> None:
+    os.link(workspace.parent / "outside.txt", workspace / "looks-local.txt")
+    with pytest.raises(OutsideWorkspace, match="hard link"):
+        await ReadFile(Workspace.at(workspace)).run({"path": "looks-local.txt"})
+    assert "looks-local.txt" not in await ListFiles(Workspace.at(workspace)).run({})
+
+
+async def test_openkoi_own_directories_inside_the_workspace_stay_private(workspace: Path) -> None:
+    state = workspace / "state"
+    (state / "sessions").mkdir(parents=True)
+    (state / "sessions" / "task.md").write_text("an earlier task's output", encoding="utf-8")
+    tool = ReadFile(Workspace.at(workspace, private=[state]))
+    with pytest.raises(PrivatePath, match="openkoi's own files"):
+        await tool.run({"path": "state/sessions/task.md"})
+    listing = await ListFiles(Workspace.at(workspace, private=[state])).run({})
+    assert "task.md" not in listing and "README.md" in listing
+
+
+@pytest.mark.parametrize("path", ["proc/self/environ", "/proc/self/environ", "sys/kernel/hostname", "dev/zero"])
+async def test_proc_sys_and_dev_are_refused_even_with_the_workspace_at_root(path: str) -> None:
+    with pytest.raises(PrivatePath):
+        await ReadFile(Workspace.at(Path("/"))).run({"path": path})
+
+
+async def test_a_fifo_is_not_a_file_and_does_not_hang_the_tool(workspace: Path) -> None:
+    os.mkfifo(workspace / "pipe")
+    assert (await ReadFile(Workspace.at(workspace)).run({"path": "pipe"})).startswith("error: no file")
+    assert "pipe" not in await ListFiles(Workspace.at(workspace)).run({})
+
+
+def test_workspace_tools_keep_openkoi_directories_private(workspace: Path) -> None:
+    tools = workspace_tools(workspace, private=[workspace / "data"])
+    assert all(isinstance(t, ReadFile | ListFiles) and t.workspace.root == workspace.resolve() for t in tools)
+    assert (workspace / "data").resolve() in tools[0].workspace.private_trees  # type: ignore[attr-defined]

@@ -27,8 +27,23 @@ class AccessPolicy:
         )
 
     def may_approve(self, actor: Actor, requester_id: str) -> bool:
-        """Approvers (by user or role) may decide; with none configured, only the requester may."""
+        """May ``actor`` override a block on a task ``requester_id`` asked for?
+
+        Four-eyes: an approver (by user or role) may, on someone else's task; the person who asked
+        may only with ``self_approval``. With no approvers and no self-approval, nobody may.
+        """
+        if actor.user_id == requester_id:
+            return self.rules.self_approval
+        return self.is_approver(actor)
+
+    def may_cancel(self, actor: Actor, requester_id: str) -> bool:
+        """Stopping is always safe: the person who asked, or any approver, may cancel."""
+        return actor.user_id == requester_id or self.is_approver(actor)
+
+    def is_approver(self, actor: Actor) -> bool:
         r = self.rules
-        if not (r.approvers or r.approver_roles):
-            return actor.user_id == requester_id
         return actor.user_id in r.approvers or bool(actor.roles & set(r.approver_roles))
+
+    @property
+    def has_approvers(self) -> bool:
+        return bool(self.rules.approvers or self.rules.approver_roles)

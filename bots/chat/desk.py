@@ -41,15 +41,13 @@ class ConfirmationDesk:
             await self.engine.expire(row["task_id"], confirmation_id)
             return Reply("This request has expired; the task was cancelled.", private=True)
         policy = self.policies.get(conversation.platform)
-        allowed = (
-            policy is not None
-            and actor.platform == conversation.platform
-            and policy.may_approve(actor, conversation.requester_id)
-        )
+        if policy is None or actor.platform != conversation.platform:
+            return Reply("Sorry, you may not decide this override.", private=True)
+        requester = conversation.requester_id
+        allowed = policy.may_approve(actor, requester) if approve else policy.may_cancel(actor, requester)
         if not allowed:
             log.info("refused %s deciding confirmation %s", actor.label, confirmation_id)
-            who = "the configured approvers" if policy and policy.rules.approvers else "the person who asked"
-            return Reply(f"Sorry, only {who} may decide this override.", private=True)
+            return Reply(refusal(policy, conversation.platform, actor.user_id == requester, approve), private=True)
         if not await self.engine.decide(row["task_id"], confirmation_id, approve, actor.label):
             return Reply("Someone else decided this request first.", private=True)
         if approve:
@@ -99,3 +97,23 @@ class ConfirmationDesk:
                 await self.sweep()
             except Exception:
                 log.exception("confirmation expiry sweep failed")
+
+
+def refusal(policy: AccessPolicy, platform: str, own_task: bool, approve: bool) -> str:
+    """Why a press was refused, naming the setting that would allow it."""
+    key = f"[{platform}.access]"
+    if not approve:
+        return "Sorry, only the person who asked or an approver may cancel this task."
+    if policy.has_approvers:
+        if own_task:
+            return (
+                f"Four eyes: someone else must override your own task (one of the approvers in {key}),"
+                " unless self_approval = true is set there."
+            )
+        return f"Sorry, only the approvers configured in {key} may override a block."
+    if policy.rules.self_approval and not own_task:
+        return f"Only the person who asked may override this block: {key} has self_approval = true and no approvers."
+    return (
+        f"Overrides need an approver, and none is configured: set approvers (or approver_roles) in {key}"
+        " in config.toml, or self_approval = true there for a solo set-up."
+    )

@@ -15,8 +15,9 @@ from bots.chat import commands
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.intake import IntakeWriter
-from bots.chat.platform import InboundCommand, Reply
+from bots.chat.platform import CannotPost, InboundCommand, Reply
 from bots.chat.publisher import ThreadPublisher
+from bots.chat.tasklog import task_event
 from bots.chat.workers import PoolFull, WorkerPool
 from core.engine import Engine
 from core.errors import OpenKoiError
@@ -99,7 +100,7 @@ class Ingress:
         assert session is not None  # a chat task always gets its own session
         if not await self.intake.add(Intake(command.platform, command.key, session, task, conversation)):
             return None
-        log.info("task %s from %s by %s", task.id, command.platform, actor.label)
+        task_event("received", task.id, command.platform, command.channel_id, f"by {actor.label}")
         try:
             self.start(task.id)
         except PoolFull:
@@ -118,6 +119,10 @@ class Ingress:
         async def job() -> None:
             try:
                 await self.publisher.open(task_id)
+            except CannotPost:
+                # Visible or not run: the requester was told privately why; a task nobody sees must not run.
+                await self.engine.cancel(task_id, by="openkoi: its chat refused the thread")
+                return
             except Exception:  # the thread can be opened by the first message instead
                 log.exception("could not open the thread of task %s", task_id)
             await self.engine.run(task_id)

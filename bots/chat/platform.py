@@ -7,10 +7,13 @@ prompt; the engine never sees a payload.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bots.chat.markup import Markup
+from bots.chat.pacing import Rate
+from core.secrets import SECRETS
 from core.store.conversations import Conversation
 
 
@@ -55,19 +58,42 @@ class Button:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message ready for one platform: ``text`` is already in its markup and within its limit."""
+    """A message ready for one platform: ``text`` is already in its markup and within its limit.
+
+    The service's own secrets are replaced with ``[redacted]`` on construction: every thread
+    message and edit an adapter sends is an ``Outgoing``, so none can carry a token.
+    """
 
     text: str
     buttons: tuple[Button, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", SECRETS.redact(self.text))
+
 
 @dataclass(frozen=True)
 class Reply:
-    """The immediate answer to a command or a press. ``private`` replies go only to the actor."""
+    """The immediate answer to a command or a press. ``private`` replies go only to the actor.
+
+    Redacted on construction like ``Outgoing``: a task's error shown by `/think status` may quote anything.
+    """
 
     text: str
     private: bool = False
     task_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", SECRETS.redact(self.text))
+
+
+class CannotPost(Exception):
+    """The platform refused to post in the task's chat: the bot is not in the channel, lacks a
+    permission, or was removed. ``reason`` is what the platform said; ``remedy`` what a person can do."""
+
+    def __init__(self, reason: str, remedy: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.remedy = remedy
 
 
 class ChatPlatform(Protocol):
@@ -85,8 +111,18 @@ class ChatPlatform(Protocol):
 
     async def stop(self) -> None: ...
 
+    def pace(self, channel_id: str) -> Sequence[Rate]:
+        """The posting rates to keep within in this chat (see ``bots.chat.pacing``); none: unpaced."""
+        ...
+
     async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
-        """Post the task's parent message; return (parent message id, thread id for replies)."""
+        """Post the task's parent message; return (parent message id, thread id for replies).
+        Raises ``CannotPost`` when the platform refuses to post in that chat at all."""
+        ...
+
+    async def notify_requester(self, conversation: Conversation, text: str) -> None:
+        """Tell the person who asked, privately and in plain text, what the thread could not show
+        (the chat itself refused us). Best effort: failures are logged, never raised."""
         ...
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:

@@ -5,6 +5,12 @@ rate-limited platform delays only that task's messages. Every message is posted 
 slot ("directive", "iteration:2", …) recorded in SQLite; a slot already posted is never posted
 again, which makes replays and restarts safe. The parent message's status is edited at most once
 per ``edit_interval`` and only when its text changes.
+
+This is where chat text leaves the service, so it is also where the service's own secrets are
+scrubbed from every event before rendering (``core.secrets``), where each send waits for its
+chat's turn (``bots.chat.pacing``: a status edit reads the latest text once its turn comes, so
+edits coalesce), and where a chat that refuses the parent message is noticed: the requester is
+told privately why and ``open`` raises ``CannotPost``, so the task is cancelled, not run unseen.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bots.chat import render
-from bots.chat.platform import Button, ChatPlatform, Outgoing
+from bots.chat.pacing import Pacer
+from bots.chat.platform import Button, CannotPost, ChatPlatform, Outgoing
 from core.deliberation import Verdict
 from core.events import (
     ConfirmationNeeded,
@@ -37,6 +44,7 @@ from core.events import (
     TaskStarted,
 )
 from core.models import TaskStatus
+from core.secrets import SECRETS
 from core.store import Store
 from core.store.conversations import Conversation, PostedMessage
 
@@ -60,6 +68,8 @@ class TaskThread:
     sender: asyncio.Task[None] | None = None
     status_changed: asyncio.Event = field(default_factory=asyncio.Event)
     editor: asyncio.Task[None] | None = None
+    pacer: Pacer = field(default_factory=Pacer)
+    refused: CannotPost | None = None  # the chat refused the parent message: nothing more is sent
 
     @property
     def task_id(self) -> str:
@@ -70,11 +80,24 @@ class TaskThread:
         c = self.conversation
         return render.parent(m, c.task_id, self.description, c.requester_name, self.status_text)
 
+    async def _turn(self) -> None:
+        """Wait until this chat may take one more message or edit (shared by every task posting there)."""
+        channel = self.conversation.channel_id
+        await self.pacer.turn(self.platform.name, channel, self.platform.pace(channel))
+
     async def ensure_open(self) -> None:
-        """Post the parent message once; later calls (and restarts) reuse it."""
+        """Post the parent message once; later calls (and restarts) reuse it. Raises CannotPost
+        (now and on every later call) when the chat refuses it."""
         if self.conversation.parent_message_id is not None:
             return
-        parent_id, thread_id = await self.platform.open_thread(self.conversation, Outgoing(self.parent_text()))
+        if self.refused is not None:
+            raise self.refused
+        await self._turn()
+        try:
+            parent_id, thread_id = await self.platform.open_thread(self.conversation, Outgoing(self.parent_text()))
+        except CannotPost as exc:
+            self.refused = exc
+            raise
         await self.store.conversations.set_thread(self.task_id, parent_id, thread_id)
         c = self.conversation
         self.conversation = Conversation(
@@ -87,6 +110,7 @@ class TaskThread:
         if await self.store.conversations.posted(self.task_id, slot) is not None:
             return  # already in the thread (a replayed event or a restart)
         await self.ensure_open()
+        await self._turn()
         message_id = await self.platform.post(self.conversation, message)
         await self.store.conversations.record_post(
             PostedMessage(self.task_id, slot, self.platform.name, self.conversation.channel_id, message_id)
@@ -97,6 +121,7 @@ class TaskThread:
         if posted is None:
             await self.post(slot, message)
             return
+        await self._turn()
         await self.platform.edit(self.conversation, posted.message_id, message)
 
     def set_status(self, text: str) -> None:
@@ -120,9 +145,10 @@ class TaskThread:
             if wait > 0:
                 await asyncio.sleep(wait)
             self.status_changed.clear()
-            text = self.status_text
-            if text == self.shown_status or self.conversation.parent_message_id is None:
+            if self.status_text == self.shown_status or self.conversation.parent_message_id is None:
                 continue
+            await self._turn()
+            text = self.status_text  # read after the turn: changes made while waiting coalesce into this edit
             try:
                 await self.platform.edit(
                     self.conversation, self.conversation.parent_message_id, Outgoing(self.parent_text())
@@ -147,6 +173,7 @@ class ThreadPublisher:
     platforms: dict[str, ChatPlatform]
     confirmation_ttl_minutes: float
     threads: dict[str, TaskThread] = field(default_factory=dict)
+    pacer: Pacer = field(default_factory=Pacer)
     _missing: set[str] = field(default_factory=set)
     _retiring: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -167,7 +194,7 @@ class ThreadPublisher:
         found = self.threads.get(task_id)  # another event may have created it meanwhile
         if found is not None:
             return found
-        thread = TaskThread(conversation, platform, self.store, task.description)
+        thread = TaskThread(conversation, platform, self.store, SECRETS.redact(task.description), pacer=self.pacer)
         thread.status_text = render.status_line(task.status)
         thread.sender = asyncio.create_task(thread.run_ops(), name=f"outbox-{task_id}")
         thread.editor = asyncio.create_task(thread.run_editor(), name=f"status-{task_id}")
@@ -175,25 +202,48 @@ class ThreadPublisher:
         return thread
 
     async def open(self, task_id: str) -> None:
-        """Post the task's parent message (before it starts, so its thread exists for the first event)."""
+        """Post the task's parent message (before it starts, so its thread exists for the first event).
+
+        Raises ``CannotPost`` when the chat refuses it, after telling the requester privately why and
+        what to do; the caller must then not run the task. Other failures are logged, not raised:
+        the first message of the thread tries again.
+        """
         thread = await self.thread(task_id)
         if thread is None:
             return
-        done = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def op(t: TaskThread) -> None:
             try:
                 await t.ensure_open()
+            except CannotPost as exc:
+                done.set_exception(exc)
+                return
             finally:
-                done.set_result(None)
+                if not done.done():
+                    done.set_result(None)
 
         thread.ops.put_nowait(op)
-        await done
+        try:
+            await done
+        except CannotPost as exc:
+            log.warning("task %s: %s refused its thread: %s", task_id, thread.platform.name, exc.reason)
+            notice = render.cannot_post(task_id, thread.description, exc.reason, exc.remedy)
+            try:
+                await thread.platform.notify_requester(thread.conversation, notice)
+            except Exception:  # the contract says best effort; a bug there must not let the task run
+                log.exception("telling the requester of task %s failed", task_id)
+            raise
 
     async def on_event(self, event: Event) -> None:
         thread = await self.thread(event.task_id)
         if thread is None:
             return
+        if thread.refused is not None:  # its chat refused us: the requester was told; nothing else goes out
+            if isinstance(event, TaskFinished):
+                self._retire_later(thread)
+            return
+        event = SECRETS.scrub(event)  # before rendering: markup must not hide a secret from the match
         m = thread.platform.markup
         match event:
             case TaskStarted():
@@ -213,7 +263,7 @@ class ThreadPublisher:
                 thread.set_status(render.status_line(TaskStatus.AWAITING_CONFIRMATION, "an approver must decide"))
             case ConfirmationResolved() as r:
                 row = await self.store.confirmations.get(r.confirmation_id)
-                reason = row["reason"] if row else ""
+                reason = SECRETS.redact(row["reason"]) if row else ""  # model text, read back from the store
                 when = datetime.fromisoformat(row["decided_at"]) if row and row["decided_at"] else datetime.now(UTC)
                 text = render.confirmation_decided(m, reason, r, when)
                 thread.ops.put_nowait(lambda t: t.edit_slot(f"confirmation:{r.confirmation_id}", Outgoing(text)))
@@ -240,9 +290,12 @@ class ThreadPublisher:
                 self._post(thread, "done", render.done(m, f))
                 detail = f"score {f.score:.2f}" if f.score is not None else ""
                 thread.set_status(render.status_line(f.status, detail))
-                retiring = asyncio.create_task(self._retire(thread))
-                self._retiring.add(retiring)
-                retiring.add_done_callback(self._retiring.discard)
+                self._retire_later(thread)
+
+    def _retire_later(self, thread: TaskThread) -> None:
+        retiring = asyncio.create_task(self._retire(thread))
+        self._retiring.add(retiring)
+        retiring.add_done_callback(self._retiring.discard)
 
     async def _retire(self, thread: TaskThread) -> None:
         """Forget a finished task's thread once everything it had to say is out."""

@@ -57,6 +57,14 @@ def parent(m: Markup, task_id: str, description: str, requester: str, status: st
     )
 
 
+def cannot_post(task_id: str, description: str, reason: str, remedy: str) -> str:
+    """Plain text for the requester alone: their task's chat refused the thread, so it was cancelled."""
+    return (
+        f"I could not post in this chat, so task {task_id[:8]} ({clip(description, 80)}) was cancelled"
+        f" instead of running where nobody could see it. {reason}. {remedy} Then ask again."
+    )
+
+
 def status_line(status: TaskStatus, detail: str = "") -> str:
     label = status.value.replace("_", " ")
     return f"{STATUS_ICON[status]} {label}" + (f" — {detail}" if detail else "")

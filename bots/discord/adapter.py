@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, ClassVar
 
 import discord
@@ -29,8 +30,8 @@ from discord import app_commands
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress
 from bots.chat.markup import DISCORD
-from bots.chat.platform import InboundCommand, Outgoing, Reply
-from bots.config import DiscordSettings
+from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
+from bots.config import DiscordSettings, Pace
 from bots.discord.buttons import Action, ConfirmationButton, confirmation_view
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
 from core.store.conversations import Conversation
@@ -39,6 +40,12 @@ log = logging.getLogger(__name__)
 
 CONTENT_LIMIT = 2000  # characters per message
 NO_MENTIONS = discord.AllowedMentions.none()  # task text must never ping @everyone, roles or people
+# An interaction token lets us answer privately for 15 minutes; a little margin for clocks and queues.
+FOLLOWUP_SECONDS = 14 * 60
+REMEDY = (
+    "Give me View Channel, Send Messages, Create Public Threads and Send Messages in Threads in this channel"
+    " (or ask in another channel)."
+)
 
 
 def _clip(text: str) -> str:
@@ -122,6 +129,9 @@ class DiscordAdapter:
         self._runner: asyncio.Task[None] | None = None
         # (what we found, what we set) for Route.BASE and DEFAULT_GATEWAY, to put back on stop.
         self._patched: tuple[tuple[str, yarl.URL], tuple[str, yarl.URL]] | None = None
+        # Interaction id -> (its follow-up webhook, when it arrived): for private notices about the
+        # task it started. Memory only: the token is a credential, and it expires in 15 minutes anyway.
+        self._followups: dict[str, tuple[discord.Webhook, float]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -216,6 +226,7 @@ class DiscordAdapter:
                 " and Send Messages here (and Create Public Threads), or ask in another channel.",
             )
             return
+        self._remember_followup(interaction)
         command = InboundCommand(
             platform="discord",
             key=str(interaction.id),
@@ -236,6 +247,13 @@ class DiscordAdapter:
         if reply is None:
             return  # a delivery already handled: its answer was given the first time
         await self._answer(interaction, reply.text)
+
+    def _remember_followup(self, interaction: discord.Interaction[Any]) -> None:
+        now = time.monotonic()
+        for key, (_, at) in list(self._followups.items()):
+            if now - at > FOLLOWUP_SECONDS:
+                del self._followups[key]
+        self._followups[str(interaction.id)] = (interaction.followup, now)
 
     @staticmethod
     async def _answer(interaction: discord.Interaction[Any], text: str) -> None:
@@ -277,15 +295,23 @@ class DiscordAdapter:
 
     # ------------------------------------------------------------------ outbound
 
+    def pace(self, channel_id: str) -> tuple[Pace, ...]:
+        return (self.settings.channel_pace,)
+
     async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
         """Post the parent message in the task's channel and start a thread from it.
 
         Returns (parent message id, thread id). Where no thread can be started (a DM, a command
         issued inside a thread, missing permission), the thread id is the channel itself.
+        Raises CannotPost when the channel refuses the message (403, e.g. 50013 Missing
+        Permissions or 50001 Missing Access; 404 Unknown Channel).
         """
         client = self._client()
         channel = client.get_partial_messageable(int(conversation.channel_id), guild_id=_guild_id(conversation))
-        message = await channel.send(_clip(parent.text), allowed_mentions=NO_MENTIONS)
+        try:
+            message = await channel.send(_clip(parent.text), allowed_mentions=NO_MENTIONS)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
         name = str(conversation.origin.get("title") or f"openkoi task {conversation.task_id[:8]}")
         try:
             thread = await message.create_thread(name=thread_name(name, f"openkoi task {conversation.task_id[:8]}"))
@@ -293,6 +319,21 @@ class DiscordAdapter:
             log.warning("no thread for task %s; replying in the channel", conversation.task_id, exc_info=True)
             return str(message.id), conversation.channel_id
         return str(message.id), str(thread.id)
+
+    async def notify_requester(self, conversation: Conversation, text: str) -> None:
+        """Ephemerally through the `/think` interaction while its token lives, else a direct message."""
+        followup = self._followups.pop(str(conversation.origin.get("interaction_id")), None)
+        if followup is not None and time.monotonic() - followup[1] < FOLLOWUP_SECONDS:
+            try:
+                await followup[0].send(_clip(text), ephemeral=True, allowed_mentions=NO_MENTIONS)
+                return
+            except discord.HTTPException:
+                log.info("discord: the interaction refused a private notice; trying a direct message", exc_info=True)
+        try:
+            dm = await self._client().create_dm(discord.Object(id=int(conversation.requester_id)))
+            await dm.send(_clip(text), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, ValueError) as exc:
+            log.warning("discord: could not tell %s privately: %s", conversation.requester_id, exc)
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
         """Send into the task's thread, with Override/Cancel buttons when the message has any."""

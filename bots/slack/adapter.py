@@ -40,8 +40,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress
 from bots.chat.markup import SLACK, Markup
-from bots.chat.platform import Actor, InboundCommand, Outgoing, Reply
-from bots.config import SlackSettings
+from bots.chat.platform import Actor, CannotPost, InboundCommand, Outgoing, Reply
+from bots.config import Pace, SlackSettings
 from bots.slack import blocks
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
 from core.store.conversations import Conversation
@@ -57,6 +57,14 @@ ACK_BUDGET_SECONDS = 2.0
 SLOW_ACK_TEXT = "⏳ Got it — one moment…"
 ERROR_TEXT = "Sorry, something went wrong on our side; please try again."
 _NAME_CACHE_SIZE = 1024
+# chat.postMessage errors that mean "this channel will not take our messages", with what fixes each.
+REFUSALS = {
+    "channel_not_found": "Invite me to the channel (/invite @openkoi): Slack hides private channels I am not in",
+    "not_in_channel": "Invite me to the channel (/invite @openkoi)",
+    "is_archived": "The channel is archived: ask in another channel",
+    "restricted_action": "A workspace admin must allow apps to post in this channel",
+    "ekm_access_denied": "A workspace admin must restore access to this channel",
+}
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -151,17 +159,53 @@ class SlackAdapter:
 
     # ------------------------------------------------------------------ ChatPlatform: outbound
 
+    def pace(self, channel_id: str) -> tuple[Pace, ...]:
+        return (self.settings.channel_pace,)
+
     async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
-        """Post the parent message in the conversation's channel; its ``ts`` is also the thread."""
-        response = await self.client.chat_postMessage(
-            channel=conversation.channel_id,
-            text=blocks.fallback_text(parent),
-            blocks=blocks.message_blocks(parent),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        """Post the parent message in the conversation's channel; its ``ts`` is also the thread.
+        Raises CannotPost when Slack refuses the channel (``REFUSALS``)."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=conversation.channel_id,
+                text=blocks.fallback_text(parent),
+                blocks=blocks.message_blocks(parent),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in REFUSALS:
+                raise CannotPost(f"Slack says {error}", REFUSALS[error] + ".") from exc
+            raise
         ts = str(response["ts"])
         return ts, ts
+
+    async def notify_requester(self, conversation: Conversation, text: str) -> None:
+        """Privately: through the slash command's response_url, else an ephemeral message in the
+        channel, else a direct message (the channel itself may be what refused us)."""
+        user, channel = conversation.requester_id, conversation.channel_id
+        response_url = str(conversation.origin.get("response_url") or "")
+        if response_url:
+            hook = AsyncWebhookClient(response_url, session=self._session, retry_handlers=retry_handlers(), logger=log)
+            try:
+                answer = await hook.send(text=reply_mrkdwn(text), response_type="ephemeral", replace_original=False)
+                if answer.status_code == 200:
+                    return
+            except Exception:
+                log.info("slack: response_url refused a private notice", exc_info=True)
+        thread_ts = conversation.origin.get("thread_ts")
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=reply_mrkdwn(text), thread_ts=thread_ts
+            )
+            return
+        except SlackApiError as exc:
+            log.info("slack: no ephemeral notice in %s: %s", channel, exc.response.get("error"))
+        try:
+            await self.client.chat_postMessage(channel=user, text=reply_mrkdwn(text))  # the app's DM with them
+        except SlackApiError as exc:
+            log.warning("slack: could not tell %s privately: %s", user, exc.response.get("error"))
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
         """Reply in the task's thread (with Override/Cancel buttons when the message has them)."""

@@ -32,7 +32,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     CallbackContext,
@@ -46,8 +46,8 @@ from telegram.ext import (
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress
 from bots.chat.markup import TELEGRAM, Markup
-from bots.chat.platform import Button, InboundCommand, Outgoing
-from bots.config import TelegramSettings
+from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
+from bots.config import Pace, TelegramSettings
 from bots.telegram.wire import (
     CALLBACK_PATTERN,
     actor_of,
@@ -69,6 +69,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ANSWER_LIMIT = 200  # answerCallbackQuery text, in characters
+# 400s that, like a 403, mean this chat will not take our messages at all.
+REFUSING_BAD_REQUESTS = ("not enough rights", "chat not found", "have no rights", "chat_write_forbidden")
+REMEDY = "Add me to the group and let me send messages there (or ask in a chat where I can)."
 
 TelegramApp = Application[
     ExtBot[None],
@@ -213,6 +216,11 @@ class TelegramAdapter:
         reply = await self.ingress.handle(inbound)
         if reply is None:
             return  # a redelivery of an update already answered
+        # The answer counts against the chat's rate like the task's thread does (20 a minute in a
+        # group), so it takes its turn at the publisher's pacer; PTB runs updates concurrently, so
+        # waiting here holds up no other update.
+        chat = str(message.chat_id)
+        await self.ingress.publisher.pacer.turn(self.name, chat, self.pace(chat))
         await self._send(
             message.chat_id,
             reply.text[: MessageLimit.MAX_TEXT_LENGTH],
@@ -257,17 +265,39 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ outbound (ChatPlatform)
 
+    def pace(self, channel_id: str) -> tuple[Pace, ...]:
+        """One message a second in any chat; groups (negative ids) also 20 a minute."""
+        if channel_id.startswith("-"):
+            return (self.settings.chat_pace, self.settings.group_pace)
+        return (self.settings.chat_pace,)
+
     async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
         """Post the parent message as a reply to the `/think` command; it is also the thread id,
-        since the thread is the chain of replies to it."""
+        since the thread is the chain of replies to it. Raises CannotPost when the chat refuses us
+        (403: removed or never added; 400: no right to send)."""
         origin = conversation.origin
-        sent = await self._send(
-            chat_id_of(conversation.channel_id),
-            parent.text,
-            reply_to=int_or_none(origin.get("message_id")),
-            thread=int_or_none(origin.get("message_thread_id")),
-        )
+        try:
+            sent = await self._send(
+                chat_id_of(conversation.channel_id),
+                parent.text,
+                reply_to=int_or_none(origin.get("message_id")),
+                thread=int_or_none(origin.get("message_thread_id")),
+            )
+        except Forbidden as exc:
+            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
+        except BadRequest as exc:
+            if any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
+                raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
+            raise
         return str(sent.message_id), str(sent.message_id)
+
+    async def notify_requester(self, conversation: Conversation, text: str) -> None:
+        """A direct message: Telegram has no private message inside a group, and the group refused
+        us. Works once the person has started a chat with the bot; otherwise it is only logged."""
+        try:
+            await self._send(chat_id_of(conversation.requester_id), text, reply_to=None, html=False)
+        except (Forbidden, BadRequest) as exc:
+            log.warning("telegram: could not tell %s privately: %s", conversation.requester_id, exc.message)
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
         """Post ``message`` as a reply to the task's parent, with its buttons as an inline keyboard."""

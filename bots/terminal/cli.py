@@ -8,6 +8,7 @@ import difflib
 import shlex
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, Literal
 
 import click
@@ -94,6 +95,11 @@ def cli() -> None:
 @click.option("--quality", type=click.FloatRange(0, 1), help="Quality threshold (0-1) to accept the output.")
 @click.option("-m", "--model", help="Model for every role, as provider/model.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the result on stdout; no progress on stderr.")
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory the agent's file tools may read (default: [tools] workspace, else the current directory).",
+)
 def think(task: tuple[str, ...], **flags: Any) -> None:
     """Run a task through Sovereign → Parliament → PEER loop → learning."""
     text = " ".join(task)
@@ -174,11 +180,18 @@ def _decision_command(action: Literal["approve", "deny", "cancel"], summary: str
     @click.option("-q", "--quiet", is_flag=True, help="Only the result on stdout; no progress on stderr.")
     @click.option("-y", "--yes", is_flag=True, help="Answer yes to tool-loop escalations (approve).")
     @click.option("-m", "--model", help="Model for every role, as provider/model (approve).")
-    def command(task_id: str, verbose: bool, quiet: bool, yes: bool, model: str | None) -> None:
+    @click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Directory the file tools may read (approve; as for think).",
+    )
+    def command(task_id: str, verbose: bool, quiet: bool, yes: bool, model: str | None, workspace: Path | None) -> None:
         def work() -> Coroutine[Any, Any, int]:
             from bots.terminal.decisions import run_decision
 
-            return run_decision(action, task_id, verbose=verbose, quiet=quiet, yes=yes, model=model)
+            return run_decision(
+                action, task_id, verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace
+            )
 
         sys.exit(_foreground(work))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import click
@@ -26,9 +27,19 @@ class Refused(OpenKoiError):
     """The decision cannot be made (already decided, not blocked, not a terminal task)."""
 
 
-async def run_decision(action: Action, prefix: str, *, verbose: bool, quiet: bool, yes: bool, model: str | None) -> int:
+async def run_decision(
+    action: Action,
+    prefix: str,
+    *,
+    verbose: bool,
+    quiet: bool,
+    yes: bool,
+    model: str | None,
+    workspace: Path | None,
+) -> int:
     try:
-        async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model) as t:
+        runs = action == "approve"
+        async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace, runs=runs) as t:
             # Until an approval lets the task run, this command's own line says what happened
             # (e.g. "cancelled"), not the progress renderer's end-of-task summary.
             t.progress.quiet = True

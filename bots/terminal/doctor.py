@@ -78,6 +78,8 @@ async def checks(live: bool) -> AsyncIterator[Check]:
     for check in _soul_and_rubrics(config_path.parent):
         yield check
     yield _data_dir(data_dir)
+    if settings is not None:
+        yield _workspace(settings.tools.workspace)
     async for check in _platforms(live, config_problem):
         yield check
 
@@ -250,6 +252,19 @@ def _data_dir(path: Path) -> Check:
     if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
         return Check("ok", f"data directory {path} (created on first use)")
     return Check("fail", f"data directory {path} cannot be created ({parent} is not writable)", "set OPENKOI_DATA")
+
+
+def _workspace(configured: Path | None) -> Check:
+    if configured is None:
+        return Check(
+            "ok",
+            "workspace: not set (think: the current directory; serve: no file tools)",
+            "set [tools] workspace to give openkoi serve read access to a checkout",
+        )
+    root = configured.expanduser()
+    if not root.is_dir():
+        return Check("fail", f"workspace: [tools] workspace {root} is not a directory", "create it or fix the path")
+    return Check("ok", f"workspace: {root} (the directory the file tools may read)")
 
 
 # ---------------------------------------------------------------------------- chat platforms

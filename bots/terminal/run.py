@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from bots import logs
 from bots.terminal import cli as codes
 from bots.terminal.progress import Progress
 from core.config import Settings, load_settings
@@ -21,6 +21,7 @@ from core.errors import ConfigError, OpenKoiError
 from core.events import EventBus
 from core.llm.gateway import ModelGateway
 from core.models import Role, Task, TaskOptions, TaskStatus
+from core.secrets import SECRETS, environment_secrets, secret_fields
 from core.store import Store
 
 EXIT_FOR = {
@@ -33,16 +34,16 @@ EXIT_FOR = {
 }
 
 
-LOG_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING, "info": logging.INFO,
-              "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at OPENKOI_LOG_LEVEL; third-party chatter stays at WARNING unless tracing."""
-    logging.basicConfig(level=LOG_LEVELS[level], format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if level != "trace":
-        for noisy in ("LiteLLM", "litellm", "httpx", "openai", "aiosqlite"):
-            logging.getLogger(noisy).setLevel(max(LOG_LEVELS[level], logging.WARNING))
+def think_workspace(flag: Path | None, configured: Path | None) -> Path:
+    """The directory `openkoi think` lets the file tools read: ``--workspace``, else ``[tools] workspace``,
+    else the current directory (a person at a terminal runs it in their project). Raises ConfigError
+    when the chosen directory does not exist."""
+    chosen = flag or configured or Path.cwd()
+    root = chosen.expanduser()
+    if not root.is_dir():
+        source = "--workspace" if flag else "[tools] workspace"
+        raise ConfigError(f"{source}: {root} is not a directory")
+    return root.resolve()
 
 
 def _ask(question: str, yes: bool) -> bool:
@@ -77,10 +78,18 @@ class Terminal:
 
 
 @asynccontextmanager
-async def terminal(*, verbose: bool, quiet: bool, yes: bool, model: str | None) -> AsyncIterator[Terminal]:
-    """Open settings, the store and an engine for one command; raises ConfigError."""
+async def terminal(
+    *, verbose: bool, quiet: bool, yes: bool, model: str | None, workspace: Path | None = None, runs: bool = True
+) -> AsyncIterator[Terminal]:
+    """Open settings, the store and an engine for one command; raises ConfigError.
+
+    ``workspace`` is the --workspace flag (see ``think_workspace``); a command that never runs a
+    task (``runs=False``: deny, cancel) needs none, so a missing one does not stop it.
+    """
     settings = load_settings()
-    configure_logging(settings.log_level)
+    root = think_workspace(workspace, settings.tools.workspace) if runs else None
+    logs.configure(settings.log_level)
+    SECRETS.add([*environment_secrets(), *secret_fields(settings)])  # model keys never reach a log line
     store = await Store(settings.db_path).open()
     try:
         bus = EventBus()
@@ -90,7 +99,7 @@ async def terminal(*, verbose: bool, quiet: bool, yes: bool, model: str | None) 
         async def escalate(reason: str) -> bool:
             return _ask(f"Escalation: {reason}", yes)
 
-        engine = Engine(settings, store, bus, workspace=Path.cwd(), escalate=escalate, model_override=model)
+        engine = Engine(settings, store, bus, workspace=root, escalate=escalate, model_override=model)
         yield Terminal(settings, store, engine, progress, model)
     finally:
         await store.close()
@@ -149,10 +158,11 @@ async def run_think(
     quality: float | None,
     model: str | None,
     quiet: bool,
+    workspace: Path | None = None,
 ) -> int:
     options = TaskOptions(max_iterations=iterations, quality_threshold=quality, max_cost_usd=budget, simulate=simulate)
     try:
-        async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model) as t:
+        async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace) as t:
             problem = t.check_models()  # a typo or a missing key is reported before anything is stored
             if problem is not None:
                 click.echo(f"error: {problem}", err=True)
@@ -182,9 +192,14 @@ def run_serve(host: str | None, port: int | None) -> int:
     except ConfigError as exc:
         click.echo(f"openkoi: {exc}", err=True)
         return codes.EXIT_USAGE
-    configure_logging(settings.log_level if settings.log_level not in {"error", "warn", "warning"} else "warn")
+    level = settings.log_level if settings.log_level not in {"error", "warn", "warning"} else "warn"
+    logs.configure(level, service.serve.log_format, timestamps=True)
+    logs.show_task_events(level)
     try:
         asyncio.run(serve(settings, service))
+    except ConfigError as exc:  # e.g. [tools] workspace is not a directory
+        click.echo(f"openkoi: {exc}", err=True)
+        return codes.EXIT_USAGE
     except OSError as exc:  # e.g. the port is taken
         click.echo(f"openkoi serve: {exc}", err=True)
         return codes.EXIT_FAILED

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from core.errors import AmbiguousId, NotFound
+from core.files import FILE_MODE, private_file, tighten
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -45,7 +46,12 @@ class Database:
         return self._conn
 
     async def open(self) -> Database:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Every task, output and Slack response_url lives here: owner-only (0700 directory, 0600
+        # files). SQLite gives its -wal and -shm files the database file's mode, so creating the
+        # database 0600 before SQLite does keeps them private too; older ones are tightened.
+        private_file(self.path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            tighten(self.path.with_name(self.path.name + suffix), FILE_MODE)
         # Autocommit mode: transactions are explicit (see ``transaction``).
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = sqlite3.Row

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bots.chat.markup import SLACK, Markup
-from bots.chat.platform import Outgoing
+from bots.chat.pacing import Rate
+from bots.chat.platform import CannotPost, Outgoing
 from core.store.conversations import Conversation
 
 
@@ -38,6 +41,11 @@ class RecordingPlatform:
     messages: dict[str, Posted] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     delay: float = 0.0
+    rates: Sequence[Rate] = ()
+    # Channels that refuse the bot, like a platform does when it was never invited or lost a permission.
+    refusing: dict[str, str] = field(default_factory=dict)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (requester id, text) told privately
+    timeline: list[tuple[float, str, str]] = field(default_factory=list)  # (monotonic time, channel, message id)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def start(self) -> None:
@@ -49,15 +57,32 @@ class RecordingPlatform:
     def add_routes(self, app: object) -> None:
         return None
 
+    def refuse(self, channel_id: str, reason: str = "not_in_channel") -> None:
+        self.refusing[channel_id] = reason
+
+    def pace(self, channel_id: str) -> Sequence[Rate]:
+        return self.rates
+
     async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
+        self._check(conversation.channel_id)
         message_id = await self._record(conversation.channel_id, None, parent)
         return message_id, message_id
 
+    async def notify_requester(self, conversation: Conversation, text: str) -> None:
+        self.notices.append((conversation.requester_id, text))
+
+    def _check(self, channel_id: str) -> None:
+        if channel_id in self.refusing:
+            raise CannotPost(f"the platform says {self.refusing[channel_id]}", "Invite me to the channel.")
+
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
+        self._check(conversation.channel_id)
         return await self._record(conversation.channel_id, conversation.thread_id, message)
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
+        self._check(conversation.channel_id)
         self.messages[message_id].edits.append(message)
+        self.timeline.append((time.monotonic(), conversation.channel_id, message_id))
 
     async def _record(self, channel_id: str, thread_id: str | None, message: Outgoing) -> str:
         if self.delay:
@@ -65,6 +90,7 @@ class RecordingPlatform:
         message_id = f"m{next(self._ids)}"
         self.messages[message_id] = Posted(message_id, channel_id, thread_id, message)
         self.order.append(message_id)
+        self.timeline.append((time.monotonic(), channel_id, message_id))
         return message_id
 
     def thread(self, parent_id: str) -> list[Posted]:

@@ -214,6 +214,7 @@ class FakeDiscord:
         self._original: dict[str, str] = {}  # interaction token -> message id of @original
         self._acked: set[str] = set()
         self._failures: list[_Failure] = []
+        self._forbidden: dict[str, tuple[int, str]] = {}  # channel id -> (error code, message); see forbid_channel
         self._session_id: str | None = None
         self._seq = 0
         self._session_log: list[JSON] = []  # dispatches of this session, for RESUME replays
@@ -823,6 +824,11 @@ class FakeDiscord:
         method, regex = _compile_route(route_pattern)
         self._failures.append(_Failure(method, regex, status, retry_after, is_global, body, via, times))
 
+    def forbid_channel(self, channel_id: str, code: int = 50013, message: str = "Missing Permissions") -> None:
+        """Make the bot unable to post in ``channel_id``, as Discord answers when a permission was taken
+        away: 403 with ``code`` (50013 Missing Permissions, 50001 Missing Access) on every message post."""
+        self._forbidden[channel_id] = (code, message)
+
     def calls_to(self, method: str, path_prefix: str = "") -> list[Call]:
         """Recorded calls with this method whose path starts with ``path_prefix``
         (relative to ``/api/v10``; a full ``/api/v10/...`` prefix works too)."""
@@ -1125,6 +1131,9 @@ class FakeDiscord:
         if request.method == "GET":
             limit = int(request.query.get("limit", "50"))
             return self._json(list(reversed(self.channel_messages(channel_id)))[:limit])
+        if channel_id in self._forbidden:
+            code, message = self._forbidden[channel_id]
+            return self._error(403, code, message)
         body = self._body(request)
         call = self._call(request)
         if not (
@@ -1213,6 +1222,10 @@ class FakeDiscord:
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return self._json(thread)
 
+    async def _create_dm(self, request: web.Request) -> web.Response:
+        """``POST /users/@me/channels``: open (or return) the DM channel with ``recipient_id``."""
+        return self._json(self.dm_channel(str(self._body(request).get("recipient_id"))))
+
     async def _typing(self, request: web.Request) -> web.Response:
         return web.Response(status=204, headers={"Via": "1.1 google"})
 
@@ -1225,6 +1238,7 @@ class FakeDiscord:
         p = API_PREFIX
         r.add_get("/gateway", self._gateway)
         r.add_get(f"{p}/users/@me", self._users_me)
+        r.add_post(f"{p}/users/@me/channels", self._create_dm)
         r.add_get(f"{p}/oauth2/applications/@me", self._application_me)
         r.add_get(f"{p}/applications/@me", self._application_me)
         r.add_get(f"{p}/gateway", self._gateway_info)

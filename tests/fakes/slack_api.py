@@ -396,6 +396,8 @@ class FakeSlack:
         # Overridable directory data for conversations.info / users.info.
         self.channels: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
+        # Channels the bot may not post in, with Slack's error for them (see ``refuse_channel``).
+        self.refusing: dict[str, str] = {}
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._ts_seq = itertools.count(1)
         self._tickets: set[str] = set()
@@ -490,6 +492,12 @@ class FakeSlack:
             error = "ratelimited" if status == 429 else "fatal_error"
         self._failures[method].append(_Failure(status, error, retry_after))
 
+    def refuse_channel(self, channel: str, error: str = "not_in_channel") -> None:
+        """Make ``channel`` refuse the bot as Slack does when it was never invited (``not_in_channel``)
+        or the channel is private to it (``channel_not_found``): chat.postMessage, chat.update and
+        chat.postEphemeral there fail with ``error``; response_urls and DMs still work."""
+        self.refusing[channel] = error
+
     # ----------------------------------------------------------------- Web API
 
     async def _read_params(self, request: web.Request) -> dict[str, Any]:
@@ -552,6 +560,8 @@ class FakeSlack:
             body = {"ok": False, "error": "unknown_method", "req_method": method}
         elif (auth_error := self._check_token(method, str(token) if token else None)) is not None:
             body = {"ok": False, "error": auth_error}
+        elif method.startswith("chat.") and str(params.get("channel", "")) in self.refusing:
+            body = {"ok": False, "error": self.refusing[str(params["channel"])]}
         else:
             body = handler(params)
 

@@ -133,10 +133,11 @@ def bad_request(detail: str) -> ApiError:
 
 
 class Call(NamedTuple):
-    """One recorded API call, as the fake received it (token not included)."""
+    """One recorded API call, as the fake received it (token not included), and when (``time.monotonic()``)."""
 
     method: str
     params: JSONDict
+    at: float = 0.0
 
 
 @dataclass
@@ -402,6 +403,8 @@ class FakeTelegram:
         self._chats: dict[ChatId, JSONDict] = {}
         self._users: dict[int, JSONDict] = {}
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
+        # Chats that refuse the bot's messages (see ``refuse_chat``): chat key -> the error.
+        self._refusing: dict[ChatId, ApiError] = {}
         self._waiters: set[asyncio.Future[None]] = set()
         self._poll_generation = 0
         self._closing = False
@@ -521,6 +524,16 @@ class FakeTelegram:
                 502: "Bad Gateway",
             }.get(error_code, "Internal Server Error")
         self._failures[method.lower()].append(_Failure(ApiError(error_code, description, parameters), matching))
+
+    def refuse_chat(
+        self,
+        chat_id: ChatId,
+        error_code: int = 403,
+        description: str = "Forbidden: bot is not a member of the supergroup chat",
+    ) -> None:
+        """Make ``chat_id`` refuse sendMessage and editMessageText as Telegram does once the bot was
+        removed (403) or may not write there (400 "not enough rights to send text messages to the chat")."""
+        self._refusing[_chat_key(chat_id)] = ApiError(error_code, description)
 
     def update_payload(
         self,
@@ -843,9 +856,9 @@ class FakeTelegram:
         try:
             params = await self._read_params(request)
         except ApiError as error:
-            self.calls.append(Call(method, {}))
+            self.calls.append(Call(method, {}, time.monotonic()))
             return web.json_response(error.payload(), status=error.code)
-        self.calls.append(Call(method, params))
+        self.calls.append(Call(method, params, time.monotonic()))
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -857,6 +870,10 @@ class FakeTelegram:
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
+            if method.lower() in ("sendmessage", "editmessagetext") and "chat_id" in params:
+                refused = self._refusing.get(_chat_key(params["chat_id"]))
+                if refused is not None:
+                    raise refused
             result = await handler(params)
         except ApiError as error:
             return web.json_response(error.payload(), status=error.code)

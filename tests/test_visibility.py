@@ -1,0 +1,165 @@
+"""Issue 8, defect 7: a task whose thread cannot be posted is cancelled, never run unseen, and the person
+who asked is told privately why and what to do.
+
+Each platform's fake refuses the way the real service does (Slack ``not_in_channel`` /
+``channel_not_found``, Discord 403 with 50013 or 50001, Telegram 403 or 400 "not enough rights"); the
+real SDKs, the whole service and the fake model run as in production. The model must never be asked
+anything: the task ends before its first step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from core.config import Settings
+from core.models import TaskStatus
+from tests.chat_service import running_service, wait_until
+from tests.fakes.discord_api import FLAG_EPHEMERAL, FakeDiscord
+from tests.fakes.model_server import FakeModelServer
+from tests.fakes.slack_api import CHANNEL_ID, USER_ID, FakeSlack
+from tests.fakes.telegram_api import FakeTelegram
+from tests.test_chat_discord import TOKEN as DISCORD_TOKEN
+from tests.test_chat_discord import discord_service, reaches, task_of, think
+from tests.test_chat_slack import APP_TOKEN, BOT_TOKEN, slack_service, slash, wait_status
+from tests.test_chat_slack import task_for as slack_task_for
+from tests.test_chat_telegram import ALICE, GROUP, say, serving, task_for, tg_settings
+
+pytestmark = pytest.mark.usefixtures("_restore_discord")
+
+
+@pytest.fixture
+def _restore_discord(monkeypatch: pytest.MonkeyPatch) -> None:
+    import discord
+
+    from bots.discord.adapter import DiscordAdapter
+
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    )
+    monkeypatch.setattr(DiscordAdapter, "guild_ready_timeout", 0.05)
+
+
+@pytest.fixture
+async def slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(token=DISCORD_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found"])
+async def test_slack_channel_that_refuses_the_bot(
+    settings: Settings, slack: FakeSlack, fake_model: FakeModelServer, error: str
+) -> None:
+    slack.refuse_channel(CHANNEL_ID, error)
+    async with running_service(settings, slack_service(slack)) as svc:
+        assert (await slash(svc, slack, "summarise the incident", trigger_id="trig-refused")).status == 200
+        task_id = await slack_task_for(svc, "trig-refused")
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
+        await wait_until(lambda: len(slack.responses_to("trig-refused")) >= 1)
+        task = await svc.store.tasks.get(task_id)
+    notice = slack.responses_to("trig-refused")[-1]
+    assert notice["response_type"] == "ephemeral"  # only the person who asked sees it
+    assert error in notice["text"] and "/invite @openkoi" in notice["text"] and task_id[:8] in notice["text"]
+    assert [m for m in slack.messages if m.channel == CHANNEL_ID] == []
+    assert "refused the thread" in (task.error or "")
+    assert fake_model.requests == [], "the model was asked nothing: the task never ran"
+
+
+async def test_slack_mention_notice_falls_back_to_a_direct_message(
+    settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
+) -> None:
+    """Without a response_url (a mention) and with the channel refusing ephemerals too, a DM says it."""
+    from bots.chat.platform import Actor, InboundCommand
+
+    slack.refuse_channel(CHANNEL_ID, "not_in_channel")
+    async with running_service(settings, slack_service(slack)) as svc:
+        command = InboundCommand("slack", "evt-1", Actor("slack", USER_ID, "alice"), CHANNEL_ID, "do it")
+        reply = await svc.ingress.handle(command)
+        assert reply is not None and reply.task_id
+        await wait_status(svc, reply.task_id, TaskStatus.CANCELLED)
+        await wait_until(lambda: any(m.channel == USER_ID for m in slack.messages))
+    (dm,) = [m for m in slack.messages if m.channel == USER_ID]
+    assert "not_in_channel" in (dm.text or "") and "Invite me" in (dm.text or "")
+    assert fake_model.requests == []
+
+
+async def test_discord_notice_falls_back_to_a_direct_message_once_the_interaction_expired(
+    settings: Settings, discord_fake: FakeDiscord, fake_model: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = discord_fake
+    monkeypatch.setattr("bots.discord.adapter.FOLLOWUP_SECONDS", -1.0)  # as if the task waited 15 minutes
+    fake.forbid_channel(fake.channel_id)
+    async with running_service(settings, discord_service(fake)) as svc:
+        payload = await think(fake, "write the release notes")
+        task_id = await task_of(svc, payload)
+        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        dm = fake.dm_channel(fake.user_id)["id"]
+        await wait_until(lambda: bool(fake.channel_messages(dm)))
+    (notice,) = fake.channel_messages(dm)
+    assert "could not post" in notice["content"] and "50013" in notice["content"]
+    assert fake_model.requests == []
+
+
+@pytest.mark.parametrize(("code", "message"), [(50013, "Missing Permissions"), (50001, "Missing Access")])
+async def test_discord_channel_that_refuses_the_bot(
+    settings: Settings, discord_fake: FakeDiscord, fake_model: FakeModelServer, code: int, message: str
+) -> None:
+    fake = discord_fake
+    fake.forbid_channel(fake.channel_id, code, message)
+    async with running_service(settings, discord_service(fake)) as svc:
+        payload = await think(fake, "write the release notes")
+        task_id = await task_of(svc, payload)
+        await reaches(svc, task_id, TaskStatus.CANCELLED)
+
+        def notice_sent() -> bool:
+            return any("could not post" in str(m["content"]) for m in fake.channel_messages(fake.channel_id))
+
+        await wait_until(notice_sent)
+    (notice,) = [m for m in fake.channel_messages(fake.channel_id) if "could not post" in str(m["content"])]
+    assert notice["flags"] & FLAG_EPHEMERAL, "a follow-up to the /think interaction, seen only by its author"
+    assert str(code) in notice["content"] and "Send Messages" in notice["content"]
+    assert fake.threads() == []
+    assert fake_model.requests == []
+
+
+@pytest.mark.parametrize(
+    ("code", "description"),
+    [
+        (403, "Forbidden: bot was kicked from the supergroup chat"),
+        (400, "Bad Request: not enough rights to send text messages to the chat"),
+    ],
+)
+async def test_telegram_group_that_refuses_the_bot(
+    settings: Settings, telegram: FakeTelegram, fake_model: FakeModelServer, code: int, description: str
+) -> None:
+    telegram.refuse_chat(GROUP, code, description)
+    async with serving(settings, tg_settings(telegram)) as svc:
+        update_id, _ = say(telegram, "/think plan the migration")
+        task_id = await task_for(svc, update_id)
+
+        async def cancelled() -> bool:
+            return (await svc.store.tasks.get(task_id)).status is TaskStatus.CANCELLED
+
+        await wait_until(cancelled)
+        await wait_until(lambda: bool(telegram.bot_messages(ALICE)))
+    (notice,) = telegram.bot_messages(ALICE)  # a direct message: a group has no private replies
+    # PTB drops Telegram's "Forbidden: "/"Bad Request: " and capitalises the rest.
+    assert description.split(": ", 1)[1].lower() in notice.text.lower() and "Add me to the group" in notice.text
+    assert telegram.bot_messages(GROUP) == []
+    assert fake_model.requests == []
