@@ -216,7 +216,7 @@ def test_delta_feedback_empty() -> None:
 
 
 def test_delta_feedback_truncates_long_quotes() -> None:
-    text = delta_feedback([finding(Severity.MAJOR, "x", quote="q" * 1_000)])
+    text = delta_feedback([finding(Severity.MAJOR, "x", quote="q" * 600)])
     at_line = next(line for line in text.splitlines() if line.strip().startswith("At:"))
     assert at_line.strip() == "At: " + "q" * 300
 

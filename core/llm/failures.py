@@ -69,7 +69,7 @@ def describe(exc: BaseException, *, model: str, endpoint: str, key_env: str | No
     code = status_of(exc)
     message = provider_message(exc)
     if isinstance(exc, exceptions.Timeout) or "timed out" in message.lower():
-        return Failure(f"{model} did not answer within {timeout:g} s ({endpoint})", True)
+        return Failure(f"{model} did not answer within {timeout:.3g} s ({endpoint})", True)
     if isinstance(exc, exceptions.APIConnectionError) or _connection_failed(exc):
         # litellm reports a refused connection as an InternalServerError (500); it is "cannot reach".
         return Failure(f"cannot reach {endpoint} ({message})", True)

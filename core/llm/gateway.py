@@ -200,6 +200,13 @@ class ModelGateway:
             except (ModelCallError, BudgetExceeded, TaskTimeout):
                 raise
             except Exception as exc:
+                if _is_timeout(exc) and float(kwargs.get("timeout", 0)) < self.settings.retry.call_timeout:
+                    # The wait was cut short by the task's own time budget: the task ran out of
+                    # time, the model is not "unavailable".
+                    assert ctx.budget is not None
+                    raise TaskTimeout(
+                        f"time budget of {ctx.budget.timeout_seconds:g} s used up waiting for {ref}"
+                    ) from exc
                 if response_format and is_format_refusal(exc):
                     raise FormatRefused(str(response_format.get("type")), exc) from exc
                 if send_tools and is_tools_refusal(exc):

@@ -63,6 +63,15 @@ def extract_json(text: str) -> str:
     return text
 
 
+def _loads(text: str) -> Any:
+    """Parse JSON, accepting raw control characters (a newline) inside strings: grammar-constrained
+    local models emit them, and they change no value. Raises ValueError for anything else."""
+    try:
+        return json.loads(text, strict=False)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
 def problem_of(exc: Exception, limit: int = 400) -> str:
     """What was wrong with a reply, briefly: the first few validation errors by field."""
     if isinstance(exc, ValidationError):
@@ -148,7 +157,7 @@ async def ask(
             problem = f"the reply was cut off at the output limit ({completion.completion_tokens} tokens)"
         else:
             try:
-                value = schema.model_validate_json(extract_json(text))
+                value = schema.model_validate(_loads(extract_json(text)))
                 if check is not None:
                     check(value)
                 return value
