@@ -263,6 +263,8 @@ class Engine:
                     task_id, TaskStatus.DONE, None, simulation.render(sim), "simulation", budget=budget
                 )
             rubrics = load_rubrics(self.settings.config_dir, self.workspace)
+            for problem in rubrics.problems:  # a broken SKILL.md is skipped, not fatal to the task
+                await self.bus.publish(Notice(task_id, f"evaluator rubric skipped: {problem}", "warn"))
             planning = await planner.make_plan(
                 gateway, ctx, task.description, directive_text, caveats, recalled.text, rubrics
             )

@@ -7,7 +7,7 @@ earlier skill of the same name, so a team can tune a bundled rubric without fork
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -62,19 +62,30 @@ def parse_skill(text: str, source: str) -> Rubric:
         raise ConfigError(f"{source}: a SKILL.md must start with YAML front matter ('---')")
     try:
         _, front, body = text.split("---", 2)
-        meta: dict[str, Any] = yaml.load(front, Loader=_Loader) or {}
+        meta: Any = yaml.load(front, Loader=_Loader) or {}
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{source}: front matter is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict) or not all(isinstance(key, str) for key in meta):
+        raise ConfigError(f"{source}: front matter must be a mapping of name, description and dimensions")
     try:
         return Rubric(**{k: v for k, v in meta.items() if k != "kind"}, body=body.strip(), source=source)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{source}: {problems}") from exc
+        raise ConfigError(f"{source}: {'; '.join(map(_problem, exc.errors()))}") from exc
+
+
+def _problem(error: Any) -> str:
+    """One validation error as "<key>: <message>" ("<message>" for the whole file)."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    key = ".".join(map(str, error["loc"]))
+    return f"{key}: {message}" if key else message
 
 
 @dataclass
 class RubricSet:
     rubrics: dict[str, Rubric]
+    # SKILL.md files that were skipped, each as "<path>: <what is wrong>" (shown by the engine
+    # as a warning and by `openkoi doctor`): one broken file must not stop every task.
+    problems: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> Rubric:
         return self.rubrics.get(name) or self.rubrics["general"]
@@ -93,20 +104,35 @@ def _bundled() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def _from_dir(directory: Path) -> list[tuple[str, str]]:
+def _from_dir(directory: Path, problems: list[str]) -> list[tuple[str, str]]:
     if not directory.is_dir():
         return []
-    return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*/SKILL.md"))]
+    found = []
+    for path in sorted(directory.glob("*/SKILL.md")):
+        try:
+            found.append((str(path), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            problems.append(f"{path}: cannot be read: not UTF-8 text")
+        except OSError as exc:
+            problems.append(f"{path}: cannot be read: {exc.strerror or exc}")
+    return found
 
 
 def load_rubrics(config_dir: Path, workspace: Path | None) -> RubricSet:
-    sources = _bundled() + _from_dir(config_dir / "evaluators")
+    """Every rubric from the three sources. A SKILL.md that cannot be read or parsed is skipped
+    and listed in ``problems``; only a missing bundled ``general`` rubric raises ConfigError."""
+    problems: list[str] = []
+    sources = _bundled() + _from_dir(config_dir / "evaluators", problems)
     if workspace is not None:
-        sources += _from_dir(workspace / ".agents" / "evaluators")
+        sources += _from_dir(workspace / ".agents" / "evaluators", problems)
     rubrics: dict[str, Rubric] = {}
     for source, text in sources:
-        rubric = parse_skill(text, source)
+        try:
+            rubric = parse_skill(text, source)
+        except ConfigError as exc:
+            problems.append(str(exc))  # already "<source>: <what is wrong>"
+            continue
         rubrics[rubric.name] = rubric
     if "general" not in rubrics:
         raise ConfigError("the bundled 'general' evaluator is missing; the installation is incomplete")
-    return RubricSet(rubrics)
+    return RubricSet(rubrics, sorted(problems))  # by path, as the files are listed

@@ -256,6 +256,19 @@ def test_file_and_environment_problems_are_each_blamed_on_their_source(
     assert any(line.startswith("  environment (OPENKOI_*): key 'iteration.max_iterations'") for line in lines)
 
 
+def test_errors_never_repeat_a_credential(koi_home: Path) -> None:
+    write_config(
+        koi_home,
+        '[providers.lab]\nbase_url = "http://lab"\napi_key = 31415926\n[iteration]\ntoken_budgte = "sk-typed-here"\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "key 'providers.lab.api_key': Input should be a valid string" in message
+    assert "key 'iteration.token_budgte': Extra inputs are not permitted" in message
+    assert "31415926" not in message and "sk-typed-here" not in message
+
+
 def test_think_workspace_is_the_flag_then_the_config_then_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from core.engine import Engine
 from core.errors import ConfigError
+from core.events import Notice
+from core.models import TaskStatus
 from core.skills import load_rubrics, parse_skill
 from core.soul import load_soul
+from tests.conftest import Recorder
+from tests.fakes.model_server import FakeModelServer
 
 CUSTOM = """---
 name: general
@@ -59,12 +64,50 @@ def test_unknown_category_falls_back_to_general(tmp_path: Path) -> None:
         ("no front matter", "must start with YAML front matter"),
         ("---\nname: x\ndimensions:\n  - name: a\n    weight: 0.5\n---\n", "weights must sum to 1.0"),
         ("---\nname: [unclosed\n---\n", "not valid YAML"),
+        ("---\n- a list\n---\n", "must be a mapping"),
     ],
 )
 def test_bad_skill_files_are_rejected_with_the_source(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         parse_skill(text, "/x/SKILL.md")
     assert "/x/SKILL.md" in str(caught.value)
+
+
+def _broken_skill(root: Path, name: str = "broken") -> Path:
+    path = root / name / "SKILL.md"
+    path.parent.mkdir(parents=True)
+    path.write_text("---\nname: broken\ndimensions:\n  - name: a\n    weight: 0.5\n---\n", encoding="utf-8")
+    return path
+
+
+def test_a_broken_skill_file_is_skipped_and_named_not_fatal(tmp_path: Path) -> None:
+    config_dir, workspace = tmp_path / "home", tmp_path / "repo"
+    broken = _broken_skill(config_dir / "evaluators")
+    unreadable = workspace / ".agents" / "evaluators" / "binary" / "SKILL.md"
+    unreadable.parent.mkdir(parents=True)
+    unreadable.write_bytes(b"\xff\xfe not utf-8")
+    good = workspace / ".agents" / "evaluators" / "general" / "SKILL.md"
+    good.parent.mkdir(parents=True)
+    good.write_text(CUSTOM, encoding="utf-8")
+    loaded = load_rubrics(config_dir, workspace)
+    assert "broken" not in loaded.rubrics
+    assert loaded.get("general").description == "Our house rubric.", "the good files still load"
+    assert len(loaded.problems) == 2
+    assert loaded.problems[0].startswith(f"{broken}: ") and "weights must sum to 1.0" in loaded.problems[0]
+    assert loaded.problems[1] == f"{unreadable}: cannot be read: not UTF-8 text"
+
+
+async def test_the_engine_warns_about_a_broken_skill_file_and_still_runs_the_task(
+    engine: Engine, recorder: Recorder, model_env: FakeModelServer
+) -> None:
+    broken = _broken_skill(engine.settings.config_dir / "evaluators")
+    task = await engine.submit("summarise the README")
+    result = await engine.run(task.id)
+    assert result.status is TaskStatus.DONE
+    warnings = [n.text for n in recorder.of(Notice) if n.level == "warn"]
+    assert [w for w in warnings if str(broken) in w] == [
+        f"evaluator rubric skipped: {broken}: dimension weights must sum to 1.0 (they sum to 0.50)"
+    ], warnings
 
 
 def test_soul_lookup_order(tmp_path: Path) -> None:

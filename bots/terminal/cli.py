@@ -1,12 +1,15 @@
-"""The ``openkoi`` command line. Heavy modules (the engine, litellm) load only inside ``think``,
-so ``openkoi --help`` and ``openkoi status`` stay fast."""
+"""The ``openkoi`` command line. Heavy modules (the engine, litellm) load only inside the commands
+that use them, so ``openkoi --help``, ``openkoi status`` and ``openkoi doctor`` stay fast."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
+import shlex
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -21,11 +24,49 @@ EXIT_ESCALATED = 5
 EXIT_CANCELLED = 6
 
 
-class DefaultToThink(click.Group):
-    """``openkoi "task"`` is short for ``openkoi think "task"``."""
+# How close a word must be to a command name to count as a misspelling of it (difflib's ratio):
+# "stauts" → status is 0.83, "thnk" → think 0.89, while ordinary words like "review" or "deploy"
+# are far below.
+CLOSE_TO_COMMAND = 0.75
+
+
+def close_command(word: str, names: list[str], cutoff: float = CLOSE_TO_COMMAND) -> str | None:
+    """The command ``word`` is probably a misspelling of, or None."""
+    found = difflib.get_close_matches(word.strip().lower(), names, n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+class SuggestingGroup(click.Group):
+    """An unknown subcommand gets "did you mean" (click itself only says "No such command")."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            near = close_command(name, self.list_commands(ctx), cutoff=0.6)
+            if near is not None:
+                ctx.fail(f"No such command {name!r}. Did you mean {near!r}?")
+        return super().resolve_command(ctx, args)
+
+
+class DefaultToThink(SuggestingGroup):
+    """``openkoi "task"`` is short for ``openkoi think "task"``.
+
+    A first word that is close to a command name is refused with a suggestion instead: running
+    ``openkoi stauts`` as a task would spend money on a typo. A task of several words
+    (``openkoi "summarise the README"``) is never mistaken for a command.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
+            first = args[0]
+            near = close_command(first, list(self.commands)) if len(first.split()) == 1 else None
+            if near is not None:
+                ctx.fail(
+                    f"No such command {first!r}. Did you mean {near!r}? "
+                    f"To run it as a task: openkoi think {shlex.join(args)}"
+                )
             args = ["think", *args]
         return super().parse_args(ctx, args)
 
@@ -39,6 +80,7 @@ def cli() -> None:
     openkoi "task"                 same as: openkoi think "task"
     openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
     openkoi status --costs         models, storage and spending
+    openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
 
@@ -60,9 +102,26 @@ def cli() -> None:
 )
 def think(task: tuple[str, ...], **flags: Any) -> None:
     """Run a task through Sovereign → Parliament → PEER loop → learning."""
-    from bots.terminal.run import run_think
+    text = " ".join(task)
+    if not text.strip():
+        raise click.UsageError('the task is empty: say what you want done, e.g. openkoi think "summarise the README"')
 
-    sys.exit(asyncio.run(run_think(" ".join(task), **flags)))
+    def work() -> Coroutine[Any, Any, int]:
+        from bots.terminal.run import run_think  # the engine loads here, inside _foreground's Ctrl-C care
+
+        return run_think(text, **flags)
+
+    sys.exit(_foreground(work))
+
+
+def _foreground(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run a task command. Ctrl-C while the task runs cancels it (see ``run.drive``); one that lands
+    earlier (while the engine is imported, before the task exists) still exits 6 without a traceback."""
+    try:
+        return asyncio.run(work())
+    except KeyboardInterrupt:
+        click.echo("✗ Cancelled.", err=True)
+        return EXIT_CANCELLED
 
 
 @cli.command()
@@ -72,7 +131,7 @@ def status(costs: bool) -> None:
     views.run(views.status(costs))
 
 
-@cli.group()
+@cli.group(cls=SuggestingGroup)
 def session() -> None:
     """Sessions: list, show, delete."""
 
@@ -96,9 +155,9 @@ def session_delete(session_id: str, yes: bool) -> None:
     views.run(views.session_delete(session_id, yes))
 
 
-@cli.group()
+@cli.group(cls=SuggestingGroup)
 def task() -> None:
-    """Tasks: list, show, replay."""
+    """Tasks: list, show, replay; approve, deny or cancel a blocked one."""
 
 
 @task.command("list")
@@ -114,6 +173,34 @@ def task_show(task_id: str) -> None:
     views.run(views.task_show(task_id))
 
 
+def _decision_command(action: Literal["approve", "deny", "cancel"], summary: str) -> None:
+    @task.command(action, help=summary)
+    @click.argument("task_id")
+    @click.option("-v", "--verbose", is_flag=True, help="Show every decision (approve).")
+    @click.option("-q", "--quiet", is_flag=True, help="Only the result on stdout; no progress on stderr.")
+    @click.option("-y", "--yes", is_flag=True, help="Answer yes to tool-loop escalations (approve).")
+    @click.option("-m", "--model", help="Model for every role, as provider/model (approve).")
+    @click.option(
+        "--workspace",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Directory the file tools may read (approve; as for think).",
+    )
+    def command(task_id: str, verbose: bool, quiet: bool, yes: bool, model: str | None, workspace: Path | None) -> None:
+        def work() -> Coroutine[Any, Any, int]:
+            from bots.terminal.decisions import run_decision
+
+            return run_decision(
+                action, task_id, verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace
+            )
+
+        sys.exit(_foreground(work))
+
+
+_decision_command("approve", "Override a blocked task and run it here (progress and exit codes as think).")
+_decision_command("deny", "Refuse the override of a blocked task; it ends as cancelled.")
+_decision_command("cancel", "Cancel a blocked or queued task.")
+
+
 @task.command("replay")
 @click.argument("task_id")
 def task_replay(task_id: str) -> None:
@@ -121,7 +208,7 @@ def task_replay(task_id: str) -> None:
     views.run(views.task_replay(task_id))
 
 
-@cli.group()
+@cli.group(cls=SuggestingGroup)
 def mind() -> None:
     """Look inside the agent's deliberation."""
 
@@ -131,6 +218,15 @@ def mind() -> None:
 def mind_parliament(task_id: str | None) -> None:
     """The last deliberation (or a task's), every agency's vote and reason."""
     views.run(views.mind_parliament(task_id))
+
+
+@cli.command()
+@click.option("--live", is_flag=True, help="Also call each model (one token) and each chat platform's API.")
+def doctor(live: bool) -> None:
+    """Check the configuration, models, rubrics, data directory and chat platforms."""
+    from bots.terminal.doctor import run_doctor
+
+    sys.exit(run_doctor(live))
 
 
 @cli.command()

@@ -1,9 +1,13 @@
-"""``openkoi think``: wires the engine to the terminal and turns the outcome into an exit code."""
+"""``openkoi think`` (and ``serve``): wires the engine to the terminal and turns the outcome into an exit code."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import sys
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -11,12 +15,12 @@ import click
 from bots import logs
 from bots.terminal import cli as codes
 from bots.terminal.progress import Progress
-from core.config import load_settings
+from core.config import Settings, load_settings
 from core.engine import Engine
 from core.errors import ConfigError, OpenKoiError
 from core.events import EventBus
 from core.llm.gateway import ModelGateway
-from core.models import Role, TaskOptions, TaskStatus
+from core.models import Role, Task, TaskOptions, TaskStatus
 from core.secrets import SECRETS, environment_secrets, secret_fields
 from core.store import Store
 
@@ -51,6 +55,97 @@ def _ask(question: str, yes: bool) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
+@dataclass
+class Terminal:
+    """The engine wired to this terminal: progress on stderr, confirmations asked on the tty."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    progress: Progress
+    model: str | None
+
+    def check_models(self) -> str | None:
+        """Resolve every role's model (credentials, name) before anything is stored or decided;
+        returns the problem, or None."""
+        try:
+            probe = ModelGateway(self.settings, overrides={r: self.model for r in Role} if self.model else {})
+            for role in Role:
+                probe.ref_for(role)
+        except OpenKoiError as exc:
+            return str(exc)
+        return None
+
+
+@asynccontextmanager
+async def terminal(
+    *, verbose: bool, quiet: bool, yes: bool, model: str | None, workspace: Path | None = None, runs: bool = True
+) -> AsyncIterator[Terminal]:
+    """Open settings, the store and an engine for one command; raises ConfigError.
+
+    ``workspace`` is the --workspace flag (see ``think_workspace``); a command that never runs a
+    task (``runs=False``: deny, cancel) needs none, so a missing one does not stop it.
+    """
+    settings = load_settings()
+    root = think_workspace(workspace, settings.tools.workspace) if runs else None
+    logs.configure(settings.log_level)
+    SECRETS.add([*environment_secrets(), *secret_fields(settings)])  # model keys never reach a log line
+    store = await Store(settings.db_path).open()
+    try:
+        bus = EventBus()
+        progress = Progress(sys.stderr, verbose=verbose, quiet=quiet)
+        bus.subscribe(progress)
+
+        async def escalate(reason: str) -> bool:
+            return _ask(f"Escalation: {reason}", yes)
+
+        engine = Engine(settings, store, bus, workspace=root, escalate=escalate, model_override=model)
+        yield Terminal(settings, store, engine, progress, model)
+    finally:
+        await store.close()
+
+
+def blocked_hint(task_id: str) -> str:
+    return f"To proceed, a person must confirm: re-run with --override, or run: openkoi task approve {task_id[:8]}"
+
+
+async def drive(t: Terminal, task_id: str, work: Awaitable[Task], *, override: bool = False, yes: bool = False) -> int:
+    """Run a task in the foreground to its end; print its output; return the exit code.
+
+    Ctrl-C cancels the task (recorded as cancelled, exit 6). asyncio.run delivers the first
+    Ctrl-C as a cancellation of this coroutine; taking it back (``uncancel``) and returning
+    normally lets asyncio.run end quietly instead of raising KeyboardInterrupt.
+    """
+    try:
+        result = await work
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        return await _interrupted(t, task_id)
+    if result.status is TaskStatus.AWAITING_CONFIRMATION:
+        pending = await t.store.confirmations.pending_for_task(task_id)
+        if override and pending is not None and _ask("The Guardian blocked this task. Override and proceed?", yes):
+            return await drive(t, task_id, t.engine.resume(task_id, pending["id"], True, getpass.getuser()))
+        reason = result.error or (pending or {}).get("reason", "the Parliament blocked this task")
+        click.echo(f"Blocked: {reason}.\n{blocked_hint(task_id)}", err=True)
+    if result.output is not None:
+        click.echo(result.output)
+    return EXIT_FOR[result.status]
+
+
+async def _interrupted(t: Terminal, task_id: str) -> int:
+    by = f"{getpass.getuser()} (Ctrl-C)"
+    if await t.engine.cancel(task_id, by=by):
+        return codes.EXIT_CANCELLED  # announced by the engine, like any cancellation
+    # The engine marked the task cancelled itself as it unwound: record who, and say it once here.
+    if (await t.store.tasks.get(task_id)).status is TaskStatus.CANCELLED:
+        await t.store.tasks.update(task_id, error=f"cancelled by {by}")
+    if not t.progress.quiet:
+        t.progress.say(f"✗ Cancelled by {by}.")
+    return codes.EXIT_CANCELLED
+
+
 async def run_think(
     text: str,
     *,
@@ -65,55 +160,26 @@ async def run_think(
     quiet: bool,
     workspace: Path | None = None,
 ) -> int:
+    options = TaskOptions(max_iterations=iterations, quality_threshold=quality, max_cost_usd=budget, simulate=simulate)
     try:
-        settings = load_settings()
-        root = think_workspace(workspace, settings.tools.workspace)
+        async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace) as t:
+            problem = t.check_models()  # a typo or a missing key is reported before anything is stored
+            if problem is not None:
+                click.echo(f"error: {problem}", err=True)
+                return codes.EXIT_USAGE
+            try:
+                task = await t.engine.submit(text, options=options, requester=getpass.getuser())
+            except OpenKoiError as exc:
+                click.echo(f"error: {exc}", err=True)
+                return codes.EXIT_USAGE
+            return await drive(t, task.id, t.engine.run(task.id), override=override, yes=yes)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return codes.EXIT_USAGE
-    logs.configure(settings.log_level)
-    SECRETS.add([*environment_secrets(), *secret_fields(settings)])  # model keys never reach a log line
-    options = TaskOptions(max_iterations=iterations, quality_threshold=quality, max_cost_usd=budget, simulate=simulate)
-    store = await Store(settings.db_path).open()
-    try:
-        bus = EventBus()
-        bus.subscribe(Progress(sys.stderr, verbose=verbose, quiet=quiet))
-
-        async def escalate(reason: str) -> bool:
-            return _ask(f"Escalation: {reason}", yes)
-
-        engine = Engine(settings, store, bus, workspace=root, escalate=escalate, model_override=model)
-        try:
-            # Resolve every role's model first, so a typo is reported before anything is stored.
-            probe = ModelGateway(settings, overrides={r: model for r in Role} if model else {})
-            for role in Role:
-                probe.ref_for(role)
-        except OpenKoiError as exc:
-            click.echo(f"error: {exc}", err=True)
-            return codes.EXIT_USAGE
-        task = await engine.submit(text, options=options, requester=getpass.getuser())
-        result = await engine.run(task.id)
-        if result.status is TaskStatus.AWAITING_CONFIRMATION:
-            pending = await store.confirmations.pending_for_task(task.id)
-            if override and pending is not None and _ask("The Guardian blocked this task. Override and proceed?", yes):
-                result = await engine.resume(task.id, pending["id"], True, getpass.getuser())
-            else:
-                click.echo(
-                    f"Blocked: {result.error or (pending or {}).get('reason', 'the Parliament blocked this task')}.\n"
-                    "To proceed, a person must confirm: re-run with --override.",
-                    err=True,
-                )
-        if result.output is not None:
-            click.echo(result.output)
-        return EXIT_FOR[result.status]
-    finally:
-        await store.close()
 
 
 def run_serve(host: str | None, port: int | None) -> int:
     """`openkoi serve`: exit 0 after a clean drain, 2 on a configuration error."""
-    import asyncio
-
     from bots.config import load_service_settings
     from bots.service import serve
 
