@@ -174,3 +174,15 @@ async def test_output_is_capped_to_the_remaining_budget(settings: Settings, mode
         CallContext(None, budget), Role.EXECUTOR, Phase.EXECUTE, Prompt("s").add("", "x"), max_tokens=4096
     )
     assert 64 <= model_env.requests[0]["max_tokens"] < 1000
+
+
+def test_failure_text_keeps_the_providers_words_without_litellm_boilerplate() -> None:
+    from core.llm.failures import provider_message
+
+    raw = (
+        "litellm.InternalServerError: AnthropicException - Cannot connect to host api.anthropic.com:443. "
+        "Handle with `litellm.InternalServerError`."
+    )
+    assert provider_message(Exception(raw)) == "Cannot connect to host api.anthropic.com:443"
+    wrapped = 'litellm.BadRequestError: OpenAIException - {"error": {"message": "bad thing", "type": "x"}}'
+    assert provider_message(Exception(wrapped)) == "bad thing"

@@ -35,6 +35,7 @@ def provider_message(exc: BaseException, limit: int = 200) -> str:
     text = " ".join(str(getattr(exc, "message", None) or exc).split())
     text = _BOILERPLATE.sub("", text, count=1)
     text = re.sub(r"\s*(?:Received Model Group|Available Model Group Fallbacks)=.*$", "", text)
+    text = re.sub(r"\.?\s*Handle with `litellm\.\w+`\.?", "", text)
     start = text.find("{")
     if start != -1:
         try:
