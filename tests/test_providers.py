@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -29,6 +30,7 @@ from core.llm.providers import (
     validate,
 )
 from core.models import Role
+from tests.fakes.model_server import FakeModelServer
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
@@ -384,3 +386,23 @@ def test_a_model_under_the_wrong_provider_is_rejected() -> None:
         validate(reference("anthropic/gpt-4.1", settings, env={}), settings)
     validate(reference("openai/gpt-4.1", settings, env={}), settings)
     validate(reference("anthropic/claude-sonnet-4-5", settings, env={}), settings)
+
+
+async def test_with_a_base_url_the_default_model_is_the_first_the_server_lists(
+    model_env: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENKOI_MODEL")  # no model named: the server's own list decides
+    env = {"OPENAI_BASE_URL": model_env.url, "OPENAI_API_KEY": "sk-test"}
+    assert settings().model is None
+    # The probe is a blocking call (as in the CLI); off the loop here, where the fake server runs.
+    assert await asyncio.to_thread(default_model_name, settings(), env) == "openai/fake"  # not openai/gpt-4.1
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    with pytest.raises(NoModelConfigured, match=r"did not list its models.*OPENKOI_MODEL=openai/<model>"):
+        default_model_name(settings(), {"OPENAI_BASE_URL": dead, "OPENAI_API_KEY": "sk-test"})
+
+
+def test_the_no_model_hint_names_every_variable_a_base_url_needs() -> None:
+    with pytest.raises(NoModelConfigured, match="set OPENAI_BASE_URL and OPENAI_API_KEY"):
+        default_model_name(settings(), {}, probe=False)
