@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from core.errors import AmbiguousId, NotFound
-from core.models import Session, Task
+from core.models import Session, Task, TaskStatus
 from core.store import Store
 from core.store.conversations import Conversation
-from core.store.db import _migrations
-from core.store.intake import Intake
+from core.store.db import StoreBusy, _migrations
+from core.store.intake import Intake, NewTask, Outcome, QueueLimits, Recorded
+from core.store.text import storable
 
 
 async def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
@@ -64,29 +66,72 @@ async def test_deleting_a_session_deletes_its_tasks(tmp_path: Path) -> None:
         assert await store.tasks.recent() == []
 
 
-def _intake(key: str, platform: str = "slack") -> Intake:
+def _intake(key: str, platform: str = "slack", user: str = "U1", channel: str = "C1") -> Intake:
     session = Session(kind=platform, title="t")
     task = Task(session_id=session.id, description=f"task {key}", source=platform, requester="u")
-    return Intake(platform, key, session, task, Conversation(task.id, platform, "C1", "U1", "alice"))
+    return Intake(platform, key, NewTask(session, task, Conversation(task.id, platform, channel, user, "alice")))
+
+
+def _outcomes(recorded: list[Recorded]) -> list[Outcome]:
+    return [r.outcome for r in recorded]
+
+
+CREATED, DUPLICATE = Outcome.CREATED, Outcome.DUPLICATE
 
 
 async def test_intake_batches_are_all_or_nothing_and_dedupe_keys(tmp_path: Path) -> None:
     async with Store(tmp_path / "db.sqlite") as store:
         first = await store.intake.record([_intake("a"), _intake("b"), _intake("a"), _intake("a", "telegram")])
-        assert first == [True, True, False, True]  # a repeated key in one batch is a duplicate
-        again = await store.intake.record([_intake("b"), _intake("c")])
-        assert again == [False, True]
+        assert _outcomes(first) == [CREATED, CREATED, DUPLICATE, CREATED]  # a repeated key in one batch
+        assert [r.count for r in first] == [0, 1, 0, 2], "each new task knows how many queued tasks are ahead"
+        again = await store.intake.record([_intake("b"), _intake("c"), Intake("slack", "help-1")])
+        assert _outcomes(again) == [DUPLICATE, CREATED, Outcome.CLAIMED]
+        assert _outcomes(await store.intake.record([Intake("slack", "help-1")])) == [DUPLICATE]
         assert sum((await store.tasks.counts()).values()) == 4
         conversation = await store.conversations.get(str(await store.inbound.task_for("slack", "c")))
         assert conversation is not None and conversation.requester_name == "alice"
         # A batch that fails half-way leaves nothing behind, not even its delivery keys.
         broken = _intake("d")
-        clash = Intake("slack", "e", broken.session, broken.task, broken.conversation)  # same task id twice
+        assert broken.new is not None
+        clash = Intake("slack", "e", broken.new)  # the same task id twice
         with pytest.raises(sqlite3.IntegrityError):
             await store.intake.record([broken, clash])
         assert await store.inbound.task_for("slack", "d") is None
         assert sum((await store.tasks.counts()).values()) == 4
-        assert await store.intake.record([_intake("d")]) == [True]
+        assert _outcomes(await store.intake.record([_intake("d")])) == [CREATED]
+
+
+async def test_intake_limits_unfinished_tasks_per_person_and_per_channel(tmp_path: Path) -> None:
+    limits = QueueLimits(per_user=2, per_channel=3)
+    async with Store(tmp_path / "db.sqlite") as store:
+        batch = [_intake("a1", user="A"), _intake("a2", user="A"), _intake("a3", user="A"), _intake("b1", user="B")]
+        recorded = await store.intake.record(batch, limits)
+        assert _outcomes(recorded) == [CREATED, CREATED, Outcome.USER_LIMIT, CREATED]
+        assert recorded[2].count == 2
+        over = await store.intake.record([_intake("c1", user="C"), _intake("c2", user="C", channel="C2")], limits)
+        assert _outcomes(over) == [Outcome.CHANNEL_LIMIT, CREATED] and over[0].count == 3
+        # A refusal is an answered delivery: its redelivery is recognised, and no task was made for it.
+        assert _outcomes(await store.intake.record([_intake("a3", user="A")], limits)) == [DUPLICATE]
+        assert await store.inbound.task_for("slack", "a3") is None
+        # Finished tasks no longer count.
+        a1 = await store.inbound.task_for("slack", "a1")
+        assert a1 is not None
+        await store.tasks.set_status(a1, TaskStatus.DONE)
+        assert _outcomes(await store.intake.record([_intake("a4", user="A")], limits)) == [CREATED]
+
+
+async def test_intake_waits_for_a_locked_database_no_longer_than_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    async with Store(path) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        started = time.monotonic()
+        with pytest.raises(StoreBusy):
+            await store.intake.record([_intake("x")], wait=0.3)
+        assert 0.25 <= time.monotonic() - started < 2.0
+        other.execute("ROLLBACK")
+        other.close()
+        assert _outcomes(await store.intake.record([_intake("x")], wait=0.3)) == [CREATED]
 
 
 async def test_old_delivery_keys_are_purged_and_recent_ones_kept(tmp_path: Path) -> None:
@@ -97,3 +142,10 @@ async def test_old_delivery_keys_are_purged_and_recent_ones_kept(tmp_path: Path)
         assert await store.inbound.purge(timedelta(hours=24)) == 1
         assert not await store.inbound.claim("slack", "new")  # still remembered
         assert await store.inbound.claim("slack", "old")  # forgotten after the TTL
+
+
+def test_storable_text_replaces_only_lone_surrogates() -> None:
+    assert storable("plain é ✓") == "plain é ✓"
+    assert storable("a\ud800b") == "a\ufffdb"
+    assert storable("\udfff\ud83d\ude00") == "\ufffd😀", "a pair becomes its character"
+    storable("x\udc80").encode("utf-8")  # no UnicodeEncodeError: SQLite can take it
