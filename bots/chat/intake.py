@@ -25,6 +25,11 @@ from core.store.intake import Intake, IntakeRepository, QueueLimits, Recorded
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+# What a person is told when their command was not saved (and so will not run).
+NOT_ACCEPTED_TEXT = (
+    "⚠️ Not accepted: openkoi could not save your command just now, so nothing was started."
+    " Please try again in a moment."
+)
 
 
 class NotAccepted(Exception):
