@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bots.chat import commands
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
-from bots.chat.intake import IntakeWriter, Unstorable
+from bots.chat.intake import IntakeWriter, NotAccepted, Unstorable
 from bots.chat.platform import Actor, InboundCommand, Reply
 from bots.chat.publisher import ThreadPublisher
 from bots.chat.workers import WorkerPool
@@ -55,7 +55,9 @@ class Ingress:
         Raises ``NotAccepted`` when the delivery could not be saved within ``save_within`` seconds:
         nothing was saved, and the adapter must not claim otherwise."""
         if self.closing:
-            return Reply("openkoi is restarting; please try again in a minute.", private=True)
+            # Not saved, so not answered: Telegram and Slack's Events API deliver it again, to the
+            # next process; where there is no redelivery the adapter says "not accepted, try again".
+            raise NotAccepted("openkoi is restarting")
         policy = self.policies.get(command.platform)
         if policy is None:
             return Reply("This platform is not configured.", private=True)

@@ -56,6 +56,7 @@ from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
     CALLBACK_PATTERN,
     actor_of,
+    after_command,
     chat_id_of,
     html_to_plain,
     inline_keyboard,
@@ -217,7 +218,7 @@ class TelegramAdapter:
             return
         # CommandHandler matched a bot_command entity at offset 0 ("/think" or "/think@BotName");
         # everything after it is the request, spacing and newlines kept for the parser.
-        command = message.parse_entity(message.entities[0])
+        command = after_command(message.text, message.entities[0].length)
         origin: dict[str, Any] = {"message_id": message.message_id}
         if message.is_topic_message and message.message_thread_id is not None:
             origin["message_thread_id"] = message.message_thread_id
@@ -226,7 +227,7 @@ class TelegramAdapter:
             key=str(update.update_id),
             actor=actor_of(user),
             channel_id=str(message.chat_id),
-            text=message.text[len(command) :],
+            text=command,
             origin=origin,
         )
         try:
