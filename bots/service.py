@@ -104,9 +104,7 @@ class Service:
         self.desk = ConfirmationDesk(self.engine, self.pool, policies)
         limits = QueueLimits(s.serve.queue_limit_per_user, s.serve.queue_limit_per_channel)
         intake = IntakeWriter(self.store.intake, limits)
-        self.ingress = Ingress(
-            self.engine, self.pool, self.publisher, self.desk, policies, intake, queue_limit=s.serve.queue_limit
-        )
+        self.ingress = Ingress(self.engine, self.pool, self.desk, policies, intake, queue_limit=s.serve.queue_limit)
         self._build_adapters()
         # litellm's import holds the event loop for 2–3 s; done lazily by the first task it would
         # make every platform miss its 3-second acknowledgement. Import it off the loop first.

@@ -20,7 +20,6 @@ from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.intake import IntakeWriter, NotAccepted, Unstorable
 from bots.chat.platform import Actor, InboundCommand, Reply
-from bots.chat.publisher import ThreadPublisher
 from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import OpenKoiError
@@ -41,7 +40,6 @@ SAVE_WITHIN_SECONDS = 2.0
 class Ingress:
     engine: Engine
     pool: WorkerPool
-    publisher: ThreadPublisher
     desk: ConfirmationDesk
     policies: dict[str, AccessPolicy]
     intake: IntakeWriter
