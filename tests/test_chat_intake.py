@@ -26,7 +26,6 @@ from bots.chat.platform import Actor, InboundCommand
 from bots.config import ServiceSettings
 from bots.service import Service
 from core.config import Settings
-from core.store import Store
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.fakes.slack_api import (
     BOT_USER_ID,
@@ -41,6 +40,7 @@ from tests.fakes.telegram_api import FakeTelegram
 SECRET = "intake-signing-secret"
 GROUP = -100555
 ALICE = 42
+FAST = 0.5  # a shorter save deadline, where the deadline itself is not under test
 LONE = "\ud800"  # a lone UTF-16 surrogate: valid in JSON ("\\ud800"), not encodable as UTF-8
 
 
@@ -112,6 +112,7 @@ async def test_a_mention_that_cannot_be_saved_gets_503_and_its_retry_is_saved_on
     settings: Settings, slack: FakeSlack
 ) -> None:
     async with running_service(settings, slack_service(slack)) as svc:
+        svc.ingress.save_within = FAST  # how long is not the point here
         event = app_mention_event(f"<@{BOT_USER_ID}> summarise the incident", ts="1700000000.000900")
         body = event_callback_body(event, event_id="EvLocked")
         with write_locked(settings.db_path):
@@ -150,17 +151,22 @@ def acks(fake: FakeTelegram) -> list[str]:
 
 async def test_polling_confirms_an_update_only_once_it_is_saved(settings: Settings, telegram: FakeTelegram) -> None:
     service = telegram_service(telegram)
-    async with Store(settings.db_path):
-        pass  # the schema exists before the lock is taken
-    with write_locked(settings.db_path):
-        async with running_service(settings, service) as svc:
+    svc = Service(settings, service)
+    await svc.start()
+    try:
+        with write_locked(settings.db_path):
+            svc.ingress.save_within = FAST
             updates = [telegram.push_message(GROUP, ALICE, f"/think job {n}", first_name="Alice") for n in range(3)]
             # Fetched, not saved (the deadline passes), fetched again after a pause: never confirmed.
-            await wait_until(lambda: len(telegram.calls_to("getUpdates")) >= 2, within=10)
+            await wait_until(lambda: len(telegram.calls_to("getUpdates")) >= 3, within=10)
             assert telegram.pending_updates == 3
             assert acks(telegram) == [] and await task_count(svc) == 0
-        # Stopped (as a restart would) with the lock still held: still nothing confirmed.
-        assert telegram.pending_updates == 3
+            # Stopped (as for a restart) with the database still stalled: still nothing confirmed.
+            await svc.stop()
+            assert telegram.pending_updates == 3
+    finally:
+        if svc.store.db._conn is not None:
+            await svc.stop()
     async with running_service(settings, service) as svc:
         for update_id in updates:
             await wait_until(lambda u=update_id: _task_for(svc, "telegram", str(u)))
@@ -178,6 +184,7 @@ async def test_the_webhook_answers_only_after_the_save(settings: Settings, teleg
         telegram, mode="webhook", webhook_secret="wh-Secret_1", webhook_url="https://bot.example.com/telegram/webhook"
     )
     async with running_service(settings, service) as svc:
+        svc.ingress.save_within = FAST
         url = f"http://127.0.0.1:{svc.port}/telegram/webhook"
         update = telegram.update_payload(GROUP, ALICE, "/think rotate the logs", first_name="Alice")
         with write_locked(settings.db_path):
