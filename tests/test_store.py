@@ -16,6 +16,7 @@ from core.store import Store
 from core.store.conversations import Conversation
 from core.store.db import StoreBusy, _migrations
 from core.store.intake import Intake, NewTask, Outcome, QueueLimits, Recorded
+from core.store.queue import Runnable
 from core.store.text import storable
 
 
@@ -149,3 +150,21 @@ def test_storable_text_replaces_only_lone_surrogates() -> None:
     assert storable("a\ud800b") == "a\ufffdb"
     assert storable("\udfff\ud83d\ude00") == "\ufffd😀", "a pair becomes its character"
     storable("x\udc80").encode("utf-8")  # no UnicodeEncodeError: SQLite can take it
+
+
+async def test_the_queue_offers_approved_overrides_first_then_the_oldest_queued_task(tmp_path: Path) -> None:
+    async with Store(tmp_path / "db.sqlite") as store:
+        recorded = [_intake(key) for key in ("old", "new", "waiting")]
+        await store.intake.record(recorded)
+        old, new, waiting = (r.new.task.id for r in recorded if r.new is not None)
+        session = await store.sessions.create(Session())
+        await store.tasks.create(Task(session_id=session.id, description="from the terminal"))  # no conversation
+        assert await store.queue.next(["slack"]) == Runnable(old, continuation=False)
+        assert await store.queue.next(["slack"], busy=[old]) == Runnable(new, continuation=False)
+        assert await store.queue.next(["telegram"]) is None, "other platforms' tasks are not taken"
+        await store.tasks.set_status(waiting, TaskStatus.AWAITING_CONFIRMATION)
+        confirmation = await store.confirmations.create(waiting, "guardian_block", "risky", "alice", None)
+        assert await store.queue.next(["slack"], busy=[old, new]) is None, "pending: nothing to run"
+        await store.confirmations.decide(confirmation, "approved", "bob")
+        assert await store.queue.next(["slack"]) == Runnable(waiting, continuation=True)
+        assert await store.queue.waiting(["slack"]) == 2
