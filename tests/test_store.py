@@ -114,11 +114,54 @@ async def test_intake_limits_unfinished_tasks_per_person_and_per_channel(tmp_pat
         # A refusal is an answered delivery: its redelivery is recognised, and no task was made for it.
         assert _outcomes(await store.intake.record([_intake("a3", user="A")], limits)) == [DUPLICATE]
         assert await store.inbound.task_for("slack", "a3") is None
-        # Finished tasks no longer count.
-        a1 = await store.inbound.task_for("slack", "a1")
-        assert a1 is not None
+        # Finished tasks no longer count, nor do tasks waiting for a person; a resumed one counts again.
+        a1, a2 = [await store.inbound.task_for("slack", k) for k in ("a1", "a2")]
+        assert a1 is not None and a2 is not None
         await store.tasks.set_status(a1, TaskStatus.DONE)
         assert _outcomes(await store.intake.record([_intake("a4", user="A")], limits)) == [CREATED]
+        await store.tasks.set_status(a2, TaskStatus.RUNNING)
+        await store.tasks.set_status(a2, TaskStatus.AWAITING_CONFIRMATION)
+        assert _outcomes(await store.intake.record([_intake("a5", user="A")], limits)) == [CREATED]
+        await store.tasks.set_status(a2, TaskStatus.RUNNING)
+        assert _outcomes(await store.intake.record([_intake("a6", user="A")], limits)) == [Outcome.USER_LIMIT]
+        assert await _unfinished(store, "user", "A") == 3  # a2, a4, a5
+        # A deleted session takes its unfinished tasks out of the count.
+        await store.sessions.delete((await store.tasks.get(a2)).session_id)
+        assert await _unfinished(store, "user", "A") == 2
+        assert await _unfinished(store, "channel", "C1") == 3  # a4, a5, b1
+
+
+async def _unfinished(store: Store, scope: str, key: str) -> int:
+    row = await store.db.fetchone(
+        "SELECT unfinished FROM chat_load WHERE platform = 'slack' AND scope = ? AND key = ?", (scope, key)
+    )
+    return int(row[0]) if row else 0
+
+
+async def test_unfinished_tasks_are_counted_when_an_older_database_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    old = sqlite3.connect(path, isolation_level=None)
+    for version, sql in _migrations():
+        if version <= 2:
+            old.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
+    for n, status in enumerate(["queued", "running", "done", "awaiting_confirmation"]):
+        old.execute("INSERT INTO sessions (id, kind, created_at, updated_at) VALUES (?, 'slack', 'x', 'x')", (f"s{n}",))
+        old.execute(
+            "INSERT INTO tasks (id, session_id, description, status, source, options_json, created_at, updated_at)"
+            " VALUES (?, ?, 'd', ?, 'slack', '{}', 'x', 'x')",
+            (f"t{n}", f"s{n}", status),
+        )
+        old.execute(
+            "INSERT INTO conversations (task_id, platform, channel_id, requester_id, requester_name, created_at)"
+            " VALUES (?, 'slack', 'C1', 'U1', 'alice', 'x')",
+            (f"t{n}",),
+        )
+    old.close()
+    async with Store(path) as store:
+        assert _outcomes(await store.intake.record([_intake("new", user="U1")], QueueLimits(per_user=2))) == [
+            Outcome.USER_LIMIT
+        ]
+        assert _outcomes(await store.intake.record([_intake("new2", user="U1")], QueueLimits(per_user=3))) == [CREATED]
 
 
 async def test_intake_waits_for_a_locked_database_no_longer_than_allowed(tmp_path: Path) -> None:

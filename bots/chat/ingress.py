@@ -212,14 +212,12 @@ class Ingress:
 def _storable(command: InboundCommand) -> InboundCommand:
     """The command with text SQLite can store (lone surrogates replaced) in every field that is saved."""
     a = command.actor
-    actor = Actor(a.platform, storable(a.user_id), storable(a.name), a.roles)
-    return dataclasses.replace(
-        command,
-        key=storable(command.key),
-        actor=actor,
-        channel_id=storable(command.channel_id),
-        text=storable(command.text),
-    )
+    fields = (command.key, a.user_id, a.name, command.channel_id, command.text)
+    key, user_id, name, channel_id, text = cleaned = tuple(storable(f) for f in fields)
+    if cleaned == fields:  # nearly always: nothing to copy
+        return command
+    actor = Actor(a.platform, user_id, name, a.roles)
+    return dataclasses.replace(command, key=key, actor=actor, channel_id=channel_id, text=text)
 
 
 def _unstorable(exc: Unstorable) -> Reply:

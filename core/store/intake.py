@@ -5,15 +5,14 @@ others' round trips to the SQLite thread. A batch costs the same handful of roun
 its size, and stays all-or-nothing: a delivery key, its task, its session and its conversation are
 written together or not at all.
 
-The same transaction enforces the per-person and per-channel limits on unfinished tasks (counted
-from the rows, so two commands racing each other cannot both slip under a limit) and tells each
-new task how many queued tasks are ahead of it.
+The same transaction enforces the per-person and per-channel limits on unfinished tasks (read from
+``chat_load``, which triggers keep in step with the tasks, so two commands racing each other cannot
+both slip under a limit) and tells each new task how many queued tasks are ahead of it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -69,10 +68,6 @@ class QueueLimits:
     per_channel: int | None = None
 
 
-# Unfinished tasks that hold or wait for a worker. A task waiting for an override holds none.
-_UNFINISHED = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value)
-
-
 class IntakeRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -114,7 +109,8 @@ def _record(conn: sqlite3.Connection, items: Sequence[Intake], limits: QueueLimi
 
 def _decide(conn: sqlite3.Connection, items: Sequence[Intake], limits: QueueLimits) -> list[Recorded]:
     taken = _taken(conn, items)
-    queued, per_user, per_channel = _unfinished(conn)
+    queued = _queued(conn)
+    load = _Load(conn)
     results: list[Recorded] = []
     for item in items:
         key = (item.platform, item.key)
@@ -126,31 +122,44 @@ def _decide(conn: sqlite3.Connection, items: Sequence[Intake], limits: QueueLimi
             results.append(Recorded(Outcome.CLAIMED))
             continue
         c = item.new.conversation
-        user, channel = (c.platform, c.requester_id), (c.platform, c.channel_id)
-        if limits.per_user is not None and per_user[user] >= limits.per_user:
-            results.append(Recorded(Outcome.USER_LIMIT, per_user[user]))
-        elif limits.per_channel is not None and per_channel[channel] >= limits.per_channel:
-            results.append(Recorded(Outcome.CHANNEL_LIMIT, per_channel[channel]))
+        user, channel = load.of(c.platform, "user", c.requester_id), load.of(c.platform, "channel", c.channel_id)
+        if limits.per_user is not None and user >= limits.per_user:
+            results.append(Recorded(Outcome.USER_LIMIT, user))
+        elif limits.per_channel is not None and channel >= limits.per_channel:
+            results.append(Recorded(Outcome.CHANNEL_LIMIT, channel))
         else:
             results.append(Recorded(Outcome.CREATED, queued))
             queued += 1
-            per_user[user] += 1
-            per_channel[channel] += 1
+            load.add(c.platform, "user", c.requester_id)
+            load.add(c.platform, "channel", c.channel_id)
     return results
 
 
-def _unfinished(conn: sqlite3.Connection) -> tuple[int, Counter[tuple[str, str]], Counter[tuple[str, str]]]:
-    """Queued chat tasks, and unfinished chat tasks per (platform, person) and (platform, channel)."""
-    rows = conn.execute(
-        f"""SELECT t.status, c.platform, c.requester_id, c.channel_id
-            FROM tasks t JOIN conversations c ON c.task_id = t.id
-            WHERE t.status IN ({",".join("?" for _ in _UNFINISHED)})""",
-        _UNFINISHED,
-    ).fetchall()
-    queued = sum(1 for r in rows if r[0] == TaskStatus.QUEUED.value)
-    per_user = Counter((str(r[1]), str(r[2])) for r in rows)
-    per_channel = Counter((str(r[1]), str(r[3])) for r in rows)
-    return queued, per_user, per_channel
+def _queued(conn: sqlite3.Connection) -> int:
+    """Queued tasks, all of them chat tasks in practice (a terminal task runs as soon as it is made)."""
+    row = conn.execute("SELECT COUNT(*) FROM tasks WHERE status = ?", (TaskStatus.QUEUED.value,)).fetchone()
+    return int(row[0])
+
+
+class _Load:
+    """Unfinished tasks per person and per channel: ``chat_load`` (kept by triggers, see migration
+    0003) plus what this batch has added so far."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.counts: dict[tuple[str, str, str], int] = {}
+
+    def of(self, platform: str, scope: str, key: str) -> int:
+        k = (platform, scope, key)
+        if k not in self.counts:
+            row = self.conn.execute(
+                "SELECT unfinished FROM chat_load WHERE platform = ? AND scope = ? AND key = ?", k
+            ).fetchone()
+            self.counts[k] = int(row[0]) if row else 0
+        return self.counts[k]
+
+    def add(self, platform: str, scope: str, key: str) -> None:
+        self.counts[(platform, scope, key)] = self.of(platform, scope, key) + 1
 
 
 def _taken(conn: sqlite3.Connection, items: Sequence[Intake]) -> set[tuple[str, str]]:

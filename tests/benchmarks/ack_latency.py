@@ -10,7 +10,9 @@ request to having the HTTP 200 in hand, over loopback. ``tasks_persisted`` count
 SQLite after the burst (every ack must mean a saved task); ``errors`` counts non-200 answers, answers
 that name no task, and exceptions. ``rss_idle_mb`` is the service process's resident memory once
 started, before the burst; ``rss_peak_mb`` the most it reached from the burst's start until every
-task was saved (sampled every 10 ms).
+task was saved (sampled every 10 ms). ``cpu_ms_per_ack`` is the service process's CPU time during the
+burst (all its threads, SQLite's included) per command: unlike latency, it hardly depends on what
+else the machine is doing.
 
     python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100]
 """
@@ -124,6 +126,7 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
         for sender in senders:
             sender.start()
         sampler.start()
+        cpu_started = time.process_time()
         latencies: list[float] = []
         errors = 0
         wall = 0.0
@@ -132,6 +135,7 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
             latencies += part
             errors += failed
             wall = max(wall, took)
+        cpu = time.process_time() - cpu_started
         for sender in senders:
             await asyncio.to_thread(sender.join)
         counts = await svc.store.tasks.counts()
@@ -149,6 +153,7 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
         "max_ms": round(latencies[-1], 1),
         "tasks_persisted": persisted,
         "errors": errors,
+        "cpu_ms_per_ack": round(cpu * 1000 / n, 2),
         "rss_idle_mb": round(rss_idle, 1),
         "rss_peak_mb": round(rss_peak, 1),
     }
