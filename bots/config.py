@@ -53,7 +53,13 @@ class ServeSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(9742, ge=0, le=65535)
     workers: int = Field(4, ge=1, le=256)
+    # Past this many queued tasks, a new task is still saved (and runs in its turn), but its answer
+    # says the queue is full and asks people to hold further requests.
     queue_limit: int = Field(1000, ge=1)
+    # Most unfinished (queued or running) tasks one person, or one channel, may have at once; a
+    # command past either limit is refused with a message saying so.
+    queue_limit_per_user: int = Field(10, ge=1)
+    queue_limit_per_channel: int = Field(50, ge=1)
     drain_seconds: float = Field(30.0, ge=0)
     expiry_check_seconds: float = Field(15.0, gt=0)
     dedupe_hours: float = Field(24.0, ge=0.2)  # PLATFORMS.md: at least 10 minutes

@@ -1,15 +1,16 @@
 """`openkoi serve`: one process hosting every configured chat platform.
 
 An aiohttp server (Slack's `/slack/events`, Telegram's `/telegram/webhook`, `/healthz`, `/readyz`),
-the Slack Socket Mode, Discord gateway and Telegram polling clients, a bounded worker pool, the
-thread publisher and the confirmation desk. On start it recovers what a previous process left
-unfinished; on SIGTERM it stops taking commands, lets running tasks finish for `drain_seconds`,
-fails the rest honestly in their threads, and exits.
+the Slack Socket Mode, Discord gateway and Telegram polling clients, a pool of workers taking saved
+tasks from SQLite, the thread publisher and the confirmation desk. On start it recovers what a
+previous process left unfinished; on SIGTERM it stops taking commands, lets running tasks finish for
+`drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start),
+and exits.
 
 Before anything else it registers the service's secrets (platform tokens, signing and webhook
 secrets, model keys) for redaction from every log record and chat message. A platform that fails
-to start is retried with backoff while `/readyz` answers 503. The agent's file tools read only
-`[tools] workspace`; without one it has none.
+to start is retried with backoff while `/readyz` answers 503 (its tasks wait). The agent's file
+tools read only `[tools] workspace`; without one it has none.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bots.chat import http_guard
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import ACTIVE, Ingress
 from bots.chat.intake import IntakeWriter
 from bots.chat.platform import ChatPlatform
 from bots.chat.publisher import ThreadPublisher
+from bots.chat.queue import TaskQueue, job_name, task_of
 from bots.chat.tasklog import TaskLog
-from bots.chat.workers import PoolFull, WorkerPool
+from bots.chat.workers import WorkerPool
 from bots.config import ServiceSettings
 from core.config import Settings
 from core.engine import Engine
@@ -46,6 +49,7 @@ from core.llm.providers import model_summary
 from core.models import TaskStatus
 from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
 from core.store import Store
+from core.store.intake import QueueLimits
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +134,22 @@ class Service:
         self.engine = Engine(self.settings, self.store, bus, workspace=self.workspace())
         TaskLog(self.store).attach(bus)
         s = self.service
-        self.pool = WorkerPool(s.serve.workers, s.serve.queue_limit)
         self.publisher = ThreadPublisher(self.store, {}, self.settings.parliament.confirmation_ttl_minutes)
         self.publisher.attach(bus)
+        # The queue is the tasks table: workers take saved tasks of the platforms that are on.
+        self.pool = WorkerPool(s.serve.workers, TaskQueue(self.engine, self.publisher, self.live_platforms))
         policies = {name: AccessPolicy(getattr(s, name).access) for name in PLATFORMS}
         self.desk = ConfirmationDesk(self.engine, self.pool, policies)
+        limits = QueueLimits(s.serve.queue_limit_per_user, s.serve.queue_limit_per_channel)
+        intake = IntakeWriter(self.store.intake, limits)
         self.ingress = Ingress(
-            self.engine, self.pool, self.publisher, self.desk, policies, IntakeWriter(self.store.intake)
+            self.engine,
+            self.pool,
+            self.desk,
+            policies,
+            intake,
+            queue_limit=s.serve.queue_limit,
+            pacer=self.publisher.pacer,
         )
         self._build_adapters()
         # Which model the tasks will use, or why there is none: said at start-up and in /readyz.
@@ -149,12 +162,11 @@ class Service:
         # Freezing moves what exists now out of the collector's sight; new garbage is still collected.
         gc.collect()
         gc.freeze()
-        app = web.Application()
+        app = http_guard.application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         for adapter in self.adapters.values():
             adapter.add_routes(app)
-        self.pool.start()
         for name, adapter in list(self.adapters.items()):
             try:
                 await adapter.start()
@@ -164,7 +176,10 @@ class Service:
                 self._retrying.add(name)
                 await _stop_quietly(adapter)
                 self._background.append(asyncio.create_task(self._retry_start(name, adapter)))
+        # Workers start after recovery has failed the tasks a previous process left running, so
+        # that nothing this process starts can be mistaken for one of them.
         await self.recover()
+        self.pool.start()
         self._background.append(asyncio.create_task(self.desk.run_sweeps(s.serve.expiry_check_seconds)))
         self._background.append(asyncio.create_task(self._purge_deliveries()))
         self.runner = web.AppRunner(app, handle_signals=False)
@@ -175,6 +190,11 @@ class Service:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else s.serve.port
         self._announce()
+
+    def live_platforms(self) -> list[str]:
+        """The platforms whose tasks may run now: started, and not waiting for a start retry (a task
+        of a platform that cannot post would run unseen)."""
+        return [name for name in self.adapters if name not in self._retrying]
 
     async def _retry_start(self, name: str, adapter: Adapter) -> None:
         """Start a platform that failed to, after ``start_retry_seconds``, doubling each time up to
@@ -268,27 +288,20 @@ class Service:
         return lines
 
     async def recover(self, only: str | None = None) -> None:
-        """Finish what a previous process left: queued tasks run, interrupted ones fail honestly,
-        approved-but-not-continued ones continue. Pending confirmations simply stay pending.
-        A platform that is down is skipped (its threads could not be posted); ``only`` recovers one
-        platform, once it has started late."""
-        names = [n for n in self.adapters if n not in self._retrying] if only is None else [only]
+        """Finish what a previous process left: interrupted tasks fail honestly; queued tasks and
+        approved-but-not-continued ones are in the database, where the workers take them. Pending
+        confirmations simply stay pending. A platform that is down is skipped (its tasks wait, and
+        the workers do not take them); ``only`` recovers one platform, once it has started late."""
+        names = self.live_platforms() if only is None else [only]
         for name in names:
             for conversation in await self.store.conversations.for_platform(name, ACTIVE):
                 task = await self.store.tasks.get(conversation.task_id)
-                try:
-                    if task.status is TaskStatus.QUEUED:
-                        self.ingress.start(task.id)
-                    elif task.status is TaskStatus.RUNNING:
-                        await self.engine.abandon(
-                            task.id, "interrupted: openkoi restarted while this task was running. Ask again to retry."
-                        )
-                    else:
-                        latest = await self.store.confirmations.latest_for_task(task.id)
-                        if latest is not None and latest["status"] == "approved":
-                            self.desk.continue_task(task.id)
-                except PoolFull:
-                    log.warning("worker queue full during recovery; task %s waits for the next start", task.id)
+                # A task this process's workers run is not a leftover (recover may be called again later).
+                if task.status is TaskStatus.RUNNING and not self.pool.owns(job_name(task.id)):
+                    await self.engine.abandon(
+                        task.id, "interrupted: openkoi restarted while this task was running. Ask again to retry."
+                    )
+        self.pool.wake()
 
     async def _purge_deliveries(self) -> None:
         keep = timedelta(hours=self.service.serve.dedupe_hours)
@@ -325,8 +338,7 @@ class Service:
         drain = self.service.serve.drain_seconds
         left = await self.pool.drain(within=drain)
         for name in left:
-            task_id = name.split(":", 1)[1]
-            await self.engine.abandon(task_id, "interrupted: openkoi was shut down while this task was running")
+            await self.engine.abandon(task_of(name), "interrupted: openkoi was shut down while this task was running")
         await self.pool.cancel_all()
         await self.publisher.flush(within=min(10.0, drain + 1))
         for job in self._background:

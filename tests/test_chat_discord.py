@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ import aiohttp
 import discord
 import pytest
 
+from bots.chat.intake import NOT_ACCEPTED_TEXT
 from bots.chat.platform import Actor, InboundCommand, Reply
 from bots.config import ServiceSettings
 from bots.discord.adapter import DiscordAdapter
@@ -220,6 +222,24 @@ async def test_think_defers_then_runs_in_a_thread(fake: FakeDiscord, settings: S
         assert posts and all(c.headers["Authorization"] == f"Bot {TOKEN}" for c in posts)
         assert all(c.json["allowed_mentions"] == {"parse": []} for c in posts if c.path.endswith("/messages"))
     assert fake.api_base != discord.http.Route.BASE, "stop must put the process-global REST base back"
+
+
+async def test_a_command_that_cannot_be_saved_is_answered_not_accepted(fake: FakeDiscord, settings: Settings) -> None:
+    """Deferred at once (a promise of nothing), then answered honestly: the database did not take it."""
+    async with running_service(settings, discord_service(fake)) as svc:
+        svc.ingress.save_within = 0.5
+        lock = sqlite3.connect(settings.db_path, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            payload = await think(fake, "rotate the keys")
+            answer = await followup(fake, payload)
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert callback_of(fake, payload).type == 5
+        assert answer["content"] == NOT_ACCEPTED_TEXT and answer["flags"] & FLAG_EPHEMERAL
+        assert await svc.store.inbound.task_for("discord", payload["id"]) is None
+        assert sum((await svc.store.tasks.counts()).values()) == 0
 
 
 async def test_guardian_block_waits_for_an_approver(

@@ -519,7 +519,8 @@ async def test_slow_ingress_is_acknowledged_then_answered(
         monkeypatch.setattr(svc.ingress, "handle", slow)
         res = await slash(svc, slack, "status", trigger_id="trig-slow")
         assert res.status == 200 and res.elapsed < 0.3
-        assert "one moment" in res.body
+        # Nothing is claimed before the answer is known: not "got it", only that it is coming.
+        assert "taking longer than usual" in res.body and "Got it" not in res.body
         await wait_until(lambda: bool(slack.responses_to("trig-slow")))
         (answer,) = slack.responses_to("trig-slow")
         assert answer["text"] == "No tasks are running." and answer["response_type"] == "ephemeral"

@@ -350,9 +350,9 @@ async def test_webhook_checks_the_secret_and_creates_tasks(settings: Settings, f
         url = f"http://127.0.0.1:{svc.port}/telegram/webhook"
 
         update = fake.update_payload(GROUP, ALICE, "/think via webhook", first_name="Alice")
-        assert (await fake.post_webhook(update, url, secret="wrong"))[0] == 403
-        assert (await fake.post_webhook(update, url, secret=None))[0] == 403
-        assert (await fake.post_webhook(update, url, secret=SECRET[:-1]))[0] == 403
+        assert (await fake.post_webhook(update, url, secret="wrong"))[0] == 401
+        assert (await fake.post_webhook(update, url, secret=None))[0] == 401
+        assert (await fake.post_webhook(update, url, secret=SECRET[:-1]))[0] == 401
         headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
         async with aiohttp.ClientSession() as http:
             for body in ("{not json", "[1, 2]", '{"no_update_id": true}'):

@@ -1,7 +1,8 @@
 """The confirmation desk: Override / Cancel presses (and `/think approve|deny`), and expiry.
 
 A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
-by the engine, answered at once, and only then does the task's continuation go to the worker pool.
+by the engine, answered at once; a worker then takes the approved task from the database and
+continues it (``continue_task`` only wakes the pool).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 from bots.chat.access import AccessPolicy
 from bots.chat.platform import Actor, Reply
-from bots.chat.workers import PoolFull, WorkerPool
+from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import AmbiguousId, NotFound
 from core.models import utcnow
@@ -76,11 +77,8 @@ class ConfirmationDesk:
         return await self.press(actor, confirmation_id, approve)
 
     def continue_task(self, task_id: str) -> None:
-        try:
-            self.pool.submit(f"task:{task_id}", lambda: self.engine.continue_approved(task_id))
-        except PoolFull:
-            # The approval is recorded; recovery on the next start (or the next sweep) continues it.
-            log.warning("worker queue full: task %s continues on the next sweep", task_id)
+        # The approval is recorded: a free worker finds the task by it, now or after a restart.
+        self.pool.wake()
 
     async def sweep(self) -> int:
         """Expire every pending confirmation past its deadline (cancelling its task)."""

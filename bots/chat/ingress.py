@@ -1,63 +1,83 @@
-"""Ingress, shared by every platform: dedupe, access, parse, persist, enqueue, answer.
+"""Ingress, shared by every platform: dedupe, access, parse, persist, answer.
 
 An adapter has already checked authenticity (Slack signature, Telegram secret) and must answer
 within the platform's deadline, so ``handle`` does only fast local work: one SQLite transaction
-(delivery key + task + conversation, all or nothing) and a non-blocking enqueue. The task runs
-later on the worker pool.
+(delivery key + task + conversation, all or nothing), then a wake-up for the workers, which take
+saved tasks from the database. An answer always means the delivery is saved; when it could not be
+saved in time, ``handle`` raises ``NotAccepted`` and the adapter says so (or lets the platform
+redeliver) instead of answering.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bots.chat import commands
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
-from bots.chat.intake import IntakeWriter
-from bots.chat.platform import CannotPost, InboundCommand, Reply
-from bots.chat.publisher import ThreadPublisher
+from bots.chat.intake import IntakeWriter, NotAccepted, Unstorable
+from bots.chat.pacing import Pacer
+from bots.chat.platform import Actor, InboundCommand, Reply
 from bots.chat.tasklog import task_event
-from bots.chat.workers import PoolFull, WorkerPool
+from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import OpenKoiError
 from core.models import TaskOptions, TaskStatus
 from core.store.conversations import Conversation
-from core.store.intake import Intake
+from core.store.intake import Intake, NewTask, Outcome, Recorded
+from core.store.text import storable
 
 log = logging.getLogger(__name__)
 
 ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.AWAITING_CONFIRMATION.value)
+# How long a delivery may wait for the database before it is refused as not accepted. Inside
+# Slack's and Discord's 3 s, with room for the answer itself.
+SAVE_WITHIN_SECONDS = 2.0
 
 
 @dataclass
 class Ingress:
     engine: Engine
     pool: WorkerPool
-    publisher: ThreadPublisher
     desk: ConfirmationDesk
     policies: dict[str, AccessPolicy]
     intake: IntakeWriter
+    queue_limit: int = 1000
     closing: bool = False
+    save_within: float = SAVE_WITHIN_SECONDS
+    # The per-chat pacer the thread publisher uses: an adapter's answer to a command takes its turn
+    # with the threads' posts in the same chat (Telegram allows 20 a minute in a group).
+    pacer: Pacer = field(default_factory=Pacer)
 
     async def handle(self, command: InboundCommand) -> Reply | None:
-        """Answer one command. None means a redelivery of a command already handled: say nothing."""
+        """Answer one command. None means a redelivery of a command already handled: say nothing.
+
+        Raises ``NotAccepted`` when the delivery could not be saved within ``save_within`` seconds:
+        nothing was saved, and the adapter must not claim otherwise."""
         if self.closing:
-            return Reply("openkoi is restarting; please try again in a minute.", private=True)
+            # Not saved, so not answered: Telegram and Slack's Events API deliver it again, to the
+            # next process; where there is no redelivery the adapter says "not accepted, try again".
+            raise NotAccepted("openkoi is restarting")
         policy = self.policies.get(command.platform)
         if policy is None:
             return Reply("This platform is not configured.", private=True)
+        command = _storable(command)
+        deadline = asyncio.get_running_loop().time() + self.save_within
         try:
             parsed = commands.parse_command(command.text)
         except commands.CommandError as exc:
-            if not await self.engine.store.inbound.claim(command.platform, command.key):
-                return None
-            return Reply(str(exc), private=True)
+            return await self._answer_once(command, deadline, Reply(str(exc), private=True))
         match parsed:
             case commands.Think():
-                return await self._think(command, parsed, policy)
-        if not await self.engine.store.inbound.claim(command.platform, command.key):
-            return None
+                return await self._think(command, parsed, policy, deadline)
+        try:
+            if (await self._record(command, deadline)).outcome is Outcome.DUPLICATE:
+                return None
+        except Unstorable as exc:
+            return _unstorable(exc)
         match parsed:
             case commands.Help():
                 return Reply(commands.HELP_TEXT, private=True)
@@ -71,12 +91,25 @@ class Ingress:
                 return await self.desk.by_task_or_id(command.actor, ident, approve=False)
         raise AssertionError(parsed)  # pragma: no cover - the match above is exhaustive
 
-    async def _think(self, command: InboundCommand, think: commands.Think, policy: AccessPolicy) -> Reply | None:
+    async def _record(self, command: InboundCommand, deadline: float, new: NewTask | None = None) -> Recorded:
+        return await self.intake.add(Intake(command.platform, command.key, new), deadline)
+
+    async def _answer_once(self, command: InboundCommand, deadline: float, reply: Reply) -> Reply | None:
+        """``reply``, after recording the delivery, so that a redelivery is not answered again."""
+        try:
+            recorded = await self._record(command, deadline)
+        except Unstorable as exc:
+            return _unstorable(exc)
+        return None if recorded.outcome is Outcome.DUPLICATE else reply
+
+    async def _think(
+        self, command: InboundCommand, think: commands.Think, policy: AccessPolicy, deadline: float
+    ) -> Reply | None:
         actor = command.actor
         if not policy.may_think(actor, command.channel_id):
-            if not await self.engine.store.inbound.claim(command.platform, command.key):
-                return None
-            return Reply("Sorry, you are not allowed to start tasks here.", private=True)
+            return await self._answer_once(
+                command, deadline, Reply("Sorry, you are not allowed to start tasks here.", private=True)
+            )
         options = TaskOptions(
             simulate=think.simulate,
             max_iterations=think.max_iterations,
@@ -98,36 +131,46 @@ class Ingress:
             origin=command.origin,
         )
         assert session is not None  # a chat task always gets its own session
-        if not await self.intake.add(Intake(command.platform, command.key, session, task, conversation)):
-            return None
-        task_event("received", task.id, command.platform, command.channel_id, f"by {actor.label}")
         try:
-            self.start(task.id)
-        except PoolFull:
-            return Reply(
-                f"Task {task.id[:8]} is saved but the queue is full; it will start when there is room.", task_id=task.id
+            recorded = await self._record(command, deadline, NewTask(session, task, conversation))
+        except Unstorable as exc:
+            return _unstorable(exc)
+        match recorded.outcome:
+            case Outcome.DUPLICATE:
+                return None
+            case Outcome.USER_LIMIT:
+                return Reply(
+                    f"You already have {recorded.count} tasks waiting or running (the limit is"
+                    f" {self.intake.limits.per_user}), so this one was not started. Try again when one has"
+                    " finished, or cancel one with /think cancel <id>.",
+                    private=True,
+                )
+            case Outcome.CHANNEL_LIMIT:
+                return Reply(
+                    f"This channel already has {recorded.count} tasks waiting or running (the limit is"
+                    f" {self.intake.limits.per_channel}), so this one was not started. Try again when one"
+                    " has finished.",
+                    private=True,
+                )
+        task_event("received", task.id, command.platform, command.channel_id, f"by {actor.label}")
+        self.pool.wake()
+        return Reply(self._queued_text(task.id[:8], recorded.count), task_id=task.id)
+
+    def _queued_text(self, short_id: str, ahead: int) -> str:
+        """The acknowledgement of a saved task, honest about when it will start."""
+        if ahead < self.pool.idle:
+            return f"🧠 On it — task {short_id}. Follow along in the thread."
+        position = f"{ahead} task{'s' if ahead != 1 else ''} ahead of it" if ahead else "it is next"
+        if ahead >= self.queue_limit:
+            return (
+                f"📥 Task {short_id} is saved, but the queue is full ({position}). It will run when a worker"
+                " is free; please hold further requests for now."
             )
-        return Reply(f"🧠 On it — task {task.id[:8]}. Follow along in the thread.", task_id=task.id)
+        return f"📥 Task {short_id} is saved and queued ({position}); it starts when a worker is free."
 
     async def claim(self, platform: str, key: str) -> bool:
         """Record a delivery that is not a command (e.g. a button press); False for a redelivery."""
         return await self.engine.store.inbound.claim(platform, key)
-
-    def start(self, task_id: str) -> None:
-        """Queue a persisted task: post its parent message, then run it."""
-
-        async def job() -> None:
-            try:
-                await self.publisher.open(task_id)
-            except CannotPost:
-                # Visible or not run: the requester was told privately why; a task nobody sees must not run.
-                await self.engine.cancel(task_id, by="openkoi: its chat refused the thread")
-                return
-            except Exception:  # the thread can be opened by the first message instead
-                log.exception("could not open the thread of task %s", task_id)
-            await self.engine.run(task_id)
-
-        self.pool.submit(f"task:{task_id}", job)
 
     async def _status(self, command: InboundCommand, task_id: str | None) -> Reply:
         store = self.engine.store
@@ -169,3 +212,18 @@ class Ingress:
         if not await self.engine.cancel(full, by=actor.label):
             return Reply(f"Task {full[:8]} had already finished.", private=True)
         return Reply(f"Task {full[:8]} cancelled by {actor.name}.", task_id=full)
+
+
+def _storable(command: InboundCommand) -> InboundCommand:
+    """The command with text SQLite can store (lone surrogates replaced) in every field that is saved."""
+    a = command.actor
+    fields = (command.key, a.user_id, a.name, command.channel_id, command.text)
+    key, user_id, name, channel_id, text = cleaned = tuple(storable(f) for f in fields)
+    if cleaned == fields:  # nearly always: nothing to copy
+        return command
+    actor = Actor(a.platform, user_id, name, a.roles)
+    return dataclasses.replace(command, key=key, actor=actor, channel_id=channel_id, text=text)
+
+
+def _unstorable(exc: Unstorable) -> Reply:
+    return Reply(f"Sorry, this command could not be saved ({exc}), so nothing was started.", private=True)

@@ -1,36 +1,73 @@
-"""Group commit for chat intake: commands that arrive together are persisted in one transaction.
+"""Group commit for chat intake: deliveries that arrive together are persisted in one transaction.
 
 Each caller awaits its own result; the writer takes everything queued while the previous batch
-was being written, so a quiet service writes one command per transaction (no added delay) and a
+was being written, so a quiet service writes one delivery per transaction (no added delay) and a
 burst is written in a few large ones.
+
+Every delivery carries a deadline (a platform waits only so long for its acknowledgement). The
+writer never lets a delivery's save start after its deadline: it is then answered ``NotAccepted``
+and is certainly not in the database, so the platform may be told "not accepted, try again" (or
+given a 5xx to redeliver) truthfully. A batch that fails for a reason other than a busy database
+is written again one delivery per transaction, so a command whose own data cannot be stored fails
+alone (``Unstorable``) and the others are saved.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 
-from core.store.intake import Intake, IntakeRepository
+from core.store.db import StoreBusy
+from core.store.intake import Intake, IntakeRepository, QueueLimits, Recorded
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+# What a person is told when their command was not saved (and so will not run).
+NOT_ACCEPTED_TEXT = (
+    "⚠️ Not accepted: openkoi could not save your command just now, so nothing was started."
+    " Please try again in a moment."
+)
+
+
+class NotAccepted(Exception):
+    """Nothing was saved: the database did not take the delivery before its deadline (or failed for a
+    reason that is not the delivery's own, such as a full disk). The sender may try again."""
+
+
+class Unstorable(Exception):
+    """This delivery's own data could not be stored; nothing of it was saved (the rest of its batch was)."""
+
+
+@dataclass
+class _Pending:
+    item: Intake
+    deadline: float  # event-loop time
+    result: asyncio.Future[Recorded]
+
+    def fail(self, exc: Exception) -> None:
+        if not self.result.done():
+            self.result.set_exception(exc)
 
 
 @dataclass
 class IntakeWriter:
     repository: IntakeRepository
-    _queue: asyncio.Queue[tuple[Intake, asyncio.Future[bool]]] = field(default_factory=asyncio.Queue)
+    limits: QueueLimits = field(default_factory=QueueLimits)
+    _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
     _writer: asyncio.Task[None] | None = None
 
-    async def add(self, item: Intake) -> bool:
-        """Persist one command's task; True if created, False for a delivery key already taken.
-        Raises whatever the database raised for the batch (nothing of that batch was written)."""
+    async def add(self, item: Intake, deadline: float) -> Recorded:
+        """Persist one delivery, starting no later than ``deadline`` (event-loop time).
+
+        Raises ``NotAccepted`` (nothing saved; may be retried) or ``Unstorable`` (this delivery's
+        data cannot be stored)."""
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="intake-writer")
-        result: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((item, result))
+        result: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(item, deadline, result))
         return await result
 
     async def _write(self) -> None:
@@ -39,19 +76,61 @@ class IntakeWriter:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                created = await self.repository.record([item for item, _ in batch])
-            except Exception as exc:
-                log.exception("persisting %d new tasks failed", len(batch))
-                for _, result in batch:
-                    if not result.done():
-                        result.set_exception(exc)
+                await self._commit(batch)
+            except Exception as exc:  # never leave a caller waiting, whatever went wrong
+                log.error("intake: saving %d deliveries failed: %s", len(batch), exc)
+                for pending in batch:
+                    pending.fail(NotAccepted(str(exc)))
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            live = []
+            for pending in batch:
+                if pending.result.done():  # the caller gave up (e.g. its request was cancelled)
+                    continue
+                if pending.deadline <= now:
+                    pending.fail(NotAccepted("the database did not take it in time"))
+                else:
+                    live.append(pending)
+            if not live:
+                return
+            # Wait for the lock no longer than the most urgent delivery may; if that is not enough,
+            # it is answered above on the next turn and the others try again with the time they have.
+            wait = min(p.deadline for p in live) - now
+            try:
+                results = await self.repository.record([p.item for p in live], self.limits, wait)
+            except StoreBusy:
+                batch = live
                 continue
-            for (_, result), ok in zip(batch, created, strict=True):
-                if not result.done():
-                    result.set_result(ok)
+            except Exception as exc:
+                if len(live) == 1:
+                    live[0].fail(_classify(live[0].item, exc))
+                    return
+                log.warning("intake: a batch of %d failed (%s); saving them one by one", len(live), exc)
+                for pending in live:
+                    await self._commit([pending])
+                return
+            for pending, recorded in zip(live, results, strict=True):
+                if not pending.result.done():
+                    pending.result.set_result(recorded)
+            return
 
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
+        while not self._queue.empty():
+            self._queue.get_nowait().fail(NotAccepted("openkoi is shutting down"))
+
+
+def _classify(item: Intake, exc: Exception) -> Exception:
+    """A failure of one delivery alone: the database's own trouble (I/O, a full disk) may pass and is
+    NotAccepted; anything else is about this delivery's data."""
+    if isinstance(exc, sqlite3.OperationalError):
+        log.warning("intake: could not save %s delivery %s: %s", item.platform, item.key, exc)
+        return NotAccepted(str(exc))
+    log.warning("intake: %s delivery %s cannot be stored: %s: %s", item.platform, item.key, type(exc).__name__, exc)
+    return Unstorable(f"{type(exc).__name__}: {exc}")

@@ -1,61 +1,69 @@
-"""A bounded pool of workers that run tasks off the request path.
+"""A fixed number of workers that run tasks off the request path, taking work from the database.
 
-Handlers only enqueue (a cheap, non-blocking call), so a slow model never delays an ack. The
-queue is bounded: when it is full, ``submit`` says so instead of growing without limit.
+Handlers only save a task and ``wake`` the pool, so a slow model never delays an acknowledgement.
+There is no in-memory queue to fill up: a free worker asks its ``JobSource`` (the task queue in
+SQLite) for the next job, so every saved task is eventually run, in order, however many there are.
+Idle workers also look again every ``poll_seconds``, so a missed wake-up costs a moment, never a task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
 
 
-class PoolFull(Exception):
-    pass
+class JobSource(Protocol):
+    async def next_job(self, busy: Collection[str]) -> tuple[str, Job] | None:
+        """The next job as (name, job), skipping the names in ``busy`` (taken by workers now); None if there is none."""
+        ...
 
 
 @dataclass
 class WorkerPool:
     size: int
-    queue_limit: int = 1000
-    _queue: asyncio.Queue[tuple[str, Job]] = field(init=False)
+    source: JobSource
+    poll_seconds: float = 2.0
     _workers: list[asyncio.Task[None]] = field(default_factory=list, init=False)
-    _active: dict[str, asyncio.Task[object]] = field(default_factory=dict, init=False)
-
-    def __post_init__(self) -> None:
-        self._queue = asyncio.Queue(self.queue_limit)
+    # Jobs by name, from the moment a worker takes them until they end (also past a stopped worker).
+    _active: dict[str, asyncio.Task[object] | None] = field(default_factory=dict, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    # One worker asks the source at a time, so two never take the same job.
+    _taking: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def start(self) -> None:
         if not self._workers:
             self._workers = [asyncio.create_task(self._work(), name=f"worker-{n}") for n in range(self.size)]
 
-    def submit(self, name: str, job: Job) -> None:
-        """Queue a job; raises PoolFull when the queue is at its limit."""
-        try:
-            self._queue.put_nowait((name, job))
-        except asyncio.QueueFull as exc:
-            raise PoolFull(f"{self._queue.qsize()} tasks are already waiting") from exc
+    def wake(self) -> None:
+        """Something was saved that a worker may take: idle workers look now instead of at their next poll."""
+        self._wake.set()
 
     @property
     def busy(self) -> int:
         return len(self._active)
 
     @property
-    def waiting(self) -> int:
-        return self._queue.qsize()
+    def idle(self) -> int:
+        """Workers free to start a job at once (0 while stopped)."""
+        return max(len(self._workers) - len(self._active), 0)
 
     def active(self) -> list[str]:
         return list(self._active)
 
+    def owns(self, name: str) -> bool:
+        """True while this pool has taken the job ``name`` and it has not ended."""
+        return name in self._active
+
     async def _work(self) -> None:
         while True:
-            name, job = await self._queue.get()
+            name, job = await self._take()
             run: asyncio.Task[object] = asyncio.ensure_future(job())
             self._active[name] = run
             # The job leaves ``_active`` when it ends, not when its worker is stopped: ``drain``
@@ -66,14 +74,34 @@ class WorkerPool:
             except asyncio.CancelledError:
                 # Only a stop of the worker itself ends the loop (an unfinished job is then handled by
                 # ``drain``). Asking ``run.done()`` instead would swallow a stop that lands just as the
-                # job finishes, leaving this worker blocked in ``get`` and ``drain`` waiting forever.
+                # job finishes, leaving ``drain`` waiting for this worker forever.
                 worker = asyncio.current_task()
                 if worker is not None and worker.cancelling():
                     raise
             except Exception:  # the job's own error handling failed; keep the worker alive
                 log.exception("job %s failed", name)
-            finally:
-                self._queue.task_done()
+
+    async def _take(self) -> tuple[str, Job]:
+        while True:
+            self._wake.clear()
+            async with self._taking:
+                try:
+                    found = await self.source.next_job(list(self._active))
+                except Exception as exc:  # e.g. the database is locked for a moment: look again later
+                    log.warning("workers: could not look for queued tasks: %s", exc)
+                    found = None
+                if found is not None:
+                    self._active[found[0]] = None  # taken: no other worker may take it
+                    # Pass the wake-up on: more may be waiting, and another idle worker should look.
+                    self._wake.set()
+                    return found
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+            # lands as the wake-up does, and ``drain`` would then wait for this worker forever.
+            try:
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
 
     async def drain(self, within: float) -> list[str]:
         """Stop taking jobs, wait up to ``within`` seconds for running ones; return the names still running."""
@@ -81,13 +109,13 @@ class WorkerPool:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
-        running = list(self._active.values())
+        running = [job for job in self._active.values() if job is not None]
         if running:
             await asyncio.wait(running, timeout=within)
-        return [name for name, job in self._active.items() if not job.done()]
+        return [name for name, job in self._active.items() if job is not None and not job.done()]
 
     async def cancel_all(self) -> None:
-        jobs = list(self._active.values())
+        jobs = [job for job in self._active.values() if job is not None]
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)

@@ -1,8 +1,9 @@
 """The Discord adapter: discord.py over the gateway, `/think` as an application command.
 
 Flow: an INTERACTION_CREATE for `/think` is deferred at once (ephemeral "thinking…", well inside
-Discord's 3 s deadline), then handed to the shared ingress; its answer replaces the "thinking"
-message. Each task gets a parent message in the channel and a thread started from it; the publisher
+Discord's 3 s deadline, and a promise of nothing), then handed to the shared ingress; its answer
+replaces the "thinking" message only once the command is saved, and a command the database did not
+take in time is answered "not accepted, please try again" (Discord does not deliver it again). Each task gets a parent message in the channel and a thread started from it; the publisher
 posts and edits there with the bot token (not the 15-minute interaction token). Override / Cancel
 buttons are ``DynamicItem``s (see ``bots.discord.buttons``), so presses survive restarts.
 
@@ -29,6 +30,7 @@ from discord import app_commands
 
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress
+from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.markup import DISCORD
 from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
 from bots.config import DiscordSettings, Pace
@@ -241,6 +243,9 @@ class DiscordAdapter:
         )
         try:
             reply = await self.ingress.handle(command)
+        except NotAccepted as exc:
+            log.warning("interaction %s was not saved (%s); told the sender to try again", interaction.id, exc)
+            reply = Reply(NOT_ACCEPTED_TEXT, private=True)
         except Exception:
             log.exception("handling interaction %s failed", interaction.id)
             reply = Reply("Something went wrong on my side; please try again in a minute.", private=True)

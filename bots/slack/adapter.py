@@ -2,10 +2,12 @@
 
 Inbound: ``/think …`` slash commands, ``@openkoi …`` mentions and the Override/Cancel buttons go
 to the shared ingress and confirmation desk. Slack's 3-second deadline is met by answering from
-the ingress's fast local work; anything slower is acknowledged first and answered afterwards.
-Authenticity (signature and timestamp) is Bolt's ``RequestVerification``; redeliveries are
-recognised by the ingress from the delivery key (``trigger_id`` for commands, the envelope's
-``event_id`` for events).
+the ingress's fast local work, and the answer (or Bolt's 200 for an event) is only given once the
+command is saved: a command the database did not take in time is answered "not accepted", and an
+event gets a 503 so that Slack delivers it again. Every HTTP request passes ``bots.slack.gate``
+first (signature on the raw bytes, then the payload's shape), so a forged or malformed request is
+refused with 401/400 before Bolt parses it. Redeliveries are recognised by the ingress from the
+delivery key (``trigger_id`` for commands, the envelope's ``event_id`` for events).
 
 Outbound: the publisher's ``open_thread`` / ``post`` / ``edit`` become ``chat.postMessage`` /
 ``chat.update`` with mrkdwn section blocks. Rate limits (429 + Retry-After) are waited out inside
@@ -17,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -38,11 +42,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.chat.desk import ConfirmationDesk
+from bots.chat.http_guard import read_body, refuse
 from bots.chat.ingress import Ingress
+from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.markup import SLACK, Markup
 from bots.chat.platform import Actor, CannotPost, InboundCommand, Outgoing, Reply
 from bots.config import Pace, SlackSettings
-from bots.slack import blocks
+from bots.slack import blocks, gate
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
 from core.store.conversations import Conversation
 
@@ -51,11 +57,15 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 COMMAND = "/think"
 EVENTS_PATH = "/slack/events"
-# Slack gives up on an acknowledgement after 3 s; past this much work we acknowledge first and
-# send the answer through the command's response_url instead.
-ACK_BUDGET_SECONDS = 2.0
-SLOW_ACK_TEXT = "⏳ Got it — one moment…"
+# Slack gives up on an acknowledgement after 3 s. The ingress answers within its save deadline
+# (2 s); should anything take longer still, we acknowledge without claiming anything and send the
+# answer through the command's response_url instead.
+ACK_BUDGET_SECONDS = 2.5
+SLOW_ACK_TEXT = "⏳ This is taking longer than usual; the answer follows here in a moment."
 ERROR_TEXT = "Sorry, something went wrong on our side; please try again."
+# A mention's requester name comes from users.info; the event is only acknowledged after it is
+# saved, so the lookup may not eat into Slack's 3 s.
+NAME_LOOKUP_SECONDS = 0.5
 _NAME_CACHE_SIZE = 1024
 # chat.postMessage errors that mean "this channel will not take our messages", with what fixes each.
 REFUSALS = {
@@ -97,6 +107,8 @@ class SlackAdapter:
         self.desk = desk
         self.ack_budget = ACK_BUDGET_SECONDS
         self._token = settings.bot_token.get_secret_value()
+        secret = settings.signing_secret
+        self._signing_secret = secret.get_secret_value().encode() if secret is not None else b""
         # Our own calls (threads, ephemerals) use this client; Bolt gets a tokenless one and its
         # per-request clients receive the token from ``_authorize``, so that Bolt never calls
         # auth.test itself on a request path (it would on the first request otherwise).
@@ -231,7 +243,6 @@ class SlackAdapter:
     # ------------------------------------------------------------------ Bolt wiring
 
     def _build_app(self) -> AsyncApp:
-        socket = self.mode == "socket"
         secret = self.settings.signing_secret
         client = AsyncWebClient(base_url=self.settings.api_url, retry_handlers=retry_handlers(), logger=log)
 
@@ -243,9 +254,11 @@ class SlackAdapter:
             name="openkoi",
             client=client,
             authorize=authorize,
-            # Socket Mode frames are authenticated by the app token's connection, not signed.
+            # Every HTTP request is verified by ``gate.verify`` on its raw bytes before Bolt parses it
+            # (Bolt's own check would come after its parsing, and a second HMAC per request costs
+            # time under a burst); Socket Mode frames are authenticated by the app token's connection.
             signing_secret=secret.get_secret_value() if secret is not None else "",
-            request_verification_enabled=not socket,
+            request_verification_enabled=False,
             # Bolt's default runs listeners in the background and polls for the ack every 10 ms;
             # under a burst of commands that polling alone costs more than the work. Our handlers
             # ack from fast local work and hand anything slower to ``_spawn``, so running them
@@ -255,6 +268,7 @@ class SlackAdapter:
         )
         app.command(COMMAND)(self._on_command)
         app.event("app_mention")(self._on_mention)
+        app.error(self._on_error)
         # Acknowledged and dropped: an unhandled event would get a 404 and be redelivered by Slack.
         app.event("message")(self._ignore)
         app.action(blocks.ACTION_PATTERN)(self._on_press)
@@ -271,19 +285,37 @@ class SlackAdapter:
             return self._identity
 
     async def _http(self, request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+        """``POST /slack/events``: the gate (size, signature, shape), then Bolt."""
+        body = await read_body(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            gate.verify(body, request.headers, self._signing_secret, time.time())
+            bolt_request = gate.read(body, request.headers, request.query_string)
+        except gate.Rejected as exc:
+            return refuse(request, exc.status, str(exc))
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """A listener failed. One that could not save its event answers 503, so Slack delivers it again."""
+        if isinstance(error, NotAccepted):
+            log.warning("slack: event %s not saved (%s); answering 503 so Slack retries", body.get("event_id"), error)
+            return BoltResponse(status=503, body="not saved; please retry")
+        log.error("slack: handling a request failed", exc_info=error)
+        return BoltResponse(status=500, body="")
 
     # ------------------------------------------------------------------ handlers
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """``/think …``: answer in the acknowledgement (ephemeral), from the ingress's local work."""
-        response_url = str(command.get("response_url") or "")
+        """``/think …``: answer in the acknowledgement (ephemeral), once the ingress has saved it."""
+        slash = gate.SlashCommand.model_validate(command)  # checked by the gate over HTTP; Socket Mode too
+        response_url = slash.response_url or ""
         inbound = InboundCommand(
             platform=PLATFORM,
-            key=str(command["trigger_id"]),
-            actor=Actor(PLATFORM, str(command["user_id"]), str(command.get("user_name") or command["user_id"])),
-            channel_id=str(command["channel_id"]),
-            text=plain_text(str(command.get("text") or "")),
+            key=slash.trigger_id,
+            actor=Actor(PLATFORM, slash.user_id, slash.user_name or slash.user_id),
+            channel_id=slash.channel_id,
+            text=plain_text(slash.text),
             origin={"response_url": response_url} if response_url else {},
         )
         work = asyncio.ensure_future(self.ingress.handle(inbound))
@@ -295,7 +327,8 @@ class SlackAdapter:
             else:
                 await ack(text=reply_mrkdwn(reply.text))
             return
-        # The ingress is slower than usual (a busy disk): acknowledge now, answer when it is done.
+        # Slower than the ingress's own deadline (it should not happen): acknowledge without claiming
+        # anything, and give the real answer when there is one.
         await ack(text=SLOW_ACK_TEXT)
         self._spawn(self._answer_later(work, response_url))
 
@@ -314,6 +347,9 @@ class SlackAdapter:
     @staticmethod
     def _result(work: asyncio.Future[Reply | None]) -> Reply | None:
         exc = work.exception()
+        if isinstance(exc, NotAccepted):
+            log.warning("slack: a command was not saved (%s); told the sender to try again", exc)
+            return Reply(NOT_ACCEPTED_TEXT, private=True)
         if exc is not None:
             log.error("slack: handling a command failed", exc_info=exc)
             return Reply(ERROR_TEXT, private=True)
@@ -322,33 +358,27 @@ class SlackAdapter:
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         """``@openkoi …``: like ``/think …``; the answer goes into the mention's thread.
 
-        Bolt acknowledges the event when this returns; the work (a users.info lookup, the
-        ingress, the answer) runs afterwards."""
-        self._spawn(self._handle_mention(event, body))
-
-    async def _handle_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        user = event.get("user")
+        Runs before Bolt's 200: the command is saved first, and if it cannot be, ``NotAccepted``
+        reaches ``_on_error`` (a 503, and Slack delivers the event again). Only the answer, a
+        Web API call, follows the acknowledgement."""
+        mention = gate.Mention.model_validate(event)
+        envelope = gate.EventCallback.model_validate(body)
+        user = mention.user
         # Bolt already drops our own events; other bots are ignored so two bots cannot loop.
-        if not user or event.get("bot_id") or event.get("subtype") == "bot_message" or user == self.bot_user_id:
+        if not user or mention.bot_id or mention.subtype == "bot_message" or user == self.bot_user_id:
             return
-        channel = str(event["channel"])
-        thread_ts = str(event.get("thread_ts") or event["ts"])
+        thread_ts = mention.thread_ts or mention.ts
         inbound = InboundCommand(
             platform=PLATFORM,
-            key=str(body["event_id"]),
-            actor=Actor(PLATFORM, str(user), await self._user_name(str(user))),
-            channel_id=channel,
-            text=mention_text(str(event.get("text") or ""), self.bot_user_id),
-            origin={"mention_ts": str(event["ts"]), "thread_ts": thread_ts},
+            key=envelope.event_id,
+            actor=Actor(PLATFORM, user, await self._user_name_within(user, NAME_LOOKUP_SECONDS)),
+            channel_id=mention.channel,
+            text=mention_text(mention.text, self.bot_user_id),
+            origin={"mention_ts": mention.ts, "thread_ts": thread_ts},
         )
-        try:
-            reply = await self.ingress.handle(inbound)
-        except Exception:
-            log.exception("slack: handling a mention failed")
-            reply = Reply(ERROR_TEXT, private=True)
-        if reply is None:
-            return  # a redelivery of a mention already answered
-        await self._answer(channel, str(user), thread_ts, reply)
+        reply = await self.ingress.handle(inbound)
+        if reply is not None:  # None: a redelivery of a mention already answered
+            self._spawn(self._answer(mention.channel, user, thread_ts, reply))
 
     async def _ignore(self) -> None:
         return None
@@ -396,6 +426,15 @@ class SlackAdapter:
             await hook.send(text=reply_mrkdwn(text), response_type="ephemeral", replace_original=False)
         except Exception:
             log.exception("slack: could not answer through response_url")
+
+    async def _user_name_within(self, user_id: str, seconds: float) -> str:
+        """``_user_name``, or the id when Slack does not answer within ``seconds``."""
+        try:
+            async with asyncio.timeout(seconds):
+                return await self._user_name(user_id)
+        except TimeoutError:
+            log.info("slack: users.info %s took over %ss; showing the id", user_id, seconds)
+            return user_id
 
     async def _user_name(self, user_id: str) -> str:
         """A person's display name for "asked by …" (events carry only the id); the id if unknown."""

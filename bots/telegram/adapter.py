@@ -1,9 +1,10 @@
 """The Telegram adapter: `/think` in any chat the bot is in, a task thread of replies, Override/Cancel buttons.
 
-python-telegram-bot (PTB 22) does the wire work. Updates arrive by long polling (PTB's Updater) or,
-in webhook mode, through our own aiohttp route (``POST /telegram/webhook``, secret header checked in
-constant time) that feeds PTB's update queue; either way PTB dispatches them concurrently, so one slow
-update never holds up the others.
+python-telegram-bot (PTB 22) does the wire work. Updates arrive by long polling or, in webhook mode,
+through our own aiohttp route (``POST /telegram/webhook``, secret header checked in constant time,
+401 otherwise); either way each is processed concurrently, so one slow update never holds up the
+others, and is acknowledged to Telegram only once it is saved (``bots.telegram.updates``): the poll
+offset moves past an update, or the webhook answers 200, after the command is in SQLite.
 
 A task's "thread" is a reply chain: the parent message replies to the `/think` command and every later
 message replies to the parent. Texts arrive already in Telegram HTML within 4096 visible characters
@@ -18,6 +19,7 @@ in the same chat, and private answers to button presses as an alert only the pre
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -44,13 +46,17 @@ from telegram.ext import (
 )
 
 from bots.chat.desk import ConfirmationDesk
+from bots.chat.http_guard import read_body, refuse
 from bots.chat.ingress import Ingress
+from bots.chat.intake import NotAccepted
 from bots.chat.markup import TELEGRAM, Markup
 from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
 from bots.config import Pace, TelegramSettings
+from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
     CALLBACK_PATTERN,
     actor_of,
+    after_command,
     chat_id_of,
     html_to_plain,
     inline_keyboard,
@@ -110,10 +116,13 @@ class TelegramAdapter:
             .base_url(settings.api_url)
             .concurrent_updates(True)
             .job_queue(None)  # PTB would start an APScheduler we never use
+            # Not PTB's Updater: it confirms updates to Telegram as soon as they are fetched.
+            .updater(None)
         )
-        if self.webhook:
-            builder = builder.updater(None)  # updates come through add_routes' handler instead
         self.application: TelegramApp = builder.build()
+        self.receipts = Receipts(self.application)
+        self.poller = Poller(self.application.bot, self.receipts, ALLOWED_UPDATES)
+        self._polling: asyncio.Task[None] | None = None
         app = self.application
         # New messages only: editing an old `/think` must not start a second task.
         app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
@@ -129,8 +138,7 @@ class TelegramAdapter:
         """True once getMe succeeded and updates flow (polling running, or the webhook route live)."""
         if not self._started:
             return False
-        updater = self.application.updater
-        return updater is None or updater.running
+        return self.webhook or (self._polling is not None and not self._polling.done())
 
     async def start(self) -> None:
         """Log in (getMe), start dispatching, then poll or register the webhook.
@@ -142,8 +150,9 @@ class TelegramAdapter:
         app = self.application
         await app.initialize()
         await app.start()
-        if app.updater is not None:
-            await app.updater.start_polling(drop_pending_updates=False, allowed_updates=ALLOWED_UPDATES)
+        if not self.webhook:
+            await app.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+            self._polling = asyncio.create_task(self.poller.run(), name="telegram-polling")
         elif self.settings.webhook_url:
             secret = self.settings.webhook_secret
             await app.bot.set_webhook(
@@ -157,11 +166,15 @@ class TelegramAdapter:
         log.info("telegram: connected as @%s (%s)", app.bot.username, self.settings.resolved_mode)
 
     async def stop(self) -> None:
-        """Stop polling (confirming what was fetched), let running handlers finish, close the client."""
+        """Stop polling, let updates in flight finish (briefly), confirm what is saved, close the client."""
         self._started = False
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        if self._polling is not None:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        await self.receipts.settle()
+        await self.poller.confirm()  # polling only: the offset is set once an update was saved
         if app.running:
             await app.stop()
         await app.shutdown()
@@ -172,25 +185,32 @@ class TelegramAdapter:
             app.router.add_post(WEBHOOK_PATH, self._webhook)
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        # Authenticity first: a wrong or missing secret gets 403 and nothing is read or parsed.
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        if self._secret is None or not hmac.compare_digest(given, self._secret):
-            return web.Response(status=403)
+        # Authenticity first: a wrong or missing secret gets 401 and nothing is read or parsed.
+        given = request.headers.get(SECRET_HEADER, "")
+        # isascii first: aiohttp keeps undecodable header bytes as surrogates, which cannot be encoded.
+        if self._secret is None or not given.isascii() or not hmac.compare_digest(given.encode(), self._secret):
+            return refuse(request, 401, "wrong or missing secret token")
+        body = await read_body(request)
+        if isinstance(body, web.Response):
+            return body
         try:
-            data = json.loads(await request.read())
+            data = json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-            return web.Response(status=400, text="malformed JSON")
+            return refuse(request, 400, "malformed JSON")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return web.Response(status=400, text="not a Telegram update")
+            return refuse(request, 400, "not a Telegram update")
         try:
             update = Update.de_json(data, self.application.bot)
-        except Exception:  # anything PTB cannot read is the sender's fault, not ours
-            log.warning("telegram webhook: unreadable update %s", data.get("update_id"), exc_info=True)
-            return web.Response(status=400, text="not a Telegram update")
+        except Exception as exc:  # anything PTB cannot read is the sender's fault, not ours
+            return refuse(request, 400, f"unreadable update ({type(exc).__name__})")
         if not self.application.running:
             return web.Response(status=503)  # Telegram retries later; nothing is lost
-        # Answer at once: the work runs in PTB's dispatcher, and Telegram would retry a slow webhook.
-        await self.application.update_queue.put(update)
+        # Answered once the update is saved; replies and the task itself follow in the background.
+        try:
+            await self.receipts.dispatch(update)
+        except NotAccepted as exc:
+            log.warning("telegram: update %s not saved (%s); answering 503 so Telegram retries", update.update_id, exc)
+            return web.Response(status=503, text="not saved; please retry")
         return web.Response(text="ok")
 
     # ------------------------------------------------------------------ inbound
@@ -201,7 +221,7 @@ class TelegramAdapter:
             return
         # CommandHandler matched a bot_command entity at offset 0 ("/think" or "/think@BotName");
         # everything after it is the request, spacing and newlines kept for the parser.
-        command = message.parse_entity(message.entities[0])
+        command = after_command(message.text, message.entities[0].length)
         origin: dict[str, Any] = {"message_id": message.message_id}
         if message.is_topic_message and message.message_thread_id is not None:
             origin["message_thread_id"] = message.message_thread_id
@@ -210,17 +230,22 @@ class TelegramAdapter:
             key=str(update.update_id),
             actor=actor_of(user),
             channel_id=str(message.chat_id),
-            text=message.text[len(command) :],
+            text=command,
             origin=origin,
         )
-        reply = await self.ingress.handle(inbound)
+        try:
+            reply = await self.ingress.handle(inbound)
+        except NotAccepted as exc:
+            self.receipts.not_saved(update, exc)  # Telegram delivers it again; nothing to answer now
+            return
+        self.receipts.saved(update)
         if reply is None:
             return  # a redelivery of an update already answered
         # The answer counts against the chat's rate like the task's thread does (20 a minute in a
         # group), so it takes its turn at the publisher's pacer; PTB runs updates concurrently, so
         # waiting here holds up no other update.
         chat = str(message.chat_id)
-        await self.ingress.publisher.pacer.turn(self.name, chat, self.pace(chat))
+        await self.ingress.pacer.turn(self.name, chat, self.pace(chat))
         await self._send(
             message.chat_id,
             reply.text[: MessageLimit.MAX_TEXT_LENGTH],
@@ -244,6 +269,7 @@ class TelegramAdapter:
             return
         confirmation_id, approve = parsed
         reply = await self.desk.press(actor_of(query.from_user), confirmation_id, approve)
+        self.receipts.saved(update)  # the decision is recorded; only the answer is left
         # The decision itself is shown by the publisher editing the confirmation message (who, when,
         # keyboard removed); the presser gets a toast, or an alert for a refusal only they should see.
         await self._answer(query, reply.text, alert=reply.private)

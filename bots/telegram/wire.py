@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 from telegram.error import BadRequest, RetryAfter
 
 from bots.chat.platform import Actor, Button
+from core.store.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,14 @@ async def with_retry(what: str, call: Callable[[], Awaitable[T]]) -> T:
             # A hair over the asked wait: retrying at exactly retry_after can land just inside the window.
             await asyncio.sleep(wait + 0.05)
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def after_command(text: str, command_length: int) -> str:
+    """What follows the bot command that starts ``text`` (``command_length`` in UTF-16 code units, as
+    Telegram counts). Lone surrogates (valid in Telegram's JSON, not in UTF-8 or SQLite) become U+FFFD
+    first; that keeps every UTF-16 offset, so the cut stays where Telegram put it."""
+    units = storable(text).encode("utf-16-le")
+    return units[2 * command_length :].decode("utf-16-le")
 
 
 def actor_of(user: User) -> Actor:

@@ -11,6 +11,7 @@ from core.store.db import Database
 from core.store.deliberations import DeliberationRepository
 from core.store.intake import IntakeRepository
 from core.store.learnings import LearningRepository
+from core.store.queue import QueueRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.usage import UsageRepository
 
@@ -28,6 +29,7 @@ class Store:
         self.inbound = InboundRepository(self.db)
         self.conversations = ConversationRepository(self.db)
         self.intake = IntakeRepository(self.db)
+        self.queue = QueueRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()

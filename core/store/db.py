@@ -20,6 +20,20 @@ import aiosqlite
 from core.errors import AmbiguousId, NotFound
 from core.files import FILE_MODE, private_file, tighten
 
+# How long a statement waits for another connection's write lock before SQLite gives up.
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreBusy(Exception):
+    """The database stayed locked (by this process or another) for longer than the caller allowed.
+    Nothing was written."""
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """True for SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock, not a broken database."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(exc)
+
 
 def _migrations() -> list[tuple[int, str]]:
     """Bundled migration scripts as (version, sql), in order. File names start with the version."""
@@ -57,7 +71,7 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         await self._conn.execute("PRAGMA journal_mode=WAL")
         await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         await self._conn.execute("PRAGMA synchronous=NORMAL")
         await self.migrate()
         return self
@@ -98,7 +112,7 @@ class Database:
                 raise
             await self.conn.execute("COMMIT")
 
-    async def run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_batch(self, work: Callable[[sqlite3.Connection], T], wait: float | None = None) -> T:
         """Run ``work`` on the connection's own thread in a single hop, holding the write lock.
 
         For group commits: a statement-by-statement transaction costs one round trip to the
@@ -106,11 +120,30 @@ class Database:
         event loop. ``work`` runs synchronously and must manage its own transaction
         (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error). aiosqlite has no public API for this; its
         ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/test_store.py.
+
+        ``wait`` bounds, in seconds, how long this may wait for the lock, ours and then SQLite's
+        (another connection or process writing): past it, ``StoreBusy`` is raised and nothing
+        was written. None waits as long as any other statement does.
         """
-        async with self.write_lock:
-            raw: sqlite3.Connection = self.conn._conn
-            result: T = await self.conn._execute(work, raw)  # type: ignore[no-untyped-call]
-            return result
+        if wait is None:
+            async with self.write_lock:
+                return await self._on_thread(work)
+        started = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(wait, 0.0)):  # not wait_for: it can swallow a cancellation
+                await self.write_lock.acquire()
+        except TimeoutError:
+            raise StoreBusy(f"the database was busy for over {wait:.1f}s") from None
+        try:
+            left = wait - (asyncio.get_running_loop().time() - started)
+            return await self._on_thread(_bounded(work, left))
+        finally:
+            self.write_lock.release()
+
+    async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        raw: sqlite3.Connection = self.conn._conn
+        result: T = await self.conn._execute(work, raw)  # type: ignore[no-untyped-call]
+        return result
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement; returns the number of changed rows."""
@@ -150,3 +183,23 @@ class Database:
         if len(ids) > 1:
             raise AmbiguousId(prefix, ids)
         return str(ids[0])
+
+
+def _bounded(work: Callable[[sqlite3.Connection], T], seconds: float) -> Callable[[sqlite3.Connection], T]:
+    """``work`` with SQLite's busy wait cut to ``seconds``; a lock still held after that is ``StoreBusy``.
+
+    The connection is used by one thread and one call at a time, so changing its busy timeout for
+    the length of ``work`` affects nothing else."""
+
+    def bounded(conn: sqlite3.Connection) -> T:
+        conn.execute(f"PRAGMA busy_timeout={max(int(seconds * 1000), 0)}")
+        try:
+            return work(conn)
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise StoreBusy(f"the database was locked for over {seconds:.1f}s") from exc
+            raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    return bounded

@@ -1,11 +1,18 @@
 """Slack ack latency under load: `openkoi serve` in-process, 500 signed `/think` commands, 100 at a time.
 
-The service runs with the real slack-bolt app on its aiohttp server, the fake Slack Web API and
-the fake model server answering each call after 2 s (so the workers are always busy and tasks
-pile up in the queue, as under a real burst). The commands come from a separate load process (as
-they would from Slack), so the generator's own work is not counted as the service's. The clock
-runs from sending a request to having the HTTP 200 in hand, over loopback. ``tasks_persisted``
-counts task rows in SQLite after the burst (every ack must mean a saved task); ``errors`` counts non-200 answers and exceptions.
+The service runs in this process with the real slack-bolt app on its aiohttp server; the fake Slack
+Web API and the fake model server (answering each call after 2 s, so the workers are always busy
+and tasks pile up in the queue, as under a real burst) run in a second process, and the commands
+come from a third (as they would from Slack), so that neither the generator's work nor the fakes'
+is counted as the service's, in time or in memory. Every command is saved before it is answered
+(the answer names its task), so the latency includes the save. The clock runs from sending a
+request to having the HTTP 200 in hand, over loopback. ``tasks_persisted`` counts task rows in
+SQLite after the burst (every ack must mean a saved task); ``errors`` counts non-200 answers, answers
+that name no task, and exceptions. ``rss_idle_mb`` is the service process's resident memory once
+started, before the burst; ``rss_peak_mb`` the most it reached from the burst's start until every
+task was saved (sampled every 10 ms). ``cpu_ms_per_ack`` is the service process's CPU time during the
+burst (all its threads, SQLite's included) per command: unlike latency, it hardly depends on what
+else the machine is doing.
 
     python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100]
 """
@@ -16,8 +23,10 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.queues
+import re
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,71 +41,107 @@ SENDERS = 1  # load processes; the concurrency is split evenly between them
 PATH = "/slack/events"
 
 
+TASK_NAMED = re.compile(rb"[Tt]ask [0-9a-f]{8}")
+
+
 async def run(n: int, concurrency: int) -> dict[str, object]:
-
-    # The fake model answers from its own thread and loop, like a remote provider; only the service
-    # (and the fake Slack API it posts threads to) share this loop.
-    model = FakeModelServer(latency=2.0)
-    install_defaults(model)
-    model.start_in_thread()
+    # The outside world (the fake Slack API and the fake model, like a remote provider) runs in its
+    # own process: only the service is in this one.
+    context = multiprocessing.get_context("spawn")
+    urls: multiprocessing.queues.Queue[tuple[str, str, str]] = context.Queue()
+    done = context.Event()
+    world = context.Process(target=_world, args=(urls, done))
+    world.start()
     try:
-        return await _run(model, n, concurrency)
+        slack_api, response_base, model_url = await asyncio.to_thread(urls.get, True, 60)
+        return await _run(slack_api, response_base, model_url, n, concurrency)
     finally:
-        model.stop_thread()
+        done.set()
+        await asyncio.to_thread(world.join, 10)
 
 
-async def _run(model: FakeModelServer, n: int, concurrency: int) -> dict[str, object]:
+def _world(urls: Any, done: Any) -> None:
+    """In a helper process: the fake Slack Web API and the fake model, until ``done``."""
+    forbid_network()
+
+    async def serve() -> None:
+        model = FakeModelServer(latency=2.0)
+        install_defaults(model)
+        await model.start()
+        async with FakeSlack() as slack:
+            urls.put((slack.api_url, slack.response_url(""), model.url))
+            await asyncio.to_thread(done.wait)
+        await model.stop()
+
+    asyncio.run(serve())
+
+
+async def _run(slack_api: str, response_base: str, model_url: str, n: int, concurrency: int) -> dict[str, object]:
     from bots.config import ServiceSettings
     from bots.service import Service
     from core.config import load_settings
 
-    async with FakeSlack() as slack:
-        with tempfile.TemporaryDirectory(prefix="openkoi-ack-") as tmp:
-            use_fake_model(Path(tmp) / "home", model.url)
-            settings = load_settings()
-            service = ServiceSettings.model_validate(
-                {
-                    "serve": {"host": "127.0.0.1", "port": 0, "workers": 4, "drain_seconds": 0},
-                    "slack": {"bot_token": "xoxb-bench", "signing_secret": SECRET, "api_url": slack.api_url},
-                }
+    with tempfile.TemporaryDirectory(prefix="openkoi-ack-") as tmp:
+        use_fake_model(Path(tmp) / "home", model_url)
+        settings = load_settings()
+        service = ServiceSettings.model_validate(
+            {
+                # Every command comes from one user in one channel: the per-person and per-channel
+                # limits are raised so that all of them are saved as tasks, as the benchmark measures.
+                "serve": {
+                    "host": "127.0.0.1",
+                    "port": 0,
+                    "workers": 4,
+                    "drain_seconds": 0,
+                    "queue_limit_per_user": n,
+                    "queue_limit_per_channel": n,
+                },
+                "slack": {"bot_token": "xoxb-bench", "signing_secret": SECRET, "api_url": slack_api},
+            }
+        )
+        svc = Service(settings, service)
+        await svc.start()
+        rss_idle = rss_mb()
+        sampler = PeakSampler()
+        # The load comes from other processes, as it would from Slack's many senders: one
+        # generator sharing the service's event loop, or even one generator process, queues
+        # requests behind its own work and reports that as the service's latency.
+        context = multiprocessing.get_context("spawn")
+        results: multiprocessing.queues.Queue[tuple[list[float], int, float]] = context.Queue()
+        ready = context.Barrier(SENDERS)  # the burst starts when every sender has started up
+        senders = [
+            context.Process(
+                target=_send_all,
+                args=(
+                    svc.port,
+                    f"{response_base}p{p}-",
+                    range(p, n, SENDERS),
+                    concurrency // SENDERS,
+                    ready,
+                    results,
+                ),
             )
-            svc = Service(settings, service)
-            await svc.start()
-            # The load comes from other processes, as it would from Slack's many senders: one
-            # generator sharing the service's event loop, or even one generator process, queues
-            # requests behind its own work and reports that as the service's latency.
-            context = multiprocessing.get_context("spawn")
-            results: multiprocessing.queues.Queue[tuple[list[float], int, float]] = context.Queue()
-            ready = context.Barrier(SENDERS)  # the burst starts when every sender has started up
-            senders = [
-                context.Process(
-                    target=_send_all,
-                    args=(
-                        svc.port,
-                        slack.response_url(f"p{p}-"),
-                        range(p, n, SENDERS),
-                        concurrency // SENDERS,
-                        ready,
-                        results,
-                    ),
-                )
-                for p in range(SENDERS)
-            ]
-            for sender in senders:
-                sender.start()
-            latencies: list[float] = []
-            errors = 0
-            wall = 0.0
-            for _ in senders:
-                part, failed, took = await asyncio.to_thread(results.get)
-                latencies += part
-                errors += failed
-                wall = max(wall, took)
-            for sender in senders:
-                await asyncio.to_thread(sender.join)
-            counts = await svc.store.tasks.counts()
-            persisted = sum(counts.values())
-            await svc.stop()
+            for p in range(SENDERS)
+        ]
+        for sender in senders:
+            sender.start()
+        sampler.start()
+        cpu_started = time.process_time()
+        latencies: list[float] = []
+        errors = 0
+        wall = 0.0
+        for _ in senders:
+            part, failed, took = await asyncio.to_thread(results.get)
+            latencies += part
+            errors += failed
+            wall = max(wall, took)
+        cpu = time.process_time() - cpu_started
+        for sender in senders:
+            await asyncio.to_thread(sender.join)
+        counts = await svc.store.tasks.counts()
+        persisted = sum(counts.values())
+        rss_peak = sampler.stop()
+        await svc.stop()
     latencies.sort()
     note(f"{n} acks in {wall:.1f} s; task states after the burst: {counts}")
     return {
@@ -108,7 +153,45 @@ async def _run(model: FakeModelServer, n: int, concurrency: int) -> dict[str, ob
         "max_ms": round(latencies[-1], 1),
         "tasks_persisted": persisted,
         "errors": errors,
+        "cpu_ms_per_ack": round(cpu * 1000 / n, 2),
+        "rss_idle_mb": round(rss_idle, 1),
+        "rss_peak_mb": round(rss_peak, 1),
     }
+
+
+def _status_kb(field: str) -> int:
+    """A ``kB`` line of /proc/self/status (Linux): VmRSS is resident now, VmHWM the most ever."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def rss_mb() -> float:
+    return _status_kb("VmRSS") / 1024
+
+
+class PeakSampler:
+    """The highest resident memory of this process while it runs (a thread sampling every 10 ms)."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        self.peak = rss_mb()
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, rss_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, rss_mb())
 
 
 def _send_all(port: int, response_url: str, numbers: range, concurrency: int, ready: Any, results: Any) -> None:
@@ -127,7 +210,8 @@ def _request(port: int, body: bytes) -> bytes:
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
-    """Send one request and read its whole response; True for a 200."""
+    """Send one request and read its whole response; True for a 200 that names the saved task
+    (the help text of the warm-up request counts as well)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
@@ -137,8 +221,8 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     )
     if length is None:
         return False  # the service always answers with a length; anything else counts as an error
-    await reader.readexactly(length)
-    return status == 200
+    body = await reader.readexactly(length)
+    return status == 200 and (TASK_NAMED.search(body) is not None or b"/think" in body)
 
 
 async def _burst(
