@@ -1,0 +1,129 @@
+"""Recall: the memories relevant to a task, ranked and cut to the task's share of tokens.
+
+A memory is relevant when its cosine similarity to the task reaches ``[memory] min_similarity``
+and its decayed confidence is at least ``min_confidence``; the relevant ones are ranked by
+similarity × decayed confidence (so a fresh, confident memory beats a stale, doubtful one of the
+same relevance) and added best first while they fit in the token budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from core.memory.decay import effective_confidence
+from core.models import Scope, utcnow
+from core.store.memories import StoredMemory
+
+if TYPE_CHECKING:
+    from core.memory.memory import Memory
+
+# The gateway's own estimate (core.llm.gateway): ~3 characters per token over-counts English and
+# code, so recall never takes more than its share.
+CHARS_PER_TOKEN = 3
+
+
+@dataclass(frozen=True)
+class Recalled:
+    memory: StoredMemory
+    similarity: float
+    confidence: float  # decayed, as of the recall
+
+    @property
+    def rank(self) -> float:
+        return self.similarity * self.confidence
+
+
+@dataclass(frozen=True)
+class Recall:
+    text: str = ""
+    ids: list[str] = field(default_factory=list)
+    tokens: int = 0
+    ms: float = 0.0
+    memories: list[Recalled] = field(default_factory=list)
+
+
+def line(item: Recalled) -> str:
+    return f"- ({item.memory.kind}, confidence {item.confidence:.2f}) {item.memory.text}"
+
+
+def cost(text: str) -> int:
+    return len(text) // CHARS_PER_TOKEN + 1
+
+
+def within_budget(ranked: Sequence[Recalled], token_budget: int, limit: int) -> tuple[list[Recalled], int]:
+    """The best memories that fit in ``token_budget`` tokens (at most ``limit``), and their cost.
+    A memory too long for what is left is skipped; a shorter, lower-ranked one may still fit."""
+    chosen: list[Recalled] = []
+    used = 0
+    for item in ranked:
+        if len(chosen) >= limit:
+            break
+        price = cost(line(item))
+        if used + price <= token_budget:
+            chosen.append(item)
+            used += price
+    return chosen, used
+
+
+def rank(
+    hits: Sequence[tuple[int, float]],
+    rows: dict[int, StoredMemory],
+    now: datetime,
+    per_week: float,
+    min_similarity: float,
+    min_confidence: float,
+) -> list[Recalled]:
+    ranked = []
+    for seq, similarity in hits:
+        memory = rows.get(seq)
+        if memory is None or similarity < min_similarity:
+            continue  # forgotten since it was indexed, or not about this task
+        confidence = effective_confidence(memory.confidence, memory.last_used_at, now, per_week)
+        if confidence >= min_confidence:
+            ranked.append(Recalled(memory, similarity, confidence))
+    ranked.sort(key=lambda r: r.rank, reverse=True)
+    return ranked
+
+
+async def recall(
+    memory: Memory,
+    query: str,
+    scope: Scope,
+    token_budget: int,
+    task_id: str | None = None,
+    now: datetime | None = None,
+) -> Recall:
+    """Memories for ``query`` visible from ``scope``, best first, within ``token_budget`` tokens.
+
+    Those given are marked used (their decay restarts) and, with ``task_id``, recorded on the task.
+    Raises EmbedderUnavailable when the query cannot be embedded.
+    """
+    started = time.perf_counter()
+    store, config = memory.store, memory.config
+    keys = scope.visible_keys
+    if token_budget <= 0 or not await store.memories.any_in(keys):
+        return Recall(ms=_since(started))  # nothing to search: no model load, no embedding
+    await memory.prepare()
+    await memory.embed_pending(keys)
+    query_vector = (await memory.embedder.embed([query]))[0]
+    hits = await memory.nearest(keys, query_vector, config.max_recalled * 2)
+    rows = {m.seq: m for m in await store.memories.by_seqs([seq for seq, sim in hits if sim >= config.min_similarity])}
+    now = now or utcnow()
+    ranked = rank(hits, rows, now, config.decay_per_week, config.min_similarity, config.min_confidence)
+    chosen, tokens = within_budget(ranked, token_budget, config.max_recalled)
+    await store.memories.record_use(task_id, [(r.memory.seq, r.similarity) for r in chosen], now)
+    return Recall(
+        text="\n".join(line(r) for r in chosen),
+        ids=[r.memory.id for r in chosen],
+        tokens=tokens,
+        ms=_since(started),
+        memories=chosen,
+    )
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
