@@ -55,8 +55,8 @@ async def status_lines(settings: Settings, store: Store) -> list[str]:
 
 
 def _line(settings: Settings, m: StoredMemory) -> str:
-    text = m.text if len(m.text) <= 70 else m.text[:69] + "…"
-    return f"{m.id}  {m.kind:<12} {_decayed(settings, m):.2f}  {m.scope_key[:32]:<32} {m.last_used_at:%Y-%m-%d}  {text}"
+    text = m.text if len(m.text) <= 90 else m.text[:89] + "…"
+    return f"{m.id}  {m.kind:<12} {_decayed(settings, m):.2f}  {m.last_used_at:%Y-%m-%d}  [{m.scope_key}] {text}"
 
 
 async def memory_list(kind: str | None, scope: str | None, limit: int) -> None:

@@ -12,6 +12,7 @@ from core.store.deliberations import DeliberationRepository
 from core.store.intake import IntakeRepository
 from core.store.memories import MemoryRepository
 from core.store.tasks import SessionRepository, TaskRepository
+from core.store.transcripts import TranscriptRepository
 from core.store.usage import UsageRepository
 from core.store.vectors import VectorIndex
 
@@ -26,6 +27,7 @@ class Store:
         self.confirmations = ConfirmationRepository(self.db)
         self.usage = UsageRepository(self.db)
         self.memories = MemoryRepository(self.db)
+        self.transcripts = TranscriptRepository(self.db)
         # The derived vector index, on its own connection; opened by core.memory on first use.
         self.vectors = VectorIndex(path)
         self.inbound = InboundRepository(self.db)

@@ -1,0 +1,91 @@
+"""``openkoi memory …`` and the memory figures of ``openkoi status``, end to end through the console
+script; ``status`` reads them without importing onnxruntime, numpy or litellm."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import test_cli_e2e as e2e
+from tests.fakes import scripts
+from tests.fakes.model_server import FakeModelServer
+
+server = e2e.server
+env = e2e.env
+openkoi = e2e.openkoi
+
+ROOT = Path(__file__).resolve().parents[1]
+JWT = "JWT refresh tokens must be rotated on every use and the old one revoked"
+PROBE = """
+import json, sys
+from bots.terminal.cli import cli
+try:
+    cli.main(["status"], standalone_mode=False)
+except SystemExit:
+    pass
+print(json.dumps({name: name in sys.modules for name in ("onnxruntime", "numpy", "litellm", "tokenizers")}))
+"""
+
+
+def test_memory_commands_end_to_end(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
+    workspace = tmp_path / "api"
+    workspace.mkdir()
+    server.script.queue("Learnings", scripts.learnings(JWT))
+    first = openkoi(env, "think", "rotate the auth tokens of the billing service", "--workspace", str(workspace))
+    assert first.returncode == 0, first.stderr
+
+    listed = openkoi(env, "memory", "list")
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.splitlines()
+    memory_id = line.split()[0]
+    assert "heuristic    0.80" in line and f"[workspace:{workspace.resolve()}] {JWT[:40]}" in line
+
+    shown = openkoi(env, "memory", "show", memory_id[:6])
+    assert shown.returncode == 0, shown.stderr
+    assert f"text       {JWT}" in shown.stdout
+    assert "confidence 0.80 as learnt, 0.80 now" in shown.stdout
+    assert "embedded   local:all-MiniLM-L6-v2-int8" in shown.stdout and "used by    0 tasks" in shown.stdout
+
+    second = openkoi(env, "think", "rotate our auth tokens", "--workspace", str(workspace), "-v")
+    assert second.returncode == 0, second.stderr
+    assert "[recall] 1 learnings" in second.stderr
+    task_id = re.findall(r"^([0-9a-f]{16})", openkoi(env, "task", "list").stdout, re.M)[0]  # newest first
+    task_shown = openkoi(env, "task", "show", task_id)
+    assert re.search(r"recall   1 memories, \d+ tokens, [\d.]+ ms", task_shown.stdout), task_shown.stdout
+    assert "used by    1 tasks" in openkoi(env, "memory", "show", memory_id).stdout
+
+    status = openkoi(env, "status")
+    assert status.returncode == 0, status.stderr
+    assert "memories: 1 (heuristic 1)" in status.stdout
+    assert "memory index: sqlite-vec v0.1.9, 1 vectors x 384 dims" in status.stdout
+    assert "embedder: local" in status.stdout
+
+    marked = openkoi(env, "memory", "global", memory_id)
+    assert marked.returncode == 0 and "recalled in every scope" in marked.stdout
+    assert "global" in openkoi(env, "memory", "list", "--scope", "global").stdout
+    reindexed = openkoi(env, "memory", "reindex")
+    assert reindexed.returncode == 0, reindexed.stderr
+    assert "embedded 0 memories; index: sqlite-vec v0.1.9, 1 vectors" in reindexed.stdout
+
+    forgot = openkoi(env, "memory", "forget", memory_id[:8], "--yes")
+    assert forgot.returncode == 0 and f"forgot memory {memory_id}" in forgot.stdout
+    assert openkoi(env, "memory", "list").stdout.strip() == "no memories yet"
+    missing = openkoi(env, "memory", "show", memory_id)
+    assert missing.returncode == 2 and f"no memory with id '{memory_id}'" in missing.stderr
+
+
+def test_status_shows_memory_figures_without_loading_the_embedder(env: dict[str, str], tmp_path: Path) -> None:
+    server_env = dict(env)
+    server_env["OPENKOI_MEMORY__INDEX"] = "exact"  # and names the exact path when it is in use
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=server_env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    *printed, last = done.stdout.strip().splitlines()
+    assert json.loads(last) == {"onnxruntime": False, "numpy": False, "litellm": False, "tokenizers": False}
+    output = "\n".join(printed)
+    assert "memories: 0" in output
+    assert 'memory index: exact cosine in Python (exact search was asked for ([memory] index = "exact"))' in output
