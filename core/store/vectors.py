@@ -64,6 +64,18 @@ def _connect(path: Path) -> Any:
     return conn
 
 
+def probe() -> str:
+    """Load sqlite-vec into a throwaway in-memory database: its version, or raise why it cannot load."""
+    import sqlean
+
+    conn = sqlean.connect(":memory:")
+    try:
+        load_extension(conn)
+        return str(conn.execute("SELECT vec_version()").fetchone()[0])
+    finally:
+        conn.close()
+
+
 class VectorIndex:
     """Opened on first use (``open``); ``close`` is called by the Store."""
 
