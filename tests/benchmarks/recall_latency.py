@@ -71,7 +71,8 @@ def queries(n: int, rng: random.Random) -> list[str]:
 
 def unit_rows(n: int, seed: int) -> np.ndarray:
     matrix = np.random.default_rng(seed).standard_normal((n, DIMENSION)).astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit
 
 
 def fill(path: Path, keys: list[str], vectors: np.ndarray, texts: list[str], embedder: str) -> None:
@@ -97,7 +98,7 @@ def fill(path: Path, keys: list[str], vectors: np.ndarray, texts: list[str], emb
 
 async def measure(
     memory: Any, scope: Any, texts: list[str], exact_top: Any, token_budget: int
-) -> dict[str, float | int]:
+) -> dict[str, Any]:
     from core.memory.recall import recall
 
     await recall(memory, texts[0], scope, token_budget)  # the first embedding loads the model; not counted
