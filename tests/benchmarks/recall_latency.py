@@ -96,9 +96,7 @@ def fill(path: Path, keys: list[str], vectors: np.ndarray, texts: list[str], emb
     conn.close()
 
 
-async def measure(
-    memory: Any, scope: Any, texts: list[str], exact_top: Any, token_budget: int
-) -> dict[str, Any]:
+async def measure(memory: Any, scope: Any, texts: list[str], exact_top: Any, token_budget: int) -> dict[str, Any]:
     from core.memory.recall import recall
 
     await recall(memory, texts[0], scope, token_budget)  # the first embedding loads the model; not counted
