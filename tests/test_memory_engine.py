@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bots.chat.platform import InboundCommand
 from core.config import Settings
 from core.engine import Engine
 from core.events import Notice, Recalled
@@ -16,9 +17,11 @@ from core.memory.memory import Memory
 from core.memory.recall import cost
 from core.models import Decision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store import Store
+from tests.chat_service import running_service, service_settings
 from tests.conftest import Recorder
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
+from tests.test_chat_core import ALICE, attach, think
 
 NOTES = [
     f"SQLite note {n}: with many concurrent writers use WAL journal mode, keep write transactions short, "
@@ -164,3 +167,15 @@ async def test_compaction_with_a_custom_summarizer_and_age(settings: Settings, s
     assert done.tasks == 1 and done.chars_freed == len("Revenue grew 12%.")
     assert (await store.memories.get(done.summaries[0])).text == "Quarterly numbers: Revenue grew 12%."
     assert await store.transcripts.compacted_at(task.id) is not None
+
+
+async def test_chat_ingress_scopes_a_task_to_its_channel_and_guild(settings: Settings) -> None:
+    async with running_service(settings, service_settings()) as svc:
+        await attach(svc)
+        reply = await svc.ingress.handle(think("rotate our auth tokens", channel="C7"))
+        assert reply is not None and reply.task_id is not None
+        assert (await svc.store.tasks.get(reply.task_id)).scope == Scope(platform="slack", channel="C7")
+        guild = InboundCommand("slack", "k2", ALICE, "C8", "rotate our auth tokens", origin={"guild_id": "G1"})
+        reply = await svc.ingress.handle(guild)
+        assert reply is not None and reply.task_id is not None
+        assert (await svc.store.tasks.get(reply.task_id)).scope == Scope(platform="slack", channel="C8", team="G1")

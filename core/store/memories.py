@@ -207,15 +207,22 @@ class MemoryRepository:
             )
             return int(cursor.rowcount)
 
-    async def vectors(self, keys: Sequence[str] | None) -> list[tuple[int, str, bytes]]:
-        """(seq, scope_key, embedding) of every embedded memory in ``keys`` (or anywhere)."""
-        join = "FROM memories m JOIN memory_embeddings e ON e.seq = m.seq"
-        if keys is None:
-            rows = await self.db.fetchall(f"SELECT m.seq, m.scope_key, e.vector {join}")
-        else:
-            rows = await self.db.fetchall(
-                f"SELECT m.seq, m.scope_key, e.vector {join} WHERE m.scope_key IN ({_marks(keys)})", keys
-            )
+    async def vectors(self, keys: Sequence[str]) -> list[tuple[int, str, bytes]]:
+        """(seq, scope_key, embedding) of every embedded memory in the scopes ``keys``."""
+        rows = await self.db.fetchall(
+            f"""SELECT m.seq, m.scope_key, e.vector FROM memories m JOIN memory_embeddings e ON e.seq = m.seq
+                WHERE m.scope_key IN ({_marks(keys)})""",
+            keys,
+        )
+        return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+    async def vectors_after(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """(seq, scope_key, embedding) of the next ``limit`` embedded memories after ``seq``, in seq order."""
+        rows = await self.db.fetchall(
+            """SELECT m.seq, m.scope_key, e.vector FROM memory_embeddings e JOIN memories m ON m.seq = e.seq
+               WHERE e.seq > ? ORDER BY e.seq LIMIT ?""",
+            (seq, limit),
+        )
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
     async def record_use(self, task_id: str | None, used: Sequence[tuple[int, float]], now: datetime) -> None:

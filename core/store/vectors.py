@@ -7,7 +7,8 @@ extension loads. When it cannot, ``available`` is False, ``reason`` says why, an
 exact cosine in Python over the stored embeddings instead (core.memory.search).
 
 The table is partitioned by scope key, so a recall reads only the partitions its task may see, and
-its rowids are the memories' ``seq``. It can be dropped and rebuilt at any time (``rebuild``).
+its rowids are the memories' ``seq``. It can be dropped and rebuilt from the stored embeddings at any time
+(core.memory.memory.Memory.reindex).
 """
 
 from __future__ import annotations
@@ -137,27 +138,27 @@ class VectorIndex:
 
     async def ensure(self, dimension: int) -> bool:
         """Make sure the index exists for vectors of ``dimension``; True if it had to be (re)created
-        empty, in which case the caller fills it (``rebuild``)."""
+        empty, in which case the caller fills it."""
 
         def work(conn: Any) -> bool:
             if _dimension(conn) == dimension:
                 return False
-            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-            conn.execute(
-                f"""CREATE VIRTUAL TABLE {TABLE} USING vec0(scope_key TEXT PARTITION KEY,
-                    embedding float[{dimension}] distance_metric=cosine, chunk_size={CHUNK_SIZE})"""
-            )
+            _create(conn, dimension)
             return True
 
         return await self._run(work)
 
-    async def upsert(self, rows: Sequence[tuple[int, str, bytes]]) -> None:
-        """Add or replace (seq, scope key, vector) rows."""
+    async def recreate(self, dimension: int) -> None:
+        """An empty index for vectors of ``dimension``, replacing any other."""
+        await self._run(lambda conn: _create(conn, dimension))
+
+    async def upsert(self, rows: Sequence[tuple[int, str, bytes]], fresh: bool = False) -> None:
+        """Add or replace (seq, scope key, vector) rows, in one transaction (``fresh``: known to be new)."""
         if not rows:
             return
 
         def work(conn: Any) -> None:
-            _write(conn, lambda: _replace(conn, rows))
+            _write(conn, lambda: _replace(conn, rows, fresh))
 
         await self._run(work)
 
@@ -168,19 +169,6 @@ class VectorIndex:
         def work(conn: Any) -> None:
             if _dimension(conn) is not None:
                 _write(conn, lambda: conn.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", [(s,) for s in seqs]))
-
-        await self._run(work)
-
-    async def rebuild(self, dimension: int, rows: Sequence[tuple[int, str, bytes]]) -> None:
-        """Drop the index and fill it with ``rows`` in one transaction."""
-
-        def work(conn: Any) -> None:
-            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-            conn.execute(
-                f"""CREATE VIRTUAL TABLE {TABLE} USING vec0(scope_key TEXT PARTITION KEY,
-                    embedding float[{dimension}] distance_metric=cosine, chunk_size={CHUNK_SIZE})"""
-            )
-            _write(conn, lambda: _replace(conn, rows, fresh=True))
 
         await self._run(work)
 
@@ -236,6 +224,14 @@ def _dimension(conn: Any) -> int | None:
         return None
     found = _DIMENSION.search(row[0])
     return int(found.group(1)) if found else None
+
+
+def _create(conn: Any, dimension: int) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    conn.execute(
+        f"""CREATE VIRTUAL TABLE {TABLE} USING vec0(scope_key TEXT PARTITION KEY,
+            embedding float[{dimension}] distance_metric=cosine, chunk_size={CHUNK_SIZE})"""
+    )
 
 
 def _replace(conn: Any, rows: Sequence[tuple[int, str, bytes]], fresh: bool = False) -> None:
