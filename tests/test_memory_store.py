@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from core.config import CustomProvider, Settings
-from core.memory.embedder import LocalEmbedder, ProviderEmbedder
+from core.memory.embedder import EmbedderUnavailable, LocalEmbedder, ProviderEmbedder
 from core.memory.memory import Memory
 from core.models import Scope, utcnow
 from core.store import Store
@@ -149,3 +149,10 @@ async def test_a_providers_embeddings_through_litellm_then_a_change_of_embedder_
     assert found.ids == [jwt.id]
     assert (await store.memories.get(jwt.id)).embedder == local_embedder.name
     assert await store.vectors.size() == (2, 384)
+
+
+async def test_a_model_file_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    impostor = tmp_path / "model.onnx"
+    impostor.write_bytes(b"not the all-MiniLM-L6-v2 int8 file")
+    with pytest.raises(EmbedderUnavailable, match="is not the expected all-MiniLM-L6-v2 int8 file"):
+        await LocalEmbedder(model_path=impostor).embed(["rotate our auth tokens"])

@@ -131,7 +131,12 @@ def _model(path: Path) -> _MiniLM:
     with _load_lock:
         if path not in _loaded:
             _verified(path)
-            _loaded[path] = _MiniLM(path)
+            try:
+                _loaded[path] = _MiniLM(path)
+            except EmbedderUnavailable:
+                raise
+            except Exception as exc:  # onnxruntime's own errors: a broken file, an unsupported CPU …
+                raise EmbedderUnavailable(f"the local embedding model cannot be loaded: {exc}") from exc
         return _loaded[path]
 
 

