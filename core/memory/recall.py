@@ -1,9 +1,10 @@
 """Recall: the memories relevant to a task, ranked and cut to the task's share of tokens.
 
-A memory is relevant when its cosine similarity to the task reaches ``[memory] min_similarity``
-and its decayed confidence is at least ``min_confidence``; the relevant ones are ranked by
-similarity × decayed confidence (so a fresh, confident memory beats a stale, doubtful one of the
-same relevance) and added best first while they fit in the token budget.
+The candidates are the ``max_recalled`` memories most similar to the task (cosine). One is relevant
+when its similarity reaches ``[memory] min_similarity`` and its decayed confidence is at least
+``min_confidence``; the relevant ones are ranked by similarity × decayed confidence (so a fresh,
+confident memory beats a stale, doubtful one of the same relevance) and added best first while they
+fit in the token budget.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ async def recall(
     if await memory.prepare() or pending:  # prepare may just have dropped another embedder's vectors
         await memory.embed_pending(keys)
     query_vector = (await memory.embedder.embed([query]))[0]
-    hits = await memory.nearest(keys, query_vector, config.max_recalled * 2)
+    # The most similar memories are the candidates; confidence and recency reorder them (and drop the
+    # faded ones). Asking sqlite-vec for twice as many cost 1.7 ms more per recall at 2,000 visible.
+    hits = await memory.nearest(keys, query_vector, config.max_recalled)
     rows = {m.seq: m for m in await store.memories.by_seqs([seq for seq, sim in hits if sim >= config.min_similarity])}
     now = now or utcnow()
     ranked = rank(hits, rows, now, config.decay_per_week, config.min_similarity, config.min_confidence)

@@ -48,10 +48,7 @@ def _memory(row: sqlite3.Row) -> StoredMemory:
         confidence=row["confidence"],
         reinforcements=row["reinforcements"],
         scope_key=row["scope_key"],
-        # Built without validation: the row was validated when it was written, and recall builds dozens.
-        scope=Scope.model_construct(
-            platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"]
-        ),
+        scope=Scope(platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"]),
         is_global=bool(row["is_global"]),
         source_task_id=row["source_task_id"],
         embedder=row["embedder"],
