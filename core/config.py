@@ -97,6 +97,27 @@ class ParliamentSettings(_Section):
     confirmation_ttl_minutes: float = Field(30.0, gt=0)
 
 
+class MemorySettings(_Section):
+    """How memories are embedded, found, reinforced and forgotten (see core.memory)."""
+
+    # "local": all-MiniLM-L6-v2 (int8 ONNX) on this machine; or "<provider>/<model>" through litellm.
+    embedder: str = "local"
+    # "auto": sqlite-vec when the extension loads, else exact cosine in Python; "exact" forces the latter.
+    index: Literal["auto", "exact"] = "auto"
+    # Cosine similarity below which a memory is not about the task (MiniLM, measured: unrelated
+    # task/learning pairs score -0.15 to 0.25, a learning on the task's subject 0.3 to 0.65).
+    min_similarity: float = Field(0.3, ge=-1.0, le=1.0)
+    # A new learning at least this close to one the task can see reinforces it instead of being added.
+    reinforce_similarity: float = Field(0.9, ge=0.0, le=1.0)
+    # Confidence decays by exp(-decay_per_week x weeks since last used), computed when read.
+    decay_per_week: float = Field(0.05, ge=0.0)
+    # A memory whose decayed confidence is below this is not recalled (and may be pruned).
+    min_confidence: float = Field(0.1, ge=0.0, le=1.0)
+    max_recalled: int = Field(20, ge=1, le=200)
+    # Finished tasks older than this have their iteration transcripts compacted into a summary.
+    compact_after_days: float = Field(30.0, gt=0)
+
+
 class Pricing(_Section):
     input_per_mtok: float = Field(ge=0.0)
     output_per_mtok: float = Field(ge=0.0)
@@ -121,6 +142,7 @@ class Settings(BaseSettings):
     models: ModelRoles = Field(default_factory=ModelRoles)
     temperature: Temperatures = Field(default_factory=Temperatures)
     parliament: ParliamentSettings = Field(default_factory=ParliamentSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)
 

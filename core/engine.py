@@ -48,7 +48,10 @@ from core.events import (
 from core.executor import Escalation, Executor
 from core.files import write_private
 from core.llm.gateway import CallContext, ModelGateway
-from core.models import Decision, Role, Session, Task, TaskOptions, TaskStatus
+from core.memory.embedder import EmbedderUnavailable
+from core.memory.memory import Memory
+from core.memory.recall import Recall
+from core.models import Decision, Role, Scope, Session, Task, TaskOptions, TaskStatus
 from core.orchestrator import LoopOutcome, PeerLoop
 from core.outputs import Directive, Plan
 from core.skills import load_rubrics
@@ -79,6 +82,14 @@ class Engine:
     escalate: Escalation | None = None
     model_override: str | None = None
     _running: dict[str, asyncio.Task[Task]] = field(default_factory=dict)
+    _memory: Memory | None = field(default=None, repr=False)
+
+    @property
+    def memory(self) -> Memory:
+        """What the agent remembers; the embedder loads on the first recall or learning that needs it."""
+        if self._memory is None:
+            self._memory = Memory(self.settings, self.store)
+        return self._memory
 
     def gateway(self, task_id: str) -> ModelGateway:
         overrides = {role: self.model_override for role in Role} if self.model_override else {}
@@ -100,10 +111,11 @@ class Engine:
         session_id: str | None = None,
         source: str = "terminal",
         requester: str | None = None,
+        scope: Scope | None = None,
     ) -> Task:
         """Persist a new task (and its session if none is given); it does not start running."""
         session, task = self.prepare(
-            description, options=options, session_id=session_id, source=source, requester=requester
+            description, options=options, session_id=session_id, source=source, requester=requester, scope=scope
         )
         if session is not None:
             await self.store.sessions.create(session)
@@ -117,16 +129,24 @@ class Engine:
         session_id: str | None = None,
         source: str = "terminal",
         requester: str | None = None,
+        scope: Scope | None = None,
     ) -> tuple[Session | None, Task]:
         """Validate and build a task (and a new session unless ``session_id`` is given) without
-        persisting them: for callers that store many at once (chat intake). Raises OpenKoiError."""
+        persisting them: for callers that store many at once (chat intake). Raises OpenKoiError.
+
+        ``scope`` decides which memories the task recalls and where its learnings go: chat passes
+        its platform, channel and team; by default a terminal task is scoped to the workspace.
+        """
         if not description.strip():
             raise OpenKoiError("the task is empty: say what you want done")
         session = None
         if session_id is None:
             session = Session(kind=source, title=description[:80])
             session_id = session.id
-        task = Task(session_id=session_id, description=description, source=source, requester=requester)
+        if scope is None:
+            workspace = str(self.workspace.resolve()) if self.workspace is not None and source == "terminal" else None
+            scope = Scope(platform=source, workspace=workspace)
+        task = Task(session_id=session_id, description=description, source=source, requester=requester, scope=scope)
         if options is not None:
             task.options = options
         return session, task
@@ -233,10 +253,7 @@ class Engine:
         try:
             if opts.max_cost_usd is not None:
                 await self._warn_if_unpriced(gateway, task_id)
-            recalled = await learning.recall(
-                self.store.learnings, task.description, int(budget.token_budget * it.recall_share)
-            )
-            await self.bus.publish(Recalled(task_id, len(recalled.ids), recalled.tokens))
+            recalled = await self._recall(task, int(budget.token_budget * it.recall_share))
             directive = await self._directive(gateway, ctx, task, recalled.text)
             directive_text = sovereign.render(directive)
             if approved:
@@ -318,6 +335,20 @@ class Engine:
             log.exception("task %s failed", task_id)
             await self.bus.publish(TaskFailed(task_id, f"internal error: {type(exc).__name__}: {exc}"))
             return await self._end(task_id, TaskStatus.FAILED, None, None, f"internal error: {exc}", budget=budget)
+
+    async def _recall(self, task: Task, token_budget: int) -> Recall:
+        """Memories for the task within its share of tokens, recorded on the task. Memory helps a task
+        but is never a reason for it to fail: if the embedder cannot run, the task goes on without."""
+        try:
+            recalled = await self.memory.recall(task.description, task.scope, token_budget, task.id)
+        except EmbedderUnavailable as exc:
+            await self.bus.publish(Notice(task.id, f"no memories recalled: {exc}", "warn"))
+            recalled = Recall()
+        await self.store.tasks.update(
+            task.id, recall_ms=round(recalled.ms, 3), recall_tokens=recalled.tokens, recall_memories=len(recalled.ids)
+        )
+        await self.bus.publish(Recalled(task.id, len(recalled.ids), recalled.tokens))
+        return recalled
 
     def _loop(self, gateway: ModelGateway, task: Task) -> PeerLoop:
         it = self.settings.iteration
@@ -425,7 +456,7 @@ class Engine:
             await self.bus.publish(Notice(task.id, f"no learnings saved: {exc}", "warn"))
             return 0
         for item in extracted.learnings:
-            _, reinforced = await self.store.learnings.add(item.kind.value, item.text, item.confidence, task.id)
+            _, reinforced = await self.memory.remember(item.kind.value, item.text, item.confidence, task.scope, task.id)
             await self.bus.publish(Learned(task.id, item.text, reinforced))
         return len(extracted.learnings)
 

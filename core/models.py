@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def new_id() -> str:
@@ -82,6 +82,48 @@ class TaskOptions(BaseModel):
     simulate: bool = False
 
 
+GLOBAL_SCOPE = "global"
+
+
+class Scope(BaseModel):
+    """Where a task came from, which decides what it may remember and recall.
+
+    A memory belongs to the narrowest scope of the task that taught it (its ``key``): a chat
+    channel, else a team, else a workspace, else the platform. A task recalls memories whose key
+    is one of its ``visible_keys``: its own channel, team, workspace and platform, and memories
+    marked global. So a learning from one Slack channel never reaches another channel or a
+    terminal workspace unless a person marks it global.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str = "terminal"
+    workspace: str | None = None
+    team: str | None = None
+    channel: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self.channel:
+            return f"channel:{self.platform}:{self.channel}"
+        if self.team:
+            return f"team:{self.platform}:{self.team}"
+        if self.workspace:
+            return f"workspace:{self.workspace}"
+        return f"platform:{self.platform}"
+
+    @property
+    def visible_keys(self) -> tuple[str, ...]:
+        keys = [GLOBAL_SCOPE, f"platform:{self.platform}"]
+        if self.workspace:
+            keys.append(f"workspace:{self.workspace}")
+        if self.team:
+            keys.append(f"team:{self.platform}:{self.team}")
+        if self.channel:
+            keys.append(f"channel:{self.platform}:{self.channel}")
+        return tuple(keys)
+
+
 class Task(BaseModel):
     id: str = Field(default_factory=new_id)
     session_id: str
@@ -90,6 +132,7 @@ class Task(BaseModel):
     source: str = "terminal"
     requester: str | None = None
     options: TaskOptions = Field(default_factory=TaskOptions)
+    scope: Scope = Field(default_factory=Scope)
     category: str | None = None
     decision: Decision | None = None
     score: float | None = None

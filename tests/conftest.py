@@ -14,6 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from core.config import Settings, load_settings
 from core.engine import Engine
 from core.events import Event, EventBus
+from core.memory.embedder import LocalEmbedder
+from core.memory.memory import Memory
 from core.store import Store
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
@@ -75,6 +77,19 @@ class Recorder:
 async def store(settings: Settings) -> AsyncIterator[Store]:
     async with Store(settings.db_path) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> LocalEmbedder:
+    """The real local embedder (all-MiniLM-L6-v2 int8), loaded once for the whole run."""
+    embedder = LocalEmbedder()
+    embedder.embed_sync(["warm up"])
+    return embedder
+
+
+@pytest.fixture
+def memory(settings: Settings, store: Store, local_embedder: LocalEmbedder) -> Memory:
+    return Memory(settings, store, local_embedder)
 
 
 @pytest.fixture

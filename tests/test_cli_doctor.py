@@ -43,7 +43,9 @@ def test_doctor_passes_a_good_setup_without_calling_a_model_or_importing_litellm
         f"ok    data directory {home / 'data'} (created on first use)",
         "ok    workspace: not set (think: the current directory; serve: no file tools)  — set [tools] workspace"
         " to give openkoi serve read access to a checkout",
-        "0 failed, 0 warnings, 9 ok",
+        "ok    memory index: sqlite-vec v0.1.9",
+        "ok    embedder: local all-MiniLM-L6-v2 (int8 ONNX, loaded on first use)",
+        "0 failed, 0 warnings, 11 ok",
     ):
         assert expected in lines, (expected, lines)
     assert server.requests == []
@@ -73,7 +75,7 @@ def test_doctor_names_a_missing_key_a_broken_skill_file_and_a_missing_workspace(
         f"fail  workspace: [tools] workspace {tmp_path / 'no-such-checkout'} is not a directory"
         "  — create it or fix the path"
     ) in lines
-    assert lines[-1] == "2 failed, 1 warning, 6 ok"
+    assert lines[-1] == "2 failed, 1 warning, 8 ok"
     assert done.stderr == "" and server.requests == []
 
 

@@ -242,7 +242,7 @@ async def test_learnings_are_stored_deduplicated_and_recalled(
     s.queue("Learnings", scripts.learnings("Use WAL mode for SQLite when readers and writers overlap."))
     second = await engine.submit("speed up sqlite writers")
     await engine.run(second.id)
-    assert await engine.store.learnings.count() == 1
+    assert sum((await engine.store.memories.counts()).values()) == 1
     assert [e.reinforced for e in recorder.of(Learned)] == [False, True]
     execute_prompt = user_prompt(model_env.requests_of("execute")[-1])
     assert "Use WAL mode for SQLite" in execute_prompt  # recalled for a related task

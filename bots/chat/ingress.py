@@ -25,7 +25,7 @@ from bots.chat.tasklog import task_event
 from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import OpenKoiError
-from core.models import TaskOptions, TaskStatus
+from core.models import Scope, TaskOptions, TaskStatus
 from core.store.conversations import Conversation
 from core.store.intake import Intake, NewTask, Outcome, Recorded
 from core.store.text import storable
@@ -120,7 +120,11 @@ class Ingress:
         # other commands arriving at the same moment): a crash can lose neither the task nor the fact
         # that this delivery was taken, so a retry can never make a second task.
         session, task = self.engine.prepare(
-            think.description, options=options, source=command.platform, requester=actor.label
+            think.description,
+            options=options,
+            source=command.platform,
+            requester=actor.label,
+            scope=Scope(platform=command.platform, channel=command.channel_id, team=command.origin.get("guild_id")),
         )
         conversation = Conversation(
             task_id=task.id,

@@ -80,6 +80,7 @@ def cli() -> None:
     openkoi "task"                 same as: openkoi think "task"
     openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
     openkoi status --costs         models, storage and spending
+    openkoi memory list            what the agent remembers (show, forget, global, reindex)
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
@@ -218,6 +219,60 @@ def mind() -> None:
 def mind_parliament(task_id: str | None) -> None:
     """The last deliberation (or a task's), every agency's vote and reason."""
     views.run(views.mind_parliament(task_id))
+
+
+@cli.group(cls=SuggestingGroup)
+def memory() -> None:
+    """Memories: list, show, forget, mark global, reindex."""
+
+
+@memory.command("list")
+@click.option("--kind", help="Only this kind (heuristic, anti_pattern, preference, fact, summary).")
+@click.option("--scope", "scope_key", help="Only this scope, e.g. global or channel:slack:C0123.")
+@click.option("-n", "--limit", default=50, show_default=True)
+def memory_list(kind: str | None, scope_key: str | None, limit: int) -> None:
+    """Memories, most recently used first, with their decayed confidence and scope."""
+    from bots.terminal import memory as views_memory
+
+    views.run(views_memory.memory_list(kind, scope_key, limit))
+
+
+@memory.command("show")
+@click.argument("memory_id")
+def memory_show(memory_id: str) -> None:
+    """One memory: text, confidence as learnt and now, scope, source task, uses."""
+    from bots.terminal import memory as views_memory
+
+    views.run(views_memory.memory_show(memory_id))
+
+
+@memory.command("forget")
+@click.argument("memory_id")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def memory_forget(memory_id: str, yes: bool) -> None:
+    """Delete a memory and its vector."""
+    from bots.terminal import memory as views_memory
+
+    views.run(views_memory.memory_forget(memory_id, yes))
+
+
+@memory.command("global")
+@click.argument("memory_id")
+@click.option("--off", is_flag=True, help="Return it to the scope it was learnt in.")
+def memory_global(memory_id: str, off: bool) -> None:
+    """Mark a memory global: recalled in every workspace and channel."""
+    from bots.terminal import memory as views_memory
+
+    views.run(views_memory.memory_global(memory_id, off))
+
+
+@memory.command("reindex")
+@click.option("--re-embed", is_flag=True, help="Embed every memory again, not only those without an embedding.")
+def memory_reindex(re_embed: bool) -> None:
+    """Embed the memories that need it and rebuild the vector index from the rows."""
+    from bots.terminal import memory as views_memory
+
+    views.run(views_memory.memory_reindex(re_embed))
 
 
 @cli.command()

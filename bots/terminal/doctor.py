@@ -80,6 +80,10 @@ async def checks(live: bool) -> AsyncIterator[Check]:
     yield _data_dir(data_dir)
     if settings is not None:
         yield _workspace(settings.tools.workspace)
+        from bots.terminal.memory import doctor_checks
+
+        for level, what, todo in doctor_checks(settings):
+            yield Check(level, what, todo)
     async for check in _platforms(live, config_problem):
         yield check
 

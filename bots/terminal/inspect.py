@@ -65,7 +65,10 @@ async def status(costs: bool) -> None:
             click.echo(f"  {role.value:<10} {name}")
         counts = await store.tasks.counts()
         click.echo("tasks:    " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"))
-        click.echo(f"learnings: {await store.learnings.count()}")
+        from bots.terminal.memory import status_lines
+
+        for line in await status_lines(settings, store):
+            click.echo(line)
         for label, since in (("24h", timedelta(days=1)), ("all", None)):
             t = await store.usage.totals(since)
             unpriced = f" ({t['unpriced']} calls without a known price)" if t.get("unpriced") else ""
@@ -157,6 +160,11 @@ async def task_show(prefix: str) -> None:
             click.echo(f"rubric   {t.category}")
         if t.decision:
             click.echo(f"decision {t.decision.value}")
+        row = await store.tasks.row(task_id)
+        if row["recall_ms"] is not None:
+            click.echo(
+                f"recall   {row['recall_memories']} memories, {row['recall_tokens']} tokens, {row['recall_ms']:.1f} ms"
+            )
         for c in await store.cycles.for_task(task_id):
             score = f"{c['score']:.2f}" if c["score"] is not None else "-"
             flags = " incremental" if c["incremental"] else ""

@@ -10,10 +10,12 @@ from core.store.cycles import CycleRepository
 from core.store.db import Database
 from core.store.deliberations import DeliberationRepository
 from core.store.intake import IntakeRepository
-from core.store.learnings import LearningRepository
+from core.store.memories import MemoryRepository
 from core.store.queue import QueueRepository
 from core.store.tasks import SessionRepository, TaskRepository
+from core.store.transcripts import TranscriptRepository
 from core.store.usage import UsageRepository
+from core.store.vectors import VectorIndex
 
 
 class Store:
@@ -25,7 +27,10 @@ class Store:
         self.deliberations = DeliberationRepository(self.db)
         self.confirmations = ConfirmationRepository(self.db)
         self.usage = UsageRepository(self.db)
-        self.learnings = LearningRepository(self.db)
+        self.memories = MemoryRepository(self.db)
+        self.transcripts = TranscriptRepository(self.db)
+        # The derived vector index, on its own connection; opened by core.memory on first use.
+        self.vectors = VectorIndex(path)
         self.inbound = InboundRepository(self.db)
         self.conversations = ConversationRepository(self.db)
         self.intake = IntakeRepository(self.db)
@@ -36,6 +41,7 @@ class Store:
         return self
 
     async def close(self) -> None:
+        await self.vectors.close()
         await self.db.close()
 
     async def __aenter__(self) -> Store:

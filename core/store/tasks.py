@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import NotFound
-from core.models import Decision, Session, Task, TaskOptions, TaskStatus, utcnow
+from core.models import Decision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store.db import Database
 
 
@@ -18,7 +18,7 @@ def _ts(value: datetime) -> str:
 
 SESSION_INSERT = "INSERT INTO sessions (id, kind, title, status, created_at, updated_at) VALUES (?,?,?,?,?,?)"
 TASK_INSERT = """INSERT INTO tasks (id, session_id, description, status, source, requester, options_json,
-                                    created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"""
+                                    scope_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"""
 
 
 def session_row(session: Session) -> tuple[Any, ...]:
@@ -36,6 +36,7 @@ def task_row(task: Task) -> tuple[Any, ...]:
         task.source,
         task.requester,
         task.options.model_dump_json(),
+        task.scope.model_dump_json(),
         now,
         now,
     )
@@ -90,6 +91,7 @@ def _task_from_row(row: sqlite3.Row) -> Task:
         source=row["source"],
         requester=row["requester"],
         options=TaskOptions.model_validate_json(row["options_json"]),
+        scope=Scope.model_validate_json(row["scope_json"]),
         category=row["category"],
         decision=Decision(row["decision"]) if row["decision"] else None,
         score=row["score"],
@@ -126,6 +128,7 @@ class TaskRepository:
         allowed = {
             "status", "category", "decision", "score", "iterations", "output", "error",
             "directive_json", "directive_fallback", "plan_json", "simulation_json",
+            "recall_ms", "recall_tokens", "recall_memories",
         }  # fmt: skip
         unknown = set(fields) - allowed
         if unknown:
