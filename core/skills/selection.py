@@ -52,9 +52,10 @@ class Injected:
 
 
 def skill_document(skill: Skill) -> str:
-    """What similarity is measured against: the name, description and categories count twice."""
-    head = " ".join([skill.name, skill.description, " ".join(skill.categories)])
-    return f"{head}\n{head}\n{skill.body}"
+    """What similarity is measured against: the name, description and categories. Not the body: a
+    long body shares some word with almost any task, and its author wrote the description to say
+    when the skill applies (as OpenClaw's skills do)."""
+    return " ".join([skill.name, skill.description, " ".join(skill.categories)])
 
 
 def category_match(skill: Skill, task_terms: set[str], hint: str | None) -> float:

@@ -21,6 +21,8 @@ _STOP = frozenset(
         "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "please", "should",
         "so", "than", "that", "the", "their", "them", "then", "there", "these", "this", "to", "up", "us", "was",
         "we", "what", "when", "which", "while", "who", "why", "will", "with", "you", "your",
+        # Verbs almost every task starts with: they say what to do, not what it is about.
+        "write", "make", "use", "get", "help", "need", "want", "like", "just", "also", "all", "some", "about",
     }
 )  # fmt: skip
 
@@ -47,7 +49,9 @@ class Similarity(Protocol):
 
 class LexicalSimilarity:
     """Cosine of TF-IDF word vectors, the IDF taken over the documents being compared: a word every
-    skill mentions tells the skills apart less than a word only one of them has."""
+    skill mentions tells the skills apart less than a word only one of them has. A task word no
+    document has still counts in the task's length (at the highest IDF), so a task that shares one
+    word of many with a skill is not mistaken for a close match."""
 
     async def scores(self, query: str, documents: Sequence[str]) -> list[float]:
         bags = [Counter(terms(d)) for d in documents]
@@ -55,8 +59,8 @@ class LexicalSimilarity:
             return []
         frequency = Counter(t for bag in bags for t in bag)
         idf = {t: math.log((1 + len(bags)) / (1 + n)) + 1.0 for t, n in frequency.items()}
-        wanted = Counter(t for t in terms(query) if t in idf)
-        q = {t: n * idf[t] for t, n in wanted.items()}
+        unseen = math.log(1 + len(bags)) + 1.0
+        q = {t: n * idf.get(t, unseen) for t, n in Counter(terms(query)).items()}
         q_norm = math.sqrt(sum(v * v for v in q.values()))
         results = []
         for bag in bags:
