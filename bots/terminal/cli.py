@@ -100,6 +100,7 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory the agent's file tools may read (default: [tools] workspace, else the current directory).",
 )
+@click.option("--skill", metavar="NAME", help="Use this task skill (see: openkoi skills list), besides any chosen.")
 def think(task: tuple[str, ...], **flags: Any) -> None:
     """Run a task through Sovereign → Parliament → PEER loop → learning."""
     text = " ".join(task)
@@ -157,7 +158,7 @@ def session_delete(session_id: str, yes: bool) -> None:
 
 @cli.group(cls=SuggestingGroup)
 def task() -> None:
-    """Tasks: list, show, replay; approve, deny or cancel a blocked one."""
+    """Tasks: list, show, replay, rate; approve, deny or cancel a blocked one."""
 
 
 @task.command("list")
@@ -201,6 +202,17 @@ _decision_command("deny", "Refuse the override of a blocked task; it ends as can
 _decision_command("cancel", "Cancel a blocked or queued task.")
 
 
+@task.command("rate")
+@click.argument("task_id")
+@click.argument("vote", type=click.Choice(["up", "down"]))
+@click.option("--note", help="Why, in a few words (kept with the vote).")
+def task_rate(task_id: str, vote: str, note: str | None) -> None:
+    """Rate a finished task's result 👍 (up) or 👎 (down); rating again changes your vote."""
+    from bots.terminal.rate import task_rate as rate_view
+
+    views.run(rate_view(task_id, vote, note))
+
+
 @task.command("replay")
 @click.argument("task_id")
 def task_replay(task_id: str) -> None:
@@ -218,6 +230,37 @@ def mind() -> None:
 def mind_parliament(task_id: str | None) -> None:
     """The last deliberation (or a task's), every agency's vote and reason."""
     views.run(views.mind_parliament(task_id))
+
+
+@cli.group(cls=SuggestingGroup)
+def skills() -> None:
+    """Skills: list them, or show one (source, overrides, eligibility, effectiveness)."""
+
+
+_SKILLS_WORKSPACE = click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The project whose .agents/skills count (default: as for think).",
+)
+
+
+@skills.command("list")
+@_SKILLS_WORKSPACE
+def skills_list(workspace: Path | None) -> None:
+    """Every skill: kind, name, source, effectiveness, and what it overrides."""
+    from bots.terminal.skills import skills_list as list_view
+
+    views.run(list_view(workspace))
+
+
+@skills.command("show")
+@click.argument("name")
+@_SKILLS_WORKSPACE
+def skills_show(name: str, workspace: Path | None) -> None:
+    """One skill in full."""
+    from bots.terminal.skills import skills_show as show_view
+
+    views.run(show_view(name, workspace))
 
 
 @cli.command()
