@@ -344,6 +344,9 @@ async def test_cancel_button_cancels_the_task(
         await wait_until(lambda: "cancelled" in (parent_message.text or ""))
         assert "execute" not in fake_model.kinds()
         assert slack.ephemerals == []
+        # A cancelled task has no result to rate: its last message carries no 👍/👎.
+        await wait_until(lambda: has_text(slack, parent, "*Cancelled*: override denied by alice"))
+        assert all(blocks.FEEDBACK_UP_ACTION not in action_ids(m) for m in replies(slack, parent))
 
 
 async def test_unanswered_confirmation_expires(
