@@ -15,7 +15,7 @@ from core.models import Session, Task, TaskOptions, TaskStatus
 from core.skills import Skill, Source, load_catalog
 from core.skills.effectiveness import effectiveness_of
 from core.skills.requirements import Requirements
-from core.skills.selection import CLIP_MARK, Choice, fit
+from core.skills.selection import CLIP_MARK, MIN_CLIPPED_TOKENS, Choice, fit
 from core.skills.similarity import LexicalSimilarity
 from core.skills.use import SkillNotAvailable, choose_for_task, invocable
 from core.store import Store
@@ -184,6 +184,9 @@ def test_skills_fit_their_token_share_in_order() -> None:
     assert squeezed[1].text.endswith(CLIP_MARK) and sum(i.tokens for i in squeezed) <= 300
     assert [i.choice.skill.name for i in fit(choices, 30)] == ["small", "tail"], "too little room to cut 'huge' into"
     assert fit(choices, 0) == []
+    asked = Choice(choices[1].skill, 1.0, 1.0, choices[1].effectiveness, forced=True)
+    (kept,) = fit([asked, *choices[2:]], 0)  # a skill asked for by name is never left out
+    assert kept.choice is asked and kept.clipped and kept.tokens <= MIN_CLIPPED_TOKENS
 
 
 async def test_lexical_similarity_ranks_the_related_skill_first() -> None:

@@ -40,10 +40,6 @@ class Source(StrEnum):
     USER = "user"
     PROPOSED = "proposed"
 
-    @property
-    def rank(self) -> int:
-        return list(Source).index(self)
-
 
 @dataclass(frozen=True)
 class Skill:

@@ -99,13 +99,16 @@ def render_skill(skill: Skill) -> str:
 def fit(choices: Sequence[Choice], token_limit: int) -> list[Injected]:
     """The skills, in order, within ``token_limit`` tokens. One that does not fit whole is cut at a
     line end (and marked so) if enough room is left, else left out; the ones after it still get
-    their chance."""
+    their chance. A skill a person asked for by name is never left out: it gets at least
+    ``MIN_CLIPPED_TOKENS``, even beyond the share."""
     injected: list[Injected] = []
     left = token_limit
     for choice in choices:
         text = render_skill(choice.skill)
         tokens = len(text) // CHARS_PER_TOKEN + 1
         clipped = False
+        if choice.forced:
+            left = max(left, MIN_CLIPPED_TOKENS)
         if tokens > left:
             room = (left - 1) * CHARS_PER_TOKEN - len(CLIP_MARK)
             if left < MIN_CLIPPED_TOKENS or room <= 0:
@@ -114,5 +117,5 @@ def fit(choices: Sequence[Choice], token_limit: int) -> list[Injected]:
             text = text[: cut if cut > 0 else room].rstrip() + CLIP_MARK
             tokens, clipped = len(text) // CHARS_PER_TOKEN + 1, True
         injected.append(Injected(choice, text, tokens, clipped))
-        left -= tokens
+        left = max(left - tokens, 0)
     return injected
