@@ -72,7 +72,7 @@ async def feedback_figures(store: Store, task_id: str, skill: str) -> FeedbackFi
     event = await store.usage_events.get(task_id)
     assert event is not None, "a finished task has a usage event"
     outcomes = (await store.skill_uses.outcomes([skill])).get(skill)
-    confidences = [round(r["confidence"], 4) for r in await store.learnings.for_task(task_id)]
+    confidences = [round(c, 4) for c in await store.feedback.learning_confidences(task_id)]
     return FeedbackFigures(
         votes, (event.feedback_up, event.feedback_down), outcomes.approval_sum if outcomes else 0.0, confidences
     )

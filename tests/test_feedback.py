@@ -20,7 +20,7 @@ from tests.fakes.model_server import FakeModelServer
 
 
 async def _confidences(store: Store, task_id: str) -> list[float]:
-    return [round(r["confidence"], 4) for r in await store.learnings.for_task(task_id)]
+    return [round(c, 4) for c in await store.feedback.learning_confidences(task_id)]
 
 
 async def test_a_second_vote_by_the_same_person_changes_it_and_moves_every_figure(

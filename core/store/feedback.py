@@ -22,13 +22,22 @@ async def adjust_learning_confidence(conn: aiosqlite.Connection, task_id: str, d
     """Move the confidence of the learnings ``task_id`` produced by ``delta`` (kept within 0–1);
     returns how many changed. Runs inside the vote's transaction.
 
-    The one place feedback reaches learnings: when learnings move to ``core.memory``, re-point this.
+    With ``learning_confidences``, the one place feedback reaches learnings: when learnings move
+    to ``core.memory``, re-point these two.
     """
     cursor = await conn.execute(
         "UPDATE learnings SET confidence = MIN(1.0, MAX(0.0, confidence + ?)) WHERE source_task_id = ?",
         (delta, task_id),
     )
     return cursor.rowcount
+
+
+async def learning_confidences(db: Database, task_id: str) -> list[float]:
+    """The confidence of each learning ``task_id`` produced, oldest first: what votes move."""
+    rows = await db.fetchall(
+        "SELECT confidence FROM learnings WHERE source_task_id = ? ORDER BY created_at", (task_id,)
+    )
+    return [float(r[0]) for r in rows]
 
 
 class FeedbackRepository:
@@ -82,6 +91,9 @@ class FeedbackRepository:
             (task_id,),
         )
         return Tally(int(row[0]), int(row[1])) if row else Tally()
+
+    async def learning_confidences(self, task_id: str) -> list[float]:
+        return await learning_confidences(self.db, task_id)
 
     async def for_task(self, task_id: str) -> list[dict[str, Any]]:
         rows = await self.db.fetchall("SELECT * FROM feedback WHERE task_id = ? ORDER BY created_at", (task_id,))
