@@ -118,6 +118,16 @@ class MemorySettings(_Section):
     compact_after_days: float = Field(30.0, gt=0)
 
 
+class SkillSettings(_Section):
+    """How task skills are chosen (see ``core.skills.selection``)."""
+
+    max_per_task: int = Field(3, ge=0, le=10)
+    # The skills' share of the task's token budget, in each plan and execution prompt.
+    token_share: float = Field(0.05, ge=0.0, le=0.3)
+    # How similar (0-1) a skill's text must be to the task, unless the task names one of its categories.
+    min_relevance: float = Field(0.1, ge=0.0, le=1.0)
+
+
 class Pricing(_Section):
     input_per_mtok: float = Field(ge=0.0)
     output_per_mtok: float = Field(ge=0.0)
@@ -143,6 +153,7 @@ class Settings(BaseSettings):
     temperature: Temperatures = Field(default_factory=Temperatures)
     parliament: ParliamentSettings = Field(default_factory=ParliamentSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    skills: SkillSettings = Field(default_factory=SkillSettings)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)
 

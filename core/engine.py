@@ -1,8 +1,9 @@
 """The engine: a task's life from submission to result.
 
 recall → Sovereign directive → Parliament (a block waits for a person's decision) →
-[simulate] → plan → PEER loop → learn. Every step is persisted before it is announced; a task
-that stops early (budget, timeout, tool loop, failure) says why and keeps its best output.
+[simulate] → skills → plan → PEER loop → learn. Every step is persisted before it is announced; a
+task that stops early (budget, timeout, tool loop, failure) says why and keeps its best output, and
+every task that ends leaves one usage event.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from core.events import (
     PlanReady,
     Recalled,
     SimulationReady,
+    SkillsChosen,
     TaskFailed,
     TaskFinished,
     TaskStarted,
@@ -54,7 +56,9 @@ from core.memory.recall import Recall
 from core.models import Decision, Role, Scope, Session, Task, TaskOptions, TaskStatus
 from core.orchestrator import LoopOutcome, PeerLoop
 from core.outputs import Directive, Plan
-from core.skills import load_rubrics
+from core.skills import SkillCatalog, load_catalog, skills_home
+from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
+from core.skills.use import SkillNotAvailable, choose_for_task
 from core.soul import load_soul
 from core.store import Store
 from core.tools import Tool, ToolLoopDetector, workspace_tools
@@ -99,6 +103,12 @@ class Engine:
             on_notice=lambda text, level: self._notice(task_id, text, level),
             overrides=overrides,
         )
+
+    def skill_catalog(self) -> SkillCatalog:
+        """Every skill from the five sources (see ``core.skills.catalog``), read now: an edited
+        SKILL.md counts from the next task on."""
+        s = self.settings
+        return load_catalog(skills_home(s.home, s.config_dir), s.config_dir, self.workspace)
 
     def _notice(self, task_id: str, text: str, level: str = "info") -> None:
         asyncio.get_running_loop().create_task(self.bus.publish(Notice(task_id, text, level)))
@@ -279,11 +289,23 @@ class Engine:
                 return await self._end(
                     task_id, TaskStatus.DONE, None, simulation.render(sim), "simulation", budget=budget
                 )
-            rubrics = load_rubrics(self.settings.config_dir, self.workspace)
-            for problem in rubrics.problems:  # a broken SKILL.md is skipped, not fatal to the task
-                await self.bus.publish(Notice(task_id, f"evaluator rubric skipped: {problem}", "warn"))
+            catalog = self.skill_catalog()
+            for problem in catalog.problems:  # a broken SKILL.md is skipped, not fatal to the task
+                await self.bus.publish(Notice(task_id, f"{problem.label} skipped: {problem.reason}", "warn"))
+            rubrics = catalog.rubrics
+            skills = await choose_for_task(
+                self.store,
+                catalog,
+                task_id,
+                task.description,
+                asked_for=opts.skill,
+                token_limit=int(budget.token_budget * self.settings.skills.token_share),
+                settings=self.settings.skills,
+                category_hint=task.category,
+            )
+            await self.bus.publish(SkillsChosen(task_id, tuple(skills.names), skills.tokens, opts.skill))
             planning = await planner.make_plan(
-                gateway, ctx, task.description, directive_text, caveats, recalled.text, rubrics
+                gateway, ctx, task.description, directive_text, caveats, recalled.text, rubrics, skills.text
             )
             plan = planning.plan
             await self.store.tasks.update(task_id, plan_json=plan.model_dump_json(), category=plan.category)
@@ -296,7 +318,7 @@ class Engine:
             await self.bus.publish(PlanReady(task_id, plan, planning.fallback))
             read_only = plan.read_only and plan.read_only_confidence >= it.skip_eval_confidence
             loop = self._loop(gateway, task)
-            context = _context(directive_text, caveats, plan, recalled.text)
+            context = _context(directive_text, caveats, plan, recalled.text, skills.text)
             outcome = await loop.run(
                 ctx, budget, task_id, task.description, context, rubrics.get(plan.category), read_only
             )
@@ -318,7 +340,7 @@ class Engine:
             return await self._end(
                 task_id, TaskStatus.ABORTED, partial, output, str(exc), budget=budget, decision=decision
             )
-        except (ModelCallError, StructuredOutputError, NotFound) as exc:
+        except (ModelCallError, StructuredOutputError, NotFound, SkillNotAvailable) as exc:
             await self.bus.publish(TaskFailed(task_id, str(exc)))
             return await self._end(task_id, TaskStatus.FAILED, None, None, str(exc), budget=budget)
         except (ConfigError, ModelNotFoundError, NoModelConfigured) as exc:
@@ -330,6 +352,7 @@ class Engine:
             task_now = await self.store.tasks.get(task_id)
             if not task_now.status.finished:
                 await self.store.tasks.set_status(task_id, TaskStatus.CANCELLED, "cancelled")
+                await self.store.usage_events.record(task_id)  # ended without _end: still one event
             raise
         except Exception as exc:  # a bug: fail the task honestly rather than leave it "running"
             log.exception("task %s failed", task_id)
@@ -481,6 +504,7 @@ class Engine:
         if status in {TaskStatus.FAILED, TaskStatus.ABORTED, TaskStatus.CANCELLED, TaskStatus.ESCALATED}:
             fields["error"] = reason
         await self.store.tasks.update(task_id, **fields)
+        await self.store.usage_events.record(task_id)  # before TaskFinished: a 👍 may follow at once
         log.info("task %s %s (%s): %s", task_id, status.value, decision.value if decision else "-", reason)
         task = await self.store.tasks.get(task_id)
         if output is not None:
@@ -509,11 +533,13 @@ class Engine:
         write_private(path, f"{header} -->\n\n{task.output}\n")  # owner-only, like the database
 
 
-def _context(directive: str, caveats: list[str], plan: Plan, recall: str) -> str:
+def _context(directive: str, caveats: list[str], plan: Plan, recall: str, skills: str = "") -> str:
     parts = [f"Directive:\n{directive}"]
     if caveats:
         parts.append("Parliament caveats (respect these):\n" + "\n".join(f"- {c}" for c in caveats))
     parts.append("Plan:\n" + planner.render(plan))
+    if skills:
+        parts.append(f"{SKILLS_TITLE}:\n{skills}")
     if recall:
         parts.append("Relevant learnings:\n" + recall)
     return "\n\n".join(parts)

@@ -69,6 +69,15 @@ class SimulationReady(Event):
 
 
 @dataclass(frozen=True)
+class SkillsChosen(Event):
+    """The task skills injected into the plan and execution prompts, best first."""
+
+    skills: tuple[str, ...]
+    tokens: int
+    asked_for: str | None = None  # the one a person named with --skill
+
+
+@dataclass(frozen=True)
 class PlanReady(Event):
     plan: Plan
     fallback: bool = False

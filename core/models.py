@@ -80,6 +80,8 @@ class TaskOptions(BaseModel):
     timeout_seconds: float | None = Field(None, gt=0)
     model: str | None = None
     simulate: bool = False
+    # A user-invocable task skill asked for by name (``--skill``); used first, whatever the ranking.
+    skill: str | None = None
 
 
 GLOBAL_SCOPE = "global"

@@ -11,6 +11,7 @@ from core.models import Phase, Role
 from core.outputs import Plan, PlanStep, plan_schema
 from core.prompt import Prompt
 from core.skills import RubricSet
+from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
 
 FALLBACK_CATEGORY = "general"
 
@@ -38,7 +39,8 @@ def fallback_plan(task: str, rubrics: RubricSet) -> Plan:
 SYSTEM = """You plan an engineering agent's work on a task. Choose the evaluator category whose \
 description fits the task best (use its exact name), decide whether the task is read-only (it only asks \
 a question and changes or produces nothing to be reviewed) and how sure you are of that, and lay out \
-concrete steps. Respect the caveats the Parliament raised."""
+concrete steps. Respect the caveats the Parliament raised, and build on the skills you are given where \
+they apply."""
 
 
 def _checker(rubrics: RubricSet) -> Callable[[Plan], None]:
@@ -57,11 +59,14 @@ async def make_plan(
     caveats: list[str],
     recall: str,
     rubrics: RubricSet,
+    skills: str = "",
 ) -> Planning:
     """A plan from the planner; a reply still invalid after the repair attempt degrades to the
-    labelled fallback plan (a weak model should not fail the task here). Model failures propagate."""
+    labelled fallback plan (a weak model should not fail the task here). Model failures propagate.
+    ``skills`` is the chosen task skills' text (see ``core.skills.use``), shown to the planner."""
     prompt = Prompt(SYSTEM).add("Task", task).add("Sovereign directive", directive)
     prompt.add("Parliament caveats", "\n".join(f"- {c}" for c in caveats))
+    prompt.add(SKILLS_TITLE, skills)
     prompt.add("What the agent remembers", recall, shrinkable=True)
     prompt.add("Evaluator categories", rubrics.menu())
     try:

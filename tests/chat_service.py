@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from bots.config import ServiceSettings
 from bots.service import Service
 from core.config import Settings
+from core.store import Store
 
 # Outbound pacing at production rates would make every thread take seconds; tests that check pacing set their own.
 UNPACED = {"messages": 10_000, "seconds": 1.0}
@@ -52,3 +54,25 @@ async def wait_until(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(every)
+
+
+@dataclass(frozen=True)
+class FeedbackFigures:
+    """What a task's 👍/👎 votes are stored as: the votes, its usage event's counts, the approval
+    share its skill's effectiveness reads, and the confidence of the learnings it produced."""
+
+    votes: dict[str, int]
+    event: tuple[int, int]
+    approval: float
+    confidences: list[float]
+
+
+async def feedback_figures(store: Store, task_id: str, skill: str) -> FeedbackFigures:
+    votes = {r["voter"]: r["vote"] for r in await store.feedback.for_task(task_id)}
+    event = await store.usage_events.get(task_id)
+    assert event is not None, "a finished task has a usage event"
+    outcomes = (await store.skill_uses.outcomes([skill])).get(skill)
+    confidences = [round(c, 4) for c in await store.feedback.learning_confidences(task_id)]
+    return FeedbackFigures(
+        votes, (event.feedback_up, event.feedback_down), outcomes.approval_sum if outcomes else 0.0, confidences
+    )

@@ -260,7 +260,38 @@ def test_unknown_option_without_a_close_match_still_lists_the_options(text: str)
 def test_flags_without_a_task_are_an_error(text: str) -> None:
     with pytest.raises(CommandError) as caught:
         parse_command(text)
-    assert str(caught.value) == "say what you want done: /think <task> [--simulate] [-i N] [--quality Q] [--budget USD]"
+    assert str(caught.value) == (
+        "say what you want done: /think <task> [--simulate] [-i N] [--quality Q] [--budget USD] [--skill NAME]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("--skill self-iterate fix the planner", Think("fix the planner", skill="self-iterate")),
+        ("fix the planner --skill self-iterate", Think("fix the planner", skill="self-iterate")),
+        ("fix it --skill=release_notes.v2 -i 2", Think("fix it", max_iterations=2, skill="release_notes.v2")),
+        ("—skill “self-iterate” fix the planner", Think("fix the planner", skill="self-iterate")),
+    ],
+)
+def test_skill_asked_for_by_name(text: str, expected: Think) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("--skill", "--skill needs a skill name, like self-iterate"),
+        ("fix it --skill", "--skill needs a skill name, like self-iterate"),
+        ("--skill ../etc fix it", "--skill needs a skill name, like self-iterate, got '../etc'"),
+        ("--skill a --skill b fix it", "--skill was given twice"),
+        ("--skil self-iterate fix it", "unknown option --skil (did you mean --skill?)"),
+    ],
+)
+def test_bad_skill_flags_are_explained(text: str, message: str) -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_command(text)
+    assert message in str(caught.value)
 
 
 def test_command_error_is_a_value_error() -> None:

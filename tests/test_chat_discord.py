@@ -23,12 +23,12 @@ from bots.chat.intake import NOT_ACCEPTED_TEXT
 from bots.chat.platform import Actor, InboundCommand, Reply
 from bots.config import ServiceSettings
 from bots.discord.adapter import DiscordAdapter
-from bots.discord.buttons import TEMPLATE
+from bots.discord.buttons import FEEDBACK_TEMPLATE, TEMPLATE
 from bots.discord.slash import think_text, thread_name
 from bots.service import Service
 from core.config import Settings, load_settings
 from core.models import TaskStatus
-from tests.chat_service import running_service, service_settings, wait_until
+from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.discord_api import FLAG_EPHEMERAL, FLAG_LOADING, FakeDiscord, InteractionCallback
 from tests.fakes.model_server import FakeModelServer
@@ -343,6 +343,47 @@ async def test_pending_confirmation_survives_a_restart(
         assert [t["id"] for t in fake.threads()] == [thread_id]
 
 
+async def test_feedback_buttons_survive_a_restart_and_count_one_changeable_vote_per_person(
+    fake: FakeDiscord, settings: Settings, fake_model: FakeModelServer
+) -> None:
+    fake_model.script.queue("Learnings", scripts.learnings("Koi ponds need shade."))
+    service = discord_service(fake)
+    async with running_service(settings, service) as svc:
+        payload = await think(fake, "write a haiku about koi ponds", skill="self-iterate")
+        task_id = await task_of(svc, payload)
+        await reaches(svc, task_id, TaskStatus.DONE)
+        conversation = await svc.store.conversations.get(task_id)
+        assert conversation is not None and conversation.thread_id is not None
+        done = copy.deepcopy(await thread_says(fake, conversation.thread_id, "**Done**"))
+        assert [u.skill for u in await svc.store.skill_uses.for_task(task_id)] == ["self-iterate"]
+    buttons = buttons_of(done)
+    assert [(b["label"], b["style"]) for b in buttons] == [("👍", 2), ("👎", 2)]
+    for button in buttons:
+        assert re.fullmatch(FEEDBACK_TEMPLATE, button["custom_id"]) and task_id not in button["custom_id"]
+
+    # A new process: only the DynamicItem template can route these presses.
+    async with running_service(settings, service) as svc:
+
+        async def vote(action: str, user_id: str) -> str:
+            pressed = await press(fake, done, action, user_id)
+            answer = callback_of(fake, pressed)
+            assert answer.type == 4 and answer.data["flags"] & FLAG_EPHEMERAL, "only the presser sees the answer"
+            return str(answer.data["content"])
+
+        assert f"👍 recorded for task {task_id[:8]}" in await vote("up", ALICE)
+        figures = await feedback_figures(svc.store, task_id, "self-iterate")
+        assert (figures.votes, figures.event, figures.approval, figures.confidences) == (
+            {f"discord:{ALICE}": 1}, (1, 0), 1.0, [0.85]
+        )  # fmt: skip
+        await vote("up", CAROL)  # any member may vote
+        assert "changed from 👍 (now 👍 1 · 👎 1)" in await vote("down", ALICE)
+        assert "You already voted 👎" in await vote("down", ALICE)
+        figures = await feedback_figures(svc.store, task_id, "self-iterate")
+        assert (figures.votes, figures.event, figures.approval, figures.confidences) == (
+            {f"discord:{ALICE}": -1, f"discord:{CAROL}": 1}, (1, 1), 0.5, [0.8]
+        )  # fmt: skip
+
+
 async def test_redelivered_interaction_makes_one_task(fake: FakeDiscord, settings: Settings) -> None:
     async with running_service(settings, discord_service(fake)) as svc:
         results: list[Reply | None] = []
@@ -472,6 +513,7 @@ def test_think_text_and_thread_names() -> None:
     assert think_text("cancel 1a2b3c4d") == "cancel 1a2b3c4d"
     assert think_text("deploy -- now", simulate=True) == "--simulate -- deploy -- now"
     assert think_text("x", iterations=5, quality=1e-05, budget=3.0) == "-i 5 --quality 0.00001 --budget 3.0 -- x"
+    assert think_text("x", skill="self-iterate") == "--skill self-iterate -- x"
     assert thread_name("  fix\n the   flaky test  ", "fallback") == "fix the flaky test"
     assert thread_name("--simulate plan the offsite", "fallback") == "plan the offsite"
     assert thread_name("   ", "openkoi task") == "openkoi task"

@@ -27,7 +27,7 @@ from bots.slack.adapter import SlackAdapter
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
 from core.config import Settings, load_settings
 from core.models import TaskStatus
-from tests.chat_service import running_service, service_settings, wait_until
+from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import (
@@ -232,7 +232,9 @@ async def test_think_runs_a_task_in_a_thread(settings: Settings, slack: FakeSlac
         assert all(m.thread_ts == parent and sections(m) == [m.text] for m in thread)
         assert parent_message.edited and "write a haiku about tea" in (parent_message.text or "")
         assert sections(parent_message) == [parent_message.text], "Slack shows the blocks: they must change too"
-        assert not any(action_ids(m) for m in slack.messages)
+        # The only buttons are 👍/👎 under the last message.
+        assert [m.ts for m in slack.messages if action_ids(m)] == [thread[-1].ts]
+        assert action_ids(thread[-1]) == [blocks.FEEDBACK_UP_ACTION, blocks.FEEDBACK_DOWN_ACTION]
 
         task = await svc.store.tasks.get(task_id)
         assert (task.source, task.status) == ("slack", TaskStatus.DONE)
@@ -279,6 +281,52 @@ async def test_guardian_block_is_decided_by_an_approver_only(
         assert len(slack.ephemerals) == 1, "an accepted decision is announced by the edit, not privately"
 
 
+async def test_feedback_buttons_count_one_changeable_vote_per_person(
+    settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
+) -> None:
+    fake_model.script.queue("Learnings", scripts.learnings("Tea haiku need a season word."))
+    async with running_service(settings, slack_service(slack)) as svc:
+        # --skill in chat: an unknown name is answered at once and starts nothing.
+        refused = await slash(svc, slack, "write a haiku --skill haiku-mastr", trigger_id="trig-bad-skill")
+        assert "Not started: there is no task skill named" in refused.body and await task_count(svc) == 0
+
+        await slash(svc, slack, "write a haiku about tea --skill self-iterate", trigger_id="trig-fb")
+        task_id = await task_for(svc, "trig-fb")
+        parent = await parent_of(svc, task_id)
+        await wait_until(lambda: has_text(slack, parent, "*Done*"))
+        await wait_status(svc, task_id, TaskStatus.DONE)
+        assert [(u.skill, u.forced) for u in await svc.store.skill_uses.for_task(task_id)] == [("self-iterate", True)]
+        done = replies(slack, parent)[-1]
+        assert action_ids(done) == [blocks.FEEDBACK_UP_ACTION, blocks.FEEDBACK_DOWN_ACTION]
+        values = {e["value"] for b in done.blocks or [] if b["type"] == "actions" for e in b["elements"]}
+        assert values == {await svc.store.feedback.request_for(task_id)} and task_id not in values  # opaque
+
+        async def vote(action: str, user_id: str, user_name: str, answers: int) -> str:
+            assert (await press(svc, done, action, user_id=user_id, user_name=user_name)).status == 200
+            await wait_until(lambda: len(slack.ephemerals) == answers)
+            answer = slack.ephemerals[-1]
+            assert answer.ephemeral_to == user_id and answer.thread_ts == parent  # only the presser sees it
+            return answer.text or ""
+
+        assert f"👍 recorded for task {task_id[:8]} (now 👍 1 · 👎 0)" in await vote(
+            blocks.FEEDBACK_UP_ACTION, USER_ID, "alice", 1
+        )
+        figures = await feedback_figures(svc.store, task_id, "self-iterate")
+        assert (figures.votes, figures.event, figures.approval, figures.confidences) == (
+            {f"slack:{USER_ID}": 1}, (1, 0), 1.0, [0.85]
+        )  # fmt: skip
+        await vote(blocks.FEEDBACK_UP_ACTION, "U0BOB", "bob", 2)  # any member may vote
+        changed = await vote(blocks.FEEDBACK_DOWN_ACTION, USER_ID, "alice", 3)
+        assert "👎 recorded" in changed and "changed from 👍 (now 👍 1 · 👎 1)" in changed
+        again = await vote(blocks.FEEDBACK_DOWN_ACTION, USER_ID, "alice", 4)
+        assert "You already voted 👎" in again
+        figures = await feedback_figures(svc.store, task_id, "self-iterate")
+        assert (figures.votes, figures.event, figures.approval, figures.confidences) == (
+            {f"slack:{USER_ID}": -1, "slack:U0BOB": 1}, (1, 1), 0.5, [0.8]
+        )  # fmt: skip
+        assert action_ids(done) == [blocks.FEEDBACK_UP_ACTION, blocks.FEEDBACK_DOWN_ACTION], "the buttons stay"
+
+
 async def test_cancel_button_cancels_the_task(
     settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
 ) -> None:
@@ -296,6 +344,9 @@ async def test_cancel_button_cancels_the_task(
         await wait_until(lambda: "cancelled" in (parent_message.text or ""))
         assert "execute" not in fake_model.kinds()
         assert slack.ephemerals == []
+        # A cancelled task has no result to rate: its last message carries no 👍/👎.
+        await wait_until(lambda: has_text(slack, parent, "*Cancelled*: override denied by alice"))
+        assert all(blocks.FEEDBACK_UP_ACTION not in action_ids(m) for m in replies(slack, parent))
 
 
 async def test_unanswered_confirmation_expires(

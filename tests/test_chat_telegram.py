@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 from telegram.error import RetryAfter
 
+from bots.chat.feedback import feedback_buttons
 from bots.chat.platform import Button, Outgoing
 from bots.chat.platform import Reply as ChatReply
 from bots.config import ServiceSettings
@@ -28,7 +29,7 @@ from bots.service import Service
 from bots.telegram.wire import callback_data, html_to_plain, parse_callback_data, retry_seconds
 from core.config import Settings, load_settings
 from core.models import TaskStatus
-from tests.chat_service import running_service, service_settings, wait_until
+from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.fakes.telegram_api import FakeTelegram, StoredMessage, parse_html
@@ -271,6 +272,45 @@ async def test_guardian_block_is_decided_only_by_an_approver(
         assert late["show_alert"] is True and "already approved" in late["text"]
 
 
+async def test_feedback_buttons_count_one_changeable_vote_per_person(
+    settings: Settings, fake: FakeTelegram, fake_model: FakeModelServer
+) -> None:
+    fake_model.script.queue("Learnings", scripts.learnings("Label issues by component first."))
+    async with serving(settings, tg_settings(fake)) as svc:
+        update_id, _ = say(fake, "/think label the issues --skill self-iterate")
+        task_id = await task_for(svc, update_id)
+        await finished(svc, task_id, TaskStatus.DONE)
+        posted = await svc.store.conversations.posted(task_id, "done")
+        assert posted is not None
+        message = fake.message(GROUP, int(posted.message_id))
+        done = Sent(message.message_id, message.reply_to, message.text, tuple(message.buttons))
+        assert "Done" in done.text and [b["text"] for b in done.buttons] == ["👍", "👎"]
+        assert all(len(b["callback_data"].encode()) <= 64 for b in done.buttons)
+        assert all(task_id not in b["callback_data"] for b in done.buttons)  # an opaque id, not the task
+
+        first = await press(fake, ALICE, done, "👍")
+        assert not first.get("show_alert") and f"👍 recorded for task {task_id[:8]}" in first["text"]
+        figures = await feedback_figures(svc.store, task_id, "self-iterate")
+        assert (figures.votes, figures.event, figures.approval, figures.confidences) == (
+            {f"telegram:{ALICE}": 1}, (1, 0), 1.0, [0.85]
+        )  # fmt: skip
+        await press(fake, BOB, done, "👍")  # any member may vote
+        changed = await press(fake, ALICE, done, "👎")
+        assert "changed from 👍 (now 👍 1 · 👎 1)" in changed["text"]
+        again = await press(fake, ALICE, done, "👎")
+        assert "You already voted 👎" in again["text"]
+        figures = await feedback_figures(svc.store, task_id, "self-iterate")
+        assert (figures.votes, figures.event, figures.approval, figures.confidences) == (
+            {f"telegram:{ALICE}": -1, f"telegram:{BOB}": 1}, (1, 1), 0.5, [0.8]
+        )  # fmt: skip
+        assert [b["text"] for b in fake.message(GROUP, done.message_id).buttons] == ["👍", "👎"], "the buttons stay"
+
+        stale = await press(
+            fake, ALICE, Sent(1, None, "", ({"text": "👍", "callback_data": "okf:u:ffffffffffffffff"},)), "👍"
+        )
+        assert stale["show_alert"] is True and stale["text"] == "This button is no longer valid."
+
+
 async def test_cancel_button_cancels_and_removes_the_keyboard(
     settings: Settings, fake: FakeTelegram, fake_model: FakeModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -507,7 +547,8 @@ async def test_refused_html_is_resent_as_plain_text_and_identical_edits_are_igno
         done = thread[-1]
         assert done.parse_mode == "HTML" and done.sent_text is not None
         edits = len(fake.calls_to("editMessageText"))
-        await svc.adapters["telegram"].edit(conversation, str(done.message_id), Outgoing(done.sent_text))
+        same = Outgoing(done.sent_text, await feedback_buttons(svc.store, task_id))  # text and 👍/👎 as posted
+        await svc.adapters["telegram"].edit(conversation, str(done.message_id), same)
         assert len(fake.calls_to("editMessageText")) == edits + 1 and done.history == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "a refusal was not handled"
 

@@ -40,12 +40,13 @@ def test_doctor_passes_a_good_setup_without_calling_a_model_or_importing_litellm
         "ok    openai/fake structured output: json_schema, negotiated (falls back to json_object, then the prompt)",
         "ok    SOUL.md: the bundled default",
         "ok    rubrics: api-design, code-review, general, prose-quality, sql-safety, test-quality",
+        "ok    task skills: self-iterate",
         f"ok    data directory {home / 'data'} (created on first use)",
         "ok    workspace: not set (think: the current directory; serve: no file tools)  — set [tools] workspace"
         " to give openkoi serve read access to a checkout",
         "ok    memory index: sqlite-vec v0.1.9",
         "ok    embedder: local all-MiniLM-L6-v2 (int8 ONNX, loaded on first use)",
-        "0 failed, 0 warnings, 11 ok",
+        "0 failed, 0 warnings, 12 ok",
     ):
         assert expected in lines, (expected, lines)
     assert server.requests == []
@@ -75,7 +76,7 @@ def test_doctor_names_a_missing_key_a_broken_skill_file_and_a_missing_workspace(
         f"fail  workspace: [tools] workspace {tmp_path / 'no-such-checkout'} is not a directory"
         "  — create it or fix the path"
     ) in lines
-    assert lines[-1] == "2 failed, 1 warning, 8 ok"
+    assert lines[-1] == "2 failed, 1 warning, 9 ok"
     assert done.stderr == "" and server.requests == []
 
 

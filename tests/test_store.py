@@ -31,6 +31,31 @@ async def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
         assert (await reopened.sessions.get(session.id)).title == "ünïcode ✓"
 
 
+async def test_a_gap_in_the_migration_numbers_is_accepted_and_filled_when_its_script_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Branches number migrations on their own: a database may meet 0005 before another branch's
+    # 0004 is merged. The later script must still run when it arrives, not be skipped as "older".
+    import core.store.db as db
+
+    bundled = _migrations()
+    top = max(v for v, _ in bundled)
+    later = (top + 2, "CREATE TABLE from_the_later_branch (x INTEGER);")
+    gap = (top + 1, "CREATE TABLE from_the_earlier_branch (x INTEGER);")
+    path = tmp_path / "db.sqlite"
+    monkeypatch.setattr(db, "_migrations", lambda: [*bundled, later])
+    async with Store(path) as store:
+        assert await store.db.schema_version() == top + 2
+    monkeypatch.setattr(db, "_migrations", lambda: [*bundled, gap, later])
+    async with Store(path) as store:
+        assert await store.db.schema_version() == top + 2
+        assert await store.db.fetchall("SELECT * FROM from_the_earlier_branch") == []
+        applied = [r[0] for r in await store.db.fetchall("SELECT version FROM schema_migrations ORDER BY version")]
+        assert applied == [*(v for v, _ in bundled), top + 1, top + 2]
+    async with Store(path) as store:  # and nothing runs twice
+        assert await store.db.schema_version() == top + 2
+
+
 async def test_id_prefixes(tmp_path: Path) -> None:
     async with Store(tmp_path / "db.sqlite") as store:
         session = await store.sessions.create(Session())
@@ -211,3 +236,25 @@ async def test_the_queue_offers_approved_overrides_first_then_the_oldest_queued_
         await store.confirmations.decide(confirmation, "approved", "bob")
         assert await store.queue.next(["slack"]) == Runnable(waiting, continuation=True)
         assert await store.queue.waiting(["slack"]) == 2
+
+
+async def test_a_read_never_sees_a_row_twice_while_another_task_writes(tmp_path: Path) -> None:
+    # The connection is shared: a query read in two hops (execute, then fetch) let a status update
+    # run in between, moving a row within the index being scanned, and counts() saw it twice.
+    async with Store(tmp_path / "t.db") as store:
+        session = Session(kind="test", title="t")
+        await store.sessions.create(session)
+        tasks = [Task(session_id=session.id, description=f"task {n}") for n in range(300)]
+        for task in tasks:
+            await store.tasks.create(task)
+
+        async def start_them() -> None:
+            for task in tasks:
+                await store.tasks.set_status(task.id, TaskStatus.RUNNING)
+
+        writer = asyncio.create_task(start_them())
+        totals = []
+        while not writer.done():
+            totals.append(sum((await store.tasks.counts()).values()))
+        await writer
+        assert len(totals) > 10 and set(totals) == {300}, sorted(set(totals))

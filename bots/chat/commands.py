@@ -19,6 +19,7 @@ class Think:
     max_iterations: int | None = None
     quality: float | None = None
     budget_usd: float | None = None
+    skill: str | None = None  # a user-invocable task skill asked for by name
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +55,10 @@ class CommandError(ValueError):
 
 
 HELP_TEXT = """\
-/think <task> [--simulate] [-i N] [--quality Q] [--budget USD]
+/think <task> [--simulate] [-i N] [--quality Q] [--budget USD] [--skill NAME]
     Start a task. --simulate: deliberate and simulate, execute nothing. -i: at most N iterations (1-50).
     --quality: accept the output at this score (0-1). --budget: spend at most this many dollars.
+    --skill: use this skill (see openkoi skills list), besides any chosen for the task.
 /think status [id]    What is running, or one task in detail.
 /think cancel <id>    Stop a task.
 /think approve <id>   Allow an action that is waiting for your confirmation.
@@ -64,8 +66,8 @@ HELP_TEXT = """\
 /think help           Show this help.
 An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text."""
 
-_USAGE = "/think <task> [--simulate] [-i N] [--quality Q] [--budget USD]"
-_OPTIONS = "--simulate, -i N, --quality Q, --budget USD"
+_USAGE = "/think <task> [--simulate] [-i N] [--quality Q] [--budget USD] [--skill NAME]"
+_OPTIONS = "--simulate, -i N, --quality Q, --budget USD, --skill NAME"
 _ID = re.compile(r"[0-9a-fA-F]{4,32}")
 _FLAG_LIKE = re.compile(r"--?[A-Za-z]")
 # Phones autocorrect "--" into an em or en dash; any run of dashes holding one of these is read as a flag prefix.
@@ -74,9 +76,11 @@ _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # no signs, exponents, in
 _QUOTES = "\"'“”‘’„«»"  # people quote values, and phones curl the quotes
 # Flag → the _Options field it sets. --iterate is the terminal CLI's spelling; accepting it keeps habits portable.
 _VALUE_FLAGS = {"-i": "max_iterations", "--iterations": "max_iterations", "--iterate": "max_iterations"}
-_VALUE_FLAGS |= {"--quality": "quality", "--budget": "budget_usd"}
+_VALUE_FLAGS |= {"--quality": "quality", "--budget": "budget_usd", "--skill": "skill"}
 _EXPECTED = {"max_iterations": "a whole number from 1 to 50", "quality": "a number between 0 and 1"}
 _EXPECTED["budget_usd"] = "a dollar amount above 0, like 5 or $2.50"
+_EXPECTED["skill"] = "a skill name, like self-iterate"
+_SKILL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class _Options:
     max_iterations: int | None = None
     quality: float | None = None
     budget_usd: float | None = None
+    skill: str | None = None
 
 
 def parse_command(text: str) -> Command:
@@ -131,7 +136,7 @@ def parse_command(text: str) -> Command:
     if lo >= hi:
         raise CommandError(f"say what you want done: {_USAGE}")
     description = text[tokens[lo].start : tokens[hi - 1].end]
-    return Think(description, opts.simulate, opts.max_iterations, opts.quality, opts.budget_usd)
+    return Think(description, opts.simulate, opts.max_iterations, opts.quality, opts.budget_usd, opts.skill)
 
 
 def _undo_autocorrect(token: str) -> str:
@@ -195,6 +200,12 @@ def _set(opts: _Options, flag: str, value: str | None) -> None:
     key = _VALUE_FLAGS[flag]
     if getattr(opts, key) is not None:  # two different limits: neither silently wins
         raise CommandError(f"{flag} was given twice")
+    if key == "skill":
+        name = (value or "").strip(_QUOTES)
+        if not _SKILL_NAME.fullmatch(name):
+            raise CommandError(f"{flag} needs {_EXPECTED[key]}" + (f", got {value!r}" if value else ""))
+        opts.skill = name
+        return
     number = (value or "").strip(_QUOTES)
     number = number.removeprefix("$") if key == "budget_usd" else number
     ok = bool(_NUMBER.fullmatch(number)) and len(number) < 20  # bounded so int() never sees a pathological string

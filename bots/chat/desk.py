@@ -1,4 +1,6 @@
 """The confirmation desk: Override / Cancel presses (and `/think approve|deny`), and expiry.
+It also holds ``feedback``, the desk for 👍 / 👎 presses, so that every adapter reaches both kinds of
+button through the one desk it is given.
 
 A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
 by the engine, answered at once; a worker then takes the approved task from the database and
@@ -9,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bots.chat.access import AccessPolicy
+from bots.chat.feedback import FeedbackDesk
 from bots.chat.platform import Actor, Reply
 from bots.chat.workers import WorkerPool
 from core.engine import Engine
@@ -27,6 +30,10 @@ class ConfirmationDesk:
     engine: Engine
     pool: WorkerPool
     policies: dict[str, AccessPolicy]
+    feedback: FeedbackDesk = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.feedback = FeedbackDesk(self.engine.store)
 
     async def press(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
         """Decide a pending confirmation. Refusals are private; a decision is announced in the thread."""

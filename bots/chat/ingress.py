@@ -26,6 +26,7 @@ from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import OpenKoiError
 from core.models import Scope, TaskOptions, TaskStatus
+from core.skills.use import invocable
 from core.store.conversations import Conversation
 from core.store.intake import Intake, NewTask, Outcome, Recorded
 from core.store.text import storable
@@ -110,11 +111,16 @@ class Ingress:
             return await self._answer_once(
                 command, deadline, Reply("Sorry, you are not allowed to start tasks here.", private=True)
             )
+        if think.skill is not None:
+            problem = await self._skill_problem(think.skill)
+            if problem is not None:
+                return await self._answer_once(command, deadline, Reply(problem, private=True))
         options = TaskOptions(
             simulate=think.simulate,
             max_iterations=think.max_iterations,
             quality_threshold=think.quality,
             max_cost_usd=think.budget_usd,
+            skill=think.skill,
         )
         # Delivery key, session, task and conversation are written together (group-committed with
         # other commands arriving at the same moment): a crash can lose neither the task nor the fact
@@ -159,6 +165,16 @@ class Ingress:
         task_event("received", task.id, command.platform, command.channel_id, f"by {actor.label}")
         self.pool.wake()
         return Reply(self._queued_text(task.id[:8], recorded.count), task_id=task.id)
+
+    async def _skill_problem(self, name: str) -> str | None:
+        """Why ``--skill name`` cannot be used, or None. Checked before the task is saved, so a typo
+        gets an answer now instead of a failed task; the SKILL.md files are read off the event loop."""
+        try:
+            catalog = await asyncio.to_thread(self.engine.skill_catalog)
+            invocable(catalog, name)
+        except OpenKoiError as exc:
+            return f"Not started: {exc}"
+        return None
 
     def _queued_text(self, short_id: str, ahead: int) -> str:
         """The acknowledgement of a saved task, honest about when it will start."""

@@ -45,15 +45,26 @@ class InboundCommand:
     origin: dict[str, Any] = field(default_factory=dict)
 
 
+ButtonAction = Literal["approve", "deny", "up", "down"]
+
+
 @dataclass(frozen=True)
 class Button:
+    """A button under a thread message. Its only state is an opaque id kept server-side, so a press
+    works after a restart: ``approve``/``deny`` carry a confirmation id (Override/Cancel), ``up``/
+    ``down`` a feedback request id (👍/👎 on a finished task's result)."""
+
     label: str
-    action: Literal["approve", "deny"]
-    confirmation_id: str
+    action: ButtonAction
+    target_id: str
 
     @property
     def style(self) -> Literal["danger", "secondary"]:
         return "danger" if self.action == "approve" else "secondary"
+
+    @property
+    def is_feedback(self) -> bool:
+        return self.action in ("up", "down")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bots.chat import render
+from bots.chat.feedback import feedback_buttons
 from bots.chat.pacing import Pacer
 from bots.chat.platform import Button, CannotPost, ChatPlatform, Outgoing
 from core.deliberation import Verdict
@@ -43,6 +44,7 @@ from core.events import (
     TaskFinished,
     TaskStarted,
 )
+from core.feedback import RATEABLE
 from core.models import TaskStatus
 from core.secrets import SECRETS
 from core.store import Store
@@ -287,7 +289,7 @@ class ThreadPublisher:
                 if f.output and f.reason != "simulation":
                     for n, chunk in enumerate(m.document(f.output)):
                         self._post(thread, f"result:{n}", chunk)
-                self._post(thread, "done", render.done(m, f))
+                self._post_done(thread, render.done(m, f), rateable=f.status in RATEABLE)
                 detail = f"score {f.score:.2f}" if f.score is not None else ""
                 thread.set_status(render.status_line(f.status, detail))
                 self._retire_later(thread)
@@ -305,6 +307,18 @@ class ThreadPublisher:
         for job in (thread.sender, thread.editor):
             if job is not None:
                 job.cancel()
+
+    def _post_done(self, thread: TaskThread, text: str, *, rateable: bool) -> None:
+        """The task's last message; with 👍 / 👎 when it has a result to rate. The buttons' id is
+        made inside the outbox, so the engine never waits for it."""
+
+        async def op(t: TaskThread) -> None:
+            if await t.store.conversations.posted(t.task_id, "done") is not None:
+                return
+            buttons = await feedback_buttons(t.store, t.task_id) if rateable else ()
+            await t.post("done", Outgoing(text, buttons))
+
+        thread.ops.put_nowait(op)
 
     def _post(self, thread: TaskThread, slot: str, text: str, buttons: tuple[Button, ...] = ()) -> None:
         message = Outgoing(text, buttons)

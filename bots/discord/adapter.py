@@ -34,8 +34,9 @@ from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.markup import DISCORD
 from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
 from bots.config import DiscordSettings, Pace
-from bots.discord.buttons import Action, ConfirmationButton, confirmation_view
+from bots.discord.buttons import Action, ConfirmationButton, FeedbackButton, VoteAction, button_view
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
+from core.feedback import Vote
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class _Client(discord.Client):
         self.session_ready = asyncio.Event()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ConfirmationButton)
+        self.add_dynamic_items(ConfirmationButton, FeedbackButton)
         guild_ids = self.adapter.settings.guild_ids
         try:
             if guild_ids:
@@ -271,6 +272,19 @@ class DiscordAdapter:
     async def on_press(self, interaction: discord.Interaction[Any], action: Action, confirmation_id: str) -> None:
         """Decide an Override/Cancel press; refusals go only to the presser, decisions show in the thread."""
         press = asyncio.ensure_future(self.desk.press(actor_of(interaction.user), confirmation_id, action == "approve"))
+        await self._answer_press(interaction, press, confirmation_id)
+
+    async def on_vote(self, interaction: discord.Interaction[Any], vote: VoteAction, request_id: str) -> None:
+        """Record a 👍/👎 press; its answer goes only to the presser."""
+        choice = Vote.UP if vote == "up" else Vote.DOWN
+        press = asyncio.ensure_future(self.desk.feedback.press(actor_of(interaction.user), request_id, choice))
+        await self._answer_press(interaction, press, request_id)
+
+    async def _answer_press(
+        self, interaction: discord.Interaction[Any], press: asyncio.Future[Reply], about: str
+    ) -> None:
+        """Answer within Discord's 3 s: a private reply as an ephemeral message, else an acknowledgement;
+        when the desk is slow, acknowledge first and send a private reply as a follow-up."""
         done, _ = await asyncio.wait({press}, timeout=self.press_ack_within)
         try:
             if press in done:
@@ -288,15 +302,15 @@ class DiscordAdapter:
                 await interaction.followup.send(_clip(reply.text), ephemeral=True)
         except discord.HTTPException as exc:
             # 40060 on a replayed press, or 10062 when Discord gave up on us: nothing left to say.
-            log.info("could not answer press %s on %s: %s", interaction.id, confirmation_id, exc)
+            log.info("could not answer press %s on %s: %s", interaction.id, about, exc)
 
     @staticmethod
     def _reply_of(press: asyncio.Future[Reply]) -> Reply:
         try:
             return press.result()
         except Exception:
-            log.exception("deciding a confirmation failed")
-            return Reply("Something went wrong recording your decision; please try again.", private=True)
+            log.exception("handling a button press failed")
+            return Reply("Something went wrong recording your press; please try again.", private=True)
 
     # ------------------------------------------------------------------ outbound
 
@@ -348,7 +362,7 @@ class DiscordAdapter:
         )
         if message.buttons:
             sent = await target.send(
-                _clip(message.text), view=confirmation_view(message.buttons), allowed_mentions=NO_MENTIONS
+                _clip(message.text), view=button_view(message.buttons), allowed_mentions=NO_MENTIONS
             )
         else:
             sent = await target.send(_clip(message.text), allowed_mentions=NO_MENTIONS)
@@ -362,7 +376,7 @@ class DiscordAdapter:
         in_channel = message_id == conversation.parent_message_id or conversation.thread_id is None
         channel_id = conversation.channel_id if in_channel else str(conversation.thread_id)
         partial = client.get_partial_messageable(int(channel_id), guild_id=_guild_id(conversation))
-        view = confirmation_view(message.buttons) if message.buttons else None
+        view = button_view(message.buttons) if message.buttons else None
         await partial.get_partial_message(int(message_id)).edit(
             content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
         )

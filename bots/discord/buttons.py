@@ -1,9 +1,10 @@
-"""Override / Cancel buttons that keep working across restarts.
+"""Override / Cancel and 👍 / 👎 buttons that keep working across restarts.
 
-A button's whole state is its ``custom_id`` (``openkoi:approve:<confirmation id>``), matched by a
-``DynamicItem`` template registered on the client at start-up. So a press on a message posted by a
-previous process still reaches the confirmation desk: no view needs to be remembered, and no View
-timeout can silently kill the buttons (views are created with ``timeout=None``).
+A button's whole state is its ``custom_id`` (``openkoi:approve:<confirmation id>``,
+``openkoi:up:<feedback request id>``), matched by a ``DynamicItem`` template registered on the
+client at start-up. So a press on a message posted by a previous process still reaches its desk: no
+view needs to be remembered, and no View timeout can silently kill the buttons (views are created
+with ``timeout=None``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from bots.chat.platform import Button
 log = logging.getLogger(__name__)
 
 Action = Literal["approve", "deny"]
+VoteAction = Literal["up", "down"]
 
-# Confirmation ids are 16 lowercase hex characters (core.models.new_id); anything else is not ours.
+# Ids are 16 lowercase hex characters (core.models.new_id); anything else is not ours.
 TEMPLATE = r"openkoi:(?P<action>approve|deny):(?P<cid>[0-9a-f]{16})"
-_TEMPLATE = re.compile(TEMPLATE)
+FEEDBACK_TEMPLATE = r"openkoi:(?P<vote>up|down):(?P<fid>[0-9a-f]{16})"
+_TEMPLATES = {"approve": TEMPLATE, "deny": TEMPLATE, "up": FEEDBACK_TEMPLATE, "down": FEEDBACK_TEMPLATE}
 LABEL_LIMIT = 80  # Discord's limit for a button label
 DEFAULT_LABELS: dict[Action, str] = {"approve": "Override", "deny": "Cancel"}
+VOTE_LABELS: dict[VoteAction, str] = {"up": "👍", "down": "👎"}
 
 
 class PressHandler(Protocol):
@@ -33,13 +37,22 @@ class PressHandler(Protocol):
 
     async def on_press(self, interaction: discord.Interaction[Any], action: Action, confirmation_id: str) -> None: ...
 
+    async def on_vote(self, interaction: discord.Interaction[Any], vote: VoteAction, request_id: str) -> None: ...
 
-def custom_id(action: Action, confirmation_id: str) -> str:
+
+def custom_id(action: Action | VoteAction, target_id: str) -> str:
     """The button's ``custom_id`` (≤ 100 characters); raises ValueError for an id the template would not match."""
-    value = f"openkoi:{action}:{confirmation_id}"
-    if _TEMPLATE.fullmatch(value) is None:
-        raise ValueError(f"not a confirmation id: {confirmation_id!r}")
+    value = f"openkoi:{action}:{target_id}"
+    if re.fullmatch(_TEMPLATES[action], value) is None:
+        raise ValueError(f"not an id a button can carry: {target_id!r}")
     return value
+
+
+def _handler(interaction: discord.Interaction[Any], custom: str) -> PressHandler | None:
+    handler: PressHandler | None = getattr(interaction.client, "press_handler", None)
+    if handler is None:  # a client we did not build; nothing can decide the press
+        log.warning("press on %s reached a client without a press handler", custom)
+    return handler
 
 
 class ConfirmationButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
@@ -61,25 +74,53 @@ class ConfirmationButton(discord.ui.DynamicItem[discord.ui.Button[Any]], templat
         return cls(action, match["cid"], label)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        handler: PressHandler | None = getattr(interaction.client, "press_handler", None)
-        if handler is None:  # a client we did not build; nothing can decide the press
-            log.warning("press on %s reached a client without a press handler", self.custom_id)
-            return
-        await handler.on_press(interaction, self.action, self.confirmation_id)
+        handler = _handler(interaction, self.custom_id)
+        if handler is not None:
+            await handler.on_press(interaction, self.action, self.confirmation_id)
 
 
-def confirmation_view(buttons: Sequence[Button]) -> discord.ui.View:
-    """A View (``timeout=None``) holding one ConfirmationButton per button, in order.
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FEEDBACK_TEMPLATE):
+    """👍 or 👎 under a finished task's last message."""
 
-    A button whose confirmation id the template cannot match is left out (and logged): a button that
-    can never fire is worse than none, and the message's text fallback (`/think approve <id>`) remains.
+    def __init__(self, vote: VoteAction, request_id: str, label: str | None = None) -> None:
+        text = (label or VOTE_LABELS[vote])[:LABEL_LIMIT]
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=text, style=discord.ButtonStyle.secondary, custom_id=custom_id(vote, request_id)
+        )
+        super().__init__(button)
+        self.vote: VoteAction = vote
+        self.request_id = request_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> FeedbackButton:
+        vote: VoteAction = "up" if match["vote"] == "up" else "down"
+        label = item.label if isinstance(item, discord.ui.Button) else None
+        return cls(vote, match["fid"], label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler = _handler(interaction, self.custom_id)
+        if handler is not None:
+            await handler.on_vote(interaction, self.vote, self.request_id)
+
+
+def _item(button: Button) -> discord.ui.DynamicItem[discord.ui.Button[Any]]:
+    if button.action == "up" or button.action == "down":
+        return FeedbackButton(button.action, button.target_id, button.label)
+    return ConfirmationButton(button.action, button.target_id, button.label)
+
+
+def button_view(buttons: Sequence[Button]) -> discord.ui.View:
+    """A View (``timeout=None``) holding one DynamicItem per button, in order.
+
+    A button whose id the template cannot match is left out (and logged): a button that can never
+    fire is worse than none, and the message's text fallback (`/think approve <id>`) remains.
     """
     view = discord.ui.View(timeout=None)
     for button in buttons:
         try:
-            view.add_item(ConfirmationButton(button.action, button.confirmation_id, button.label))
+            view.add_item(_item(button))
         except ValueError:
-            log.error(
-                "not posting a %s button for unexpected confirmation id %r", button.action, button.confirmation_id
-            )
+            log.error("not posting a %s button for unexpected id %r", button.action, button.target_id)
     return view

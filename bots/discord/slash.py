@@ -24,6 +24,7 @@ def think_text(
     iterations: int | None = None,
     quality: float | None = None,
     budget: float | None = None,
+    skill: str | None = None,
 ) -> str:
     """The text the shared `/think` grammar parses for these slash-command options.
 
@@ -38,6 +39,8 @@ def think_text(
         flags.append(f"--quality {_number(quality)}")
     if budget is not None:
         flags.append(f"--budget {_number(budget)}")
+    if skill is not None:
+        flags.append(f"--skill {skill.strip() or '-'}")  # a blank name is refused by the grammar, not dropped
     return f"{' '.join(flags)} -- {task}" if flags else task
 
 
@@ -90,6 +93,7 @@ def think_command(handler: ThinkHandler) -> app_commands.Command[Any, Any, None]
         iterations="At most this many iterations (1-50)",
         quality="Accept the output at this score (0-1)",
         budget="Spend at most this many US dollars",
+        skill="Use this skill by name (see openkoi skills list)",
     )
     async def think(
         interaction: discord.Interaction[Any],
@@ -98,8 +102,9 @@ def think_command(handler: ThinkHandler) -> app_commands.Command[Any, Any, None]
         iterations: app_commands.Range[int, 1, 50] | None = None,
         quality: app_commands.Range[float, 0.0, 1.0] | None = None,
         budget: float | None = None,
+        skill: str | None = None,
     ) -> None:
-        await handler.on_think(interaction, think_text(task, simulate, iterations, quality, budget))
+        await handler.on_think(interaction, think_text(task, simulate, iterations, quality, budget, skill))
 
     return think
 

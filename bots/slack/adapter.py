@@ -50,6 +50,7 @@ from bots.chat.platform import Actor, CannotPost, InboundCommand, Outgoing, Repl
 from bots.config import Pace, SlackSettings
 from bots.slack import blocks, gate
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
+from core.feedback import Vote
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ class SlackAdapter:
         # Acknowledged and dropped: an unhandled event would get a 404 and be redelivered by Slack.
         app.event("message")(self._ignore)
         app.action(blocks.ACTION_PATTERN)(self._on_press)
+        app.action(blocks.FEEDBACK_PATTERN)(self._on_press)
         return app
 
     async def _authorize(self) -> AuthorizeResult:
@@ -384,8 +386,9 @@ class SlackAdapter:
         return None
 
     async def _on_press(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Override/Cancel: acknowledged at once; a refusal is shown only to the person who pressed.
-        An accepted decision needs no answer here: the publisher rewrites the confirmation message."""
+        """Override/Cancel and 👍/👎: acknowledged at once; a refusal (and every vote's answer) is
+        shown only to the person who pressed. An accepted decision needs no answer here: the
+        publisher rewrites the confirmation message."""
         await ack()
         self._spawn(self._handle_press(body, action))
 
@@ -393,9 +396,13 @@ class SlackAdapter:
         user = body.get("user") or {}
         user_id = str(user.get("id") or "")
         actor = Actor(PLATFORM, user_id, str(user.get("name") or user.get("username") or user_id))
-        approve = action.get("action_id") == blocks.APPROVE_ACTION
+        action_id, value = str(action.get("action_id") or ""), str(action.get("value") or "")
+        vote = blocks.FEEDBACK_PATTERN.fullmatch(action_id)
         try:
-            reply = await self.desk.press(actor, str(action.get("value") or ""), approve)
+            if vote is not None:
+                reply = await self.desk.feedback.press(actor, value, Vote.UP if vote[1] == "up" else Vote.DOWN)
+            else:
+                reply = await self.desk.press(actor, value, action_id == blocks.APPROVE_ACTION)
         except Exception:
             log.exception("slack: handling a button press failed")
             reply = Reply(ERROR_TEXT, private=True)

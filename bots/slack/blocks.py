@@ -1,8 +1,9 @@
-"""Block Kit for what openkoi posts: mrkdwn sections and the Override/Cancel buttons.
+"""Block Kit for what openkoi posts: mrkdwn sections, the Override/Cancel buttons and 👍/👎.
 
 Callers may rely on: every section's text is at most ``SECTION_LIMIT`` characters, a message has at
-most ``MAX_BLOCKS`` blocks, button labels fit Slack's 75-character limit, and the buttons carry
-``APPROVE_ACTION`` / ``DENY_ACTION`` as ``action_id`` with the confirmation id as ``value``.
+most ``MAX_BLOCKS`` blocks, button labels fit Slack's 75-character limit, the Override/Cancel buttons
+carry ``APPROVE_ACTION`` / ``DENY_ACTION`` as ``action_id`` with the confirmation id as ``value``, and
+👍/👎 carry ``FEEDBACK_UP_ACTION`` / ``FEEDBACK_DOWN_ACTION`` with the feedback request id.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ APPROVE_ACTION = "openkoi_approve"
 DENY_ACTION = "openkoi_deny"
 ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny)$")
 ACTIONS_BLOCK_ID = "openkoi_confirmation"
+FEEDBACK_UP_ACTION = "openkoi_feedback_up"
+FEEDBACK_DOWN_ACTION = "openkoi_feedback_down"
+FEEDBACK_PATTERN = re.compile(r"^openkoi_feedback_(up|down)$")
+FEEDBACK_BLOCK_ID = "openkoi_feedback"
+ACTION_IDS = {
+    "approve": APPROVE_ACTION,
+    "deny": DENY_ACTION,
+    "up": FEEDBACK_UP_ACTION,
+    "down": FEEDBACK_DOWN_ACTION,
+}
 
 Block = dict[str, Any]
 
@@ -74,16 +85,17 @@ def _chunks(text: str) -> list[str]:
 
 
 def actions(buttons: tuple[Button, ...]) -> Block:
-    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": [button(b) for b in buttons]}
+    block_id = FEEDBACK_BLOCK_ID if all(b.is_feedback for b in buttons) else ACTIONS_BLOCK_ID
+    return {"type": "actions", "block_id": block_id, "elements": [button(b) for b in buttons]}
 
 
 def button(b: Button) -> Block:
     label = b.label if len(b.label) <= BUTTON_LABEL_LIMIT else b.label[: BUTTON_LABEL_LIMIT - 1] + "…"
     element: Block = {
         "type": "button",
-        "action_id": APPROVE_ACTION if b.action == "approve" else DENY_ACTION,
+        "action_id": ACTION_IDS[b.action],
         "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": b.confirmation_id,
+        "value": b.target_id,
     }
     # Slack knows only "primary" and "danger"; the default look is the neutral one.
     if b.style == "danger":

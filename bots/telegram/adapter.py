@@ -55,6 +55,7 @@ from bots.config import Pace, TelegramSettings
 from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
     CALLBACK_PATTERN,
+    FEEDBACK_PATTERN,
     actor_of,
     after_command,
     chat_id_of,
@@ -63,8 +64,10 @@ from bots.telegram.wire import (
     int_or_none,
     is_bad_request,
     parse_callback_data,
+    parse_feedback_data,
     with_retry,
 )
+from core.feedback import Vote
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -127,6 +130,7 @@ class TelegramAdapter:
         # New messages only: editing an old `/think` must not start a second task.
         app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CallbackQueryHandler(self._on_press, pattern=CALLBACK_PATTERN))
+        app.add_handler(CallbackQueryHandler(self._on_vote, pattern=FEEDBACK_PATTERN))
         app.add_handler(CallbackQueryHandler(self._on_unknown_press))  # always answer, or the client spins
         app.add_error_handler(self._on_error)
         self._started = False
@@ -273,6 +277,22 @@ class TelegramAdapter:
         # The decision itself is shown by the publisher editing the confirmation message (who, when,
         # keyboard removed); the presser gets a toast, or an alert for a refusal only they should see.
         await self._answer(query, reply.text, alert=reply.private)
+
+    async def _on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """👍/👎: recorded, then answered with a toast only the presser sees (or an alert for a refusal)."""
+        query = update.callback_query
+        if query is None:
+            return
+        parsed = parse_feedback_data(query.data)
+        if parsed is None:
+            await self._answer(query, "This button is no longer valid.", alert=True)
+            return
+        if not await self.ingress.claim(self.name, str(update.update_id)):
+            return  # a redelivered press: counted and answered the first time
+        request_id, up = parsed
+        reply = await self.desk.feedback.press(actor_of(query.from_user), request_id, Vote.UP if up else Vote.DOWN)
+        self.receipts.saved(update)
+        await self._answer(query, reply.text, alert=reply.task_id is None)  # a refusal names no task
 
     async def _on_unknown_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:

@@ -101,6 +101,7 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory the agent's file tools may read (default: [tools] workspace, else the current directory).",
 )
+@click.option("--skill", metavar="NAME", help="Use this task skill (see: openkoi skills list), besides any chosen.")
 def think(task: tuple[str, ...], **flags: Any) -> None:
     """Run a task through Sovereign → Parliament → PEER loop → learning."""
     text = " ".join(task)
@@ -158,7 +159,7 @@ def session_delete(session_id: str, yes: bool) -> None:
 
 @cli.group(cls=SuggestingGroup)
 def task() -> None:
-    """Tasks: list, show, replay; approve, deny or cancel a blocked one."""
+    """Tasks: list, show, replay, rate; approve, deny or cancel a blocked one."""
 
 
 @task.command("list")
@@ -200,6 +201,17 @@ def _decision_command(action: Literal["approve", "deny", "cancel"], summary: str
 _decision_command("approve", "Override a blocked task and run it here (progress and exit codes as think).")
 _decision_command("deny", "Refuse the override of a blocked task; it ends as cancelled.")
 _decision_command("cancel", "Cancel a blocked or queued task.")
+
+
+@task.command("rate")
+@click.argument("task_id")
+@click.argument("vote", type=click.Choice(["up", "down"]))
+@click.option("--note", help="Why, in a few words (kept with the vote).")
+def task_rate(task_id: str, vote: str, note: str | None) -> None:
+    """Rate a finished task's result 👍 (up) or 👎 (down); rating again changes your vote."""
+    from bots.terminal.rate import task_rate as rate_view
+
+    views.run(rate_view(task_id, vote, note))
 
 
 @task.command("replay")
@@ -273,6 +285,37 @@ def memory_reindex(re_embed: bool) -> None:
     from bots.terminal import memory as views_memory
 
     views.run(views_memory.memory_reindex(re_embed))
+
+
+@cli.group(cls=SuggestingGroup)
+def skills() -> None:
+    """Skills: list them, or show one (source, overrides, eligibility, effectiveness)."""
+
+
+_SKILLS_WORKSPACE = click.option(
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The project whose .agents/skills count (default: as for think).",
+)
+
+
+@skills.command("list")
+@_SKILLS_WORKSPACE
+def skills_list(workspace: Path | None) -> None:
+    """Every skill: kind, name, source, effectiveness, and what it overrides."""
+    from bots.terminal.skills import skills_list as list_view
+
+    views.run(list_view(workspace))
+
+
+@skills.command("show")
+@click.argument("name")
+@_SKILLS_WORKSPACE
+def skills_show(name: str, workspace: Path | None) -> None:
+    """One skill in full."""
+    from bots.terminal.skills import skills_show as show_view
+
+    views.run(show_view(name, workspace))
 
 
 @cli.command()

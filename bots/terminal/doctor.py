@@ -212,7 +212,7 @@ async def _one_token(gateway: ModelGateway, name: str, role: Role) -> Check:
 
 
 def _soul_and_rubrics(config_dir: Path) -> list[Check]:
-    from core.skills import load_rubrics
+    from core.skills import load_catalog, skills_home
     from core.soul import load_soul
 
     found: list[Check] = []
@@ -228,15 +228,22 @@ def _soul_and_rubrics(config_dir: Path) -> list[Check]:
             )
         else:
             found.append(Check("ok", f"SOUL.md: {'the bundled default' if soul.source == 'bundled' else soul.source}"))
+    home = os.environ.get("OPENKOI_HOME")
+    catalog = load_catalog(skills_home(Path(home) if home else None, config_dir), config_dir, workspace)
     try:
-        rubrics = load_rubrics(config_dir, workspace)
+        rubrics = catalog.rubrics
     except ConfigError as exc:
         found.append(Check("fail", f"rubrics: {exc}", "reinstall openkoi"))
         return found
     names = [r.name + ("" if r.source.startswith("bundled:") else f" ({r.source})") for r in rubrics.rubrics.values()]
     found.append(Check("ok", f"rubrics: {', '.join(names)}"))
-    for problem in rubrics.problems:
-        found.append(Check("warn", f"rubric skipped: {problem}", "fix the file or remove it; tasks run without it"))
+    tasks = [s.name + ("" if s.path.startswith("bundled:") else f" ({s.path})") for s in catalog.tasks()]
+    found.append(Check("ok", f"task skills: {', '.join(tasks) or 'none'}"))
+    for problem in catalog.problems:
+        what = "rubric" if problem.kind == "evaluator" else "task skill"
+        found.append(
+            Check("warn", f"{what} skipped: {problem.reason}", "fix the file or remove it; tasks run without it")
+        )
     return found
 
 

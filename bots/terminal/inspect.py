@@ -165,6 +165,12 @@ async def task_show(prefix: str) -> None:
             click.echo(
                 f"recall   {row['recall_memories']} memories, {row['recall_tokens']} tokens, {row['recall_ms']:.1f} ms"
             )
+        uses = await store.skill_uses.for_task(task_id)
+        if uses:
+            click.echo("skills   " + ", ".join(u.skill + (" (asked for)" if u.forced else "") for u in uses))
+        tally = await store.feedback.tally(task_id)
+        if tally.up or tally.down:
+            click.echo(f"feedback 👍 {tally.up} · 👎 {tally.down}")
         for c in await store.cycles.for_task(task_id):
             score = f"{c['score']:.2f}" if c["score"] is not None else "-"
             flags = " incremental" if c["incremental"] else ""

@@ -1,4 +1,4 @@
-"""Progress on stderr in the seed's style: [SOVEREIGN], [PARLIAMENT], [EXEC], [EVAL], [REFN], [LEARNED]."""
+"""Progress on stderr in the seed's style: [SOVEREIGN], [PARLIAMENT], [SKILL], [EXEC], [EVAL], [REFN], [LEARNED]."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from core.events import (
     PlanReady,
     Recalled,
     Refining,
+    SkillsChosen,
     TaskFailed,
     TaskFinished,
     ToolCalled,
@@ -96,6 +97,9 @@ class Progress:
                     f"  Blocked: {r}",
                     f"  Reversibility: {rev or 'unknown'}  Blast radius: {br or 'unknown'}  Permission: {pl or 'ELEVATED'}",
                 ]
+            case SkillsChosen(skills=names, asked_for=asked) if names:
+                shown = [f"{n} (asked for)" if n == asked else n for n in names]
+                return [f"[SKILL] {', '.join(shown)}"]
             case PlanReady(plan=p, fallback=fb):
                 out = [
                     f"[PLAN] {p.category} rubric, {len(p.steps)} step{'s' if len(p.steps) != 1 else ''}"

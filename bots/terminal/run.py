@@ -22,6 +22,7 @@ from core.events import EventBus
 from core.llm.gateway import ModelGateway
 from core.models import Role, Task, TaskOptions, TaskStatus
 from core.secrets import SECRETS, environment_secrets, secret_fields
+from core.skills.use import invocable
 from core.store import Store
 
 EXIT_FOR = {
@@ -159,11 +160,16 @@ async def run_think(
     model: str | None,
     quiet: bool,
     workspace: Path | None = None,
+    skill: str | None = None,
 ) -> int:
-    options = TaskOptions(max_iterations=iterations, quality_threshold=quality, max_cost_usd=budget, simulate=simulate)
+    options = TaskOptions(
+        max_iterations=iterations, quality_threshold=quality, max_cost_usd=budget, simulate=simulate, skill=skill
+    )
     try:
         async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace) as t:
             problem = t.check_models()  # a typo or a missing key is reported before anything is stored
+            if problem is None and skill is not None:
+                problem = _skill_problem(t.engine, skill)
             if problem is not None:
                 click.echo(f"error: {problem}", err=True)
                 return codes.EXIT_USAGE
@@ -176,6 +182,15 @@ async def run_think(
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return codes.EXIT_USAGE
+
+
+def _skill_problem(engine: Engine, name: str) -> str | None:
+    """Why ``--skill name`` cannot be used, or None; checked before the task is stored."""
+    try:
+        invocable(engine.skill_catalog(), name)
+    except OpenKoiError as exc:
+        return str(exc)
+    return None
 
 
 def run_serve(host: str | None, port: int | None) -> int:

@@ -9,12 +9,15 @@ from core.store.conversations import ConversationRepository, InboundRepository
 from core.store.cycles import CycleRepository
 from core.store.db import Database
 from core.store.deliberations import DeliberationRepository
+from core.store.feedback import FeedbackRepository
 from core.store.intake import IntakeRepository
 from core.store.memories import MemoryRepository
 from core.store.queue import QueueRepository
+from core.store.skill_uses import SkillUseRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.transcripts import TranscriptRepository
 from core.store.usage import UsageRepository
+from core.store.usage_events import UsageEventRepository
 from core.store.vectors import VectorIndex
 
 
@@ -35,6 +38,9 @@ class Store:
         self.conversations = ConversationRepository(self.db)
         self.intake = IntakeRepository(self.db)
         self.queue = QueueRepository(self.db)
+        self.skill_uses = SkillUseRepository(self.db)
+        self.feedback = FeedbackRepository(self.db)
+        self.usage_events = UsageEventRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()

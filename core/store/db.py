@@ -92,14 +92,35 @@ class Database:
         return int(row[0]) if row else 0
 
     async def migrate(self) -> None:
-        """Apply every bundled migration newer than the database, each in its own transaction."""
+        """Apply every bundled migration not applied yet, in version order, each in its own transaction.
+
+        Applied versions are listed in ``schema_migrations``, not only implied by ``user_version``:
+        branches number their migrations independently, so a database may have met 0005 before 0004
+        existed. A gap is accepted, and filled when its script arrives instead of being skipped for
+        being older than ``user_version``. A database from before that list counts every bundled
+        version up to its ``user_version`` as applied. ``user_version`` stays the highest applied.
+        """
+        async with self.write_lock:
+            await self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+        applied = {int(row[0]) for row in await self.fetchall("SELECT version FROM schema_migrations")}
         current = await self.schema_version()
-        for version, sql in _migrations():
-            if version <= current:
+        bundled = _migrations()
+        if not applied and current:
+            applied = {version for version, _ in bundled if version <= current}
+            await self.executemany(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, 'before the migration list')",
+                [(version,) for version in sorted(applied)],
+            )
+        for version, sql in bundled:
+            if version in applied:
                 continue
+            current = max(current, version)
+            record = f"INSERT INTO schema_migrations (version, applied_at) VALUES ({version}, datetime('now'));"
             async with self.write_lock:
-                # executescript commits first; the script and the version bump run together.
-                await self.conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
+                # executescript commits first; the script, its record and the version bump run together.
+                await self.conn.executescript(f"BEGIN;\n{sql}\n{record}\nPRAGMA user_version={current};\nCOMMIT;")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -156,16 +177,17 @@ class Database:
             await conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        cursor = await self.conn.execute(sql, params)
-        row = await cursor.fetchone()
-        await cursor.close()
-        return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        cursor = await self.conn.execute(sql, params)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        return list(rows)
+        """All rows of a query, read in one hop to the SQLite thread.
+
+        One hop matters: the connection is shared, and a write run between a statement's first step
+        and the rest of its rows (two hops: execute, then fetch) changes the table under a scan in
+        progress, which SQLite allows to return a row twice or miss it (a task moving from queued to
+        running was counted in both)."""
+        return list(await self.conn.execute_fetchall(sql, params))
 
     async def resolve_id(self, table: str, prefix: str) -> str:
         """Expand a unique id prefix for ``table``; raises NotFound or AmbiguousId."""

@@ -1,0 +1,94 @@
+"""Which task skills each task used, and the outcomes of those tasks per skill.
+
+A skill's effectiveness is never stored as a running figure: it is read from these rows joined with
+the tasks' final scores and the feedback on them, so every outcome and every changed vote counts at
+once, and nothing can drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from core.store.db import Database
+
+# Only a task that has ended has a final score (or a verdict from people) to count.
+_FINISHED = ("done", "aborted", "escalated", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class SkillUse:
+    """One skill as chosen for one task."""
+
+    skill: str
+    source: str
+    rank: int
+    forced: bool
+    relevance: float
+    tokens: int
+
+
+@dataclass(frozen=True)
+class SkillOutcomes:
+    """The finished tasks that used one skill: how many, their scores, and people's votes.
+
+    ``approval_sum`` adds, per task with votes, the share of them that were 👍 (so one task with
+    ten voters weighs as much as one with a single voter)."""
+
+    skill: str
+    tasks: int = 0
+    scored: int = 0
+    score_sum: float = 0.0
+    rated: int = 0
+    approval_sum: float = 0.0
+    up: int = 0
+    down: int = 0
+
+
+class SkillUseRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(self, task_id: str, uses: Sequence[SkillUse]) -> None:
+        """Replace the task's skills with ``uses`` (a resumed task chooses again)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM task_skills WHERE task_id = ?", (task_id,))
+            await conn.executemany(
+                """INSERT INTO task_skills (task_id, skill, source, rank, forced, relevance, tokens)
+                   VALUES (?,?,?,?,?,?,?)""",
+                [(task_id, u.skill, u.source, u.rank, int(u.forced), u.relevance, u.tokens) for u in uses],
+            )
+
+    async def for_task(self, task_id: str) -> list[SkillUse]:
+        rows = await self.db.fetchall("SELECT * FROM task_skills WHERE task_id = ? ORDER BY rank", (task_id,))
+        return [
+            SkillUse(r["skill"], r["source"], r["rank"], bool(r["forced"]), r["relevance"], r["tokens"]) for r in rows
+        ]
+
+    async def outcomes(self, skills: Iterable[str] | None = None) -> dict[str, SkillOutcomes]:
+        """Outcomes per skill name (all skills ever used, or only ``skills``); absent: never used."""
+        names = sorted(set(skills)) if skills is not None else None
+        if names == []:
+            return {}
+        where = f"AND ts.skill IN ({','.join('?' * len(names))})" if names else ""
+        marks = ",".join("?" * len(_FINISHED))
+        rows = await self.db.fetchall(
+            f"""SELECT ts.skill AS skill, COUNT(*) AS tasks, COUNT(t.score) AS scored,
+                       COALESCE(SUM(t.score), 0) AS score_sum,
+                       COUNT(f.task_id) AS rated,
+                       COALESCE(SUM(CAST(f.up AS REAL) / (f.up + f.down)), 0) AS approval_sum,
+                       COALESCE(SUM(f.up), 0) AS up, COALESCE(SUM(f.down), 0) AS down
+                FROM task_skills ts
+                JOIN tasks t ON t.id = ts.task_id AND t.status IN ({marks})
+                LEFT JOIN (SELECT task_id, SUM(vote = 1) AS up, SUM(vote = -1) AS down
+                             FROM feedback GROUP BY task_id) f ON f.task_id = ts.task_id
+                WHERE 1 = 1 {where}
+                GROUP BY ts.skill""",
+            (*_FINISHED, *(names or ())),
+        )
+        return {
+            r["skill"]: SkillOutcomes(
+                r["skill"], r["tasks"], r["scored"], r["score_sum"], r["rated"], r["approval_sum"], r["up"], r["down"]
+            )
+            for r in rows
+        }
