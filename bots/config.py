@@ -153,6 +153,16 @@ PLATFORM_ENV: dict[str, tuple[str, str]] = {
 }
 
 
+class DigestSettings(_Section):
+    """Where ``openkoi serve`` posts the daily and weekly reflection digests (channel/chat ids)."""
+
+    slack_channels: list[str] = Field(default_factory=list)
+    discord_channels: list[str] = Field(default_factory=list)
+    telegram_chats: list[str] = Field(default_factory=list)
+    # How long a proposal's Approve/Dismiss buttons stay valid; `openkoi learn` works after that.
+    proposal_ttl_hours: float = Field(72.0, gt=0)
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENKOI_", env_nested_delimiter="__", extra="ignore")
 
@@ -160,6 +170,7 @@ class ServiceSettings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
 
     @classmethod
     def settings_customise_sources(

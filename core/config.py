@@ -128,6 +128,27 @@ class SkillSettings(_Section):
     min_relevance: float = Field(0.1, ge=0.0, le=1.0)
 
 
+class ScheduleSettings(_Section):
+    """When ``openkoi serve``'s scheduler runs each job: standard 5-field cron expressions in ``timezone``
+    (see ``scheduler/``). Owned by the scheduler; the jobs themselves live in ``core``."""
+
+    timezone: str = "UTC"
+    daily_digest: str = "0 9 * * *"
+    weekly_digest: str = "0 9 * * mon"
+    pattern_mining: str = "30 3 * * *"
+    memory_maintenance: str = "0 4 * * *"
+    # A run missed by at most this much (downtime, a busy loop) still runs once when the service is back.
+    misfire_grace_seconds: int = Field(6 * 3600, ge=1)
+
+
+class PatternSettings(_Section):
+    """How usage patterns are mined and proposed as skills (see ``core.reflection``)."""
+
+    # A pattern needs at least this many supporting tasks, and this confidence, to be proposed.
+    min_samples: int = Field(3, ge=2)
+    min_confidence: float = Field(0.6, ge=0.0, le=1.0)
+
+
 class Pricing(_Section):
     input_per_mtok: float = Field(ge=0.0)
     output_per_mtok: float = Field(ge=0.0)
@@ -154,6 +175,8 @@ class Settings(BaseSettings):
     parliament: ParliamentSettings = Field(default_factory=ParliamentSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     skills: SkillSettings = Field(default_factory=SkillSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    patterns: PatternSettings = Field(default_factory=PatternSettings)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)
 
@@ -270,7 +293,7 @@ def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:
 
 # Sections of config.toml that belong to the chat service (read by bots.config), not the engine.
 # The engine's strict settings skip them; the service's settings validate them just as strictly.
-SERVICE_SECTIONS = ("serve", "slack", "discord", "telegram")
+SERVICE_SECTIONS = ("serve", "slack", "discord", "telegram", "digest")
 
 
 def read_config_file() -> tuple[Path, dict[str, Any]]:
