@@ -1,0 +1,138 @@
+"""Skill proposals: rows drafted from usage patterns, each decided once (approve or dismiss)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core.models import new_id, utcnow
+from core.store.db import Database
+
+ProposalKind = Literal["recurring", "time", "sequence"]
+ProposalStatus = Literal["pending", "approved", "dismissed"]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    pattern_key: str
+    kind: ProposalKind
+    name: str
+    description: str
+    skill_md: str
+    drafted_by: str
+    support: int
+    confidence: float
+    evidence: tuple[str, ...]
+    status: ProposalStatus
+    decided_by: str | None
+    decided_at: str | None
+    created_at: str
+
+
+def _proposal(row: Any) -> Proposal:
+    return Proposal(
+        id=row["id"],
+        pattern_key=row["pattern_key"],
+        kind=row["kind"],
+        name=row["name"],
+        description=row["description"],
+        skill_md=row["skill_md"],
+        drafted_by=row["drafted_by"],
+        support=int(row["support"]),
+        confidence=float(row["confidence"]),
+        evidence=tuple(json.loads(row["evidence_json"])),
+        status=row["status"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        created_at=row["created_at"],
+    )
+
+
+class ProposalRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        *,
+        pattern_key: str,
+        kind: ProposalKind,
+        name: str,
+        description: str,
+        skill_md: str,
+        drafted_by: str,
+        support: int,
+        confidence: float,
+        evidence: tuple[str, ...],
+    ) -> Proposal:
+        proposal_id = new_id()
+        await self.db.execute(
+            """INSERT INTO skill_proposals (id, pattern_key, kind, name, description, skill_md, drafted_by,
+                   support, confidence, evidence_json, status, created_at)
+               VALUES (?,?,?,?,?,?,?,?,?,?,'pending',?)""",
+            (
+                proposal_id,
+                pattern_key,
+                kind,
+                name,
+                description,
+                skill_md,
+                drafted_by,
+                support,
+                confidence,
+                json.dumps(list(evidence)),
+                utcnow().isoformat(),
+            ),
+        )
+        found = await self.get(proposal_id)
+        assert found is not None  # just inserted
+        return found
+
+    async def get(self, proposal_id: str) -> Proposal | None:
+        row = await self.db.fetchone("SELECT * FROM skill_proposals WHERE id = ?", (proposal_id,))
+        return _proposal(row) if row else None
+
+    async def find(self, prefix: str) -> list[Proposal]:
+        """Proposals whose id starts with ``prefix`` (people type a short unique prefix)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self.db.fetchall(
+            "SELECT * FROM skill_proposals WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at", (f"{escaped}%",)
+        )
+        return [_proposal(r) for r in rows]
+
+    async def listed(self, status: ProposalStatus | None = None) -> list[Proposal]:
+        if status is None:
+            rows = await self.db.fetchall("SELECT * FROM skill_proposals ORDER BY created_at DESC, id")
+        else:
+            rows = await self.db.fetchall(
+                "SELECT * FROM skill_proposals WHERE status = ? ORDER BY created_at DESC, id", (status,)
+            )
+        return [_proposal(r) for r in rows]
+
+    async def pending(self) -> list[Proposal]:
+        return await self.listed("pending")
+
+    async def latest_for_pattern(self, pattern_key: str) -> Proposal | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM skill_proposals WHERE pattern_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (pattern_key,),
+        )
+        return _proposal(row) if row else None
+
+    async def decide(self, proposal_id: str, status: Literal["approved", "dismissed"], decided_by: str) -> bool:
+        """Move a pending proposal to ``status``; False when it was already decided (single-use)."""
+        changed = await self.db.execute(
+            """UPDATE skill_proposals SET status = ?, decided_by = ?, decided_at = ?
+               WHERE id = ? AND status = 'pending'""",
+            (status, decided_by, utcnow().isoformat(), proposal_id),
+        )
+        return changed == 1
+
+    async def reopen(self, proposal_id: str) -> None:
+        """Undo an approval whose skill file could not be written, so it can be decided again."""
+        await self.db.execute(
+            "UPDATE skill_proposals SET status = 'pending', decided_by = NULL, decided_at = NULL WHERE id = ?",
+            (proposal_id,),
+        )
