@@ -80,16 +80,16 @@ def _rows(events: int, now: datetime, seed: int) -> dict[str, list[tuple[Any, ..
             out["usage"].append(
                 (task_id, phase, "executor", model, tokens // 2, tokens - tokens // 2, call_cost, 1, 900, end)
             )
-        up = down = 0
+
         if status == "done" and rng.random() < 0.2:
             rating = 1 if rng.random() < 0.75 else -1
-            up, down = int(rating == 1), int(rating == -1)
+            # feedback_up/down on the event follow from the vote through the trigger of migration 0005
             out["feedback"].append((task_id, f"slack:U{rng.randint(1, 20)}", rating, rng.choice(NOTES), end, end))
         skills = [rng.choice(SKILLS)] if rng.random() < 0.6 else []
         for skill in skills:
             out["skills"].append((task_id, skill, "bundled", 1, 0, 0.5, 100))
         out["events"].append((task_id, out["tasks"][-1][8], json.dumps(skills), platform, channel, None, asked.hour,
-                              asked.weekday(), iterations, score, cost, status, decision, up, down, end))  # fmt: skip
+                              asked.weekday(), iterations, score, cost, status, decision, 0, 0, end))  # fmt: skip
         if rng.random() < 0.1:
             out["memories"].append((f"{task_id}m", "heuristic", f"learning from task {n}", 0.7, rng.randint(0, 2),
                                     f"channel:{platform}:{channel}", platform, channel, task_id, end, end))  # fmt: skip
