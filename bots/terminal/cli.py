@@ -14,6 +14,7 @@ from typing import Any, Literal
 import click
 
 from bots.terminal import inspect as views
+from bots.terminal.reflect import command_group as reflect_group
 
 EXIT_DONE = 0
 EXIT_FAILED = 1
@@ -81,6 +82,7 @@ def cli() -> None:
     openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
     openkoi status --costs         models, storage and spending
     openkoi memory list            what the agent remembers (show, forget, global, reindex)
+    openkoi reflect week           how the work went: today, week, honest, growth
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
@@ -316,6 +318,9 @@ def skills_show(name: str, workspace: Path | None) -> None:
     from bots.terminal.skills import skills_show as show_view
 
     views.run(show_view(name, workspace))
+
+
+cli.add_command(reflect_group(SuggestingGroup))
 
 
 @cli.command()

@@ -1,0 +1,218 @@
+"""What happened in one period (a day or a week), computed from the stored rows only.
+
+``reflect_period`` answers: how many tasks ended and how (outcomes), where they came from, how much
+the loop improved on its first try, how many iterations it took, what the model calls cost by model,
+who overrode which block, where the Parliament disagreed with its own verdict, what was learnt, what
+people said with 👍/👎, and a per-day series of score and cost. For a week, the same figures for the
+week before are attached (``previous``) so that a trend can be read off.
+
+Which time puts a row in a period is documented in ``core.store.reflection``. A figure with no rows
+behind it is None (a mean) or 0 (a count); nothing is estimated or filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from core.reflection.period import Period, period_containing
+from core.reflection.sparkline import sparkline
+from core.store import reflection as q
+from core.store.db import Database
+
+# The outcomes a digest counts, in the order it lists them. ``blocked``: the Parliament blocked the task
+# and nobody overrode it (denied, expired, cancelled while waiting, or still waiting for a person).
+# ``cancelled``: a person cancelled it without a block. Every other name is the task's final status
+# (core.models.TaskStatus); an abort for regression keeps the better output and ends ``done``.
+OUTCOMES = ("done", "failed", "blocked", "aborted", "escalated", "cancelled")
+
+
+@dataclass(frozen=True)
+class Place:
+    platform: str
+    channel: str | None  # None: the terminal (no channel)
+    tasks: int
+
+
+@dataclass(frozen=True)
+class ModelSpend:
+    model: str
+    calls: int
+    tokens: int
+    cost_usd: float
+    unpriced: int  # calls with no known price (their cost counts as 0)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A person's (or the clock's) decision on a blocked task: status approved, denied, expired or cancelled."""
+
+    task_id: str
+    description: str
+    kind: str  # guardian_block | dissent_block
+    status: str
+    decided_by: str | None  # None when it expired
+    decided_at: str
+    task_status: str  # how the task stands now
+
+
+@dataclass(frozen=True)
+class Dissent:
+    """A task whose deliberation had votes against its own verdict."""
+
+    task_id: str
+    description: str
+    verdict: str  # approved | guardian_block | dissent_block
+    votes: tuple[tuple[str, str], ...]  # (agency, vote) of each disagreeing vote
+
+
+@dataclass(frozen=True)
+class FeedbackNote:
+    task_id: str
+    description: str
+    vote: int  # +1 👍, -1 👎
+    note: str
+    voter: str
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date  # the calendar day in the period's timezone
+    tasks: int  # tasks that ended that day
+    mean_score: float | None  # their mean final score; None when none was scored
+    calls: int  # model calls made that day
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class PeriodReflection:
+    period: Period
+    outcomes: dict[str, int]  # every name in OUTCOMES, plus any other status met
+    scored: int
+    mean_score: float | None  # mean final score of the scored tasks
+    gain_tasks: int  # tasks with at least one scored iteration
+    mean_first_score: float | None
+    mean_gain: float | None  # mean of (final score - first score) over gain_tasks
+    iterations: int  # total over the tasks that ended
+    ran: int  # tasks that ran at least one iteration
+    places: tuple[Place, ...]
+    models: tuple[ModelSpend, ...]
+    overrides: tuple[Override, ...]
+    dissent: tuple[Dissent, ...]
+    learnings_added: int
+    learnings_reinforced: int  # reinforced at least once and last used in the period (an upper bound)
+    learning_examples: tuple[str, ...]
+    thumbs_up: int
+    thumbs_down: int
+    notes: tuple[FeedbackNote, ...]
+    days: tuple[DayFigures, ...]
+    # "score" and "cost" (see ``spark_days``): one character per day, ``·`` for a day with no value.
+    sparklines: dict[str, str] = field(default_factory=dict)
+    # The days the sparklines draw: for a week, the week before then this week; for a day, the six
+    # days before it and the day itself.
+    spark_days: tuple[date, ...] = ()
+    previous: PeriodReflection | None = None  # the week before, for a week
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def empty(self) -> bool:
+        """No task ended (or waits for a person) in the period."""
+        return self.tasks == 0
+
+    @property
+    def mean_iterations(self) -> float | None:
+        return self.iterations / self.ran if self.ran else None
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(m.cost_usd for m in self.models)
+
+    @property
+    def tokens(self) -> int:
+        return sum(m.tokens for m in self.models)
+
+
+async def reflect_period(db: Database, period: Period) -> PeriodReflection:
+    """The figures of ``period``; for a week also those of the week before (``previous``) and 14-day
+    sparklines, for a day 7-day sparklines ending with that day."""
+    if period.kind == "week":
+        previous = await _figures(db, period.previous())
+        context = [*period.previous().days(), *period.days()]
+    else:
+        previous = None
+        context = [
+            period_containing("day", period.start - timedelta(days=i), period.start.tzinfo) for i in range(6, 0, -1)
+        ]
+        context.append(period)
+    current = await _figures(db, period)
+    series = await _day_series(db, context)
+    lines = {
+        "score": sparkline([d.mean_score for d in series], low=0.0, high=1.0),
+        "cost": sparkline([d.cost_usd if d.calls else None for d in series]),
+    }
+    return replace(current, sparklines=lines, spark_days=tuple(d.day for d in series), previous=previous)
+
+
+async def _figures(db: Database, period: Period) -> PeriodReflection:
+    start, end = period.start_utc, period.end_utc
+    counts = await q.outcomes(db, start, end)
+    figures = await q.task_figures(db, start, end)
+    feedback = await q.feedback(db, start, end)
+    learnt = await q.learnings(db, start, end)
+    return PeriodReflection(
+        period=period,
+        outcomes={**dict.fromkeys(OUTCOMES, 0), **counts},
+        scored=int(figures.get("scored") or 0),
+        mean_score=figures.get("mean_score"),
+        gain_tasks=int(figures.get("gain_tasks") or 0),
+        mean_first_score=figures.get("mean_first"),
+        mean_gain=figures.get("mean_gain"),
+        iterations=int(figures.get("iterations") or 0),
+        ran=int(figures.get("ran") or 0),
+        places=tuple(Place(r["platform"], r["channel"], r["tasks"]) for r in await q.places(db, start, end)),
+        models=tuple(
+            ModelSpend(
+                r["model"], r["calls"], int(r["tokens"] or 0), float(r["cost_usd"] or 0), int(r["unpriced"] or 0)
+            )
+            for r in await q.models(db, start, end)
+        ),
+        overrides=tuple(Override(**r) for r in await q.overrides(db, start, end)),
+        dissent=_dissent(await q.dissent(db, start, end)),
+        learnings_added=learnt["added"],
+        learnings_reinforced=learnt["reinforced"],
+        learning_examples=tuple(r["text"] for r in learnt["examples"]),
+        thumbs_up=feedback["up"],
+        thumbs_down=feedback["down"],
+        notes=tuple(
+            FeedbackNote(r["task_id"], r["description"], r["vote"], r["note"], r["voter"]) for r in feedback["notes"]
+        ),
+        days=tuple(await _day_series(db, period.days())),
+    )
+
+
+def _dissent(rows: list[dict[str, Any]]) -> tuple[Dissent, ...]:
+    by_task: dict[str, Dissent] = {}
+    for r in rows:
+        seen = by_task.get(r["task_id"])
+        vote = (r["agency"], r["vote"])
+        if seen is None:
+            by_task[r["task_id"]] = Dissent(r["task_id"], r["description"], r["verdict"], (vote,))
+        elif vote not in seen.votes:
+            by_task[r["task_id"]] = Dissent(seen.task_id, seen.description, seen.verdict, (*seen.votes, vote))
+    return tuple(by_task.values())
+
+
+async def _day_series(db: Database, days: list[Period]) -> list[DayFigures]:
+    bounds = [d.start_utc for d in days] + [days[-1].end_utc]
+    scores = await q.daily_scores(db, bounds)
+    costs = await q.daily_costs(db, bounds)
+    series = []
+    for i, day in enumerate(days):
+        tasks, mean = scores.get(i, (0, None))
+        calls, cost = costs.get(i, (0, 0.0))
+        series.append(DayFigures(day.start.date(), tasks, mean, calls, cost))
+    return series

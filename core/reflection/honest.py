@@ -1,0 +1,107 @@
+"""The honest view of a period: what went wrong or was judged wrong, from the stored rows only.
+
+Lists 👎 results, score regressions inside the PEER loop, escalations, results that met the quality
+threshold and were still rated down, blocks a person overrode that then failed, and the Economist's
+reservations next to what the task really cost. Nothing is softened and nothing is made up: the
+Economist gives its view in words, and no cost prediction of its own is stored anywhere, so
+``economist_prediction`` says "not recorded".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.reflection.period import Period
+from core.store import reflection as q
+from core.store.db import Database
+
+NOT_RECORDED = "not recorded"
+
+
+@dataclass(frozen=True)
+class DownVote:
+    task_id: str
+    description: str
+    voter: str
+    note: str | None
+    status: str  # the task's final status
+    decision: str | None  # "accept": its score met the quality threshold
+    score: float | None
+
+    @property
+    def passed_threshold(self) -> bool:
+        return self.decision == "accept"
+
+
+@dataclass(frozen=True)
+class Regression:
+    task_id: str
+    description: str
+    decision: str | None
+    drop: float | None  # the largest fall from an earlier to a later iteration; None if only the decision says so
+    scores: str | None  # the scored iterations in order, e.g. "0.80 → 0.60"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    task_id: str
+    description: str
+    reason: str | None
+    score: float | None
+
+
+@dataclass(frozen=True)
+class OverrideFailure:
+    task_id: str
+    description: str
+    outcome: str  # failed | aborted
+    reason: str | None
+    decided_by: str | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class EconomistCheck:
+    task_id: str
+    description: str
+    vote: str  # APPROVE_WITH_CAVEAT | ABSTAIN | BLOCK
+    reason: str
+    actual_cost_usd: float
+    predicted_cost: str = NOT_RECORDED  # the Economist's vote carries no number
+
+
+@dataclass(frozen=True)
+class HonestReflection:
+    period: Period
+    down_votes: tuple[DownVote, ...]
+    regressions: tuple[Regression, ...]
+    escalations: tuple[Escalation, ...]
+    overridden_then_failed: tuple[OverrideFailure, ...]
+    economist: tuple[EconomistCheck, ...]
+    economist_prediction: str = NOT_RECORDED
+
+    @property
+    def passed_then_rated_down(self) -> tuple[DownVote, ...]:
+        """👎 votes on results whose score had met the quality threshold (decision ``accept``)."""
+        return tuple(v for v in self.down_votes if v.passed_threshold)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.down_votes or self.regressions or self.escalations or self.overridden_then_failed)
+
+
+async def reflect_honest(db: Database, period: Period) -> HonestReflection:
+    """What went wrong in ``period``. 👎 votes count when cast or changed in the period; the other lists
+    hold tasks that ended in it."""
+    start, end = period.start_utc, period.end_utc
+    return HonestReflection(
+        period=period,
+        down_votes=tuple(DownVote(**r) for r in await q.down_votes(db, start, end)),
+        regressions=tuple(Regression(**r) for r in await q.regressions(db, start, end)),
+        escalations=tuple(Escalation(**r) for r in await q.escalations(db, start, end)),
+        overridden_then_failed=tuple(OverrideFailure(**r) for r in await q.overridden_then_failed(db, start, end)),
+        economist=tuple(
+            EconomistCheck(r["task_id"], r["description"], r["vote"], r["reason"], float(r["cost_usd"]))
+            for r in await q.economist_votes(db, start, end)
+        ),
+    )

@@ -1,0 +1,341 @@
+"""Read-only queries behind the reflection figures (``core.reflection``): counts, sums and lists
+over a time range ``[start, end)`` given as ISO-8601 UTC text, the way every timestamp is stored.
+
+Every range predicate is on an indexed column (usage_events.finished_at, usage.created_at,
+feedback.updated_at, confirmations.decided_at, memories.created_at, tasks(status, created_at)), and
+aggregation happens in SQL (GROUP BY), so a week of 100,000 events is read in a few queries.
+
+Which time puts a row in a period:
+- a task: when it ended (``usage_events.finished_at``), or, for one still waiting on a person, when
+  it was asked (``tasks.created_at``);
+- money and tokens: when the model call was made (``usage.created_at``), whatever task it served;
+- a vote: when it was cast or last changed (``feedback.updated_at``);
+- an override: when it was decided (``confirmations.decided_at``);
+- a learning: when it was added (``memories.created_at``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.store.db import Database
+
+Rows = list[dict[str, Any]]
+
+# A cancelled task whose block nobody overrode (denied, expired, or cancelled while waiting) ended
+# because of the block: it counts as blocked, not as an ordinary cancellation.
+_OUTCOME = """CASE WHEN e.outcome = 'cancelled' AND EXISTS (
+                  SELECT 1 FROM confirmations c WHERE c.task_id = e.task_id
+                   AND c.status IN ('denied', 'expired', 'cancelled'))
+              THEN 'blocked' ELSE e.outcome END"""
+_ENDED = "e.finished_at >= ? AND e.finished_at < ?"
+_FIRST_SCORE = """(SELECT c.score FROM iteration_cycles c WHERE c.task_id = e.task_id AND c.score IS NOT NULL
+                    ORDER BY c.iteration LIMIT 1)"""
+_LAST_SCORE = """(SELECT c.score FROM iteration_cycles c WHERE c.task_id = e.task_id AND c.score IS NOT NULL
+                   ORDER BY c.iteration DESC LIMIT 1)"""
+
+
+def _dicts(rows: Sequence[Any]) -> Rows:
+    return [dict(r) for r in rows]
+
+
+def _bucket(column: str, bounds: Sequence[str]) -> tuple[str, list[str]]:
+    """A CASE expression numbering the ranges between consecutive ``bounds`` (0, 1, ...), and its parameters.
+    Rows before ``bounds[0]`` or from ``bounds[-1]`` on get NULL; callers filter them out with a range."""
+    whens = " ".join(f"WHEN {column} < ? THEN {i}" for i in range(len(bounds) - 1))
+    return f"CASE WHEN {column} < ? THEN NULL {whens} ELSE NULL END", [bounds[0], *bounds[1:]]
+
+
+async def outcomes(db: Database, start: str, end: str) -> dict[str, int]:
+    """Finished tasks by outcome (a task's final status, with blocked ones told apart from cancelled),
+    plus ``blocked`` tasks asked in the range that still wait for a person."""
+    rows = await db.fetchall(
+        f"SELECT {_OUTCOME} AS outcome, COUNT(*) AS n FROM usage_events e WHERE {_ENDED} GROUP BY 1", (start, end)
+    )
+    counts = {str(r["outcome"]): int(r["n"]) for r in rows}
+    waiting = await db.fetchone(
+        "SELECT COUNT(*) FROM tasks WHERE status = 'awaiting_confirmation' AND created_at >= ? AND created_at < ?",
+        (start, end),
+    )
+    if waiting and waiting[0]:
+        counts["blocked"] = counts.get("blocked", 0) + int(waiting[0])
+    return counts
+
+
+async def task_figures(db: Database, start: str, end: str) -> dict[str, Any]:
+    """Over tasks that ended in the range: ``tasks``, ``scored``, ``mean_score`` (final scores),
+    ``iterations`` (total) and ``ran`` (tasks with at least one iteration), and the first-to-final
+    figures over tasks with at least one scored iteration: ``gain_tasks``, ``mean_first``,
+    ``mean_final``, ``mean_gain``. The final score is the task's own (the delivered output's), else
+    its last scored iteration's."""
+    row = await db.fetchone(
+        f"""SELECT COUNT(*) AS tasks, COUNT(score) AS scored, AVG(score) AS mean_score,
+                   COALESCE(SUM(iterations), 0) AS iterations, COUNT(NULLIF(iterations, 0)) AS ran,
+                   COUNT(first) AS gain_tasks, AVG(first) AS mean_first,
+                   AVG(CASE WHEN first IS NOT NULL THEN final END) AS mean_final,
+                   AVG(final - first) AS mean_gain
+            FROM (SELECT e.score, e.iterations, {_FIRST_SCORE} AS first, COALESCE(e.score, {_LAST_SCORE}) AS final
+                  FROM usage_events e WHERE {_ENDED})""",
+        (start, end),
+    )
+    return dict(row) if row else {}
+
+
+async def places(db: Database, start: str, end: str) -> Rows:
+    """Tasks that ended in the range by ``platform`` and ``channel`` (None for the terminal), most first."""
+    rows = await db.fetchall(
+        f"""SELECT platform, channel, COUNT(*) AS tasks FROM usage_events e WHERE {_ENDED}
+            GROUP BY platform, channel ORDER BY tasks DESC, platform, channel""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def models(db: Database, start: str, end: str) -> Rows:
+    """Model calls made in the range by ``model``: ``calls``, ``tokens``, ``cost_usd``, ``unpriced`` calls."""
+    rows = await db.fetchall(
+        """SELECT model, COUNT(*) AS calls, SUM(prompt_tokens + completion_tokens) AS tokens,
+                  SUM(cost_usd) AS cost_usd, SUM(1 - priced) AS unpriced
+           FROM usage WHERE created_at >= ? AND created_at < ?
+           GROUP BY model ORDER BY cost_usd DESC, tokens DESC, model""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def overrides(db: Database, start: str, end: str) -> Rows:
+    """Confirmations decided in the range (approved, denied, expired, cancelled), oldest first, with who
+    decided (None when it expired) and how the task ended (``task_status``)."""
+    rows = await db.fetchall(
+        """SELECT c.task_id, c.kind, c.status, c.decided_by, c.decided_at, t.description, t.status AS task_status
+           FROM confirmations c JOIN tasks t ON t.id = c.task_id
+           WHERE c.decided_at >= ? AND c.decided_at < ? ORDER BY c.decided_at, c.rowid""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def dissent(db: Database, start: str, end: str) -> Rows:
+    """Votes that disagreed with their deliberation's verdict, for tasks that ended in the range: a BLOCK
+    under an approval, or an APPROVE / APPROVE_WITH_CAVEAT under a block. One row per such vote."""
+    rows = await db.fetchall(
+        f"""SELECT d.task_id, t.description, d.outcome AS verdict, d.agency, d.vote, d.reason
+            FROM (SELECT e.task_id, e.finished_at, d.created_at, d.outcome, v.id, v.agency, v.vote, v.reason
+                    FROM usage_events e CROSS JOIN deliberations d ON d.task_id = e.task_id
+                    CROSS JOIN votes v ON v.deliberation_id = d.id
+                   WHERE {_ENDED} AND ((d.outcome = 'approved' AND v.vote = 'BLOCK')
+                         OR (d.outcome <> 'approved' AND v.vote IN ('APPROVE', 'APPROVE_WITH_CAVEAT')))) d
+            JOIN tasks t ON t.id = d.task_id
+            ORDER BY d.finished_at, d.created_at, d.id""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def learnings(db: Database, start: str, end: str, sample: int = 5) -> dict[str, Any]:
+    """``added``: memories created in the range (with up to ``sample`` of their texts, newest first);
+    ``reinforced``: memories reinforced at least once whose last use falls in the range (the store
+    keeps no time per reinforcement, and recall also marks use, so this is an upper bound)."""
+    added = await db.fetchone("SELECT COUNT(*) FROM memories WHERE created_at >= ? AND created_at < ?", (start, end))
+    reinforced = await db.fetchone(
+        "SELECT COUNT(*) FROM memories WHERE reinforcements > 0 AND last_used_at >= ? AND last_used_at < ?",
+        (start, end),
+    )
+    texts = await db.fetchall(
+        """SELECT kind, text FROM memories WHERE created_at >= ? AND created_at < ?
+           ORDER BY created_at DESC, seq DESC LIMIT ?""",
+        (start, end, sample),
+    )
+    return {
+        "added": int(added[0]) if added else 0,
+        "reinforced": int(reinforced[0]) if reinforced else 0,
+        "examples": _dicts(texts),
+    }
+
+
+async def feedback(db: Database, start: str, end: str) -> dict[str, Any]:
+    """Votes cast or changed in the range: ``up``, ``down``, and ``notes`` (each vote with a note:
+    task, vote, note, voter), oldest first."""
+    counts = await db.fetchone(
+        """SELECT COALESCE(SUM(vote = 1), 0) AS up, COALESCE(SUM(vote = -1), 0) AS down
+           FROM feedback WHERE updated_at >= ? AND updated_at < ?""",
+        (start, end),
+    )
+    notes = await db.fetchall(
+        """SELECT f.task_id, f.vote, f.note, f.voter, t.description FROM feedback f JOIN tasks t ON t.id = f.task_id
+           WHERE f.updated_at >= ? AND f.updated_at < ? AND f.note IS NOT NULL AND f.note <> ''
+           ORDER BY f.updated_at, f.task_id""",
+        (start, end),
+    )
+    return {"up": int(counts["up"]) if counts else 0, "down": int(counts["down"]) if counts else 0,
+            "notes": _dicts(notes)}  # fmt: skip
+
+
+async def daily_scores(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, float | None]]:
+    """For each range between consecutive ``bounds`` (by index): tasks that ended in it and their mean
+    final score (None when none was scored). Ranges with no task are absent."""
+    case, params = _bucket("finished_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT day, COUNT(*) AS tasks, AVG(score) AS mean_score FROM (
+                SELECT {case} AS day, score FROM usage_events WHERE finished_at >= ? AND finished_at < ?)
+            GROUP BY day""",
+        (*params, bounds[0], bounds[-1]),
+    )
+    return {int(r["day"]): (int(r["tasks"]), r["mean_score"]) for r in rows if r["day"] is not None}
+
+
+async def daily_costs(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, float]]:
+    """For each range between consecutive ``bounds``: model calls made in it and what they cost.
+    Ranges with no call are absent."""
+    case, params = _bucket("created_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT day, COUNT(*) AS calls, SUM(cost_usd) AS cost_usd FROM (
+                SELECT {case} AS day, cost_usd FROM usage WHERE created_at >= ? AND created_at < ?)
+            GROUP BY day""",
+        (*params, bounds[0], bounds[-1]),
+    )
+    return {int(r["day"]): (int(r["calls"]), float(r["cost_usd"])) for r in rows if r["day"] is not None}
+
+
+# --- the honest view ---------------------------------------------------------------------------
+
+
+async def down_votes(db: Database, start: str, end: str) -> Rows:
+    """👎 votes cast or changed in the range, oldest first, with the task's final status, decision
+    (``accept`` means its score met the quality threshold) and score."""
+    rows = await db.fetchall(
+        """SELECT f.task_id, f.voter, f.note, t.description, t.status, t.decision, t.score
+           FROM feedback f JOIN tasks t ON t.id = f.task_id
+           WHERE f.updated_at >= ? AND f.updated_at < ? AND f.vote = -1 ORDER BY f.updated_at, f.task_id""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def regressions(db: Database, start: str, end: str) -> Rows:
+    """Tasks that ended in the range where a later iteration scored lower than an earlier one, or that the
+    loop stopped for a regression: ``drop`` (the largest fall, None if only the decision says so),
+    ``scores`` (the scored iterations in order, e.g. "0.80 → 0.60"), the decision."""
+    rows = await db.fetchall(
+        f"""SELECT * FROM (
+                SELECT e.task_id, t.description, e.decision,
+                       (SELECT MAX(a.score - b.score) FROM iteration_cycles a JOIN iteration_cycles b
+                           ON b.task_id = a.task_id AND b.iteration > a.iteration
+                         WHERE a.task_id = e.task_id AND b.score < a.score) AS drop_,
+                       (SELECT group_concat(printf('%.2f', s.score), ' → ') FROM (
+                           SELECT score FROM iteration_cycles WHERE task_id = e.task_id AND score IS NOT NULL
+                            ORDER BY iteration) s) AS scores
+                FROM usage_events e JOIN tasks t ON t.id = e.task_id WHERE {_ENDED}
+                ORDER BY e.finished_at)
+            WHERE drop_ IS NOT NULL OR decision = 'abort_regression'""",
+        (start, end),
+    )
+    return [{**{k: v for k, v in r.items() if k != "drop_"}, "drop": r["drop_"]} for r in _dicts(rows)]
+
+
+async def escalations(db: Database, start: str, end: str) -> Rows:
+    """Tasks that ended escalated (a person is needed) in the range, with the reason recorded."""
+    rows = await db.fetchall(
+        f"""SELECT e.task_id, t.description, t.error AS reason, e.score FROM usage_events e
+            JOIN tasks t ON t.id = e.task_id WHERE {_ENDED} AND e.outcome = 'escalated' ORDER BY e.finished_at""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def overridden_then_failed(db: Database, start: str, end: str) -> Rows:
+    """Tasks that ended in the range as failed or aborted after a person overrode their block."""
+    rows = await db.fetchall(
+        f"""SELECT e.task_id, t.description, e.outcome, t.error AS reason, c.decided_by, c.kind
+            FROM usage_events e JOIN tasks t ON t.id = e.task_id
+            JOIN confirmations c ON c.task_id = e.task_id AND c.status = 'approved'
+            WHERE {_ENDED} AND e.outcome IN ('failed', 'aborted') ORDER BY e.finished_at""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+async def economist_votes(db: Database, start: str, end: str) -> Rows:
+    """The Economist's vote on each task that ended in the range and that it did not simply approve
+    (a caveat, an abstention or a block), with the task's actual cost. The Economist gives a reason
+    in words; no cost estimate of its own is stored."""
+    rows = await db.fetchall(
+        f"""SELECT e.task_id, t.description, v.vote, COALESCE(v.caveat, v.reason) AS reason, e.cost_usd
+            FROM usage_events e JOIN tasks t ON t.id = e.task_id JOIN deliberations d ON d.task_id = e.task_id
+            JOIN votes v ON v.deliberation_id = d.id AND v.agency = 'economist'
+            WHERE {_ENDED} AND v.vote <> 'APPROVE' ORDER BY e.finished_at, v.id""",
+        (start, end),
+    )
+    return _dicts(rows)
+
+
+# --- growth ------------------------------------------------------------------------------------
+
+
+async def memories_total(db: Database, before: str) -> int:
+    row = await db.fetchone("SELECT COUNT(*) FROM memories WHERE created_at < ?", (before,))
+    return int(row[0]) if row else 0
+
+
+async def memories_per_range(db: Database, bounds: Sequence[str]) -> dict[int, int]:
+    """Memories added in each range between consecutive ``bounds``; ranges with none are absent."""
+    case, params = _bucket("created_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT bucket, COUNT(*) AS n FROM (SELECT {case} AS bucket FROM memories
+                WHERE created_at >= ? AND created_at < ?) GROUP BY bucket""",
+        (*params, bounds[0], bounds[-1]),
+    )
+    return {int(r["bucket"]): int(r["n"]) for r in rows if r["bucket"] is not None}
+
+
+async def scores_per_range(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, float | None]]:
+    """Tasks that ended in each range and their mean final score (the same as ``daily_scores``)."""
+    return await daily_scores(db, bounds)
+
+
+async def skills_known(db: Database) -> int:
+    """Distinct task skills ever chosen for a task."""
+    row = await db.fetchone("SELECT COUNT(DISTINCT skill) FROM task_skills")
+    return int(row[0]) if row else 0
+
+
+async def skill_outcomes_per_range(db: Database, bounds: Sequence[str]) -> Rows:
+    """Per skill and range (by the time the task ended): the figures a skill's effectiveness is made of
+    (``tasks``, ``scored``, ``score_sum``, ``rated``, ``approval_sum``, ``up``, ``down``), as in
+    ``core.store.skill_uses`` but split by time."""
+    case, params = _bucket("e.finished_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT ts.skill AS skill, {case} AS bucket, COUNT(*) AS tasks, COUNT(e.score) AS scored,
+                   COALESCE(SUM(e.score), 0) AS score_sum, COUNT(f.task_id) AS rated,
+                   COALESCE(SUM(CAST(f.up AS REAL) / (f.up + f.down)), 0) AS approval_sum,
+                   COALESCE(SUM(f.up), 0) AS up, COALESCE(SUM(f.down), 0) AS down
+            FROM usage_events e JOIN task_skills ts ON ts.task_id = e.task_id
+            LEFT JOIN (SELECT task_id, SUM(vote = 1) AS up, SUM(vote = -1) AS down FROM feedback GROUP BY task_id) f
+                   ON f.task_id = e.task_id
+            WHERE e.finished_at >= ? AND e.finished_at < ?
+            GROUP BY ts.skill, bucket ORDER BY ts.skill, bucket""",
+        (*params, bounds[0], bounds[-1]),
+    )
+    return [r for r in _dicts(rows) if r["bucket"] is not None]
+
+
+async def has_table(db: Database, name: str) -> bool:
+    row = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row is not None
+
+
+async def proposals_approved(db: Database, bounds: Sequence[str]) -> tuple[int, dict[int, int]] | None:
+    """Skill proposals approved in total and per range (by ``decided_at``), read from
+    ``skill_proposals(status, decided_at)`` with ``status = 'approved'``; None when that table does not
+    exist (it arrives with pattern mining)."""
+    if not await has_table(db, "skill_proposals"):
+        return None
+    total = await db.fetchone("SELECT COUNT(*) FROM skill_proposals WHERE status = 'approved'")
+    case, params = _bucket("decided_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT bucket, COUNT(*) AS n FROM (SELECT {case} AS bucket FROM skill_proposals
+                WHERE status = 'approved' AND decided_at >= ? AND decided_at < ?) GROUP BY bucket""",
+        (*params, bounds[0], bounds[-1]),
+    )
+    return int(total[0]) if total else 0, {int(r["bucket"]): int(r["n"]) for r in rows if r["bucket"] is not None}
