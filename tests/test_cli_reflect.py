@@ -87,12 +87,12 @@ def test_honest_lists_the_thumbs_down_after_the_threshold_and_the_failed_overrid
 def test_growth(ids: dict[str, str]) -> None:
     done = reflect("growth", "--tz", "Europe/Berlin", "--at", "2026-12-02T12:00", "-w", "2")
     assert done.exit_code == 0, done.output
-    assert "Mon 30 Nov        2      5       0.70         -" in done.output
+    assert "Mon 30 Nov        2      5       0.70         0" in done.output
     assert "learnings: 4 in all\nskills: 2 known\n" in done.output
-    assert "proposals approved: not recorded" in done.output
+    assert "proposals approved: 0" in done.output
     # In UTC (the default [schedule] timezone) t1 ended in the week before.
     data = json.loads(reflect("growth", "--json", "--at", "2026-12-02T12:00", "-w", "2").output)
-    assert [w["tasks"] for w in data["weeks"]] == [3, 4] and data["proposals_approved"] is None
+    assert [w["tasks"] for w in data["weeks"]] == [3, 4] and data["proposals_approved"] == 0
 
 
 def test_an_empty_database_and_a_bad_timezone(home: Path) -> None:

@@ -18,6 +18,7 @@ from core.reflection.honest import reflect_honest
 from core.reflection.period import period_containing
 from core.reflection.sparkline import sparkline
 from core.store.db import Database
+from core.store.proposals import ProposalRepository
 from tests.reflection_history import Ballot, Call, History, Seeded
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -230,15 +231,29 @@ async def test_the_honest_view(db: Database) -> None:
     assert (await reflect_honest(db, MONDAY.previous())).empty
 
 
+async def approve_proposal_at(db: Database, decided_at: datetime) -> None:
+    """One proposal, approved at ``decided_at`` (as `openkoi learn approve` or a button would)."""
+    proposal = await ProposalRepository(db).add(
+        pattern_key="recurring:x", kind="recurring", name="x", description="x", skill_md="x",
+        drafted_by="template", support=3, confidence=0.9, evidence=("a", "b", "c"),
+    )  # fmt: skip
+    await db.execute(
+        "UPDATE skill_proposals SET status = 'approved', decided_by = 'slack:U1', decided_at = ? WHERE id = ?",
+        (decided_at.astimezone(UTC).isoformat(), proposal.id),
+    )
+
+
 async def test_growth_over_weeks_skills_and_proposals(db: Database) -> None:
     await seed(db)
+    await approve_proposal_at(db, datetime(2026, 12, 1, 10, tzinfo=BERLIN))  # the week of Mon 30 Nov
+    await approve_proposal_at(db, datetime(2026, 11, 1, 10, tzinfo=BERLIN))  # before the window
     now = datetime(2026, 12, 2, 12, tzinfo=BERLIN)
     growth = await reflect_growth(db, now, weeks=2)
     assert [(w.week.day, w.learnings_added, w.tasks, w.mean_score) for w in growth.weeks] == [
         (23, 1, 2, 0.5), (30, 2, 5, pytest.approx(0.7))
     ]  # fmt: skip
     assert growth.learnings_total == 4 and growth.skills_known == 2
-    assert growth.proposals_approved is None and all(w.proposals_approved is None for w in growth.weeks)
+    assert growth.proposals_approved == 2 and [w.proposals_approved for w in growth.weeks] == [0, 1]
     trends = {s.skill: s for s in growth.skills}
     # release-notes: the week before p1 (0.5, no votes); this week t1 (0.9, 👎) and t4 (0.8, 👍).
     notes = trends["release-notes"]
@@ -246,16 +261,6 @@ async def test_growth_over_weeks_skills_and_proposals(db: Database) -> None:
     assert notes.later == pytest.approx((0.9 + 0.8 + 0.0 + 1.0) / 4)
     assert notes.change == pytest.approx(0.175)
     assert trends["support"].earlier is None and trends["support"].later == pytest.approx(0.4)
-
-    # Proposals arrive with pattern mining: read when the table is there.
-    await db.execute("CREATE TABLE skill_proposals (id TEXT PRIMARY KEY, status TEXT NOT NULL, decided_at TEXT)")
-    await db.executemany(
-        "INSERT INTO skill_proposals VALUES (?,?,?)",
-        [("a", "approved", utc(1, 9, month=12).isoformat()), ("b", "dismissed", utc(1, 9, month=12).isoformat()),
-         ("c", "approved", utc(2, 9, month=10).isoformat())],
-    )  # fmt: skip
-    growth = await reflect_growth(db, now, weeks=2)
-    assert growth.proposals_approved == 2 and [w.proposals_approved for w in growth.weeks] == [0, 1]
 
 
 def test_sparkline_characters() -> None:

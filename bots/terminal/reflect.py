@@ -199,8 +199,7 @@ def _print_growth(g: GrowthReflection) -> None:
     click.echo(f"{'WEEK OF':<12} {'LEARNT':>6} {'TASKS':>6} {'MEAN SCORE':>10} {'PROPOSALS':>9}")
     for w in g.weeks:
         score = f"{w.mean_score:.2f}" if w.mean_score is not None else "-"
-        proposals = str(w.proposals_approved) if w.proposals_approved is not None else "-"
-        click.echo(f"{w.week:%a %d %b}   {w.learnings_added:>6} {w.tasks:>6} {score:>10} {proposals:>9}")
+        click.echo(f"{w.week:%a %d %b}   {w.learnings_added:>6} {w.tasks:>6} {score:>10} {w.proposals_approved:>9}")
     click.echo(f"learnings: {g.learnings_total} in all")
     click.echo(f"skills: {g.skills_known} known")
     for s in g.skills:
@@ -210,10 +209,7 @@ def _print_growth(g: GrowthReflection) -> None:
         click.echo(
             f"  {s.skill:<24} {s.tasks:>4} task{'' if s.tasks == 1 else 's'}  effectiveness {before} → {after}{change}"
         )
-    if g.proposals_approved is None:
-        click.echo("proposals approved: not recorded (pattern mining is not set up in this database)")
-    else:
-        click.echo(f"proposals approved: {g.proposals_approved}")
+    click.echo(f"proposals approved: {g.proposals_approved}")
 
 
 def _task(task_id: str, description: str) -> str:

@@ -2,9 +2,7 @@
 
 Counts per calendar week (Monday to Monday, in the timezone of ``now``): learnings added (and the
 total), tasks that ended and their mean final score, task skills known and each one's effectiveness
-in the earlier and the later half of the window, and skill proposals approved. Proposals are read
-from ``skill_proposals`` (``status = 'approved'``, by ``decided_at``) when that table exists; until
-pattern mining adds it, ``proposals_approved`` is None ("not available"), not zero.
+in the earlier and the later half of the window, and skill proposals approved (by when they were decided).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ class GrowthWeek:
     learnings_added: int
     tasks: int
     mean_score: float | None  # None: no scored task ended that week
-    proposals_approved: int | None  # None: proposals are not recorded (no skill_proposals table)
+    proposals_approved: int
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class GrowthReflection:
     learnings_total: int
     skills_known: int  # distinct task skills ever chosen for a task
     skills: tuple[SkillTrend, ...]  # those used in the window, most used first
-    proposals_approved: int | None  # in total; None when not recorded
+    proposals_approved: int  # in total
 
 
 async def reflect_growth(db: Database, now: datetime, *, weeks: int = 8) -> GrowthReflection:
@@ -66,7 +64,7 @@ async def reflect_growth(db: Database, now: datetime, *, weeks: int = 8) -> Grow
             learnings_added=learnt.get(i, 0),
             tasks=scores.get(i, (0, None))[0],
             mean_score=scores.get(i, (0, None))[1],
-            proposals_approved=None if proposals is None else proposals[1].get(i, 0),
+            proposals_approved=proposals[1].get(i, 0),
         )
         for i, p in enumerate(periods)
     ]
@@ -76,7 +74,7 @@ async def reflect_growth(db: Database, now: datetime, *, weeks: int = 8) -> Grow
         learnings_total=await q.memories_total(db, current.end_utc),
         skills_known=await q.skills_known(db),
         skills=await _skill_trends(db, periods),
-        proposals_approved=None if proposals is None else proposals[0],
+        proposals_approved=proposals[0],
     )
 
 

@@ -320,17 +320,8 @@ async def skill_outcomes_per_range(db: Database, bounds: Sequence[str]) -> Rows:
     return [r for r in _dicts(rows) if r["bucket"] is not None]
 
 
-async def has_table(db: Database, name: str) -> bool:
-    row = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-    return row is not None
-
-
-async def proposals_approved(db: Database, bounds: Sequence[str]) -> tuple[int, dict[int, int]] | None:
-    """Skill proposals approved in total and per range (by ``decided_at``), read from
-    ``skill_proposals(status, decided_at)`` with ``status = 'approved'``; None when that table does not
-    exist (it arrives with pattern mining)."""
-    if not await has_table(db, "skill_proposals"):
-        return None
+async def proposals_approved(db: Database, bounds: Sequence[str]) -> tuple[int, dict[int, int]]:
+    """Skill proposals approved in total and per range (by ``decided_at``)."""
     total = await db.fetchone("SELECT COUNT(*) FROM skill_proposals WHERE status = 'approved'")
     case, params = _bucket("decided_at", bounds)
     rows = await db.fetchall(
