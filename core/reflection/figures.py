@@ -80,6 +80,7 @@ class FeedbackNote:
 class DayFigures:
     day: date  # the calendar day in the period's timezone
     tasks: int  # tasks that ended that day
+    scored: int  # those of them with a final score
     mean_score: float | None  # their mean final score; None when none was scored
     calls: int  # model calls made that day
     cost_usd: float
@@ -113,6 +114,9 @@ class PeriodReflection:
     # days before it and the day itself.
     spark_days: tuple[date, ...] = ()
     previous: PeriodReflection | None = None  # the week before, for a week
+    # True for ``previous``: only what a trend compares was computed (outcomes, the mean final score,
+    # and cost, from ``days``); the other figures are left empty, not measured as zero.
+    brief: bool = False
 
     @property
     def tasks(self) -> int:
@@ -129,7 +133,8 @@ class PeriodReflection:
 
     @property
     def cost_usd(self) -> float:
-        return sum(m.cost_usd for m in self.models)
+        # A brief reflection has no spend by model; its days hold the same calls' cost.
+        return sum(d.cost_usd for d in self.days) if self.brief else sum(m.cost_usd for m in self.models)
 
     @property
     def tokens(self) -> int:
@@ -140,16 +145,18 @@ async def reflect_period(db: Database, period: Period) -> PeriodReflection:
     """The figures of ``period``; for a week also those of the week before (``previous``) and 14-day
     sparklines, for a day 7-day sparklines ending with that day."""
     if period.kind == "week":
-        previous = await _figures(db, period.previous())
         context = [*period.previous().days(), *period.days()]
     else:
-        previous = None
         context = [
             period_containing("day", period.start - timedelta(days=i), period.start.tzinfo) for i in range(6, 0, -1)
         ]
         context.append(period)
-    current = await _figures(db, period)
+    # One pass over the days for the sparklines and both weeks' day figures (the digest's biggest reads).
     series = await _day_series(db, context)
+    previous = None
+    if period.kind == "week":
+        previous = await _figures(db, period.previous(), days=series[:7], brief=True)
+    current = await _figures(db, period, days=series[-len(period.days()) :])
     lines = {
         "score": sparkline([d.mean_score for d in series], low=0.0, high=1.0),
         "cost": sparkline([d.cost_usd if d.calls else None for d in series]),
@@ -157,10 +164,40 @@ async def reflect_period(db: Database, period: Period) -> PeriodReflection:
     return replace(current, sparklines=lines, spark_days=tuple(d.day for d in series), previous=previous)
 
 
-async def _figures(db: Database, period: Period) -> PeriodReflection:
+async def _figures(db: Database, period: Period, *, days: list[DayFigures], brief: bool = False) -> PeriodReflection:
     start, end = period.start_utc, period.end_utc
     counts = await q.outcomes(db, start, end)
+    if brief:
+        scored = sum(d.scored for d in days)
+        score_sum = sum(d.scored * d.mean_score for d in days if d.mean_score is not None)
+        return PeriodReflection(
+            period=period,
+            outcomes={**dict.fromkeys(OUTCOMES, 0), **counts},
+            scored=scored,
+            mean_score=score_sum / scored if scored else None,
+            gain_tasks=0,
+            mean_first_score=None,
+            mean_gain=None,
+            iterations=0,
+            ran=0,
+            places=(),
+            models=(),
+            overrides=(),
+            dissent=(),
+            learnings_added=0,
+            learnings_reinforced=0,
+            learning_examples=(),
+            thumbs_up=0,
+            thumbs_down=0,
+            notes=(),
+            days=tuple(days),
+            brief=True,
+        )
     figures = await q.task_figures(db, start, end)
+    models = tuple(
+        ModelSpend(r["model"], r["calls"], int(r["tokens"] or 0), float(r["cost_usd"] or 0), int(r["unpriced"] or 0))
+        for r in await q.models(db, start, end)
+    )
     feedback = await q.feedback(db, start, end)
     learnt = await q.learnings(db, start, end)
     return PeriodReflection(
@@ -174,12 +211,7 @@ async def _figures(db: Database, period: Period) -> PeriodReflection:
         iterations=int(figures.get("iterations") or 0),
         ran=int(figures.get("ran") or 0),
         places=tuple(Place(r["platform"], r["channel"], r["tasks"]) for r in await q.places(db, start, end)),
-        models=tuple(
-            ModelSpend(
-                r["model"], r["calls"], int(r["tokens"] or 0), float(r["cost_usd"] or 0), int(r["unpriced"] or 0)
-            )
-            for r in await q.models(db, start, end)
-        ),
+        models=models,
         overrides=tuple(Override(**r) for r in await q.overrides(db, start, end)),
         dissent=_dissent(await q.dissent(db, start, end)),
         learnings_added=learnt["added"],
@@ -190,7 +222,7 @@ async def _figures(db: Database, period: Period) -> PeriodReflection:
         notes=tuple(
             FeedbackNote(r["task_id"], r["description"], r["vote"], r["note"], r["voter"]) for r in feedback["notes"]
         ),
-        days=tuple(await _day_series(db, period.days())),
+        days=tuple(days),
     )
 
 
@@ -212,7 +244,7 @@ async def _day_series(db: Database, days: list[Period]) -> list[DayFigures]:
     costs = await q.daily_costs(db, bounds)
     series = []
     for i, day in enumerate(days):
-        tasks, mean = scores.get(i, (0, None))
+        tasks, scored, mean = scores.get(i, (0, 0, None))
         calls, cost = costs.get(i, (0, 0.0))
-        series.append(DayFigures(day.start.date(), tasks, mean, calls, cost))
+        series.append(DayFigures(day.start.date(), tasks, scored, mean, calls, cost))
     return series

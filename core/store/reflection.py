@@ -172,17 +172,17 @@ async def feedback(db: Database, start: str, end: str) -> dict[str, Any]:
             "notes": _dicts(notes)}  # fmt: skip
 
 
-async def daily_scores(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, float | None]]:
-    """For each range between consecutive ``bounds`` (by index): tasks that ended in it and their mean
-    final score (None when none was scored). Ranges with no task are absent."""
+async def daily_scores(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, int, float | None]]:
+    """For each range between consecutive ``bounds`` (by index): tasks that ended in it, how many of
+    them were scored, and their mean final score (None when none was scored). Ranges with no task are absent."""
     case, params = _bucket("finished_at", bounds)
     rows = await db.fetchall(
-        f"""SELECT day, COUNT(*) AS tasks, AVG(score) AS mean_score FROM (
+        f"""SELECT day, COUNT(*) AS tasks, COUNT(score) AS scored, AVG(score) AS mean_score FROM (
                 SELECT {case} AS day, score FROM usage_events WHERE finished_at >= ? AND finished_at < ?)
             GROUP BY day""",
         (*params, bounds[0], bounds[-1]),
     )
-    return {int(r["day"]): (int(r["tasks"]), r["mean_score"]) for r in rows if r["day"] is not None}
+    return {int(r["day"]): (int(r["tasks"]), int(r["scored"]), r["mean_score"]) for r in rows if r["day"] is not None}
 
 
 async def daily_costs(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, float]]:
@@ -290,8 +290,8 @@ async def memories_per_range(db: Database, bounds: Sequence[str]) -> dict[int, i
 
 
 async def scores_per_range(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, float | None]]:
-    """Tasks that ended in each range and their mean final score (the same as ``daily_scores``)."""
-    return await daily_scores(db, bounds)
+    """Tasks that ended in each range and their mean final score (as ``daily_scores``)."""
+    return {i: (tasks, mean) for i, (tasks, _, mean) in (await daily_scores(db, bounds)).items()}
 
 
 async def skills_known(db: Database) -> int:
