@@ -77,7 +77,7 @@ def noise(rng: random.Random) -> list[Asked]:
             at(rng.randint(1, 30), rng.randint(0, 23), rng.randint(0, 59)),
             f"slack:U{rng.randint(10, 12)}",
             f"C-{rng.randint(1, 2)}",
-        )  # fmt: skip
+        )
         for i, text in enumerate(texts)
     ]
 
