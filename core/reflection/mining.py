@@ -41,7 +41,9 @@ class Mined:
 
 def _wanted(tasks: list[AskedTask], embedder: str) -> tuple[dict[str, str], list[str]]:
     """(hash → normalised text, the texts most asked first); runs in a worker thread."""
-    counts = Counter(normalise_text(t.text) for t in tasks)
+    counts: Counter[str] = Counter()
+    for raw, n in Counter(t.text for t in tasks).items():
+        counts[normalise_text(raw)] += n
     hashes = {text_hash(embedder, text): text for text in counts if text}
     ordered = sorted(hashes, key=lambda h: (-counts[hashes[h]], h))
     return hashes, ordered

@@ -87,14 +87,15 @@ class _Cluster:
 def _clusters(
     tasks: list[AskedTask], vectors: dict[str, npt.NDArray[np.float32]], threshold: float, tz: ZoneInfo
 ) -> list[_Cluster]:
-    texts = sorted({normalise_text(t.text) for t in tasks} & vectors.keys(), key=lambda s: text_hash("", s))
+    normalised = {raw: normalise_text(raw) for raw in {t.text for t in tasks}}
+    texts = sorted(set(normalised.values()) & vectors.keys(), key=lambda s: text_hash("", s))
     if not texts:
         return []
     labels = cluster(np.stack([vectors[s] for s in texts]), threshold)
     label_of = {s: labels[i] for i, s in enumerate(texts)}
     grouped: dict[int, list[_Asked]] = defaultdict(list)
     for task in tasks:  # oldest first (created_at, task id): the order the store returns them in
-        label = label_of.get(normalise_text(task.text))
+        label = label_of.get(normalised[task.text])
         if label is not None:
             at = datetime.fromisoformat(task.created_at).astimezone(tz)
             grouped[label].append(_Asked(task, at, label))
@@ -114,18 +115,26 @@ def _ids(asked: list[_Asked]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.task.task_id for a in ordered))
 
 
-def _recurring(c: _Cluster) -> Pattern:
+def _qualifies(support: int, confidence: float, settings: PatternSettings) -> bool:
+    return support >= settings.min_samples and round(confidence, 4) >= settings.min_confidence
+
+
+def _recurring(c: _Cluster, settings: PatternSettings) -> list[Pattern]:
     days = {a.at.date() for a in c.tasks}
-    return Pattern(
-        key=f"recurring:{c.key}",
-        kind="recurring",
-        title=c.title,
-        when=f"on {len(days)} different days",
-        support=len(c.tasks),
-        confidence=round(len(days) / len(c.tasks), 4),
-        evidence=_ids(c.tasks),
-        examples=c.examples,
-    )
+    if not _qualifies(len(c.tasks), len(days) / len(c.tasks), settings):
+        return []
+    return [
+        Pattern(
+            key=f"recurring:{c.key}",
+            kind="recurring",
+            title=c.title,
+            when=f"on {len(days)} different days",
+            support=len(c.tasks),
+            confidence=round(len(days) / len(c.tasks), 4),
+            evidence=_ids(c.tasks),
+            examples=c.examples,
+        )
+    ]
 
 
 def _time(c: _Cluster, settings: PatternSettings, tz: ZoneInfo) -> list[Pattern]:
@@ -135,7 +144,7 @@ def _time(c: _Cluster, settings: PatternSettings, tz: ZoneInfo) -> list[Pattern]
     found = []
     for (weekday, part), members in sorted(slots.items()):
         weeks = {a.at.isocalendar()[:2] for a in members}
-        if len(weeks) < settings.min_samples:
+        if len(weeks) < settings.min_samples or not _qualifies(len(members), len(members) / len(c.tasks), settings):
             continue
         first, last = min(a.at.time() for a in members), max(a.at.time() for a in members)
         found.append(
@@ -192,6 +201,8 @@ def _sequences(clusters: list[_Cluster], settings: PatternSettings) -> list[Patt
     minutes = f"{settings.sequence_window_minutes:g}"
     for (la, lb), occurrences in pairs.items():
         first, then = by_index[la], by_index[lb]
+        if not _qualifies(len(occurrences), len(occurrences) / len(first.tasks), settings):
+            continue
         found.append(
             Pattern(
                 key=f"sequence:{first.key}>{then.key}",
@@ -216,7 +227,7 @@ def find_patterns(
     clusters = [c for c in _clusters(tasks, vectors, settings.similarity, tz) if len(c.tasks) >= settings.min_samples]
     found: list[Pattern] = []
     for c in clusters:
-        found.append(_recurring(c))
+        found += _recurring(c, settings)
         found += _time(c, settings, tz)
     found += _sequences(clusters, settings)
     qualifying = [p for p in found if p.support >= settings.min_samples and p.confidence >= settings.min_confidence]
