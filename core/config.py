@@ -147,6 +147,17 @@ class PatternSettings(_Section):
     # A pattern needs at least this many supporting tasks, and this confidence, to be proposed.
     min_samples: int = Field(3, ge=2)
     min_confidence: float = Field(0.6, ge=0.0, le=1.0)
+    # Two task texts are the same kind of task when their embeddings' cosine reaches this (MiniLM,
+    # measured: paraphrases of one request 0.83-0.99, chained through each other; different requests
+    # on one subject 0.5-0.75; but "staging" vs "production" certs 0.87, so this groups those too).
+    similarity: float = Field(0.85, ge=0.0, le=1.0)
+    # Task B follows task A when the same requester or channel asks for it within this many minutes.
+    sequence_window_minutes: float = Field(60.0, gt=0)
+    # Only tasks asked within this many days are mined (0: all of them).
+    lookback_days: int = Field(90, ge=0)
+    # At most this many task texts not seen before are embedded per run (~250/s on one core); the
+    # rest wait for the next run, so a first run over a long history stays bounded.
+    max_new_texts: int = Field(2000, ge=1)
 
 
 class Pricing(_Section):

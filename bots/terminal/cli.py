@@ -77,13 +77,14 @@ class DefaultToThink(SuggestingGroup):
 def cli() -> None:
     """openkoi — an agent that deliberates before it acts and reviews its own work.
 
-    \b
-    openkoi "task"                 same as: openkoi think "task"
-    openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
-    openkoi status --costs         models, storage and spending
-    openkoi memory list            what the agent remembers (show, forget, global, reindex)
-    openkoi reflect week           how the work went: today, week, honest, growth
-    openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
+        \b
+        openkoi "task"                 same as: openkoi think "task"
+        openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
+        openkoi status --costs         models, storage and spending
+        openkoi memory list            what the agent remembers (show, forget, global, reindex)
+        openkoi reflect week           how the work went: today, week, honest, growth
+        openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
+        openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
 
@@ -321,6 +322,60 @@ def skills_show(name: str, workspace: Path | None) -> None:
 
 
 cli.add_command(reflect_group(SuggestingGroup))
+
+
+@cli.group(cls=SuggestingGroup, invoke_without_command=True)
+@click.pass_context
+def learn(ctx: click.Context) -> None:
+    """Skill proposals mined from usage patterns: list, show, approve, dismiss, mine."""
+    if ctx.invoked_subcommand is None:
+        from bots.terminal.learn import learn_list
+
+        views.run(learn_list(False))
+
+
+@learn.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also the approved and dismissed ones.")
+def learn_list(show_all: bool) -> None:
+    """Pending proposals: id, name, kind, support, confidence, age."""
+    from bots.terminal import learn as views_learn
+
+    views.run(views_learn.learn_list(show_all))
+
+
+@learn.command("show")
+@click.argument("proposal_id")
+def learn_show(proposal_id: str) -> None:
+    """One proposal: its pattern, the evidence tasks and the full SKILL.md."""
+    from bots.terminal import learn as views_learn
+
+    views.run(views_learn.learn_show(proposal_id))
+
+
+@learn.command("approve")
+@click.argument("proposal_id")
+def learn_approve(proposal_id: str) -> None:
+    """Install the proposal as a skill (source: proposed)."""
+    from bots.terminal import learn as views_learn
+
+    views.run(views_learn.learn_decide(proposal_id, "approved"))
+
+
+@learn.command("dismiss")
+@click.argument("proposal_id")
+def learn_dismiss(proposal_id: str) -> None:
+    """Dismiss the proposal; its pattern returns only when its support doubles."""
+    from bots.terminal import learn as views_learn
+
+    views.run(views_learn.learn_decide(proposal_id, "dismissed"))
+
+
+@learn.command("mine")
+def learn_mine() -> None:
+    """Mine the usage events for patterns now and propose skills; prints the report."""
+    from bots.terminal import learn as views_learn
+
+    views.run(views_learn.learn_mine())
 
 
 @cli.command()
