@@ -32,22 +32,39 @@ class TaskBrief:
     created_at: str
 
 
+def read_asked_tasks(conn: sqlite3.Connection, since: str | None) -> list[AskedTask]:
+    """Every task with a usage event (asked at or after ``since``, ISO-8601), oldest first.
+    Synchronous: for the mining process, which reads with its own connection (and for the repository)."""
+    where, params = ("WHERE t.created_at >= ?", (since,)) if since is not None else ("", ())
+    sql = f"""SELECT e.task_id, t.description, t.created_at, e.category, e.platform, e.channel, e.requester
+              FROM usage_events e JOIN tasks t ON t.id = e.task_id {where}
+              ORDER BY t.created_at, e.task_id"""
+    return [AskedTask(*row) for row in conn.execute(sql, params).fetchall()]
+
+
+def read_vectors(conn: sqlite3.Connection, embedder: str, hashes: Iterable[str]) -> dict[str, bytes]:
+    """The cached vectors (raw float32 bytes) for those of ``hashes`` that have one. Synchronous."""
+    wanted = list(dict.fromkeys(hashes))
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        cursor = conn.execute(
+            f"SELECT text_hash, vector FROM task_text_vectors WHERE embedder = ? AND text_hash IN ({marks})",
+            (embedder, *chunk),
+        )
+        found.update((str(h), bytes(v)) for h, v in cursor.fetchall())
+    return found
+
+
 class PatternRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def asked_tasks(self, since: datetime | None = None) -> list[AskedTask]:
         """Every task with a usage event (asked at or after ``since``), oldest first, in one hop."""
-        where, params = ("WHERE t.created_at >= ?", (since.isoformat(),)) if since is not None else ("", ())
-        sql = f"""SELECT e.task_id, t.description, t.created_at, e.category, e.platform, e.channel, e.requester
-                  FROM usage_events e JOIN tasks t ON t.id = e.task_id {where}
-                  ORDER BY t.created_at, e.task_id"""
-
-        def read(conn: sqlite3.Connection) -> list[AskedTask]:
-            # Built on the SQLite thread: 100,000 rows are ~0.1 s of Python the event loop must not run.
-            return [AskedTask(*row) for row in conn.execute(sql, params).fetchall()]
-
-        return await self.db.read_batch(read)
+        iso = since.isoformat() if since is not None else None
+        return await self.db.read_batch(lambda conn: read_asked_tasks(conn, iso))
 
     async def briefs(self, task_ids: Iterable[str]) -> list[TaskBrief]:
         """The text and time of each task in ``task_ids`` (those that still exist), oldest first."""
@@ -64,21 +81,8 @@ class PatternRepository:
 
     async def cached_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, bytes]:
         """The cached vectors (raw float32 bytes) for those of ``hashes`` that have one, in one hop."""
-        wanted = list(dict.fromkeys(hashes))
-
-        def read(conn: sqlite3.Connection) -> dict[str, bytes]:
-            found: dict[str, bytes] = {}
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                cursor = conn.execute(
-                    f"SELECT text_hash, vector FROM task_text_vectors WHERE embedder = ? AND text_hash IN ({marks})",
-                    (embedder, *chunk),
-                )
-                found.update((str(h), bytes(v)) for h, v in cursor.fetchall())
-            return found
-
-        return await self.db.read_batch(read)
+        wanted = list(hashes)
+        return await self.db.read_batch(lambda conn: read_vectors(conn, embedder, wanted))
 
     async def save_vectors(self, embedder: str, vectors: list[tuple[str, bytes]]) -> None:
         now = utcnow().isoformat()
