@@ -26,15 +26,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bots.chat import http_guard
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
+from bots.chat.digest_post import DigestBuilder, DigestPoster, stored_digest_builder
 from bots.chat.ingress import ACTIVE, Ingress
 from bots.chat.intake import IntakeWriter
 from bots.chat.platform import ChatPlatform
+from bots.chat.proposal_desk import ProposalDesk
 from bots.chat.publisher import ThreadPublisher
 from bots.chat.queue import TaskQueue, job_name, task_of
 from bots.chat.tasklog import TaskLog
@@ -48,6 +51,7 @@ from core.llm.gateway import warm_up
 from core.llm.providers import model_summary
 from core.models import TaskStatus
 from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
+from core.skills import skills_home
 from core.store import Store
 from core.store.intake import QueueLimits
 
@@ -82,6 +86,10 @@ class Service:
     model_line: str = "not resolved yet"
     _secrets: list[str] = field(default_factory=list)
     _retrying: set[str] = field(default_factory=set)  # platforms whose start failed, being retried
+    # Digests in chat: computes a digest (default: core.reflection.digest.build_digest, once it exists).
+    digest_builder: DigestBuilder | None = None
+    # What the scheduler calls (``post_scheduled``); None when no digest builder exists.
+    digests: DigestPoster | None = None
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -152,6 +160,7 @@ class Service:
             pacer=self.publisher.pacer,
         )
         self._build_adapters()
+        self._wire_digests()
         # Which model the tasks will use, or why there is none: said at start-up and in /readyz.
         self.model_ready, self.model_line = await asyncio.to_thread(model_summary, self.settings)
         # litellm's import holds the event loop for 2–3 s; done lazily by the first task it would
@@ -176,6 +185,8 @@ class Service:
                 self._retrying.add(name)
                 await _stop_quietly(adapter)
                 self._background.append(asyncio.create_task(self._retry_start(name, adapter)))
+        if self.digests is not None:
+            await self.digests.check_channels(self.off)  # logs a WARNING per channel it cannot post in
         # Workers start after recovery has failed the tasks a previous process left running, so
         # that nothing this process starts can be mistaken for one of them.
         await self.recover()
@@ -227,6 +238,17 @@ class Service:
             adapter = self._make(name)
             self.adapters[name] = adapter
             self.publisher.platforms[name] = adapter
+
+    def _wire_digests(self) -> None:
+        """Digests in chat (``bots.chat.digest_post``): the poster the scheduler calls, `/think digest`,
+        and the desk for the skill proposals' Approve / Dismiss buttons."""
+        tz = ZoneInfo(self.settings.schedule.timezone)
+        home = skills_home(self.settings.home, self.settings.config_dir)
+        pacer = self.publisher.pacer
+        self.desk.proposals = ProposalDesk(self.store, home, self.desk.policies, self.adapters, pacer)
+        build = self.digest_builder or stored_digest_builder(self.store)
+        self.digests = DigestPoster(self.store, self.adapters, self.service.digest, build, tz, pacer)
+        self.ingress.digests = self.digests.request
 
     def _make(self, name: str) -> Adapter:
         # Imported here: each SDK is heavy, and a platform that is off should cost nothing.
@@ -323,13 +345,17 @@ class Service:
         except Exception:
             database = False
         ready = database and self.model_ready and all(platforms.values()) and not self.ingress.closing
-        body = {
+        body: dict[str, Any] = {
             "ready": ready,
             "database": database,
             "model": "configured" if self.model_ready else "missing",
             "platforms": platforms,
             "draining": self.ingress.closing,
         }
+        # An unreachable digest channel is reported, but does not make us unready.
+        if self.digests is not None and self.digests.targets():
+            unreachable = [u.as_json() for u in self.digests.unreachable]
+            body["digest_channels"] = {"configured": len(self.digests.targets()), "unreachable": unreachable}
         return web.json_response(body, status=200 if ready else 503)
 
     async def stop(self) -> None:
@@ -341,6 +367,8 @@ class Service:
             await self.engine.abandon(task_of(name), "interrupted: openkoi was shut down while this task was running")
         await self.pool.cancel_all()
         await self.publisher.flush(within=min(10.0, drain + 1))
+        if self.digests is not None:
+            await self.digests.close()
         for job in self._background:
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

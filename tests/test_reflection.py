@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.reflection.digest import build_digest
+from core.reflection.digest import build_digest, digest_of
 from core.reflection.figures import reflect_period
 from core.reflection.growth import reflect_growth
 from core.reflection.honest import reflect_honest
@@ -284,3 +284,19 @@ async def test_every_range_read_uses_an_index(db: Database) -> None:
         detail = " ".join(str(r["detail"]) for r in rows)
         assert "USING" in detail and "INDEX" in detail, f"{table}: {detail}"
     assert sqlite3.sqlite_version_info >= (3, 35)
+
+
+async def test_a_digest_of_any_period_names_it_relative_to_now(db: Database) -> None:
+    await seed(db)
+    tasks = (await reflect_period(db, MONDAY)).tasks
+    assert tasks > 0
+    during = await digest_of(db, "daily", MONDAY, now=datetime(2026, 11, 30, 18, tzinfo=BERLIN))
+    assert during.headline.startswith(f"{tasks} tasks today so far: ")
+    after = await digest_of(db, "daily", MONDAY, now=datetime(2026, 12, 1, 9, tzinfo=BERLIN))
+    assert after.headline.startswith(f"{tasks} tasks yesterday: ")
+    assert after == await build_digest(db, "daily", now=datetime(2026, 12, 1, 9, tzinfo=BERLIN), tz=BERLIN)
+    later = await digest_of(db, "daily", MONDAY, now=datetime(2026, 12, 9, 9, tzinfo=BERLIN))
+    assert later.headline.startswith(f"{tasks} tasks on Mon 30 Nov: ")
+    week = period_containing("week", MONDAY.start, BERLIN)
+    this_week = await digest_of(db, "weekly", week, now=datetime(2026, 12, 2, 9, tzinfo=BERLIN))
+    assert " this week so far: " in this_week.headline

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,17 @@ class Deny:
     confirmation_or_task_id: str
 
 
-Command: TypeAlias = Think | Status | Cancel | Help | Approve | Deny
+DigestSpan = Literal["today", "week"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDigest:
+    """`/think digest [today|week]`: the current day or week so far, posted where it was asked."""
+
+    span: DigestSpan = "today"
+
+
+Command: TypeAlias = Think | Status | Cancel | Help | Approve | Deny | ShowDigest
 
 
 class CommandError(ValueError):
@@ -63,6 +73,7 @@ HELP_TEXT = """\
 /think cancel <id>    Stop a task.
 /think approve <id>   Allow an action that is waiting for your confirmation.
 /think deny <id>      Refuse an action that is waiting for your confirmation.
+/think digest [today or week]   Post the reflection digest of today (or this week) so far, here.
 /think help           Show this help.
 An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text."""
 
@@ -103,9 +114,9 @@ class _Options:
 def parse_command(text: str) -> Command:
     """Parse what follows ``/think`` into a Command; raise CommandError with a message for the person.
 
-    Callers may rely on: empty or blank text is Help(); ``status``/``cancel``/``approve``/``deny``/``help``
-    (any case) are subcommands only as the first word followed by the right shape (at most one id for
-    status, exactly one for the others, none for help), and ids are 4-32 hex characters returned
+    Callers may rely on: empty or blank text is Help(); ``status``/``cancel``/``approve``/``deny``/``help``/
+    ``digest`` (any case) are subcommands only as the first word followed by the right shape (at most one id for
+    status, exactly one for the others, none for help, nothing or ``today``/``week`` for digest), and ids are 4-32 hex characters returned
     lowercased; anything else is a Think whose description is the original text between the leading
     and trailing flags, sliced verbatim (inner spacing, newlines and non-ASCII kept; outer whitespace
     trimmed). Flags are read only at the start and the end, so dashes mid-sentence stay text; a ``--``
@@ -164,6 +175,12 @@ def _subcommand(tokens: list[_Token]) -> Command | None:
         return Help()
     if head == "status" and (not args or one_id):
         return Status(one_id)
+    if head == "digest" and len(args) <= 1:
+        span = args[0].lower() if args else "today"
+        if span == "today":
+            return ShowDigest("today")
+        if span == "week":
+            return ShowDigest("week")
     if head in ("cancel", "approve", "deny"):
         if not args:
             what = "task id" if head == "cancel" else "confirmation or task id"

@@ -1,6 +1,7 @@
 """The confirmation desk: Override / Cancel presses (and `/think approve|deny`), and expiry.
-It also holds ``feedback``, the desk for 👍 / 👎 presses, so that every adapter reaches both kinds of
-button through the one desk it is given.
+It also holds ``feedback``, the desk for 👍 / 👎 presses, and ``proposals``, the desk for a digest's
+Approve / Dismiss presses on skill proposals, so that every adapter reaches every kind of button
+through the one desk it is given.
 
 A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
 by the engine, answered at once; a worker then takes the approved task from the database and
@@ -17,6 +18,7 @@ from datetime import datetime
 from bots.chat.access import AccessPolicy
 from bots.chat.feedback import FeedbackDesk
 from bots.chat.platform import Actor, Reply
+from bots.chat.proposal_desk import NO_LONGER_VALID, ProposalDesk
 from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import AmbiguousId, NotFound
@@ -31,9 +33,17 @@ class ConfirmationDesk:
     pool: WorkerPool
     policies: dict[str, AccessPolicy]
     feedback: FeedbackDesk = field(init=False)
+    # Set by the service when digests are wired; None: proposal buttons are answered as no longer valid.
+    proposals: ProposalDesk | None = None
 
     def __post_init__(self) -> None:
         self.feedback = FeedbackDesk(self.engine.store)
+
+    async def proposal_press(self, actor: Actor, card_id: str, approve: bool) -> Reply:
+        """An Approve / Dismiss press under a skill proposal (see ``bots.chat.proposal_desk``)."""
+        if self.proposals is None:
+            return Reply(NO_LONGER_VALID, private=True)
+        return await self.proposals.press(actor, card_id, approve)
 
     async def press(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
         """Decide a pending confirmation. Refusals are private; a decision is announced in the thread."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bots.chat import commands
@@ -52,6 +53,8 @@ class Ingress:
     # The per-chat pacer the thread publisher uses: an adapter's answer to a command takes its turn
     # with the threads' posts in the same chat (Telegram allows 20 a minute in a group).
     pacer: Pacer = field(default_factory=Pacer)
+    # `/think digest today|week`: (span, platform, channel) -> starts posting it there; None: no digests.
+    digests: Callable[[commands.DigestSpan, str, str], None] | None = None
 
     async def handle(self, command: InboundCommand) -> Reply | None:
         """Answer one command. None means a redelivery of a command already handled: say nothing.
@@ -90,6 +93,8 @@ class Ingress:
                 return await self.desk.by_task_or_id(command.actor, ident, approve=True)
             case commands.Deny(confirmation_or_task_id=ident):
                 return await self.desk.by_task_or_id(command.actor, ident, approve=False)
+            case commands.ShowDigest(span=span):
+                return self._digest(command, span, policy)
         raise AssertionError(parsed)  # pragma: no cover - the match above is exhaustive
 
     async def _record(self, command: InboundCommand, deadline: float, new: NewTask | None = None) -> Recorded:
@@ -191,6 +196,16 @@ class Ingress:
     async def claim(self, platform: str, key: str) -> bool:
         """Record a delivery that is not a command (e.g. a button press); False for a redelivery."""
         return await self.engine.store.inbound.claim(platform, key)
+
+    def _digest(self, command: InboundCommand, span: commands.DigestSpan, policy: AccessPolicy) -> Reply:
+        """Anyone who may /think here may ask for a digest; it is posted in this channel in the background."""
+        if not policy.may_think(command.actor, command.channel_id):
+            return Reply("Sorry, you are not allowed to ask for digests here.", private=True)
+        if self.digests is None:
+            return Reply("Digests are not available in this openkoi.", private=True)
+        self.digests(span, command.platform, command.channel_id)
+        what = "today's digest (so far)" if span == "today" else "this week's digest (so far)"
+        return Reply(f"📊 Posting {what} here.", private=True)
 
     async def _status(self, command: InboundCommand, task_id: str | None) -> Reply:
         store = self.engine.store

@@ -45,14 +45,15 @@ class InboundCommand:
     origin: dict[str, Any] = field(default_factory=dict)
 
 
-ButtonAction = Literal["approve", "deny", "up", "down"]
+ButtonAction = Literal["approve", "deny", "up", "down", "skill_approve", "skill_dismiss"]
 
 
 @dataclass(frozen=True)
 class Button:
     """A button under a thread message. Its only state is an opaque id kept server-side, so a press
     works after a restart: ``approve``/``deny`` carry a confirmation id (Override/Cancel), ``up``/
-    ``down`` a feedback request id (👍/👎 on a finished task's result)."""
+    ``down`` a feedback request id (👍/👎 on a finished task's result), ``skill_approve``/
+    ``skill_dismiss`` a proposal card id (Approve/Dismiss under a skill proposal in a digest)."""
 
     label: str
     action: ButtonAction
@@ -65,6 +66,10 @@ class Button:
     @property
     def is_feedback(self) -> bool:
         return self.action in ("up", "down")
+
+    @property
+    def is_proposal(self) -> bool:
+        return self.action in ("skill_approve", "skill_dismiss")
 
 
 @dataclass(frozen=True)
@@ -143,4 +148,18 @@ class ChatPlatform(Protocol):
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
         """Replace a message's text (and buttons: none removes them). ``message_id`` is one this
         adapter returned from ``open_thread`` or ``post`` for the same conversation."""
+        ...
+
+    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
+        """Post a message of its own in a channel, outside any task's thread (a digest); return its id.
+        Raises ``CannotPost`` when the platform refuses to post in that channel at all."""
+        ...
+
+    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
+        """Replace a message ``post_to_channel`` returned (text and buttons: none removes them)."""
+        ...
+
+    async def check_channel(self, channel_id: str) -> CannotPost | None:
+        """The cheapest real check that the bot can reach ``channel_id``: None when it can, else why not
+        and what to do. Errors that say nothing about the channel (a timeout, a 5xx) are raised."""
         ...

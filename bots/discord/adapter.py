@@ -34,7 +34,15 @@ from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.markup import DISCORD
 from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
 from bots.config import DiscordSettings, Pace
-from bots.discord.buttons import Action, ConfirmationButton, FeedbackButton, VoteAction, button_view
+from bots.discord.buttons import (
+    Action,
+    ConfirmationButton,
+    FeedbackButton,
+    ProposalAction,
+    ProposalButton,
+    VoteAction,
+    button_view,
+)
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
 from core.feedback import Vote
 from core.store.conversations import Conversation
@@ -75,7 +83,7 @@ class _Client(discord.Client):
         self.session_ready = asyncio.Event()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ConfirmationButton, FeedbackButton)
+        self.add_dynamic_items(ConfirmationButton, FeedbackButton, ProposalButton)
         guild_ids = self.adapter.settings.guild_ids
         try:
             if guild_ids:
@@ -280,6 +288,12 @@ class DiscordAdapter:
         press = asyncio.ensure_future(self.desk.feedback.press(actor_of(interaction.user), request_id, choice))
         await self._answer_press(interaction, press, request_id)
 
+    async def on_proposal(self, interaction: discord.Interaction[Any], action: ProposalAction, card_id: str) -> None:
+        """Approve / Dismiss a skill proposal; refusals go only to the presser, a decision edits the message."""
+        actor = actor_of(interaction.user)
+        press = asyncio.ensure_future(self.desk.proposal_press(actor, card_id, action == "skill_approve"))
+        await self._answer_press(interaction, press, card_id)
+
     async def _answer_press(
         self, interaction: discord.Interaction[Any], press: asyncio.Future[Reply], about: str
     ) -> None:
@@ -380,6 +394,46 @@ class DiscordAdapter:
         await partial.get_partial_message(int(message_id)).edit(
             content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
         )
+
+    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
+        """A message of its own in a channel (a digest). Raises CannotPost on 403/404 or a malformed id."""
+        try:
+            target = self._client().get_partial_messageable(int(channel_id))
+        except ValueError as exc:
+            raise CannotPost(f"{channel_id!r} is not a Discord channel id", "Use the channel's numeric id.") from exc
+        try:
+            if message.buttons:
+                sent = await target.send(
+                    _clip(message.text), view=button_view(message.buttons), allowed_mentions=NO_MENTIONS
+                )
+            else:
+                sent = await target.send(_clip(message.text), allowed_mentions=NO_MENTIONS)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
+        return str(sent.id)
+
+    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
+        partial = self._client().get_partial_messageable(int(channel_id))
+        view = button_view(message.buttons) if message.buttons else None
+        await partial.get_partial_message(int(message_id)).edit(
+            content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
+        )
+
+    async def check_channel(self, channel_id: str) -> CannotPost | None:
+        """``GET /channels/{id}``: 404 10003 Unknown Channel, or 403 50001 Missing Access when the bot
+        cannot see it."""
+        try:
+            await self._client().fetch_channel(int(channel_id))
+        except ValueError:
+            return CannotPost(f"{channel_id!r} is not a Discord channel id", "Use the channel's numeric id.")
+        except discord.NotFound as exc:
+            return CannotPost(
+                f"Discord says 404 {exc.text or 'Unknown Channel'} ({exc.code})",
+                "Check the channel id in [digest] discord_channels, and that I am in that server.",
+            )
+        except discord.Forbidden as exc:
+            return CannotPost(f"Discord says 403 {exc.text or 'Forbidden'} ({exc.code})", REMEDY)
+        return None
 
 
 def _guild_id(conversation: Conversation) -> int | None:

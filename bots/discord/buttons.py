@@ -1,7 +1,7 @@
-"""Override / Cancel and 👍 / 👎 buttons that keep working across restarts.
+"""Override / Cancel, 👍 / 👎 and a skill proposal's Approve / Dismiss buttons that keep working across restarts.
 
 A button's whole state is its ``custom_id`` (``openkoi:approve:<confirmation id>``,
-``openkoi:up:<feedback request id>``), matched by a ``DynamicItem`` template registered on the
+``openkoi:up:<feedback request id>``, ``openkoi:skill_approve:<proposal card id>``), matched by a ``DynamicItem`` template registered on the
 client at start-up. So a press on a message posted by a previous process still reaches its desk: no
 view needs to be remembered, and no View timeout can silently kill the buttons (views are created
 with ``timeout=None``).
@@ -22,14 +22,18 @@ log = logging.getLogger(__name__)
 
 Action = Literal["approve", "deny"]
 VoteAction = Literal["up", "down"]
+ProposalAction = Literal["skill_approve", "skill_dismiss"]
 
 # Ids are 16 lowercase hex characters (core.models.new_id); anything else is not ours.
 TEMPLATE = r"openkoi:(?P<action>approve|deny):(?P<cid>[0-9a-f]{16})"
 FEEDBACK_TEMPLATE = r"openkoi:(?P<vote>up|down):(?P<fid>[0-9a-f]{16})"
+PROPOSAL_TEMPLATE = r"openkoi:(?P<decision>skill_approve|skill_dismiss):(?P<card>[0-9a-f]{16})"
 _TEMPLATES = {"approve": TEMPLATE, "deny": TEMPLATE, "up": FEEDBACK_TEMPLATE, "down": FEEDBACK_TEMPLATE}
+_TEMPLATES |= {"skill_approve": PROPOSAL_TEMPLATE, "skill_dismiss": PROPOSAL_TEMPLATE}
 LABEL_LIMIT = 80  # Discord's limit for a button label
 DEFAULT_LABELS: dict[Action, str] = {"approve": "Override", "deny": "Cancel"}
 VOTE_LABELS: dict[VoteAction, str] = {"up": "👍", "down": "👎"}
+PROPOSAL_LABELS: dict[ProposalAction, str] = {"skill_approve": "Approve", "skill_dismiss": "Dismiss"}
 
 
 class PressHandler(Protocol):
@@ -39,8 +43,12 @@ class PressHandler(Protocol):
 
     async def on_vote(self, interaction: discord.Interaction[Any], vote: VoteAction, request_id: str) -> None: ...
 
+    async def on_proposal(
+        self, interaction: discord.Interaction[Any], action: ProposalAction, card_id: str
+    ) -> None: ...
 
-def custom_id(action: Action | VoteAction, target_id: str) -> str:
+
+def custom_id(action: Action | VoteAction | ProposalAction, target_id: str) -> str:
     """The button's ``custom_id`` (≤ 100 characters); raises ValueError for an id the template would not match."""
     value = f"openkoi:{action}:{target_id}"
     if re.fullmatch(_TEMPLATES[action], value) is None:
@@ -105,9 +113,38 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FE
             await handler.on_vote(interaction, self.vote, self.request_id)
 
 
+class ProposalButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PROPOSAL_TEMPLATE):
+    """Approve (success) or Dismiss (secondary) under a skill proposal in a digest."""
+
+    def __init__(self, action: ProposalAction, card_id: str, label: str | None = None) -> None:
+        style = discord.ButtonStyle.success if action == "skill_approve" else discord.ButtonStyle.secondary
+        text = (label or PROPOSAL_LABELS[action])[:LABEL_LIMIT]
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=text, style=style, custom_id=custom_id(action, card_id)
+        )
+        super().__init__(button)
+        self.action: ProposalAction = action
+        self.card_id = card_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ProposalButton:
+        action: ProposalAction = "skill_approve" if match["decision"] == "skill_approve" else "skill_dismiss"
+        label = item.label if isinstance(item, discord.ui.Button) else None
+        return cls(action, match["card"], label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler = _handler(interaction, self.custom_id)
+        if handler is not None:
+            await handler.on_proposal(interaction, self.action, self.card_id)
+
+
 def _item(button: Button) -> discord.ui.DynamicItem[discord.ui.Button[Any]]:
     if button.action == "up" or button.action == "down":
         return FeedbackButton(button.action, button.target_id, button.label)
+    if button.action == "skill_approve" or button.action == "skill_dismiss":
+        return ProposalButton(button.action, button.target_id, button.label)
     return ConfirmationButton(button.action, button.target_id, button.label)
 
 

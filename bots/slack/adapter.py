@@ -241,6 +241,44 @@ class SlackAdapter:
             blocks=blocks.message_blocks(message),
         )
 
+    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
+        """A top-level message in ``channel_id`` (a digest). Raises CannotPost when Slack refuses the channel."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel_id,
+                text=blocks.fallback_text(message),
+                blocks=blocks.message_blocks(message),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in REFUSALS:
+                raise CannotPost(f"Slack says {error}", REFUSALS[error] + ".") from exc
+            raise
+        return str(response["ts"])
+
+    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
+        await self.client.chat_update(
+            channel=channel_id, ts=message_id, text=blocks.fallback_text(message), blocks=blocks.message_blocks(message)
+        )
+
+    async def check_channel(self, channel_id: str) -> CannotPost | None:
+        """``conversations.info``: an unknown or private channel is ``channel_not_found``; a public one
+        the bot was not invited to answers ``is_member: false``."""
+        try:
+            response = await self.client.conversations_info(channel=channel_id)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            remedy = REFUSALS.get(error, "Check the channel id, and that the app has the channels:read scope")
+            return CannotPost(f"Slack says {error}", remedy + ".")
+        channel: dict[str, Any] = response.get("channel") or {}
+        if channel.get("is_archived"):
+            return CannotPost("Slack says is_archived", REFUSALS["is_archived"] + ".")
+        if channel.get("is_member") is False:
+            return CannotPost("Slack says not_in_channel", REFUSALS["not_in_channel"] + ".")
+        return None
+
     # ------------------------------------------------------------------ Bolt wiring
 
     def _build_app(self) -> AsyncApp:
@@ -274,6 +312,7 @@ class SlackAdapter:
         app.event("message")(self._ignore)
         app.action(blocks.ACTION_PATTERN)(self._on_press)
         app.action(blocks.FEEDBACK_PATTERN)(self._on_press)
+        app.action(blocks.PROPOSAL_PATTERN)(self._on_press)
         return app
 
     async def _authorize(self) -> AuthorizeResult:
@@ -398,9 +437,12 @@ class SlackAdapter:
         actor = Actor(PLATFORM, user_id, str(user.get("name") or user.get("username") or user_id))
         action_id, value = str(action.get("action_id") or ""), str(action.get("value") or "")
         vote = blocks.FEEDBACK_PATTERN.fullmatch(action_id)
+        proposal = blocks.PROPOSAL_PATTERN.fullmatch(action_id)
         try:
             if vote is not None:
                 reply = await self.desk.feedback.press(actor, value, Vote.UP if vote[1] == "up" else Vote.DOWN)
+            elif proposal is not None:
+                reply = await self.desk.proposal_press(actor, value, proposal[1] == "approve")
             else:
                 reply = await self.desk.press(actor, value, action_id == blocks.APPROVE_ACTION)
         except Exception:

@@ -3,7 +3,8 @@
 Callers may rely on: every section's text is at most ``SECTION_LIMIT`` characters, a message has at
 most ``MAX_BLOCKS`` blocks, button labels fit Slack's 75-character limit, the Override/Cancel buttons
 carry ``APPROVE_ACTION`` / ``DENY_ACTION`` as ``action_id`` with the confirmation id as ``value``, and
-👍/👎 carry ``FEEDBACK_UP_ACTION`` / ``FEEDBACK_DOWN_ACTION`` with the feedback request id.
+👍/👎 carry ``FEEDBACK_UP_ACTION`` / ``FEEDBACK_DOWN_ACTION`` with the feedback request id, and a skill
+proposal's Approve/Dismiss carry ``PROPOSAL_APPROVE_ACTION`` / ``PROPOSAL_DISMISS_ACTION`` with its card id.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ FEEDBACK_UP_ACTION = "openkoi_feedback_up"
 FEEDBACK_DOWN_ACTION = "openkoi_feedback_down"
 FEEDBACK_PATTERN = re.compile(r"^openkoi_feedback_(up|down)$")
 FEEDBACK_BLOCK_ID = "openkoi_feedback"
+PROPOSAL_APPROVE_ACTION = "openkoi_skill_approve"
+PROPOSAL_DISMISS_ACTION = "openkoi_skill_dismiss"
+PROPOSAL_PATTERN = re.compile(r"^openkoi_skill_(approve|dismiss)$")
+PROPOSAL_BLOCK_ID = "openkoi_proposal"
 ACTION_IDS = {
     "approve": APPROVE_ACTION,
     "deny": DENY_ACTION,
     "up": FEEDBACK_UP_ACTION,
     "down": FEEDBACK_DOWN_ACTION,
+    "skill_approve": PROPOSAL_APPROVE_ACTION,
+    "skill_dismiss": PROPOSAL_DISMISS_ACTION,
 }
 
 Block = dict[str, Any]
@@ -85,7 +92,12 @@ def _chunks(text: str) -> list[str]:
 
 
 def actions(buttons: tuple[Button, ...]) -> Block:
-    block_id = FEEDBACK_BLOCK_ID if all(b.is_feedback for b in buttons) else ACTIONS_BLOCK_ID
+    if all(b.is_feedback for b in buttons):
+        block_id = FEEDBACK_BLOCK_ID
+    elif all(b.is_proposal for b in buttons):
+        block_id = PROPOSAL_BLOCK_ID
+    else:
+        block_id = ACTIONS_BLOCK_ID
     return {"type": "actions", "block_id": block_id, "elements": [button(b) for b in buttons]}
 
 

@@ -56,6 +56,7 @@ from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
     CALLBACK_PATTERN,
     FEEDBACK_PATTERN,
+    PROPOSAL_PATTERN,
     actor_of,
     after_command,
     chat_id_of,
@@ -65,6 +66,7 @@ from bots.telegram.wire import (
     is_bad_request,
     parse_callback_data,
     parse_feedback_data,
+    parse_proposal_data,
     with_retry,
 )
 from core.feedback import Vote
@@ -131,6 +133,7 @@ class TelegramAdapter:
         app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CallbackQueryHandler(self._on_press, pattern=CALLBACK_PATTERN))
         app.add_handler(CallbackQueryHandler(self._on_vote, pattern=FEEDBACK_PATTERN))
+        app.add_handler(CallbackQueryHandler(self._on_proposal, pattern=PROPOSAL_PATTERN))
         app.add_handler(CallbackQueryHandler(self._on_unknown_press))  # always answer, or the client spins
         app.add_error_handler(self._on_error)
         self._started = False
@@ -294,6 +297,23 @@ class TelegramAdapter:
         self.receipts.saved(update)
         await self._answer(query, reply.text, alert=reply.task_id is None)  # a refusal names no task
 
+    async def _on_proposal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A skill proposal's Approve/Dismiss: a decision edits the message (and gets a toast); a
+        refusal is an alert only the presser sees."""
+        query = update.callback_query
+        if query is None:
+            return
+        parsed = parse_proposal_data(query.data)
+        if parsed is None:
+            await self._answer(query, "This button is no longer valid.", alert=True)
+            return
+        if not await self.ingress.claim(self.name, str(update.update_id)):
+            return  # a redelivered press: decided and answered the first time
+        card_id, approve = parsed
+        reply = await self.desk.proposal_press(actor_of(query.from_user), card_id, approve)
+        self.receipts.saved(update)
+        await self._answer(query, reply.text, alert=reply.private)
+
     async def _on_unknown_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
             await self._answer(update.callback_query, "This button is no longer valid.", alert=True)
@@ -358,7 +378,35 @@ class TelegramAdapter:
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
         """Replace the text (and keyboard: no buttons removes it). An identical edit is a no-op."""
-        chat_id, keyboard = chat_id_of(conversation.channel_id), inline_keyboard(message.buttons)
+        await self.edit_in_channel(conversation.channel_id, message_id, message)
+
+    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
+        """A message of its own in a chat (a digest), not a reply. Raises CannotPost when the chat refuses us."""
+        try:
+            sent = await self._send(chat_id_of(channel_id), message.text, reply_to=None, buttons=message.buttons)
+        except Forbidden as exc:
+            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
+        except BadRequest as exc:
+            if any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
+                raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
+            raise
+        return str(sent.message_id)
+
+    async def check_channel(self, channel_id: str) -> CannotPost | None:
+        """``getChat``: 403 when the bot was removed or never added, 400 "chat not found" for an unknown chat."""
+        try:
+            await with_retry("getChat", lambda: self.application.bot.get_chat(chat_id_of(channel_id)))
+        except Forbidden as exc:
+            return CannotPost(f"Telegram says: {exc.message}", REMEDY)
+        except BadRequest as exc:
+            if any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
+                return CannotPost(f"Telegram says: {exc.message}", REMEDY)
+            raise
+        return None
+
+    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
+        """Replace the text (and keyboard: no buttons removes it). An identical edit is a no-op."""
+        chat_id, keyboard = chat_id_of(channel_id), inline_keyboard(message.buttons)
 
         async def attempt(text: str, parse_mode: str | None) -> None:
             await with_retry(

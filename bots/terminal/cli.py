@@ -77,14 +77,14 @@ class DefaultToThink(SuggestingGroup):
 def cli() -> None:
     """openkoi — an agent that deliberates before it acts and reviews its own work.
 
-        \b
-        openkoi "task"                 same as: openkoi think "task"
-        openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
-        openkoi status --costs         models, storage and spending
-        openkoi memory list            what the agent remembers (show, forget, global, reindex)
-        openkoi reflect week           how the work went: today, week, honest, growth
-        openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
-        openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
+    \b
+    openkoi "task"                 same as: openkoi think "task"
+    openkoi think "task" -i 5      up to five Plan-Execute-Evaluate-Refine iterations
+    openkoi status --costs         models, storage and spending
+    openkoi memory list            what the agent remembers (show, forget, global, reindex)
+    openkoi reflect week           how the work went: today, week, honest, growth
+    openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
+    openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
 

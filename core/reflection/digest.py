@@ -13,7 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from core.reflection.figures import OUTCOMES, PeriodReflection, reflect_period
-from core.reflection.period import Period, last_complete
+from core.reflection.period import Period, last_complete, period_containing
 from core.store.db import Database
 
 DigestKind = Literal["daily", "weekly"]
@@ -47,8 +47,23 @@ class Digest:
 async def build_digest(db: Database, kind: DigestKind, *, now: datetime, tz: ZoneInfo) -> Digest:
     """The digest of the last complete day (daily) or ISO week (weekly) before ``now`` in ``tz``."""
     period = last_complete("day" if kind == "daily" else "week", now, tz)
+    return await digest_of(db, kind, period, now=now)
+
+
+async def digest_of(db: Database, kind: DigestKind, period: Period, *, now: datetime) -> Digest:
+    """The digest of ``period``, whichever it is: the headline names it relative to ``now`` ("yesterday",
+    "today so far", "last week", "this week so far"), else by its date."""
     reflection = await reflect_period(db, period)
-    return compose(kind, reflection, "yesterday" if kind == "daily" else "last week")
+    return compose(kind, reflection, _relative(period, now))
+
+
+def _relative(period: Period, now: datetime) -> str:
+    unit = "day" if period.kind == "day" else "week"
+    if period.start <= now < period.end:
+        return "today so far" if unit == "day" else "this week so far"
+    if period == period_containing(period.kind, now, period.start.tzinfo).previous():
+        return "yesterday" if unit == "day" else "last week"
+    return period_label(period)
 
 
 def compose(kind: DigestKind, r: PeriodReflection, when: str) -> Digest:

@@ -9,6 +9,7 @@ from core.store.conversations import ConversationRepository, InboundRepository
 from core.store.cycles import CycleRepository
 from core.store.db import Database
 from core.store.deliberations import DeliberationRepository
+from core.store.digests import DigestRepository
 from core.store.feedback import FeedbackRepository
 from core.store.intake import IntakeRepository
 from core.store.memories import MemoryRepository
@@ -43,6 +44,7 @@ class Store:
         self.feedback = FeedbackRepository(self.db)
         self.usage_events = UsageEventRepository(self.db)
         self.proposals = ProposalRepository(self.db)
+        self.digests = DigestRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()

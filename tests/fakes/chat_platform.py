@@ -84,6 +84,20 @@ class RecordingPlatform:
         self.messages[message_id].edits.append(message)
         self.timeline.append((time.monotonic(), conversation.channel_id, message_id))
 
+    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
+        self._check(channel_id)
+        return await self._record(channel_id, None, message)
+
+    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
+        self._check(channel_id)
+        self.messages[message_id].edits.append(message)
+        self.timeline.append((time.monotonic(), channel_id, message_id))
+
+    async def check_channel(self, channel_id: str) -> CannotPost | None:
+        if channel_id in self.refusing:
+            return CannotPost(f"the platform says {self.refusing[channel_id]}", "Invite me to the channel.")
+        return None
+
     async def _record(self, channel_id: str, thread_id: str | None, message: Outgoing) -> str:
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -826,7 +826,8 @@ class FakeDiscord:
 
     def forbid_channel(self, channel_id: str, code: int = 50013, message: str = "Missing Permissions") -> None:
         """Make the bot unable to post in ``channel_id``, as Discord answers when a permission was taken
-        away: 403 with ``code`` (50013 Missing Permissions, 50001 Missing Access) on every message post."""
+        away: 403 with ``code`` (50013 Missing Permissions, 50001 Missing Access) on every message post,
+        and with 50001 (no View Channel) on ``GET /channels/{id}`` too."""
         self._forbidden[channel_id] = (code, message)
 
     def calls_to(self, method: str, path_prefix: str = "") -> list[Call]:
@@ -1122,6 +1123,10 @@ class FakeDiscord:
         channel = self.channels.get(request.match_info["channel"])
         if channel is None:
             return self._error(404, 10003, "Unknown Channel")
+        forbidden = self._forbidden.get(channel["id"])
+        if forbidden is not None and forbidden[0] == 50001:
+            # Without View Channel the bot cannot even read the channel; 50013 (no Send Messages) can.
+            return self._error(403, *forbidden)
         return self._json(channel)
 
     async def _channel_messages(self, request: web.Request) -> web.Response:

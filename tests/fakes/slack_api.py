@@ -495,7 +495,8 @@ class FakeSlack:
     def refuse_channel(self, channel: str, error: str = "not_in_channel") -> None:
         """Make ``channel`` refuse the bot as Slack does when it was never invited (``not_in_channel``)
         or the channel is private to it (``channel_not_found``): chat.postMessage, chat.update and
-        chat.postEphemeral there fail with ``error``; response_urls and DMs still work."""
+        chat.postEphemeral there fail with ``error``; response_urls and DMs still work. conversations.info
+        answers as Slack does: ``channel_not_found``, or ``is_member: false`` / ``is_archived: true``."""
         self.refusing[channel] = error
 
     # ----------------------------------------------------------------- Web API
@@ -690,7 +691,10 @@ class FakeSlack:
 
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(params.get("channel", ""))
-        if not channel_id:
+        # Like Slack: a channel the bot cannot see (unknown, or private without it) is channel_not_found;
+        # a public one it was not invited to is found, with is_member false.
+        refusal = self.refusing.get(channel_id)
+        if not channel_id or refusal == "channel_not_found":
             return {"ok": False, "error": "channel_not_found"}
         default = {
             "id": channel_id,
@@ -698,8 +702,8 @@ class FakeSlack:
             "is_channel": channel_id.startswith("C"),
             "is_im": channel_id.startswith("D"),
             "is_private": channel_id.startswith("G"),
-            "is_member": True,
-            "is_archived": False,
+            "is_member": refusal != "not_in_channel",
+            "is_archived": refusal == "is_archived",
         }
         return {"ok": True, "channel": self.channels.get(channel_id, default)}
 

@@ -532,7 +532,8 @@ class FakeTelegram:
         description: str = "Forbidden: bot is not a member of the supergroup chat",
     ) -> None:
         """Make ``chat_id`` refuse sendMessage and editMessageText as Telegram does once the bot was
-        removed (403) or may not write there (400 "not enough rights to send text messages to the chat")."""
+        removed (403) or may not write there (400 "not enough rights to send text messages to the chat");
+        getChat fails too for a 403 and for 400 "Bad Request: chat not found" (a chat the bot is not in)."""
         self._refusing[_chat_key(chat_id)] = ApiError(error_code, description)
 
     def update_payload(
@@ -1067,6 +1068,11 @@ class FakeTelegram:
 
     async def _get_chat(self, params: JSONDict) -> Any:
         key = _chat_key(params.get("chat_id"))
+        refused = self._refusing.get(key)
+        # A bot removed from a chat (403), or one that never was in it (400 "chat not found"), cannot
+        # read it either; one that may only not write there ("not enough rights") still can.
+        if refused is not None and (refused.code == 403 or "chat not found" in refused.description):
+            raise refused
         if key == self.bot_id:
             chat: JSONDict = {"id": key, "type": "private", "first_name": self.first_name, "username": self.username}
         else:
