@@ -472,3 +472,39 @@ async def test_an_unreachable_digest_channel_is_logged_and_listed_in_readyz(
         assert lines[0].startswith("digest: cannot post to slack channel CGONE: Slack says channel_not_found. Invite")
         assert all("cannot post to" in line for line in lines)
         await asyncio.sleep(0)
+
+
+async def test_a_skill_approved_by_button_is_used_by_the_next_matching_task(
+    settings: Settings, slack: FakeSlack
+) -> None:
+    service = service_settings(slack=slack_section(slack), digest={"slack_channels": [SLACK_DIGEST]})
+    async with serving(settings, service, Builder(empty=True)) as svc:
+        proposal = await propose(svc.store)
+        assert svc.digests is not None
+        await svc.digests.post_scheduled("daily", NOW)
+        (_, card) = top_level(slack, SLACK_DIGEST)
+        await slack_press(svc, card, blocks.PROPOSAL_APPROVE_ACTION, APPROVER, "boss")
+        await wait_until(lambda: card.edited)
+
+        body = slash_command_body(
+            text="rotate the staging TLS certificates", trigger_id="trig-rotate", response_url=slack.response_url("r")
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{svc.port}/slack/events", data=body, headers=signed_headers(body, SLACK_SECRET)
+            ) as resp,
+        ):
+            assert resp.status == 200
+
+        async def finished() -> list[str]:
+            rows = await svc.store.db.fetchall("SELECT id FROM tasks WHERE status = 'done'")
+            return [r["id"] for r in rows]
+
+        for _ in range(300):
+            if done := await finished():
+                break
+            await asyncio.sleep(0.05)
+        (task_id,) = done
+        uses = await svc.store.skill_uses.for_task(task_id)
+        assert [(u.skill, u.source) for u in uses if u.skill == proposal.name] == [(proposal.name, "proposed")]

@@ -1,5 +1,6 @@
-"""Pattern mining over 100,000 usage events: wall time of one run, the event loop's worst lag while it
-runs (a 10 ms ticker), and the process's peak RSS.
+"""Pattern mining and both digests over 100,000 usage events: wall time of one mining run and of each
+digest, the event loop's worst lag while each runs (a 10 ms ticker), and the peak RSS (the larger of
+this process and the mining child).
 
 The log spans 13 weeks: 60 % of the tasks repeat 200 real task texts (40 requests, five phrasings
 each; embedded for real during the run, as a first run would), 40 % are distinct noise texts whose
@@ -22,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -70,6 +72,7 @@ def build(events: int, rng: random.Random) -> tuple[list[Any], list[str]]:
 async def run(events: int) -> dict[str, Any]:
     from core.config import load_settings
     from core.memory.embedder import LocalEmbedder
+    from core.reflection.digest import build_digest
     from core.reflection.patterns import normalise_text, text_hash
     from core.reflection.proposer import run_pattern_mining
     from core.store import Store
@@ -126,6 +129,13 @@ async def run(events: int) -> dict[str, Any]:
             started = time.perf_counter()
             report = await run_pattern_mining(store, settings, embedder, None, now=NOW)
             mine_s = time.perf_counter() - started
+            mining_lag, lag = lag, 0.0
+            digest_ms: dict[str, float] = {}
+            for kind in ("daily", "weekly"):
+                started = time.perf_counter()
+                digest = await build_digest(store.db, kind, now=NOW, tz=ZoneInfo("UTC"))
+                digest_ms[kind] = (time.perf_counter() - started) * 1000
+                check(not digest.empty, f"the {kind} digest found no tasks")
             stop.set()
             await tick
         note(report.summary)
@@ -147,7 +157,10 @@ async def run(events: int) -> dict[str, Any]:
             "patterns": len(report.patterns),
             "proposals": len(report.proposals),
             "mine_s": round(mine_s, 2),
-            "loop_lag_max_ms": round(lag * 1000, 1),
+            "daily_digest_ms": round(digest_ms["daily"], 1),
+            "weekly_digest_ms": round(digest_ms["weekly"], 1),
+            "loop_lag_max_ms": round(mining_lag * 1000, 1),
+            "digest_loop_lag_max_ms": round(lag * 1000, 1),
             "peak_rss_mb": round(
                 max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
                 / 1024,
