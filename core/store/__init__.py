@@ -13,6 +13,7 @@ from core.store.feedback import FeedbackRepository
 from core.store.intake import IntakeRepository
 from core.store.memories import MemoryRepository
 from core.store.queue import QueueRepository
+from core.store.schedule import ScheduleRepository
 from core.store.skill_uses import SkillUseRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.transcripts import TranscriptRepository
@@ -41,6 +42,7 @@ class Store:
         self.skill_uses = SkillUseRepository(self.db)
         self.feedback = FeedbackRepository(self.db)
         self.usage_events = UsageEventRepository(self.db)
+        self.schedule = ScheduleRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()
