@@ -2,7 +2,8 @@
 
 An aiohttp server (Slack's `/slack/events`, Telegram's `/telegram/webhook`, `/healthz`, `/readyz`),
 the Slack Socket Mode, Discord gateway and Telegram polling clients, a pool of workers taking saved
-tasks from SQLite, the thread publisher and the confirmation desk. On start it recovers what a
+tasks from SQLite, the thread publisher, the confirmation desk, and (once the platforms are up) the
+scheduled jobs (``bots/schedule.py``; one process per database runs them). On start it recovers what a
 previous process left unfinished; on SIGTERM it stops taking commands, lets running tasks finish for
 `drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start),
 and exits.
@@ -25,7 +26,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -50,6 +51,9 @@ from core.models import TaskStatus
 from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
 from core.store import Store
 from core.store.intake import QueueLimits
+
+if TYPE_CHECKING:
+    from scheduler.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,7 @@ class Service:
     model_line: str = "not resolved yet"
     _secrets: list[str] = field(default_factory=list)
     _retrying: set[str] = field(default_factory=set)  # platforms whose start failed, being retried
+    schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -105,6 +110,9 @@ class Service:
             raise
 
     async def _abort_start(self) -> None:
+        if self.schedule is not None:
+            with contextlib.suppress(Exception):
+                await self.schedule.stop()
         for job in self._background:
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -190,6 +198,10 @@ class Service:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else s.serve.port
         self._announce()
+        from bots.schedule import service_schedule
+
+        self.schedule = service_schedule(self.settings, self.store)
+        await self.schedule.start()
 
     def live_platforms(self) -> list[str]:
         """The platforms whose tasks may run now: started, and not waiting for a start retry (a task
@@ -329,12 +341,16 @@ class Service:
             "model": "configured" if self.model_ready else "missing",
             "platforms": platforms,
             "draining": self.ingress.closing,
+            # Who runs the scheduled jobs: "this instance", "another instance" (one per database), "disabled".
+            "schedule": self.schedule.state if self.schedule is not None else "disabled",
         }
         return web.json_response(body, status=200 if ready else 503)
 
     async def stop(self) -> None:
         """Drain: refuse new commands, let running tasks finish, fail the rest honestly, then close."""
         self.ingress.closing = True
+        if self.schedule is not None:  # first: no job starts while draining; the lease is released
+            await self.schedule.stop()
         drain = self.service.serve.drain_seconds
         left = await self.pool.drain(within=drain)
         for name in left:

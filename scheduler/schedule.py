@@ -122,7 +122,10 @@ class Schedule:
             log.info("schedule: disabled ([schedule] enabled = false)")
             return
         self._stopped = False
-        await self.tick()
+        try:
+            await self.tick()
+        except Exception as exc:  # e.g. the database is locked: the loop tries again
+            log.warning("schedule: could not take the lease yet: %s", describe_error(exc))
         self._loop_task = asyncio.create_task(self._loop(), name="openkoi-schedule")
 
     async def stop(self) -> None:
