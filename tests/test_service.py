@@ -50,6 +50,7 @@ async def test_a_second_service_on_the_same_database_does_not_schedule_until_the
     settings.schedule = ScheduleSettings(lease_seconds=3)  # a taken lease is retried every second
     first, second = Service(settings, service_settings()), Service(settings, service_settings())
     await first.start()
+    first_running = True
     try:
         await second.start()
         assert first.schedule is not None and first.schedule.state == "this instance"
@@ -57,11 +58,12 @@ async def test_a_second_service_on_the_same_database_does_not_schedule_until_the
             async with http.get(f"http://127.0.0.1:{second.port}/readyz") as r:
                 assert r.status == 200 and (await r.json())["schedule"] == "another instance"
             await first.stop()  # releases the lease
+            first_running = False
             await wait_until(lambda: second.schedule is not None and second.schedule.owning, within=3)
             async with http.get(f"http://127.0.0.1:{second.port}/readyz") as r:
                 assert (await r.json())["schedule"] == "this instance"
     finally:
-        if first.schedule is not None and first.schedule.state != "stopped":
+        if first_running:
             await first.stop()
         await second.stop()
 
