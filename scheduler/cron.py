@@ -12,9 +12,8 @@ from core.errors import ConfigError
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
-# A window holding more fire times than this (a per-second cron over hours of grace) is cut: only the
-# latest fire time matters, and the cut keeps a start-up from spending seconds counting them.
-MAX_STEPS = 20_000
+# Fire times looked at per window at most: a safety net; the growing windows below keep it small.
+MAX_STEPS = 10_000
 
 
 def make_trigger(name: str, expr: str, timezone: str) -> CronTrigger:
@@ -34,13 +33,24 @@ def next_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
 
 
 def latest_fire(trigger: CronTrigger, now: datetime, within: timedelta) -> datetime | None:
-    """The most recent fire time ``t`` with ``now - within <= t <= now``, or None."""
+    """The most recent fire time ``t`` with ``now - within <= t <= now``, or None.
+
+    Looks back over windows growing fourfold from one minute, so a frequent job over hours of grace
+    costs a handful of steps, not one per fire time."""
+    span = min(within, timedelta(minutes=1))
+    while True:
+        latest = _latest_in(trigger, now - span, now)
+        if latest is not None or span >= within:
+            return latest
+        span = min(span * 4, within)
+
+
+def _latest_in(trigger: CronTrigger, start: datetime, now: datetime) -> datetime | None:
     latest: datetime | None = None
-    fire: datetime | None = trigger.get_next_fire_time(None, now - within)
+    fire: datetime | None = trigger.get_next_fire_time(None, start)
     for _ in range(MAX_STEPS):
         if fire is None or fire > now:
-            return latest
+            break
         latest = fire
         fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-    # Cut short: jump to the last stretch of the window and look there.
-    return latest_fire(trigger, now, min(within / 2, now - latest)) if latest is not None else None
+    return latest

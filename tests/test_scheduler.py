@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ScheduleSettings, load_settings
+from core.config import ScheduleSettings, Settings, load_settings
 from core.errors import ConfigError
+from core.memory.memory import Memory
+from core.models import Scope
 from core.store import Store
 from scheduler.cron import latest_fire, make_trigger, next_fire
+from scheduler.jobs import standard_jobs
 from scheduler.runs import JobRun
 from scheduler.schedule import Schedule
 
@@ -297,3 +300,21 @@ def test_a_bad_cron_or_timezone_is_a_clear_config_error(home: Path, key: str, va
         load_settings()
     assert f"key 'schedule.{key}'" in str(caught.value) and said in str(caught.value)
     assert str(home / "config.toml") in str(caught.value)
+
+
+async def test_memory_maintenance_prunes_faded_memories_through_core(memory: Memory, settings: Settings) -> None:
+    now = datetime.now(UTC)
+    scope = Scope(workspace="/srv/api")
+    kept, _ = await memory.remember("heuristic", "Rotate API signing keys every quarter", 0.8, scope, now=now)
+    await memory.remember(
+        "anti_pattern", "Never hard-code auth tokens in the repository", 0.8, scope, now=now - timedelta(weeks=60)
+    )
+    jobs = standard_jobs(settings, memory.store, memory=memory)
+    assert set(jobs) == {"memory_maintenance"}  # the digests and mining are not given: not scheduled
+    schedule = Schedule(settings.schedule, memory.store, jobs, clock=lambda: now, timer=False)
+    outcome = await schedule.run_job("memory_maintenance")
+    assert (outcome.status, outcome.detail) == (
+        "ok",
+        "compacted 0 task transcripts (0 chars freed); pruned 1 faded memory",
+    )
+    assert [m.id for m in await memory.store.memories.listing()] == [kept.id]
