@@ -42,6 +42,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("openkoi.schedule")
 
+
+class _OurListenerSaysIt(logging.Filter):
+    """APScheduler logs a missed run itself; the listener's line says it with the grace, so theirs goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Run time of job")
+
+
+_QUIET_MISSES = _OurListenerSaysIt()
+# APScheduler's own scheduler log (job added, started …), under our name. Its executor logs the misses.
+aps_log = logging.getLogger("openkoi.schedule.apscheduler")
+
 ScheduleState = Literal["this instance", "another instance", "disabled", "stopped"]
 # How long ``stop`` lets a running job finish before cancelling it (it is then recorded interrupted).
 STOP_WAIT_SECONDS = 10.0
@@ -308,10 +320,10 @@ class Schedule:
         from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        aps_log = logging.getLogger("apscheduler")
-        if aps_log.level == logging.NOTSET:  # our listener says it in one line; not theirs too
-            aps_log.setLevel(logging.ERROR)
+        for name in ("openkoi.schedule.apscheduler", "apscheduler.executors.default"):
+            logging.getLogger(name).addFilter(_QUIET_MISSES)  # the same filter once, however often started
         self._aps = AsyncIOScheduler(
+            logger=aps_log,
             timezone=self.settings.timezone,
             event_loop=asyncio.get_running_loop(),
             job_defaults={
