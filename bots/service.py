@@ -2,7 +2,8 @@
 
 An aiohttp server (Slack's `/slack/events`, Telegram's `/telegram/webhook`, `/healthz`, `/readyz`),
 the Slack Socket Mode, Discord gateway and Telegram polling clients, a pool of workers taking saved
-tasks from SQLite, the thread publisher and the confirmation desk. On start it recovers what a
+tasks from SQLite, the thread publisher, the confirmation desk, and (once the platforms are up) the
+scheduled jobs (``bots/schedule.py``; one process per database runs them). On start it recovers what a
 previous process left unfinished; on SIGTERM it stops taking commands, lets running tasks finish for
 `drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start),
 and exits.
@@ -25,7 +26,7 @@ import stat
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -54,6 +55,10 @@ from core.secrets import SECRETS, environment_secrets, install_log_redaction, se
 from core.skills import skills_home
 from core.store import Store
 from core.store.intake import QueueLimits
+
+if TYPE_CHECKING:
+    from scheduler.runs import JobRun
+    from scheduler.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +95,7 @@ class Service:
     digest_builder: DigestBuilder | None = None
     # What the scheduler calls (``post_scheduled``); None when no digest builder exists.
     digests: DigestPoster | None = None
+    schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -113,6 +119,9 @@ class Service:
             raise
 
     async def _abort_start(self) -> None:
+        if self.schedule is not None:
+            with contextlib.suppress(Exception):
+                await self.schedule.stop()
         for job in self._background:
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -201,6 +210,18 @@ class Service:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else s.serve.port
         self._announce()
+        from bots.schedule import service_schedule
+
+        digests = self.digests
+
+        async def post_digest(kind: Literal["daily", "weekly"], run: JobRun) -> str:
+            # The run's fire time, not now: a run caught up after downtime reports the period it was for.
+            if digests is None:
+                return "digests are off"
+            return await digests.post_scheduled(kind, run.fire_time)
+
+        self.schedule = service_schedule(self.settings, self.store, post_digest)
+        await self.schedule.start()
 
     def live_platforms(self) -> list[str]:
         """The platforms whose tasks may run now: started, and not waiting for a start retry (a task
@@ -351,6 +372,8 @@ class Service:
             "model": "configured" if self.model_ready else "missing",
             "platforms": platforms,
             "draining": self.ingress.closing,
+            # Who runs the scheduled jobs: "this instance", "another instance" (one per database), "disabled".
+            "schedule": self.schedule.state if self.schedule is not None else "disabled",
         }
         # An unreachable digest channel is reported, but does not make us unready.
         if self.digests is not None and self.digests.targets():
@@ -361,6 +384,8 @@ class Service:
     async def stop(self) -> None:
         """Drain: refuse new commands, let running tasks finish, fail the rest honestly, then close."""
         self.ingress.closing = True
+        if self.schedule is not None:  # first: no job starts while draining; the lease is released
+            await self.schedule.stop()
         drain = self.service.serve.drain_seconds
         left = await self.pool.drain(within=drain)
         for name in left:
@@ -396,11 +421,12 @@ async def _stop_quietly(adapter: Adapter) -> None:
 async def serve(settings: Settings, service: ServiceSettings) -> None:
     """Run until SIGTERM or SIGINT, then drain and exit."""
     svc = Service(settings, service)
-    await svc.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Before start: a SIGTERM while starting (the banner is already out) must drain, not kill.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await svc.start()
     await stop.wait()
     log.warning("shutting down: draining running tasks (up to %ss)", service.serve.drain_seconds)
     await svc.stop()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
@@ -129,9 +129,11 @@ class SkillSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """When ``openkoi serve``'s scheduler runs each job: standard 5-field cron expressions in ``timezone``
+    """When ``openkoi serve``'s scheduler runs each job: standard 5-field crontab expressions in ``timezone``
     (see ``scheduler/``). Owned by the scheduler; the jobs themselves live in ``core``."""
 
+    # False: ``openkoi serve`` runs no scheduled jobs (``openkoi schedule run`` still works).
+    enabled: bool = True
     timezone: str = "UTC"
     daily_digest: str = "0 9 * * *"
     weekly_digest: str = "0 9 * * mon"
@@ -139,6 +141,28 @@ class ScheduleSettings(_Section):
     memory_maintenance: str = "0 4 * * *"
     # A run missed by at most this much (downtime, a busy loop) still runs once when the service is back.
     misfire_grace_seconds: int = Field(6 * 3600, ge=1)
+    # Only one process schedules per database: it holds a lease renewed every third of this. A
+    # crashed owner is replaced by another ``openkoi serve`` at most this long after its last renewal.
+    lease_seconds: int = Field(60, ge=3, le=3600)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
+        return value
+
+    @field_validator("daily_digest", "weekly_digest", "pattern_mining", "memory_maintenance")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from core import cron
+
+        cron.check(value)
+        return value
 
 
 class PatternSettings(_Section):

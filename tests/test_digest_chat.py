@@ -508,3 +508,22 @@ async def test_a_skill_approved_by_button_is_used_by_the_next_matching_task(
         (task_id,) = done
         uses = await svc.store.skill_uses.for_task(task_id)
         assert [(u.skill, u.source) for u in uses if u.skill == proposal.name] == [(proposal.name, "proposed")]
+
+
+async def test_the_scheduled_daily_digest_job_posts_the_stored_figures_once(
+    settings: Settings, slack: FakeSlack
+) -> None:
+    service = service_settings(slack=slack_section(slack), digest={"slack_channels": [SLACK_DIGEST]})
+    svc = Service(settings, service)  # no injected builder: the figures come from the store
+    await svc.start()
+    try:
+        assert svc.schedule is not None
+        fire = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+        outcome = await svc.schedule.run_job("daily_digest", "catch-up", fire)
+        assert outcome.status == "ok" and outcome.detail.startswith("daily digest day:2026-11-30: posted to 1 channel")
+        (headline,) = top_level(slack, SLACK_DIGEST)
+        assert (headline.text or "").startswith("📊 *No tasks on Mon 30 Nov.*")
+        again = await svc.schedule.run_job("daily_digest", "catch-up", fire)
+        assert again.status == "skipped" and len(top_level(slack, SLACK_DIGEST)) == 1
+    finally:
+        await svc.stop()

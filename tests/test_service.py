@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from bots.config import PLATFORM_ENV
-from core.config import Settings
-from tests.chat_service import running_service, service_settings
+from bots.service import Service
+from core.config import ScheduleSettings, Settings
+from tests.chat_service import running_service, service_settings, wait_until
 from tests.conftest import PROVIDER_KEYS
 from tests.test_cli_e2e import OPENKOI
 
@@ -38,8 +39,33 @@ async def test_starts_without_platforms_and_reports_why(settings: Settings) -> N
                 body = await r.json()
                 assert r.status == 200, body
                 assert body == {
-                    "ready": True, "database": True, "model": "configured", "platforms": {}, "draining": False
+                    "ready": True, "database": True, "model": "configured", "platforms": {}, "draining": False,
+                    "schedule": "this instance",
                 }  # fmt: skip
+
+
+async def test_a_second_service_on_the_same_database_does_not_schedule_until_the_first_stops(
+    settings: Settings,
+) -> None:
+    settings.schedule = ScheduleSettings(lease_seconds=3)  # a taken lease is retried every second
+    first, second = Service(settings, service_settings()), Service(settings, service_settings())
+    await first.start()
+    first_running = True
+    try:
+        await second.start()
+        assert first.schedule is not None and first.schedule.state == "this instance"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{second.port}/readyz") as r:
+                assert r.status == 200 and (await r.json())["schedule"] == "another instance"
+            await first.stop()  # releases the lease
+            first_running = False
+            await wait_until(lambda: second.schedule is not None and second.schedule.owning, within=3)
+            async with http.get(f"http://127.0.0.1:{second.port}/readyz") as r:
+                assert (await r.json())["schedule"] == "this instance"
+    finally:
+        if first_running:
+            await first.stop()
+        await second.stop()
 
 
 async def test_a_service_without_a_model_says_so_and_is_not_ready(

@@ -84,6 +84,7 @@ def cli() -> None:
     openkoi memory list            what the agent remembers (show, forget, global, reindex)
     openkoi reflect week           how the work went: today, week, honest, growth
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
+    openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
@@ -376,6 +377,31 @@ def learn_mine() -> None:
     from bots.terminal import learn as views_learn
 
     views.run(views_learn.learn_mine())
+
+
+@cli.group(cls=SuggestingGroup)
+def schedule() -> None:
+    """Scheduled jobs (digests, pattern mining, memory maintenance): list, or run one now."""
+
+
+@schedule.command("list")
+def schedule_list() -> None:
+    """Each job: its cron, next run, last run and outcome; and which process holds the schedule."""
+    from bots.terminal.schedule import run_command
+    from bots.terminal.schedule import schedule_list as list_view
+
+    sys.exit(run_command(list_view()))
+
+
+@schedule.command("run")
+@click.argument("job")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for a running service to finish it.")
+def schedule_run(job: str, timeout: float) -> None:
+    """Run JOB now: in openkoi serve when one holds the schedule, else here (not the digests)."""
+    from bots.terminal.schedule import check_job, run_command
+    from bots.terminal.schedule import schedule_run as run_view
+
+    sys.exit(run_command(run_view(check_job(job), timeout)))
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from core.store.intake import IntakeRepository
 from core.store.memories import MemoryRepository
 from core.store.proposals import ProposalRepository
 from core.store.queue import QueueRepository
+from core.store.schedule import ScheduleRepository
 from core.store.skill_uses import SkillUseRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.transcripts import TranscriptRepository
@@ -45,6 +46,7 @@ class Store:
         self.usage_events = UsageEventRepository(self.db)
         self.proposals = ProposalRepository(self.db)
         self.digests = DigestRepository(self.db)
+        self.schedule = ScheduleRepository(self.db)
 
     async def open(self) -> Store:
         await self.db.open()
