@@ -9,11 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from core.config import Settings, load_settings
 from core.llm.gateway import ModelGateway
 from core.memory.embedder import LocalEmbedder
+from core.reflection.clustering import EXACT_LIMIT, _components, cluster
 from core.reflection.mining import mine
 from core.reflection.proposals import check_skill_md
 from core.reflection.proposer import run_pattern_mining
@@ -277,3 +279,27 @@ async def test_an_unreachable_model_falls_back_to_the_template(
         assert "please rotate staging certs" in proposal.skill_md
     finally:
         await store.close()
+
+
+def test_clustering_past_the_exact_limit_is_close_to_comparing_every_pair() -> None:
+    # 4,000 unrelated texts and 200 groups of three paraphrases (cosine ≥ 0.9), as isotropic random
+    # vectors (the worst case for pivots): past EXACT_LIMIT, pairs come from pivot buckets, which may
+    # split a group (rarely, with four pivots per text) but never join texts that are not close.
+    rng = np.random.default_rng(3)
+    unrelated = rng.standard_normal((4000, 384)).astype(np.float32)
+    seeds = rng.standard_normal((200, 384)).astype(np.float32)
+    seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
+    paraphrases = np.repeat(seeds, 3, axis=0) + 0.015 * rng.standard_normal((600, 384)).astype(np.float32)
+    vectors = np.concatenate([unrelated, paraphrases])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert len(vectors) > EXACT_LIMIT
+    left, right = np.nonzero(np.triu(vectors @ vectors.T >= 0.85, k=1))
+    exact = [int(x) for x in _components(len(vectors), [(left.astype(np.int64), right.astype(np.int64))])]
+    assert len(set(exact[4000:])) == 200 and len(set(exact)) == 4200  # the groups, and nothing else
+    labels = cluster(vectors, 0.85)
+    assert labels[:4000] == list(range(4000)), "an unrelated text was joined to another"
+    split = sum(len(set(labels[4000 + 3 * g : 4003 + 3 * g])) > 1 for g in range(200))
+    assert split <= 6, f"{split} of 200 groups of paraphrases were split"
+    assert all(
+        labels[i] in range(4000 + 3 * ((i - 4000) // 3), 4003 + 3 * ((i - 4000) // 3)) for i in range(4000, 4600)
+    )

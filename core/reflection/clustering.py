@@ -6,9 +6,12 @@ only on the set of vectors and their keys, never on the order they arrive in.
 Up to ``EXACT_LIMIT`` texts every pair is compared. Past it, comparing every pair costs n² (40,000
 texts: 1.2 x 10^12 operations), so candidate pairs come from buckets: each text joins the buckets of
 its ``FANOUT`` most similar pivots (texts picked by key, not at random), and pairs are compared
-inside each bucket; a bucket still too large is split again the same way. Two near-paraphrases
-almost always share a nearest pivot, so the clusters found are those of the exact method in
-practice, at a small fraction of the cost.
+inside each bucket; a bucket still too large is split again the same way. This is approximate: two
+close texts whose most similar pivots all differ are never compared. Measured on the worst case,
+isotropic random vectors (where pivots tell texts apart least): of 200 groups of three paraphrases
+(cosine ≥ 0.90) among 40,000 texts, 3 were split with four pivots per text (36 with two). No
+texts are ever joined that are not close: every pair joined was compared exactly. 40,000 texts
+take about 1.8 s.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy.typing as npt
 Vectors = npt.NDArray[np.float32]
 
 EXACT_LIMIT = 3000
-FANOUT = 2
+FANOUT = 4
 MAX_DEPTH = 3
 
 
@@ -51,8 +54,13 @@ def _bucketed(vectors: Vectors, members: npt.NDArray[np.int64], threshold: float
     n_pivots = min(512, max(8, int(np.sqrt(len(members)) * 2)))
     pivots = members[np.linspace(0, len(members) - 1, n_pivots).astype(np.int64)]
     nearest = np.argpartition(-(vectors[members] @ vectors[pivots].T), FANOUT - 1, axis=1)[:, :FANOUT]
+    # Each pivot's bucket in one sort rather than a scan per pivot: rows ordered by pivot, and (the
+    # sort being stable) by row within a pivot, as a scan would list them.
+    order = np.argsort(nearest.ravel(), kind="stable")
+    rows = np.repeat(np.arange(len(members), dtype=np.int64), FANOUT)[order]
+    edges_at = np.searchsorted(nearest.ravel()[order], np.arange(n_pivots + 1))
     for p in range(n_pivots):
-        bucket = members[np.nonzero((nearest == p).any(axis=1))[0]]
+        bucket = members[rows[edges_at[p] : edges_at[p + 1]]]
         if len(bucket) < 2:
             continue
         if len(bucket) == len(members):  # pivots that do not divide: compare exactly
