@@ -55,6 +55,9 @@ class AgencyVote(_Output):
     vote: Vote
     reason: Text
     caveat: str | None = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
+    # The Economist's estimate of the task's whole model cost, kept to be compared with the actual
+    # cost (`openkoi reflect honest`); None for the other agencies.
+    estimate_usd: float | None = None
 
 
 class GuardianAssessment(_Output):
@@ -67,6 +70,17 @@ class Ballot(_Output):
     """One agency's vote in the Parliament's reply. The reason comes before the vote, so that a
     model writes its reasoning first and votes from it (weak models vote at random otherwise)."""
 
+    reason: Sentence
+    vote: Vote
+    caveat: OptionalSentence = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
+
+
+class EconomistBallot(_Output):
+    """The Economist estimates what the task will cost, then reasons, then votes."""
+
+    estimated_cost_usd: float = Field(
+        ge=0.0, le=1000.0, description="The whole task's model cost in USD, all iterations, by your estimate"
+    )
     reason: Sentence
     vote: Vote
     caveat: OptionalSentence = Field(None, description="Required when vote is APPROVE_WITH_CAVEAT")
@@ -88,14 +102,20 @@ class ParliamentReply(_Output):
     grammar-constrained model cannot leave an agency out or vote twice."""
 
     guardian: GuardianBallot
-    economist: Ballot
+    economist: EconomistBallot
     empath: Ballot
     scholar: Ballot
     strategist: Ballot
 
     def votes(self) -> list[AgencyVote]:
         return [
-            AgencyVote(agency=agency, vote=b.vote, reason=b.reason, caveat=b.caveat)
+            AgencyVote(
+                agency=agency,
+                vote=b.vote,
+                reason=b.reason,
+                caveat=b.caveat,
+                estimate_usd=b.estimated_cost_usd if isinstance(b, EconomistBallot) else None,
+            )
             for agency in Agency
             for b in [getattr(self, agency.value)]
         ]

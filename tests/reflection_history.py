@@ -27,6 +27,7 @@ class Ballot:
     vote: str
     reason: str = "because"
     caveat: str | None = None
+    estimate_usd: float | None = None  # the Economist's cost estimate
 
 
 @dataclass
@@ -86,8 +87,8 @@ class History:
                 (deliberation, t.id, t.verdict, "verdict", ended),
             )
             await self.db.executemany(
-                "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat) VALUES (?,?,?,?,?)",
-                [(deliberation, b.agency, b.vote, b.reason, b.caveat) for b in t.ballots],
+                "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd) VALUES (?,?,?,?,?,?)",
+                [(deliberation, b.agency, b.vote, b.reason, b.caveat, b.estimate_usd) for b in t.ballots],
             )
         if t.confirmation is not None:
             status, by, when = t.confirmation

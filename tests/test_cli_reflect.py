@@ -79,7 +79,8 @@ def test_honest_lists_the_thumbs_down_after_the_threshold_and_the_failed_overrid
     assert f"task {ids['t1'][:8]} Write the release notes (score 0.90) — “missed the migration”" in text
     assert "Overridden blocks that then failed (1)\n" in text
     assert f"task {ids['t2'][:8]} Rotate the production keys: overridden by slack:alice, failed" in text
-    assert "Economist's cost prediction: not recorded" in text
+    assert "Economist's cost predictions (2 tasks): predicted $0.0900, actual $0.1700\n" in text
+    assert f"  predicted $0.0500, actual $0.1200: task {ids['t1'][:8]} Write the release notes" in text
     quiet = reflect("honest", "--day", "--tz", "Europe/Berlin", "--at", "2026-11-29T12:00")
     assert quiet.output.startswith("Nothing went wrong on Sun 29 Nov (so far)")
 

@@ -24,6 +24,7 @@ def reply(*votes: AgencyVote, assessment: GuardianAssessment = ASSESSMENT) -> Pa
         v = given.get(agency, vote(agency))
         ballots[agency.value] = {"vote": v.vote, "reason": v.reason, "caveat": v.caveat}
     ballots["guardian"].update(assessment.model_dump())
+    ballots["economist"]["estimated_cost_usd"] = 0.05
     return ParliamentReply.model_validate(ballots)
 
 
@@ -153,3 +154,9 @@ def test_unavailable_is_a_fail_closed_guardian_block() -> None:
     assert verdict.blocked and verdict.fail_closed
     assert verdict.assessment is None
     assert "model timed out" in verdict.reason
+
+
+def test_the_economist_estimates_the_cost_and_only_the_economist() -> None:
+    verdict = tally(full())
+    estimates = {v.agency.value: v.estimate_usd for v in verdict.votes}
+    assert estimates == {"guardian": None, "economist": 0.05, "empath": None, "scholar": None, "strategist": None}

@@ -156,6 +156,11 @@ async def test_votes_are_stored_with_the_task(engine: Engine, model_env: FakeMod
     assert deliberation is not None and deliberation["task_id"] == task.id
     assert [v["agency"] for v in deliberation["votes"]] == ["guardian", "economist", "empath", "scholar", "strategist"]
     assert deliberation["reversibility"] == "FULL"
+    # The Economist's estimate is kept for `openkoi reflect honest`, made from the costs it was shown.
+    assert [v["estimate_usd"] for v in deliberation["votes"]] == [None, 0.05, None, None, None]
+    (call,) = model_env.requests_of("ParliamentReply")
+    prompt = call["messages"][1]["content"]
+    assert "## Costs" in prompt and "Budget: at most $" in prompt
 
 
 async def test_simulate_executes_nothing(engine: Engine, model_env: FakeModelServer) -> None:

@@ -40,14 +40,14 @@ async def seed(db: Database) -> dict[str, str]:
         Seeded("Write the release notes", "done", utc(29, 23, 30), "slack", "C1", decision="accept", score=0.9,
                cycle_scores=[0.6, 0.9], calls=[Call("model-a", 0.10, 600, 400), Call("model-b", 0.02, 300, 200)],
                verdict="approved",
-               ballots=[*APPROVE_ALL[:1], Ballot("economist", "APPROVE_WITH_CAVEAT", "ok", "costly model"),
+               ballots=[*APPROVE_ALL[:1], Ballot("economist", "APPROVE_WITH_CAVEAT", "ok", "costly model", 0.05),
                         *APPROVE_ALL[2:]],
                votes=[("slack:U1", -1, "missed the migration", utc(30, 9))], skills=["release-notes"])
     )  # fmt: skip
     ids["t2"] = await h.add(  # a Guardian block that alice overrode, then the task failed
         Seeded("Rotate the production keys", "failed", utc(30, 10), "slack", "C1", cycle_scores=[0.5, 0.2],
                calls=[Call("model-a", 0.05)], verdict="guardian_block",
-               ballots=[Ballot("guardian", "BLOCK"), Ballot("economist", "APPROVE"),
+               ballots=[Ballot("guardian", "BLOCK"), Ballot("economist", "APPROVE", estimate_usd=0.04),
                         Ballot("empath", "ABSTAIN"), Ballot("scholar", "APPROVE_WITH_CAVEAT", caveat="backup first"),
                         Ballot("strategist", "ABSTAIN")],
                confirmation=("approved", "slack:alice", utc(30, 9, 50)), error="the key store refused")
@@ -224,10 +224,14 @@ async def test_the_honest_view(db: Database) -> None:
     assert [(f.task_id, f.outcome, f.decided_by, f.reason) for f in honest.overridden_then_failed] == [
         (ids["t2"], "failed", "slack:alice", "the key store refused")
     ]
-    assert [(c.task_id, c.vote, c.reason, round(c.actual_cost_usd, 4), c.predicted_cost) for c in honest.economist] == [
-        (ids["t1"], "APPROVE_WITH_CAVEAT", "costly model", 0.12, "not recorded")
-    ]
-    assert honest.economist_prediction == "not recorded"
+    assert [
+        (c.task_id, c.vote, c.reason, round(c.actual_cost_usd, 4), c.predicted_cost_usd) for c in honest.economist
+    ] == [(ids["t1"], "APPROVE_WITH_CAVEAT", "costly model", 0.12, 0.05)]
+    # Estimates against actual costs: t1 predicted $0.05, cost $0.12; t2 predicted $0.04, cost $0.05.
+    forecasts = honest.forecasts
+    assert forecasts is not None and forecasts.tasks == 2
+    assert (round(forecasts.predicted_usd, 4), round(forecasts.actual_usd, 4)) == (0.09, 0.17)
+    assert [(c.task_id, round(c.miss_usd or 0, 4)) for c in forecasts.worst] == [(ids["t1"], 0.07), (ids["t2"], 0.01)]
     assert (await reflect_honest(db, MONDAY.previous())).empty
 
 

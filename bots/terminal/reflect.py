@@ -175,7 +175,21 @@ def _print_honest(h: HonestReflection) -> None:
             click.echo(f"\n{title} ({len(lines)})")
             for line in lines:
                 click.echo(f"  {line}")
-    click.echo(f"\nEconomist's cost prediction: {h.economist_prediction} (it votes in words; no estimate is stored)")
+    f = h.forecasts
+    if f is None:
+        click.echo("\nEconomist's cost predictions: not recorded for any task in this period")
+    else:
+        click.echo(
+            f"\nEconomist's cost predictions ({f.tasks} task{'' if f.tasks == 1 else 's'}):"
+            f" predicted ${f.predicted_usd:.4f}, actual ${f.actual_usd:.4f}"
+        )
+        for c in f.worst:
+            click.echo(
+                f"  predicted ${c.predicted_cost_usd or 0:.4f}, actual ${c.actual_cost_usd:.4f}:"
+                f" {_task(c.task_id, c.description)}"
+            )
+    if h.economist:
+        click.echo(f"\nEconomist's reservations ({len(h.economist)})")
     for c in h.economist:
         click.echo(f"  {c.vote} “{c.reason}” — actual ${c.actual_cost_usd:.4f}: {_task(c.task_id, c.description)}")
 

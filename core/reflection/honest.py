@@ -2,9 +2,8 @@
 
 Lists 👎 results, score regressions inside the PEER loop, escalations, results that met the quality
 threshold and were still rated down, blocks a person overrode that then failed, and the Economist's
-reservations next to what the task really cost. Nothing is softened and nothing is made up: the
-Economist gives its view in words, and no cost prediction of its own is stored anywhere, so
-``economist_prediction`` says "not recorded".
+reservations and its cost estimates next to what the tasks really cost. Nothing is softened and
+nothing is made up: a task deliberated before estimates were recorded has none.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from dataclasses import dataclass
 from core.reflection.period import Period
 from core.store import reflection as q
 from core.store.db import Database
-
-NOT_RECORDED = "not recorded"
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,22 @@ class EconomistCheck:
     vote: str  # APPROVE_WITH_CAVEAT | ABSTAIN | BLOCK
     reason: str
     actual_cost_usd: float
-    predicted_cost: str = NOT_RECORDED  # the Economist's vote carries no number
+    predicted_cost_usd: float | None  # None: deliberated before the Economist's estimates were recorded
+
+    @property
+    def miss_usd(self) -> float | None:
+        """How far the estimate was from the actual cost (positive: it cost more than predicted)."""
+        return None if self.predicted_cost_usd is None else self.actual_cost_usd - self.predicted_cost_usd
+
+
+@dataclass(frozen=True)
+class EconomistForecasts:
+    """The Economist's estimates against actual costs over the tasks that have one."""
+
+    tasks: int
+    predicted_usd: float
+    actual_usd: float
+    worst: tuple[EconomistCheck, ...]  # the largest misses, largest first (at most five)
 
 
 @dataclass(frozen=True)
@@ -77,8 +89,8 @@ class HonestReflection:
     regressions: tuple[Regression, ...]
     escalations: tuple[Escalation, ...]
     overridden_then_failed: tuple[OverrideFailure, ...]
-    economist: tuple[EconomistCheck, ...]
-    economist_prediction: str = NOT_RECORDED
+    economist: tuple[EconomistCheck, ...]  # its votes other than a plain APPROVE
+    forecasts: EconomistForecasts | None  # None: no task in the period has an estimate
 
     @property
     def passed_then_rated_down(self) -> tuple[DownVote, ...]:
@@ -94,14 +106,36 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
     """What went wrong in ``period``. 👎 votes count when cast or changed in the period; the other lists
     hold tasks that ended in it."""
     start, end = period.start_utc, period.end_utc
+    checks = [
+        EconomistCheck(
+            r["task_id"],
+            r["description"],
+            r["vote"],
+            r["reason"],
+            float(r["cost_usd"]),
+            None if r["estimate_usd"] is None else float(r["estimate_usd"]),
+        )
+        for r in await q.economist_votes(db, start, end)
+    ]
     return HonestReflection(
         period=period,
         down_votes=tuple(DownVote(**r) for r in await q.down_votes(db, start, end)),
         regressions=tuple(Regression(**r) for r in await q.regressions(db, start, end)),
         escalations=tuple(Escalation(**r) for r in await q.escalations(db, start, end)),
         overridden_then_failed=tuple(OverrideFailure(**r) for r in await q.overridden_then_failed(db, start, end)),
-        economist=tuple(
-            EconomistCheck(r["task_id"], r["description"], r["vote"], r["reason"], float(r["cost_usd"]))
-            for r in await q.economist_votes(db, start, end)
-        ),
+        economist=tuple(c for c in checks if c.vote != "APPROVE"),
+        forecasts=_forecasts(checks),
+    )
+
+
+def _forecasts(checks: list[EconomistCheck]) -> EconomistForecasts | None:
+    estimated = [c for c in checks if c.predicted_cost_usd is not None]
+    if not estimated:
+        return None
+    worst = sorted(estimated, key=lambda c: (-abs(c.miss_usd or 0.0), c.task_id))[:5]
+    return EconomistForecasts(
+        tasks=len(estimated),
+        predicted_usd=sum(c.predicted_cost_usd or 0.0 for c in estimated),
+        actual_usd=sum(c.actual_cost_usd for c in estimated),
+        worst=tuple(worst),
     )

@@ -31,8 +31,11 @@ class DeliberationRepository:
                 ),
             )  # fmt: skip
             await conn.executemany(
-                "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat) VALUES (?,?,?,?,?)",
-                [(deliberation_id, v.agency.value, v.vote.value, v.reason, v.caveat) for v in verdict.votes],
+                "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd) VALUES (?,?,?,?,?,?)",
+                [
+                    (deliberation_id, v.agency.value, v.vote.value, v.reason, v.caveat, v.estimate_usd)
+                    for v in verdict.votes
+                ],
             )
         return deliberation_id
 
@@ -48,7 +51,7 @@ class DeliberationRepository:
             return None
         result = dict(row)
         votes = await self.db.fetchall(
-            "SELECT agency, vote, reason, caveat FROM votes WHERE deliberation_id = ? ORDER BY id",
+            "SELECT agency, vote, reason, caveat, estimate_usd FROM votes WHERE deliberation_id = ? ORDER BY id",
             (row["id"],),
         )
         result["votes"] = [dict(v) for v in votes]

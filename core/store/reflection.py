@@ -257,14 +257,15 @@ async def overridden_then_failed(db: Database, start: str, end: str) -> Rows:
 
 
 async def economist_votes(db: Database, start: str, end: str) -> Rows:
-    """The Economist's vote on each task that ended in the range and that it did not simply approve
-    (a caveat, an abstention or a block), with the task's actual cost. The Economist gives a reason
-    in words; no cost estimate of its own is stored."""
+    """The Economist's vote on each task that ended in the range, with its cost estimate (``estimate_usd``,
+    None before estimates were recorded) and the task's actual cost (``cost_usd``), oldest first. A
+    task deliberated more than once (resumed) has a row per deliberation."""
     rows = await db.fetchall(
-        f"""SELECT e.task_id, t.description, v.vote, COALESCE(v.caveat, v.reason) AS reason, e.cost_usd
+        f"""SELECT e.task_id, t.description, v.vote, COALESCE(v.caveat, v.reason) AS reason, v.estimate_usd,
+                   e.cost_usd
             FROM usage_events e JOIN tasks t ON t.id = e.task_id JOIN deliberations d ON d.task_id = e.task_id
             JOIN votes v ON v.deliberation_id = d.id AND v.agency = 'economist'
-            WHERE {_ENDED} AND v.vote <> 'APPROVE' ORDER BY e.finished_at, v.id""",
+            WHERE {_ENDED} ORDER BY e.finished_at, v.id""",
         (start, end),
     )
     return _dicts(rows)

@@ -22,6 +22,7 @@ def parliament(
     blast_radius: str = "LOW",
     permission_level: str = "STANDARD",
     omit: tuple[str, ...] = (),
+    estimate_usd: float = 0.05,
 ) -> Reply:
     """A five-key ParliamentReply; ``omit`` leaves agencies out (a malformed reply)."""
     votes = votes or {}
@@ -32,6 +33,8 @@ def parliament(
         for a in AGENCIES
         if a not in omit
     }
+    if "economist" in payload:
+        payload["economist"]["estimated_cost_usd"] = estimate_usd
     if "guardian" in payload:
         payload["guardian"].update(
             reversibility=reversibility, blast_radius=blast_radius, permission_level=permission_level
