@@ -76,10 +76,11 @@ class Ballot(_Output):
 
 
 class EconomistBallot(_Output):
-    """The Economist estimates what the task will cost, then reasons, then votes."""
+    """The Economist estimates what the task will cost, then reasons, then votes. The bound is loose on
+    purpose: a wild but well-formed guess is data for `reflect honest`, not a reason to fail closed."""
 
     estimated_cost_usd: float = Field(
-        ge=0.0, le=1000.0, description="The whole task's model cost in USD, all iterations, by your estimate"
+        ge=0.0, le=1_000_000.0, description="The whole task's model cost in USD, all iterations, by your estimate"
     )
     reason: Sentence
     vote: Vote
