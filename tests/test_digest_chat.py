@@ -179,8 +179,12 @@ def slack_buttons(message: SlackMessage) -> list[dict[str, Any]]:
     return [e for b in message.blocks or [] if b["type"] == "actions" for e in b["elements"]]
 
 
-async def slack_press(svc: Service, message: SlackMessage, action_id: str, user_id: str, user_name: str) -> None:
-    (value,) = {e["value"] for e in slack_buttons(message)}
+async def slack_press(
+    svc: Service, message: SlackMessage, action_id: str, user_id: str, user_name: str, value: str | None = None
+) -> None:
+    """Press ``message``'s button; ``value``: a button it showed earlier (a client not refreshed yet)."""
+    if value is None:
+        (value,) = {e["value"] for e in slack_buttons(message)}
     body = block_action_body(action_id, value, user_id, message.channel, message.ts, user_name=user_name)
     async with (
         aiohttp.ClientSession() as http,
@@ -316,6 +320,7 @@ async def test_approve_and_dismiss_follow_the_override_rules_on_slack(settings: 
         await svc.digests.post_scheduled("daily", NOW)
         (headline, card) = top_level(slack, SLACK_DIGEST)
         (_, other_card) = top_level(slack, SLACK_OTHER)
+        (stale,) = {e["value"] for e in slack_buttons(other_card)}  # pressed after the decision, below
         assert (headline.text or "").startswith("📊 *No tasks this period.*")
 
         # Not an approver: refused privately, nothing changes.
@@ -337,9 +342,13 @@ async def test_approve_and_dismiss_follow_the_override_rules_on_slack(settings: 
         assert decided.decided_by == f"boss (slack:{APPROVER})"
         assert "*Approved* by boss (slack:UAPPROVER)" in (card.text or "") and slack_buttons(card) == []
         assert len(slack.ephemerals) == 1, "a decision is shown by the edit, not privately"
+        # The same proposal in the other digest channel shows the decision too: no stale buttons.
+        await wait_until(lambda: other_card.edited)
+        assert "*Approved* by boss (slack:UAPPROVER)" in (other_card.text or "") and slack_buttons(other_card) == []
 
-        # A later press in the other channel: refused, saying who decided.
-        await slack_press(svc, other_card, blocks.PROPOSAL_DISMISS_ACTION, APPROVER, "boss")
+        # A press of the other channel's button from before the edit reached the client: refused,
+        # saying who decided.
+        await slack_press(svc, other_card, blocks.PROPOSAL_DISMISS_ACTION, APPROVER, "boss", value=stale)
         await wait_until(lambda: len(slack.ephemerals) == 2)
         assert "was already approved by boss (slack:UAPPROVER)" in (slack.ephemerals[-1].text or "")
         assert (await svc.store.proposals.get(proposal.id)).status == "approved"  # type: ignore[union-attr]
@@ -381,6 +390,22 @@ async def test_discord_and_telegram_presses_reach_the_proposal_desk(
         answer = telegram.callback_answers[telegram.callback_id(refused)]
         assert answer is not None and answer["show_alert"] is True and "only the approvers" in answer["text"]
         assert (await svc.store.proposals.get(proposal.id)).status == "pending"  # type: ignore[union-attr]
+        message = discord_fake.channel_messages(discord_fake.channel_id)[-1]
+        (approve,) = [
+            c["custom_id"]
+            for row in message["components"]
+            for c in row["components"]
+            if "skill_approve" in c["custom_id"]
+        ]
+        # Discord: the DynamicItem routes a press to the desk; a non-approver is refused privately.
+        payload = discord_fake.component_interaction(approve, message_id=message["id"], user_id="4242")
+        await discord_fake.push_interaction(payload)
+        await discord_fake.wait_for_call("POST", f"/interactions/{payload['id']}/")
+        (callback,) = [c for c in discord_fake.callbacks if c.interaction_id == payload["id"]]
+        assert callback.type == 4 and "only the approvers" in callback.data["content"]
+        assert callback.data.get("flags") == 64  # ephemeral: only the presser sees it
+        assert (await svc.store.proposals.get(proposal.id)).status == "pending"  # type: ignore[union-attr]
+
         dismissed = telegram.push_callback_query(
             GROUP, TG_APPROVER, tg_card.message_id, data["Dismiss"], first_name="Boss"
         )
@@ -390,19 +415,12 @@ async def test_discord_and_telegram_presses_reach_the_proposal_desk(
         assert (await svc.store.proposals.get(proposal.id)).status == "dismissed"  # type: ignore[union-attr]
         assert not installed(settings, proposal.name).exists()
 
-        # Discord: the DynamicItem routes the press; it is refused saying who decided on Telegram.
-        message = discord_fake.channel_messages(discord_fake.channel_id)[-1]
-        (approve,) = [
-            c["custom_id"]
-            for row in message["components"]
-            for c in row["components"]
-            if "skill_approve" in c["custom_id"]
-        ]
-        payload = discord_fake.component_interaction(approve, message_id=message["id"], user_id=FakeDiscord.OWNER_ID)
-        await discord_fake.push_interaction(payload)
-        await discord_fake.wait_for_call("POST", f"/interactions/{payload['id']}/")
-        (callback,) = [c for c in discord_fake.callbacks if c.interaction_id == payload["id"]]
-        assert callback.type == 4 and "already dismissed by Boss (telegram:99)" in callback.data["content"]
+        # The card on Discord shows the decision too, without buttons.
+        def discord_card() -> dict[str, Any]:
+            return next(m for m in discord_fake.channel_messages(discord_fake.channel_id) if m["id"] == message["id"])
+
+        await wait_until(lambda: "Dismissed" in (discord_card().get("content") or ""))
+        assert not discord_card().get("components")
 
 
 # ----------------------------------------------------------------------------- on demand, reachability

@@ -5,7 +5,8 @@ of the platform's ``access``); a decision is single-use (``decide_proposal``: of
 channel or two, exactly one wins) and an approval installs the skill; the buttons expire
 ``proposal_ttl_hours`` after the digest was posted (the proposal then stays pending for
 `openkoi learn`); a button carries only its card's opaque id, so presses work after a restart. The
-message pressed is edited to show who decided, without buttons. Every refusal is private.
+messages showing the proposal (the one pressed first, then those in other digest channels) are edited
+to show who decided, without buttons. Every refusal is private.
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ class ProposalDesk:
             decided = outcome.proposal
             return Reply(already(decided.name, decided.status, decided.decided_by), private=True)
         log.info("skill proposal %s %s by %s", proposal.id, decision, actor.label)
-        await self._show_decision(card.platform, card.channel_id, card.message_id, outcome.proposal)
+        # Every message showing the proposal (one per digest channel it went to) now shows who decided,
+        # the one pressed first, so that no one presses a stale button elsewhere.
+        cards = await self.store.digests.cards_for(proposal.id)
+        for shown in sorted(cards, key=lambda c: c.id != card.id):
+            await self._show_decision(shown.platform, shown.channel_id, shown.message_id, outcome.proposal)
         if approve:
             return Reply(f"Approved by {actor.name}: the skill {proposal.name} is installed.")
         return Reply(f"Dismissed by {actor.name}.")
