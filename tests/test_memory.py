@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings
+from core.memory import search
 from core.memory.decay import effective_confidence
 from core.memory.embedder import LocalEmbedder
 from core.memory.memory import Memory
@@ -194,7 +195,8 @@ async def test_reindex_rebuilds_the_index_from_the_rows(memory: Memory) -> None:
     vectors = memory.store.vectors
     await vectors.drop()  # the index is derived: losing it loses nothing
     assert await vectors.size() == (0, 0)
-    assert (await memory.recall("rotate our auth tokens", WORKSPACE, 2000)).ids == []
+    # A small scope is searched from the stored rows (search.ScopeCache), so recall does not need the index.
+    assert (await memory.recall("rotate our auth tokens", WORKSPACE, 2000)).ids[0] == ids[0]
 
     done = await memory.reindex()
     assert done.embedded == 0 and done.indexed == len(LEARNINGS) and done.path.startswith("sqlite-vec")
@@ -237,3 +239,51 @@ async def test_recall_without_memories_in_scope_embeds_nothing(store: Store, set
     memory = Memory(settings, store, Refusing())
     found = await memory.recall("rotate our auth tokens", WORKSPACE, 2000)
     assert found.ids == [] and found.tokens == 0
+
+
+async def test_small_scopes_are_searched_in_memory_and_agree_with_the_index(memory: Memory) -> None:
+    channel = Scope(platform="slack", channel="C1")
+    await remember_all(memory, LEARNINGS, channel)
+    await remember_all(memory, ["Deploys to staging need a green CI run first"], WORKSPACE)
+    query = (await memory.embedder.embed(["rotate our auth tokens"]))[0]
+    keys = channel.visible_keys
+    cached = await memory.nearest(keys, query, 5)
+    assert memory.scope_cache.scopes, "the small scope was loaded into memory"
+    indexed = await memory.store.vectors.search(keys, search.to_blob(query), 5)
+    assert [seq for seq, _ in cached] == [seq for seq, _ in indexed]
+    for (_, a), (_, b) in zip(cached, indexed, strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
+async def test_a_change_from_another_connection_reaches_the_cached_scope(
+    settings: Settings, memory: Memory, local_embedder: LocalEmbedder
+) -> None:
+    channel = Scope(platform="slack", channel="C1")
+    keys = channel.visible_keys
+    ids = await remember_all(memory, LEARNINGS[1:], channel)
+    query = (await memory.embedder.embed([LEARNINGS[0]]))[0]
+
+    async def nearest_ids() -> list[str]:
+        hits = await memory.nearest(keys, query, 10)
+        return [m.id for m in await memory.store.memories.by_seqs([seq for seq, _ in hits])]
+
+    assert sorted(await nearest_ids()) == sorted(ids) and memory.scope_cache.scopes  # cached now
+    async with Store(settings.db_path) as other:  # e.g. `openkoi memory …` while the service runs
+        elsewhere = Memory(settings, other, local_embedder)
+        added, _ = await elsewhere.remember("heuristic", LEARNINGS[0], 0.8, channel)
+        hits = await memory.nearest(keys, query, 10)
+        assert hits[0][0] == added.seq and hits[0][1] == pytest.approx(1.0, abs=1e-4)
+        await elsewhere.forget(added.id)
+        assert sorted(await nearest_ids()) == sorted(ids)
+        await elsewhere.set_global(ids[0], True)  # moved to the global scope: still visible, once
+        assert sorted(await nearest_ids()) == sorted(ids)
+
+
+async def test_a_scope_too_large_to_hold_is_searched_by_the_index(
+    memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "SCOPE_LIMIT", 2)
+    ids = await remember_all(memory, LEARNINGS)
+    found = await memory.recall("rotate our auth tokens", WORKSPACE, 2000)
+    assert found.ids[0] == ids[0]
+    assert WORKSPACE.visible_keys[-1] in memory.scope_cache.large and not memory.scope_cache.scopes

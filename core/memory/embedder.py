@@ -52,6 +52,12 @@ class Embedder(Protocol):
         """One L2-normalised float32 row per text."""
 
 
+def is_warm(embedder: Embedder) -> bool:
+    """True when ``embedder`` can embed at once and locally (a loaded local model): only then is it
+    worth embedding before knowing that the result is needed. A provider's embedder never is."""
+    return bool(getattr(embedder, "warm", False))
+
+
 def normalise(matrix: Vectors) -> Vectors:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit: Vectors = (matrix / np.clip(norms, 1e-12, None)).astype(np.float32)
@@ -149,6 +155,11 @@ class LocalEmbedder:
     @property
     def name(self) -> str:
         return f"{LOCAL}:{LOCAL_MODEL}"
+
+    @property
+    def warm(self) -> bool:
+        """The model is loaded in this process: an embedding costs milliseconds, not a load."""
+        return (self.model_path or local_model_path()) in _loaded
 
     def embed_sync(self, texts: list[str]) -> Vectors:
         model = _model(self.model_path or local_model_path())

@@ -17,7 +17,7 @@ from core.config import Settings
 from core.memory import recall as recalling
 from core.memory.decay import faded
 from core.memory.embedder import Embedder, EmbedderUnavailable, Vectors, make_embedder
-from core.memory.search import nearest, to_blob
+from core.memory.search import ScopeCache, nearest, to_blob
 from core.models import Scope, utcnow
 from core.store import Store
 from core.store.memories import StoredMemory
@@ -45,6 +45,8 @@ class Memory:
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self._prepared = False
         self._lock = asyncio.Lock()
+        # Small scopes' embeddings in memory, checked against the store on every search (see search.py).
+        self.scope_cache = ScopeCache()
 
     async def prepare(self) -> bool:
         """Once per instance: forget embeddings of another embedder, open the index, and rebuild it
@@ -106,7 +108,7 @@ class Memory:
         return len(pending)
 
     async def nearest(self, keys: Sequence[str], vector: Vectors, k: int) -> list[tuple[int, float]]:
-        return await nearest(self.store, keys, vector, k)
+        return await nearest(self.store, keys, vector, k, self.scope_cache)
 
     async def recall(
         self, query: str, scope: Scope, token_budget: int, task_id: str | None = None, now: datetime | None = None

@@ -213,6 +213,21 @@ class MemoryRepository:
         )
         return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
+    async def scope_versions(self, keys: Sequence[str]) -> dict[str, int]:
+        """The version of each of ``keys`` that has one. It moves whenever an embedding in that scope is
+        added, replaced or removed, by any connection (triggers, migration 0013)."""
+        rows = await self.db.fetchall(
+            f"SELECT scope_key, version FROM memory_scope_versions WHERE scope_key IN ({_marks(keys)})", keys
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def embedded_in(self, key: str) -> int:
+        """How many memories of scope ``key`` are embedded."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM memories m JOIN memory_embeddings e ON e.seq = m.seq WHERE m.scope_key = ?", (key,)
+        )
+        return int(row[0]) if row else 0
+
     async def vectors_after(self, key: str, seq: int, limit: int) -> list[tuple[int, str, bytes]]:
         """(seq, scope_key, embedding) of the next ``limit`` embedded memories after (``key``, ``seq``),
         in scope order: sqlite-vec fills a partition's chunks ~2.5x faster when its rows come together."""
