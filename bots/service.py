@@ -212,13 +212,12 @@ class Service:
         self._announce()
         from bots.schedule import service_schedule
 
-        digests = self.digests
+        post_digest = None
+        if (poster := self.digests) is not None:
 
-        async def post_digest(kind: Literal["daily", "weekly"], run: JobRun) -> str:
-            # The run's fire time, not now: a run caught up after downtime reports the period it was for.
-            if digests is None:
-                return "digests are off"
-            return await digests.post_scheduled(kind, run.fire_time)
+            async def post_digest(kind: Literal["daily", "weekly"], run: JobRun) -> str:
+                # The run's fire time, not now: a run caught up after downtime reports the period it was for.
+                return await poster.post_scheduled(kind, run.fire_time)
 
         self.schedule = service_schedule(self.settings, self.store, post_digest)
         await self.schedule.start()

@@ -374,13 +374,7 @@ class DiscordAdapter:
         target = client.get_partial_messageable(
             int(conversation.thread_id or conversation.channel_id), guild_id=_guild_id(conversation)
         )
-        if message.buttons:
-            sent = await target.send(
-                _clip(message.text), view=button_view(message.buttons), allowed_mentions=NO_MENTIONS
-            )
-        else:
-            sent = await target.send(_clip(message.text), allowed_mentions=NO_MENTIONS)
-        return str(sent.id)
+        return await _send(target, message)
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
         """Replace a message's text; its buttons become ``message.buttons`` (none removes them)."""
@@ -390,10 +384,7 @@ class DiscordAdapter:
         in_channel = message_id == conversation.parent_message_id or conversation.thread_id is None
         channel_id = conversation.channel_id if in_channel else str(conversation.thread_id)
         partial = client.get_partial_messageable(int(channel_id), guild_id=_guild_id(conversation))
-        view = button_view(message.buttons) if message.buttons else None
-        await partial.get_partial_message(int(message_id)).edit(
-            content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
-        )
+        await _edit(partial, message_id, message)
 
     async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
         """A message of its own in a channel (a digest). Raises CannotPost on 403/404 or a malformed id."""
@@ -402,22 +393,12 @@ class DiscordAdapter:
         except ValueError as exc:
             raise CannotPost(f"{channel_id!r} is not a Discord channel id", "Use the channel's numeric id.") from exc
         try:
-            if message.buttons:
-                sent = await target.send(
-                    _clip(message.text), view=button_view(message.buttons), allowed_mentions=NO_MENTIONS
-                )
-            else:
-                sent = await target.send(_clip(message.text), allowed_mentions=NO_MENTIONS)
+            return await _send(target, message)
         except (discord.Forbidden, discord.NotFound) as exc:
             raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
-        return str(sent.id)
 
     async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
-        partial = self._client().get_partial_messageable(int(channel_id))
-        view = button_view(message.buttons) if message.buttons else None
-        await partial.get_partial_message(int(message_id)).edit(
-            content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
-        )
+        await _edit(self._client().get_partial_messageable(int(channel_id)), message_id, message)
 
     async def check_channel(self, channel_id: str) -> CannotPost | None:
         """``GET /channels/{id}``: 404 10003 Unknown Channel, or 403 50001 Missing Access when the bot
@@ -439,3 +420,20 @@ class DiscordAdapter:
 def _guild_id(conversation: Conversation) -> int | None:
     value = conversation.origin.get("guild_id")
     return int(value) if value else None
+
+
+async def _send(target: discord.PartialMessageable, message: Outgoing) -> str:
+    """Send ``message`` with its buttons, if any, as a view; returns the new message's id."""
+    if message.buttons:
+        sent = await target.send(_clip(message.text), view=button_view(message.buttons), allowed_mentions=NO_MENTIONS)
+    else:
+        sent = await target.send(_clip(message.text), allowed_mentions=NO_MENTIONS)
+    return str(sent.id)
+
+
+async def _edit(target: discord.PartialMessageable, message_id: str, message: Outgoing) -> None:
+    """Replace a message's text; its buttons become ``message.buttons`` (none removes them)."""
+    view = button_view(message.buttons) if message.buttons else None
+    await target.get_partial_message(int(message_id)).edit(
+        content=_clip(message.text), view=view, allowed_mentions=NO_MENTIONS
+    )

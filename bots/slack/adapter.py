@@ -178,20 +178,7 @@ class SlackAdapter:
     async def open_thread(self, conversation: Conversation, parent: Outgoing) -> tuple[str, str]:
         """Post the parent message in the conversation's channel; its ``ts`` is also the thread.
         Raises CannotPost when Slack refuses the channel (``REFUSALS``)."""
-        try:
-            response = await self.client.chat_postMessage(
-                channel=conversation.channel_id,
-                text=blocks.fallback_text(parent),
-                blocks=blocks.message_blocks(parent),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or "")
-            if error in REFUSALS:
-                raise CannotPost(f"Slack says {error}", REFUSALS[error] + ".") from exc
-            raise
-        ts = str(response["ts"])
+        ts = await self.post_to_channel(conversation.channel_id, parent)
         return ts, ts
 
     async def notify_requester(self, conversation: Conversation, text: str) -> None:

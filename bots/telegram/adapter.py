@@ -84,6 +84,15 @@ ANSWER_LIMIT = 200  # answerCallbackQuery text, in characters
 REFUSING_BAD_REQUESTS = ("not enough rights", "chat not found", "have no rights", "chat_write_forbidden")
 REMEDY = "Add me to the group and let me send messages there (or ask in a chat where I can)."
 
+
+def refusal(exc: Forbidden | BadRequest) -> CannotPost | None:
+    """The chat refusing us (403: removed or never added; 400: no right to send, unknown chat) as
+    CannotPost; None for any other bad request, which is ours to raise."""
+    if isinstance(exc, Forbidden) or any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
+        return CannotPost(f"Telegram says: {exc.message}", REMEDY)
+    return None
+
+
 TelegramApp = Application[
     ExtBot[None],
     CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]],
@@ -349,12 +358,11 @@ class TelegramAdapter:
                 reply_to=int_or_none(origin.get("message_id")),
                 thread=int_or_none(origin.get("message_thread_id")),
             )
-        except Forbidden as exc:
-            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
-        except BadRequest as exc:
-            if any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
-                raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
-            raise
+        except (Forbidden, BadRequest) as exc:
+            refused = refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
         return str(sent.message_id), str(sent.message_id)
 
     async def notify_requester(self, conversation: Conversation, text: str) -> None:
@@ -384,24 +392,22 @@ class TelegramAdapter:
         """A message of its own in a chat (a digest), not a reply. Raises CannotPost when the chat refuses us."""
         try:
             sent = await self._send(chat_id_of(channel_id), message.text, reply_to=None, buttons=message.buttons)
-        except Forbidden as exc:
-            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
-        except BadRequest as exc:
-            if any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
-                raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
-            raise
+        except (Forbidden, BadRequest) as exc:
+            refused = refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
         return str(sent.message_id)
 
     async def check_channel(self, channel_id: str) -> CannotPost | None:
         """``getChat``: 403 when the bot was removed or never added, 400 "chat not found" for an unknown chat."""
         try:
             await with_retry("getChat", lambda: self.application.bot.get_chat(chat_id_of(channel_id)))
-        except Forbidden as exc:
-            return CannotPost(f"Telegram says: {exc.message}", REMEDY)
-        except BadRequest as exc:
-            if any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
-                return CannotPost(f"Telegram says: {exc.message}", REMEDY)
-            raise
+        except (Forbidden, BadRequest) as exc:
+            refused = refusal(exc)
+            if refused is None:
+                raise
+            return refused
         return None
 
     async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
