@@ -494,6 +494,37 @@ async def test_rate_limited_post_waits_without_stalling_commands(settings: Setti
         await wait_until(lambda: has_text(slack, parent, "*Done*"))
 
 
+async def test_command_text_may_say_payload(settings: Settings, slack: FakeSlack) -> None:
+    """Bolt reads any form body containing the word "payload" as an interaction and finds nothing in
+    it: the command must still be read as the command it is (HTTP commands are read by the gate)."""
+    async with running_service(settings, slack_service(slack)) as svc:
+        res = await slash(svc, slack, "design the webhook payload format", trigger_id="trig-payload")
+
+        assert res.status == 200, res.body
+        task_id = await task_for(svc, "trig-payload")
+        assert task_id[:8] in res.body
+        assert res.body == reply_mrkdwn(f"🧠 On it — task {task_id[:8]}. Follow along in the thread.")
+        assert (await svc.store.tasks.get(task_id)).description == "design the webhook payload format"
+
+
+async def test_http_and_socket_mode_acknowledge_a_command_alike(settings: Settings, slack: FakeSlack) -> None:
+    """Over HTTP a command is answered by the adapter without Bolt's dispatch (the hot path of a
+    burst); in Socket Mode through Bolt's listener. Both give the same acknowledgement."""
+    async with running_service(settings, slack_service(slack)) as svc:
+        over_http = await slash(svc, slack, "help", trigger_id="trig-http")
+        redelivered = await slash(svc, slack, "help", trigger_id="trig-http")
+        unknown = await slash(svc, slack, "--simulte x", trigger_id="trig-http-typo")
+    async with running_service(settings, slack_service(slack, socket=True)) as svc:
+        over_socket = await slack.push_socket_envelope("slash_commands", slash_command_payload(text="help"))
+        typo = await slack.push_socket_envelope("slash_commands", slash_command_payload(text="--simulte x"))
+
+    assert over_http.status == 200 and over_socket.payload is not None
+    assert over_socket.payload == {"text": over_http.body} and "/think status [id]" in over_http.body
+    assert typo.payload == {"text": unknown.body} and "did you mean --simulate?" in unknown.body
+    # A redelivery of an answered command is acknowledged with nothing: it was answered the first time.
+    assert (redelivered.status, redelivered.body) == (200, "")
+
+
 async def test_socket_mode_command(settings: Settings, slack: FakeSlack) -> None:
     service = slack_service(slack, socket=True)
     assert service.slack.resolved_mode == "socket"

@@ -319,9 +319,17 @@ class SlackAdapter:
             return body
         try:
             gate.verify(body, request.headers, self._signing_secret, time.time())
-            bolt_request = gate.read(body, request.headers, request.query_string)
+            # Until the token is proven, Bolt's authorization answers (as it would in any mode).
+            command = gate.slash_command(body) if self._identity is not None else None
+            if command is None:
+                bolt_request = gate.read(body, request.headers, request.query_string)
         except gate.Rejected as exc:
             return refuse(request, exc.status, str(exc))
+        if command is not None:
+            text = await self._acknowledge(command)
+            # What Bolt's ack() and ack(text=…) answer: an empty 200, or the reply as plain text
+            # (which Slack shows to the sender only).
+            return web.Response(text=text or "")
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse:
@@ -335,8 +343,16 @@ class SlackAdapter:
     # ------------------------------------------------------------------ handlers
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """``/think …``: answer in the acknowledgement (ephemeral), once the ingress has saved it."""
-        slash = gate.SlashCommand.model_validate(command)  # checked by the gate over HTTP; Socket Mode too
+        """``/think …`` in Socket Mode (over HTTP, ``_http`` reads commands itself)."""
+        text = await self._acknowledge(gate.SlashCommand.model_validate(command))
+        if text is None:
+            await ack()
+        else:
+            await ack(text=text)
+
+    async def _acknowledge(self, slash: gate.SlashCommand) -> str | None:
+        """The acknowledgement of ``/think …`` (Slack shows it to the sender only), given once the
+        ingress has saved the command; None for a redelivery, which was answered the first time."""
         response_url = slash.response_url or ""
         inbound = InboundCommand(
             platform=PLATFORM,
@@ -350,15 +366,11 @@ class SlackAdapter:
         done, _ = await asyncio.wait({work}, timeout=self.ack_budget)
         if done:
             reply = self._result(work)
-            if reply is None:
-                await ack()  # a redelivery: the first delivery was answered
-            else:
-                await ack(text=reply_mrkdwn(reply.text))
-            return
+            return None if reply is None else reply_mrkdwn(reply.text)
         # Slower than the ingress's own deadline (it should not happen): acknowledge without claiming
         # anything, and give the real answer when there is one.
-        await ack(text=SLOW_ACK_TEXT)
         self._spawn(self._answer_later(work, response_url))
+        return SLOW_ACK_TEXT
 
     async def _answer_later(self, work: asyncio.Future[Reply | None], response_url: str) -> None:
         await asyncio.wait({work})

@@ -97,17 +97,29 @@ def warm_up() -> None:
     """Import litellm now (2–3 s of CPU). A service calls this in a worker thread before it listens,
     so the first model call does not hold the event loop (and every platform's ack) that long.
 
-    Also imports what litellm and the OpenAI SDK otherwise import lazily on their first request
-    (measured: ~0.7 s of imports on the loop during the first task of a chat service).
+    Also walks what litellm and the OpenAI SDK otherwise do lazily on their first request: litellm
+    imports its proxy types (~0.2 s) on every first ``completion``, and the SDK imports httpx's
+    transports (~0.08 s) when it makes its first client. litellm's ``completion`` runs in a thread
+    but holds the GIL for all of that, so a first task during a burst of commands stalled every
+    acknowledgement by ~0.3 s (measured by tests/benchmarks/ack_latency). ``mock_response`` is
+    litellm's own offline answer: no request leaves the process.
     """
     import importlib
 
-    _LITELLM.get()
+    litellm = _LITELLM.get()
     for name in ("openai.resources.chat", "openai.resources.chat.completions", "litellm.llms.openai.openai"):
         # The SDK's types trip a harmless pydantic notice ("ReadOnly qualifier") that would reach stderr.
         with contextlib.suppress(ImportError), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             importlib.import_module(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        litellm.completion(
+            model="openai/warm-up", messages=[{"role": "user", "content": "warm-up"}], api_key="-", mock_response="-"
+        )
+        import httpx
+
+        httpx.Client().close()  # its transports (httpcore, h11, h2) are what the SDK imports on first use
 
 
 def estimate_tokens(prompt: Prompt) -> int:

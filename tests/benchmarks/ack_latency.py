@@ -10,7 +10,7 @@ request to having the HTTP 200 in hand, over loopback. ``tasks_persisted`` count
 SQLite after the burst (every ack must mean a saved task); ``errors`` counts non-200 answers, answers
 that name no task, and exceptions. ``rss_idle_mb`` is the service process's resident memory once
 started, before the burst; ``rss_peak_mb`` the most it reached from the burst's start until every
-task was saved (sampled every 10 ms). ``cpu_ms_per_ack`` is the service process's CPU time during the
+task was saved (sampled every 10 ms, from another process). ``cpu_ms_per_ack`` is the service process's CPU time during the
 burst (all its threads, SQLite's included) per command: unlike latency, it hardly depends on what
 else the machine is doing.
 
@@ -23,10 +23,10 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.queues
+import os
 import re
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,7 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
         await svc.start()
         rss_idle = rss_mb()
         sampler = PeakSampler()
+        await sampler.start()  # before the burst can start
         # The load comes from other processes, as it would from Slack's many senders: one
         # generator sharing the service's event loop, or even one generator process, queues
         # requests behind its own work and reports that as the service's latency.
@@ -125,7 +126,6 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
         ]
         for sender in senders:
             sender.start()
-        sampler.start()
         cpu_started = time.process_time()
         latencies: list[float] = []
         errors = 0
@@ -140,7 +140,7 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
             await asyncio.to_thread(sender.join)
         counts = await svc.store.tasks.counts()
         persisted = sum(counts.values())
-        rss_peak = sampler.stop()
+        rss_peak = await sampler.stop()
         await svc.stop()
     latencies.sort()
     note(f"{n} acks in {wall:.1f} s; task states after the burst: {counts}")
@@ -159,39 +159,47 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
     }
 
 
-def _status_kb(field: str) -> int:
-    """A ``kB`` line of /proc/self/status (Linux): VmRSS is resident now, VmHWM the most ever."""
-    with open("/proc/self/status", encoding="ascii") as status:
+def _status_kb(field: str, pid: int | str = "self") -> int:
+    """A ``kB`` line of /proc/PID/status (Linux): VmRSS is resident now, VmHWM the most ever."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
-def rss_mb() -> float:
-    return _status_kb("VmRSS") / 1024
+def rss_mb(pid: int | str = "self") -> float:
+    return _status_kb("VmRSS", pid) / 1024
 
 
 class PeakSampler:
-    """The highest resident memory of this process while it runs (a thread sampling every 10 ms)."""
+    """The highest resident memory of this process while it runs, sampled every 10 ms from another
+    process: a sampling thread in the service would take its GIL and CPU, and be measured with it."""
 
     def __init__(self) -> None:
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._started = context.Event()
+        self._peak: multiprocessing.queues.Queue[float] = context.Queue()
+        self._process = context.Process(target=_sample, args=(os.getpid(), self._started, self._stop, self._peak))
 
-    def start(self) -> None:
-        self.peak = rss_mb()
-        self._thread.start()
+    async def start(self) -> None:
+        self._process.start()
+        await asyncio.to_thread(self._started.wait, 30)
 
-    def _sample(self) -> None:
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, rss_mb())
-
-    def stop(self) -> float:
+    async def stop(self) -> float:
         self._stop.set()
-        self._thread.join()
-        return max(self.peak, rss_mb())
+        peak = await asyncio.to_thread(self._peak.get, True, 30)
+        await asyncio.to_thread(self._process.join, 10)
+        return max(peak, rss_mb())
+
+
+def _sample(pid: int, started: Any, stop: Any, peak: Any) -> None:
+    highest = rss_mb(pid)
+    started.set()
+    while not stop.wait(0.01):
+        highest = max(highest, rss_mb(pid))
+    peak.put(highest)
 
 
 def _send_all(port: int, response_url: str, numbers: range, concurrency: int, ready: Any, results: Any) -> None:
