@@ -216,3 +216,19 @@ async def test_a_well_formed_signed_request_still_gets_through(svc: tuple[Servic
     assert await raw_post(service.port, SLACK, signed(press), press) == 200
     body = slash_command_body(text="help", trigger_id="trig-control", response_url=slack.response_url("control"))
     assert await raw_post(service.port, SLACK, signed(body), body) == 200
+
+
+def test_slash_command_forms_are_read_as_bolt_reads_them() -> None:
+    """``gate.form_fields`` (yarl's compiled parser) agrees with ``parse_qsl``, which Bolt uses, on
+    random bodies of the characters that matter in a form: separators, escapes, '+', non-ASCII."""
+    import random
+    from urllib.parse import parse_qsl
+
+    from bots.slack.gate import form_fields
+
+    rng = random.Random(7)
+    alphabet = "ab=&+%;#?/ 2FfE9\u00e9\u2713\udcff"
+    bodies = ["a=1&a=2", "a=%FF&b=%zz", "a=1;b=2", "=x&y=", "&&a&&", "a=%", "a==b", "text=%3C%40U1%7Calice%3E+%26amp%3B"]
+    bodies += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(5000)]
+    for body in bodies:
+        assert form_fields(body) == dict(parse_qsl(body, keep_blank_values=True)), repr(body)

