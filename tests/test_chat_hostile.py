@@ -228,7 +228,16 @@ def test_slash_command_forms_are_read_as_bolt_reads_them() -> None:
 
     rng = random.Random(7)
     alphabet = "ab=&+%;#?/ 2FfE9\u00e9\u2713\udcff"
-    bodies = ["a=1&a=2", "a=%FF&b=%zz", "a=1;b=2", "=x&y=", "&&a&&", "a=%", "a==b", "text=%3C%40U1%7Calice%3E+%26amp%3B"]
+    bodies = [
+        "a=1&a=2",
+        "a=%FF&b=%zz",
+        "a=1;b=2",
+        "=x&y=",
+        "&&a&&",
+        "a=%",
+        "a==b",
+        "text=%3C%40U1%7Calice%3E+%26amp%3B",
+    ]
     bodies += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(5000)]
     for body in bodies:
         assert form_fields(body) == dict(parse_qsl(body, keep_blank_values=True)), repr(body)

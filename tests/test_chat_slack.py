@@ -281,6 +281,28 @@ async def test_guardian_block_is_decided_by_an_approver_only(
         assert len(slack.ephemerals) == 1, "an accepted decision is announced by the edit, not privately"
 
 
+async def test_a_press_is_acknowledged_once_its_decision_is_saved(
+    settings: Settings, slack: FakeSlack, fake_model: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack never delivers a press again: a 200 before the decision is saved could lose it unseen."""
+    async with running_service(settings, slack_service(slack, approvers=(APPROVER,))) as svc:
+        task_id, parent = await blocked_task(svc, slack, fake_model, "trig-press-save")
+        (confirmation,) = with_buttons(slack, parent)
+        decide = svc.desk.press
+
+        async def slow_press(actor: Any, confirmation_id: str, approve: bool) -> Reply:
+            await asyncio.sleep(0.3)  # a busy disk
+            return await decide(actor, confirmation_id, approve)
+
+        monkeypatch.setattr(svc.desk, "press", slow_press)
+        answer = await press(svc, confirmation, blocks.DENY_ACTION, user_id=APPROVER, user_name="boss")
+
+        assert answer.status == 200 and answer.elapsed >= 0.3
+        row = await svc.store.confirmations.pending_for_task(task_id)
+        assert row is None, "acknowledged while the decision was still unsaved"
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
+
+
 async def test_feedback_buttons_count_one_changeable_vote_per_person(
     settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
 ) -> None:

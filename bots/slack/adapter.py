@@ -424,13 +424,20 @@ class SlackAdapter:
         return None
 
     async def _on_press(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Override/Cancel and 👍/👎: acknowledged at once; a refusal (and every vote's answer) is
-        shown only to the person who pressed. An accepted decision needs no answer here: the
-        publisher rewrites the confirmation message."""
+        """Override/Cancel, 👍/👎 and skill proposals: decided before the acknowledgement, so that a 200
+        means the decision is saved (Slack does not deliver a press again; a press lost after its
+        ack would leave the presser believing it counted). A desk slower than Slack's deadline is
+        acknowledged first and finishes after. A refusal (and every vote's answer) is shown only to
+        the person who pressed; an accepted decision needs no answer here, the publisher rewrites the
+        confirmation message."""
+        press = asyncio.ensure_future(self._decide_press(body, action))
+        done, _ = await asyncio.wait({press}, timeout=self.ack_budget)
         await ack()
-        self._spawn(self._handle_press(body, action))
+        if not done:
+            log.warning("slack: a button press took over %ss; acknowledged before it was decided", self.ack_budget)
+        self._spawn(self._answer_press(body, press))
 
-    async def _handle_press(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def _decide_press(self, body: dict[str, Any], action: dict[str, Any]) -> Reply:
         user = body.get("user") or {}
         user_id = str(user.get("id") or "")
         actor = Actor(PLATFORM, user_id, str(user.get("name") or user.get("username") or user_id))
@@ -439,16 +446,20 @@ class SlackAdapter:
         proposal = blocks.PROPOSAL_PATTERN.fullmatch(action_id)
         try:
             if vote is not None:
-                reply = await self.desk.feedback.press(actor, value, Vote.UP if vote[1] == "up" else Vote.DOWN)
-            elif proposal is not None:
-                reply = await self.desk.proposal_press(actor, value, proposal[1] == "approve")
-            else:
-                reply = await self.desk.press(actor, value, action_id == blocks.APPROVE_ACTION)
+                return await self.desk.feedback.press(actor, value, Vote.UP if vote[1] == "up" else Vote.DOWN)
+            if proposal is not None:
+                return await self.desk.proposal_press(actor, value, proposal[1] == "approve")
+            return await self.desk.press(actor, value, action_id == blocks.APPROVE_ACTION)
         except Exception:
             log.exception("slack: handling a button press failed")
-            reply = Reply(ERROR_TEXT, private=True)
+            return Reply(ERROR_TEXT, private=True)
+
+    async def _answer_press(self, body: dict[str, Any], press: asyncio.Future[Reply]) -> None:
+        """The presser's private answer (a Web API call, so it follows the acknowledgement)."""
+        reply = await press
         if not reply.private:
             return
+        user_id = str((body.get("user") or {}).get("id") or "")
         container = body.get("container") or {}
         message = body.get("message") or {}
         channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
