@@ -86,6 +86,9 @@ class Engine:
     escalate: Escalation | None = None
     model_override: str | None = None
     _running: dict[str, asyncio.Task[Task]] = field(default_factory=dict)
+    # Why a running task is being cancelled, for its own handler of the cancellation, which may record
+    # the end before ``cancel`` does: both then say who cancelled it.
+    _cancel_reasons: dict[str, str] = field(default_factory=dict)
     _memory: Memory | None = field(default=None, repr=False)
 
     @property
@@ -170,6 +173,7 @@ class Engine:
             return await self._run(task_id, approved=False)
         finally:
             self._running.pop(task_id, None)
+            self._cancel_reasons.pop(task_id, None)
 
     async def resume(self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None) -> Task:
         """Apply a person's decision on a pending confirmation; an approval continues the task.
@@ -219,6 +223,7 @@ class Engine:
             return await self._run(task_id, approved=True)
         finally:
             self._running.pop(task_id, None)
+            self._cancel_reasons.pop(task_id, None)
 
     async def abandon(self, task_id: str, reason: str) -> bool:
         """Fail an unfinished task honestly (e.g. interrupted by a restart). False if it had finished."""
@@ -237,10 +242,12 @@ class Engine:
         pending = await self.store.confirmations.pending_for_task(task_id)
         if pending is not None:
             await self.store.confirmations.decide(pending["id"], "cancelled", by)
+        reason = f"cancelled by {by or 'a person'}"
         running = self._running.get(task_id)
         if running is not None and running is not asyncio.current_task():
+            self._cancel_reasons[task_id] = reason
             running.cancel()
-        await self._end(task_id, TaskStatus.CANCELLED, None, None, f"cancelled by {by or 'a person'}")
+        await self._end(task_id, TaskStatus.CANCELLED, None, None, reason)
         return True
 
     async def _run(self, task_id: str, approved: bool) -> Task:
@@ -349,9 +356,10 @@ class Engine:
             await self.bus.publish(TaskFailed(task_id, reason))
             return await self._end(task_id, TaskStatus.FAILED, None, None, reason, budget=budget)
         except asyncio.CancelledError:
+            reason = self._cancel_reasons.pop(task_id, "cancelled")
             task_now = await self.store.tasks.get(task_id)
             if not task_now.status.finished:
-                await self.store.tasks.set_status(task_id, TaskStatus.CANCELLED, "cancelled")
+                await self.store.tasks.set_status(task_id, TaskStatus.CANCELLED, reason)
                 await self.store.usage_events.record(task_id)  # ended without _end: still one event
             raise
         except Exception as exc:  # a bug: fail the task honestly rather than leave it "running"

@@ -16,6 +16,7 @@ import pytest
 from core.config import Settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, wait_until
+from tests.fakes import scripts
 from tests.fakes.discord_api import FLAG_EPHEMERAL, FakeDiscord
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.slack_api import CHANNEL_ID, USER_ID, FakeSlack
@@ -23,6 +24,7 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.test_chat_discord import TOKEN as DISCORD_TOKEN
 from tests.test_chat_discord import discord_service, reaches, task_of, think
 from tests.test_chat_slack import APP_TOKEN, BOT_TOKEN, slack_service, slash, wait_status
+from tests.test_chat_slack import parent_of as slack_parent_of
 from tests.test_chat_slack import task_for as slack_task_for
 from tests.test_chat_telegram import ALICE, GROUP, say, serving, task_for, tg_settings
 
@@ -163,3 +165,80 @@ async def test_telegram_group_that_refuses_the_bot(
     assert description.split(": ", 1)[1].lower() in notice.text.lower() and "Add me to the group" in notice.text
     assert telegram.bot_messages(GROUP) == []
     assert fake_model.requests == []
+
+
+# ----------------------------------------------------------------------------- removed mid-task
+# The bot loses the chat after the task's thread was opened (kicked from the group, a permission taken
+# away). The Guardian blocks each task here, so the task cannot end on its own before its next message:
+# that message fails, and the task is cancelled (its Override buttons would go nowhere) and the
+# requester told privately, instead of the task waiting unseen until its request expires.
+
+
+def _block(model: FakeModelServer) -> None:
+    model.script.queue(
+        "ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}, reasons={"guardian": "risky"})
+    )
+
+
+async def test_slack_bot_removed_from_the_channel_mid_task(
+    settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
+) -> None:
+    _block(fake_model)
+    async with running_service(settings, slack_service(slack, approvers=("UAPPROVER",))) as svc:
+        assert (await slash(svc, slack, "drop the old tables", trigger_id="trig-removed")).status == 200
+        task_id = await slack_task_for(svc, "trig-removed")
+        parent = await slack_parent_of(svc, task_id)
+        slack.refuse_channel(CHANNEL_ID, "not_in_channel")  # before the first reply: replies are paced 1/s
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
+
+        def told() -> bool:
+            return any("can no longer post" in r["text"] for r in slack.responses_to("trig-removed"))
+
+        await wait_until(told)
+        task = await svc.store.tasks.get(task_id)
+    (notice,) = [r for r in slack.responses_to("trig-removed") if "can no longer post" in r["text"]]
+    assert notice["response_type"] == "ephemeral"
+    assert "was cancelled" in notice["text"] and "not_in_channel" in notice["text"] and "/invite" in notice["text"]
+    assert [m.ts for m in slack.messages if m.channel == CHANNEL_ID] == [parent], "nothing after the parent"
+    assert "refused the thread" in (task.error or "")
+
+
+async def test_discord_thread_permission_taken_away_mid_task(
+    settings: Settings, discord_fake: FakeDiscord, fake_model: FakeModelServer
+) -> None:
+    fake = discord_fake
+    _block(fake_model)
+    async with running_service(settings, discord_service(fake)) as svc:
+        payload = await think(fake, "drop the old tables")
+        task_id = await task_of(svc, payload)
+        await wait_until(lambda: bool(fake.threads()))
+        (thread,) = fake.threads()
+        fake.forbid_channel(str(thread["id"]), 50013, "Missing Permissions")  # Send Messages in Threads
+        await reaches(svc, task_id, TaskStatus.CANCELLED)
+
+        def told() -> bool:
+            return any("can no longer post" in str(m["content"]) for m in fake.channel_messages(fake.channel_id))
+
+        await wait_until(told)
+    (notice,) = [m for m in fake.channel_messages(fake.channel_id) if "can no longer post" in str(m["content"])]
+    assert notice["flags"] & FLAG_EPHEMERAL and "50013" in notice["content"]
+    assert "was cancelled" in notice["content"]
+
+
+async def test_telegram_bot_kicked_from_the_group_mid_task(
+    settings: Settings, telegram: FakeTelegram, fake_model: FakeModelServer
+) -> None:
+    _block(fake_model)
+    async with serving(settings, tg_settings(telegram)) as svc:
+        update_id, _ = say(telegram, "/think drop the old tables")
+        task_id = await task_for(svc, update_id)
+        await wait_until(lambda: bool(telegram.bot_messages(GROUP)))  # the parent is posted
+        telegram.refuse_chat(GROUP, 403, "Forbidden: bot was kicked from the supergroup chat")
+
+        async def cancelled() -> bool:
+            return (await svc.store.tasks.get(task_id)).status is TaskStatus.CANCELLED
+
+        await wait_until(cancelled, within=10)
+        await wait_until(lambda: bool(telegram.bot_messages(ALICE)))
+    (notice,) = telegram.bot_messages(ALICE)
+    assert "can no longer post" in notice.text and "was cancelled" in notice.text and "kicked" in notice.text

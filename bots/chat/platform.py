@@ -142,7 +142,8 @@ class ChatPlatform(Protocol):
         ...
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
-        """Post into the task's thread; return the new message's id."""
+        """Post into the task's thread; return the new message's id. Raises CannotPost when the chat
+        refuses the bot (it was removed, or lost a permission, after the thread was opened)."""
         ...
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:

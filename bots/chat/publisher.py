@@ -9,8 +9,11 @@ per ``edit_interval`` and only when its text changes.
 This is where chat text leaves the service, so it is also where the service's own secrets are
 scrubbed from every event before rendering (``core.secrets``), where each send waits for its
 chat's turn (``bots.chat.pacing``: a status edit reads the latest text once its turn comes, so
-edits coalesce), and where a chat that refuses the parent message is noticed: the requester is
-told privately why and ``open`` raises ``CannotPost``, so the task is cancelled, not run unseen.
+edits coalesce), and where a chat that refuses the task is noticed: the requester is told privately
+why and what to do, and the task is cancelled, not run unseen. For the parent message ``open`` raises
+``CannotPost`` (the task never starts); for a later message (the bot was removed from the channel,
+or lost a permission, mid-task) the publisher cancels the task itself, since its Override buttons
+or its result would otherwise go nowhere.
 """
 
 from __future__ import annotations
@@ -52,7 +55,10 @@ from core.store.conversations import Conversation, PostedMessage
 
 log = logging.getLogger(__name__)
 
+REFUSED_BY = "openkoi: its chat refused the thread"
+
 Op = Callable[["TaskThread"], Awaitable[None]]
+Lost = Callable[["TaskThread", CannotPost], Awaitable[None]]
 
 
 @dataclass
@@ -71,7 +77,8 @@ class TaskThread:
     status_changed: asyncio.Event = field(default_factory=asyncio.Event)
     editor: asyncio.Task[None] | None = None
     pacer: Pacer = field(default_factory=Pacer)
-    refused: CannotPost | None = None  # the chat refused the parent message: nothing more is sent
+    refused: CannotPost | None = None  # the chat refused us: nothing more is sent
+    lost: Lost | None = None  # called once when the chat refuses a message after the parent
 
     @property
     def task_id(self) -> str:
@@ -112,8 +119,14 @@ class TaskThread:
         if await self.store.conversations.posted(self.task_id, slot) is not None:
             return  # already in the thread (a replayed event or a restart)
         await self.ensure_open()
+        if self.refused is not None:
+            return  # the chat refused an earlier message: the requester was told, the task cancelled
         await self._turn()
-        message_id = await self.platform.post(self.conversation, message)
+        try:
+            message_id = await self.platform.post(self.conversation, message)
+        except CannotPost as exc:
+            await self._refuse(exc)
+            return
         await self.store.conversations.record_post(
             PostedMessage(self.task_id, slot, self.platform.name, self.conversation.channel_id, message_id)
         )
@@ -123,8 +136,21 @@ class TaskThread:
         if posted is None:
             await self.post(slot, message)
             return
+        if self.refused is not None:
+            return
         await self._turn()
-        await self.platform.edit(self.conversation, posted.message_id, message)
+        try:
+            await self.platform.edit(self.conversation, posted.message_id, message)
+        except CannotPost as exc:
+            await self._refuse(exc)
+
+    async def _refuse(self, exc: CannotPost) -> None:
+        """The chat refused a message after the parent: send nothing more, and say so once."""
+        if self.refused is not None:
+            return
+        self.refused = exc
+        if self.lost is not None:
+            await self.lost(self, exc)
 
     def set_status(self, text: str) -> None:
         self.status_text = text
@@ -149,6 +175,8 @@ class TaskThread:
             self.status_changed.clear()
             if self.status_text == self.shown_status or self.conversation.parent_message_id is None:
                 continue
+            if self.refused is not None:
+                continue
             await self._turn()
             text = self.status_text  # read after the turn: changes made while waiting coalesce into this edit
             try:
@@ -156,6 +184,8 @@ class TaskThread:
                     self.conversation, self.conversation.parent_message_id, Outgoing(self.parent_text())
                 )
                 self.shown_status = text
+            except CannotPost as exc:
+                await self._refuse(exc)
             except Exception:
                 log.exception("editing the parent message of task %s failed", self.task_id)
             self.last_edit = time.monotonic()
@@ -174,6 +204,9 @@ class ThreadPublisher:
     store: Store
     platforms: dict[str, ChatPlatform]
     confirmation_ttl_minutes: float
+    # Cancels a task whose chat refused a message mid-task: (task id, who cancelled it) -> False if it
+    # had already finished.
+    cancel: Callable[[str, str], Awaitable[bool]] | None = None
     threads: dict[str, TaskThread] = field(default_factory=dict)
     pacer: Pacer = field(default_factory=Pacer)
     _missing: set[str] = field(default_factory=set)
@@ -196,7 +229,9 @@ class ThreadPublisher:
         found = self.threads.get(task_id)  # another event may have created it meanwhile
         if found is not None:
             return found
-        thread = TaskThread(conversation, platform, self.store, SECRETS.redact(task.description), pacer=self.pacer)
+        thread = TaskThread(
+            conversation, platform, self.store, SECRETS.redact(task.description), pacer=self.pacer, lost=self._lost
+        )
         thread.status_text = render.status_line(task.status)
         thread.sender = asyncio.create_task(thread.run_ops(), name=f"outbox-{task_id}")
         thread.editor = asyncio.create_task(thread.run_editor(), name=f"status-{task_id}")
@@ -236,6 +271,17 @@ class ThreadPublisher:
             except Exception:  # the contract says best effort; a bug there must not let the task run
                 log.exception("telling the requester of task %s failed", task_id)
             raise
+
+    async def _lost(self, thread: TaskThread, exc: CannotPost) -> None:
+        """The chat refused a message after the parent: cancel the task, tell the requester privately."""
+        task_id = thread.task_id
+        log.warning("task %s: %s refused a message in its thread: %s", task_id, thread.platform.name, exc.reason)
+        cancelled = self.cancel is not None and await self.cancel(task_id, REFUSED_BY)
+        notice = render.lost_thread(task_id, thread.description, exc.reason, exc.remedy, cancelled)
+        try:
+            await thread.platform.notify_requester(thread.conversation, notice)
+        except Exception:  # best effort
+            log.exception("telling the requester of task %s failed", task_id)
 
     async def on_event(self, event: Event) -> None:
         thread = await self.thread(event.task_id)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bots.chat.platform import CannotPost
-from bots.chat.publisher import ThreadPublisher
+from bots.chat.publisher import REFUSED_BY, ThreadPublisher
 from bots.chat.workers import Job
 from core.engine import Engine
 
@@ -49,7 +49,7 @@ class TaskQueue:
             await self.publisher.open(task_id)
         except CannotPost:
             # Visible or not run: the requester was told privately why; a task nobody sees must not run.
-            await self.engine.cancel(task_id, by="openkoi: its chat refused the thread")
+            await self.engine.cancel(task_id, by=REFUSED_BY)
             return
         except Exception:  # the thread can be opened by the first message instead
             log.exception("could not open the thread of task %s", task_id)

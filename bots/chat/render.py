@@ -65,6 +65,19 @@ def cannot_post(task_id: str, description: str, reason: str, remedy: str) -> str
     )
 
 
+def lost_thread(task_id: str, description: str, reason: str, remedy: str, cancelled: bool) -> str:
+    """Plain text for the requester alone: their task's chat stopped taking messages mid-task."""
+    what = (
+        "so it was cancelled instead of going on where nobody could see it"
+        if cancelled
+        else "so its last messages (its result) could not be posted"
+    )
+    return (
+        f"I can no longer post in the thread of task {task_id[:8]} ({clip(description, 80)}), {what}."
+        f" {reason}. {remedy} Then ask again."
+    )
+
+
 def status_line(status: TaskStatus, detail: str = "") -> str:
     label = status.value.replace("_", " ")
     return f"{STATUS_ICON[status]} {label}" + (f" — {detail}" if detail else "")

@@ -369,22 +369,30 @@ class DiscordAdapter:
             log.warning("discord: could not tell %s privately: %s", conversation.requester_id, exc)
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
-        """Send into the task's thread, with Override/Cancel buttons when the message has any."""
+        """Send into the task's thread, with Override/Cancel buttons when the message has any. Raises
+        CannotPost on 403/404 (the bot was removed or lost a permission after the thread was opened)."""
         client = self._client()
         target = client.get_partial_messageable(
             int(conversation.thread_id or conversation.channel_id), guild_id=_guild_id(conversation)
         )
-        return await _send(target, message)
+        try:
+            return await _send(target, message)
+        except (discord.Forbidden, discord.NotFound) as exc:  # removed, or a permission taken away mid-task
+            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
-        """Replace a message's text; its buttons become ``message.buttons`` (none removes them)."""
+        """Replace a message's text; its buttons become ``message.buttons`` (none removes them). Raises
+        CannotPost on 403."""
         client = self._client()
         # A thread started from a message shares that message's id, so the parent is told apart by
         # id and edited in the channel; every other message lives in the thread.
         in_channel = message_id == conversation.parent_message_id or conversation.thread_id is None
         channel_id = conversation.channel_id if in_channel else str(conversation.thread_id)
         partial = client.get_partial_messageable(int(channel_id), guild_id=_guild_id(conversation))
-        await _edit(partial, message_id, message)
+        try:
+            await _edit(partial, message_id, message)
+        except discord.Forbidden as exc:  # a permission taken away mid-task; see ``post``
+            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
 
     async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
         """A message of its own in a channel (a digest). Raises CannotPost on 403/404 or a malformed id."""

@@ -78,6 +78,12 @@ REFUSALS = {
 }
 
 
+def _refusal(exc: SlackApiError) -> CannotPost | None:
+    """A Web API error that means "this channel will not take our messages", as CannotPost; else None."""
+    error = str(exc.response.get("error") or "")
+    return CannotPost(f"Slack says {error}", REFUSALS[error] + ".") if error in REFUSALS else None
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
     """429s wait out Retry-After (up to 3 times); a dropped connection or a 500/503 is retried once."""
     return [
@@ -208,25 +214,39 @@ class SlackAdapter:
             log.warning("slack: could not tell %s privately: %s", user, exc.response.get("error"))
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
-        """Reply in the task's thread (with Override/Cancel buttons when the message has them)."""
-        response = await self.client.chat_postMessage(
-            channel=conversation.channel_id,
-            thread_ts=conversation.thread_id,
-            text=blocks.fallback_text(message),
-            blocks=blocks.message_blocks(message),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        """Reply in the task's thread (with Override/Cancel buttons when the message has them).
+        Raises CannotPost when Slack refuses the channel (``REFUSALS``)."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=conversation.channel_id,
+                thread_ts=conversation.thread_id,
+                text=blocks.fallback_text(message),
+                blocks=blocks.message_blocks(message),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
         return str(response["ts"])
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
-        """Replace text and blocks together: buttons disappear when ``message`` has none."""
-        await self.client.chat_update(
-            channel=conversation.channel_id,
-            ts=message_id,
-            text=blocks.fallback_text(message),
-            blocks=blocks.message_blocks(message),
-        )
+        """Replace text and blocks together: buttons disappear when ``message`` has none. Raises
+        CannotPost when Slack refuses the channel (``REFUSALS``)."""
+        try:
+            await self.client.chat_update(
+                channel=conversation.channel_id,
+                ts=message_id,
+                text=blocks.fallback_text(message),
+                blocks=blocks.message_blocks(message),
+            )
+        except SlackApiError as exc:
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
 
     async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
         """A top-level message in ``channel_id`` (a digest). Raises CannotPost when Slack refuses the channel."""
@@ -239,10 +259,10 @@ class SlackAdapter:
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "")
-            if error in REFUSALS:
-                raise CannotPost(f"Slack says {error}", REFUSALS[error] + ".") from exc
-            raise
+            refused = _refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
         return str(response["ts"])
 
     async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:

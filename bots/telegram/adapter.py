@@ -374,14 +374,21 @@ class TelegramAdapter:
             log.warning("telegram: could not tell %s privately: %s", conversation.requester_id, exc.message)
 
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
-        """Post ``message`` as a reply to the task's parent, with its buttons as an inline keyboard."""
-        sent = await self._send(
-            chat_id_of(conversation.channel_id),
-            message.text,
-            reply_to=int_or_none(conversation.thread_id),
-            thread=int_or_none(conversation.origin.get("message_thread_id")),
-            buttons=message.buttons,
-        )
+        """Post ``message`` as a reply to the task's parent, with its buttons as an inline keyboard.
+        Raises CannotPost when the chat refuses us (removed, or no right to send, after the parent)."""
+        try:
+            sent = await self._send(
+                chat_id_of(conversation.channel_id),
+                message.text,
+                reply_to=int_or_none(conversation.thread_id),
+                thread=int_or_none(conversation.origin.get("message_thread_id")),
+                buttons=message.buttons,
+            )
+        except (Forbidden, BadRequest) as exc:
+            refused = refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
         return str(sent.message_id)
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
@@ -411,7 +418,8 @@ class TelegramAdapter:
         return None
 
     async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
-        """Replace the text (and keyboard: no buttons removes it). An identical edit is a no-op."""
+        """Replace the text (and keyboard: no buttons removes it). An identical edit is a no-op.
+        Raises CannotPost when the chat refuses us."""
         chat_id, keyboard = chat_id_of(channel_id), inline_keyboard(message.buttons)
 
         async def attempt(text: str, parse_mode: str | None) -> None:
@@ -437,8 +445,14 @@ class TelegramAdapter:
                 await attempt(html_to_plain(message.text), None)
         except BadRequest as exc:
             # The throttled status editor can race a restart or a replay into the same text.
-            if not is_bad_request(exc, "message is not modified"):
+            if is_bad_request(exc, "message is not modified"):
+                return
+            refused = refusal(exc)
+            if refused is None:
                 raise
+            raise refused from exc
+        except Forbidden as exc:  # removed from the chat: see ``post``
+            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
 
     async def _send(
         self,
