@@ -132,6 +132,30 @@ async def test_a_mention_that_cannot_be_saved_gets_503_and_its_retry_is_saved_on
         assert len(answers) == 1, "one answer for one saved mention"
 
 
+async def test_a_command_still_being_saved_is_answered_in_time_then_for_real(
+    settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database's one thread is busy (a long statement queued before the batch): the command is
+    acknowledged by its deadline without a claim, and once it is saved, the real answer follows."""
+    monkeypatch.setattr("bots.chat.intake.IN_FLIGHT_GRACE", 0.1)
+    async with running_service(settings, slack_service(slack)) as svc:
+        svc.ingress.save_within = 0.2
+        busy = asyncio.ensure_future(svc.store.db.read_batch(lambda conn: time.sleep(1.5)))
+        await asyncio.sleep(0.05)  # the long statement has the connection's thread
+        command = slash_command_body(
+            text="deploy the fix", trigger_id="trig-busy", response_url=slack.response_url("trig-busy")
+        )
+        status, body, elapsed = await post(svc, command, signed_headers(command, SECRET))
+
+        assert status == 200 and elapsed < 1.0, "answered before the database was free"
+        assert "taking longer than usual" in body and "task" not in body.lower()
+        await busy
+        await wait_until(lambda: bool(slack.responses_to("trig-busy")))
+        task_id = await svc.store.inbound.task_for("slack", "trig-busy")
+        (answer,) = slack.responses_to("trig-busy")
+        assert task_id is not None and task_id[:8] in answer["text"] and answer["response_type"] == "ephemeral"
+
+
 # ---------------------------------------------------------------- Telegram
 
 

@@ -6,6 +6,11 @@ within the platform's deadline, so ``handle`` does only fast local work: one SQL
 saved tasks from the database. An answer always means the delivery is saved; when it could not be
 saved in time, ``handle`` raises ``NotAccepted`` and the adapter says so (or lets the platform
 redeliver) instead of answering.
+
+``handle`` answers within ``save_within`` plus ``IN_FLIGHT_GRACE`` (and its own CPU), whatever the
+database does: a save still in progress at the deadline, or a slow read for ``status`` and the
+like, is answered "the answer follows" with the real answer as the reply's ``follow_up``. Adapters
+can therefore await it directly within a platform's deadline.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from bots.chat import commands
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
-from bots.chat.intake import IntakeWriter, NotAccepted, Unstorable
+from bots.chat.intake import IN_FLIGHT_GRACE, IntakeWriter, NotAccepted, StillSaving, Unstorable
 from bots.chat.pacing import Pacer
 from bots.chat.platform import Actor, InboundCommand, Reply
 from bots.chat.tasklog import task_event
@@ -38,6 +44,16 @@ ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.AWAITING
 # How long a delivery may wait for the database before it is refused as not accepted. Inside
 # Slack's and Discord's 3 s, with room for the answer itself.
 SAVE_WITHIN_SECONDS = 2.0
+# Said when the answer is not known in time; the real one follows (``Reply.follow_up``).
+FOLLOWS_TEXT = "⏳ This is taking longer than usual; the answer follows here in a moment."
+
+
+async def settled(reply: Reply | None) -> Reply | None:
+    """The final answer: ``reply`` itself, or the one it said would follow (raising as ``handle`` does).
+    For platforms with no deadline on the answer itself (a deferred Discord command, a saved Telegram update)."""
+    if reply is None or reply.follow_up is None:
+        return reply
+    return await reply.follow_up
 
 
 @dataclass
@@ -78,13 +94,41 @@ class Ingress:
             case commands.Think():
                 return await self._think(command, parsed, policy, deadline)
         try:
-            if (await self._record(command, deadline)).outcome is Outcome.DUPLICATE:
-                return None
+            recorded = await self._record(command, deadline)
         except Unstorable as exc:
             return _unstorable(exc)
+        except StillSaving as slow:
+            return _follows(self._after_record(command, parsed, policy, slow.outcome, deadline=None))
+        return await self._after_record(command, parsed, policy, recorded, deadline=deadline)
+
+    async def _after_record(
+        self,
+        command: InboundCommand,
+        parsed: commands.Command,
+        policy: AccessPolicy,
+        recorded: Recorded | asyncio.Future[Recorded],
+        deadline: float | None,
+    ) -> Reply | None:
+        """The answer to a recorded command that starts no task; with a ``deadline``, an answer that
+        needs the database (status, cancel, approve, deny) and is not ready by it follows instead."""
+        try:
+            outcome = (recorded if isinstance(recorded, Recorded) else await recorded).outcome
+        except Unstorable as exc:
+            return _unstorable(exc)
+        if outcome is Outcome.DUPLICATE:
+            return None
         match parsed:
             case commands.Help():
                 return Reply(commands.HELP_TEXT, private=True)
+            case commands.ShowDigest(span=span):
+                return self._digest(command, span, policy)
+        answer = self._from_store(command, parsed, policy)
+        if deadline is None:
+            return await answer
+        return await _in_time(answer, deadline + IN_FLIGHT_GRACE)
+
+    async def _from_store(self, command: InboundCommand, parsed: commands.Command, policy: AccessPolicy) -> Reply:
+        match parsed:
             case commands.Status(task_id=task_id):
                 return await self._status(command, task_id)
             case commands.Cancel(task_id=task_id):
@@ -93,9 +137,7 @@ class Ingress:
                 return await self.desk.by_task_or_id(command.actor, ident, approve=True)
             case commands.Deny(confirmation_or_task_id=ident):
                 return await self.desk.by_task_or_id(command.actor, ident, approve=False)
-            case commands.ShowDigest(span=span):
-                return self._digest(command, span, policy)
-        raise AssertionError(parsed)  # pragma: no cover - the match above is exhaustive
+        raise AssertionError(parsed)  # pragma: no cover - the other kinds are answered above
 
     async def _record(self, command: InboundCommand, deadline: float, new: NewTask | None = None) -> Recorded:
         return await self.intake.add(Intake(command.platform, command.key, new), deadline)
@@ -106,6 +148,8 @@ class Ingress:
             recorded = await self._record(command, deadline)
         except Unstorable as exc:
             return _unstorable(exc)
+        except StillSaving as slow:
+            return _follows(_once(slow.outcome, reply))
         return None if recorded.outcome is Outcome.DUPLICATE else reply
 
     async def _think(
@@ -117,7 +161,11 @@ class Ingress:
                 command, deadline, Reply("Sorry, you are not allowed to start tasks here.", private=True)
             )
         if think.skill is not None:
-            problem = await self._skill_problem(think.skill)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    problem = await self._skill_problem(think.skill)
+            except TimeoutError:
+                raise NotAccepted("reading the skills took too long") from None
             if problem is not None:
                 return await self._answer_once(command, deadline, Reply(problem, private=True))
         options = TaskOptions(
@@ -150,6 +198,19 @@ class Ingress:
             recorded = await self._record(command, deadline, NewTask(session, task, conversation))
         except Unstorable as exc:
             return _unstorable(exc)
+        except StillSaving as slow:
+            return _follows(self._think_later(command, task.id, slow.outcome))
+        return self._think_reply(command, task.id, recorded)
+
+    async def _think_later(self, command: InboundCommand, task_id: str, outcome: asyncio.Future[Recorded]) -> Reply | None:
+        try:
+            recorded = await outcome
+        except Unstorable as exc:
+            return _unstorable(exc)
+        return self._think_reply(command, task_id, recorded)
+
+    def _think_reply(self, command: InboundCommand, task_id: str, recorded: Recorded) -> Reply | None:
+        actor = command.actor
         match recorded.outcome:
             case Outcome.DUPLICATE:
                 return None
@@ -167,9 +228,9 @@ class Ingress:
                     " has finished.",
                     private=True,
                 )
-        task_event("received", task.id, command.platform, command.channel_id, f"by {actor.label}")
+        task_event("received", task_id, command.platform, command.channel_id, f"by {actor.label}")
         self.pool.wake()
-        return Reply(self._queued_text(task.id[:8], recorded.count), task_id=task.id)
+        return Reply(self._queued_text(task_id[:8], recorded.count), task_id=task_id)
 
     async def _skill_problem(self, name: str) -> str | None:
         """Why ``--skill name`` cannot be used, or None. Checked before the task is saved, so a typo
@@ -258,6 +319,27 @@ def _storable(command: InboundCommand) -> InboundCommand:
         return command
     actor = Actor(a.platform, user_id, name, a.roles)
     return dataclasses.replace(command, key=key, actor=actor, channel_id=channel_id, text=text)
+
+
+def _follows(answer: Coroutine[Any, Any, Reply | None]) -> Reply:
+    """Say the answer follows, and start working it out: the reply's ``follow_up``."""
+    return Reply(FOLLOWS_TEXT, private=True, follow_up=asyncio.ensure_future(answer))
+
+
+async def _in_time(answer: Coroutine[Any, Any, Reply | None], by: float) -> Reply | None:
+    """``answer`` if it is ready by ``by`` (event-loop time), else a reply saying it follows."""
+    work = asyncio.ensure_future(answer)
+    done, _ = await asyncio.wait({work}, timeout=max(by - asyncio.get_running_loop().time(), 0.0))
+    if done:
+        return work.result()
+    return Reply(FOLLOWS_TEXT, private=True, follow_up=work)
+
+
+async def _once(outcome: asyncio.Future[Recorded], reply: Reply) -> Reply | None:
+    try:
+        return None if (await outcome).outcome is Outcome.DUPLICATE else reply
+    except Unstorable as exc:
+        return _unstorable(exc)
 
 
 def _unstorable(exc: Unstorable) -> Reply:

@@ -7,6 +7,7 @@ prompt; the engine never sees a payload.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -97,6 +98,9 @@ class Reply:
     text: str
     private: bool = False
     task_id: str | None = None
+    # When the answer could not be known in time (the database was still saving the command), ``text``
+    # says it follows and this resolves with it: None for a redelivery, or the ingress's exceptions.
+    follow_up: asyncio.Future[Reply | None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", SECRETS.redact(self.text))

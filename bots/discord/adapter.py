@@ -29,7 +29,7 @@ from aiohttp import web
 from discord import app_commands
 
 from bots.chat.desk import ConfirmationDesk
-from bots.chat.ingress import Ingress
+from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.markup import DISCORD
 from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
@@ -251,7 +251,8 @@ class DiscordAdapter:
             },
         )
         try:
-            reply = await self.ingress.handle(command)
+            # The command is deferred: its answer has no deadline, so one that follows is awaited.
+            reply = await settled(await self.ingress.handle(command))
         except NotAccepted as exc:
             log.warning("interaction %s was not saved (%s); told the sender to try again", interaction.id, exc)
             reply = Reply(NOT_ACCEPTED_TEXT, private=True)

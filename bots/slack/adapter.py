@@ -58,11 +58,10 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 COMMAND = "/think"
 EVENTS_PATH = "/slack/events"
-# Slack gives up on an acknowledgement after 3 s. The ingress answers within its save deadline
-# (2 s); should anything take longer still, we acknowledge without claiming anything and send the
-# answer through the command's response_url instead.
+# Slack gives up on an acknowledgement after 3 s. Commands: the ingress answers within its save
+# deadline (2 s) plus a grace, or says the answer follows. Button presses: the desk is given this
+# long before the press is acknowledged anyway.
 ACK_BUDGET_SECONDS = 2.5
-SLOW_ACK_TEXT = "⏳ This is taking longer than usual; the answer follows here in a moment."
 ERROR_TEXT = "Sorry, something went wrong on our side; please try again."
 # A mention's requester name comes from users.info; the event is only acknowledged after it is
 # saved, so the lookup may not eat into Slack's 3 s.
@@ -372,7 +371,12 @@ class SlackAdapter:
 
     async def _acknowledge(self, slash: gate.SlashCommand) -> str | None:
         """The acknowledgement of ``/think …`` (Slack shows it to the sender only), given once the
-        ingress has saved the command; None for a redelivery, which was answered the first time."""
+        ingress has saved the command; None for a redelivery, which was answered the first time.
+
+        Awaited directly: the ingress answers within its save deadline (2 s) plus a grace, whatever
+        the database does, so no timer or task per command is needed here (under a burst they cost
+        more than the rest of the adapter's work). An answer it could not know in time follows
+        through the command's response_url."""
         response_url = slash.response_url or ""
         inbound = InboundCommand(
             platform=PLATFORM,
@@ -382,19 +386,21 @@ class SlackAdapter:
             text=plain_text(slash.text),
             origin={"response_url": response_url} if response_url else {},
         )
-        work = asyncio.ensure_future(self.ingress.handle(inbound))
-        done, _ = await asyncio.wait({work}, timeout=self.ack_budget)
-        if done:
-            reply = self._result(work)
-            return None if reply is None else reply_mrkdwn(reply.text)
-        # Slower than the ingress's own deadline (it should not happen): acknowledge without claiming
-        # anything, and give the real answer when there is one.
-        self._spawn(self._answer_later(work, response_url))
-        return SLOW_ACK_TEXT
+        try:
+            reply = await self.ingress.handle(inbound)
+        except Exception as exc:
+            reply = self._failure(exc)
+        if reply is None:
+            return None
+        if reply.follow_up is not None:
+            self._spawn(self._answer_later(reply.follow_up, response_url))
+        return reply_mrkdwn(reply.text)
 
-    async def _answer_later(self, work: asyncio.Future[Reply | None], response_url: str) -> None:
-        await asyncio.wait({work})
-        reply = self._result(work)
+    async def _answer_later(self, follow_up: asyncio.Future[Reply | None], response_url: str) -> None:
+        try:
+            reply = await follow_up
+        except Exception as exc:
+            reply = self._failure(exc)
         if reply is not None and response_url:
             await self._respond(response_url, reply.text)
 
@@ -405,15 +411,12 @@ class SlackAdapter:
         task.add_done_callback(self._pending.discard)
 
     @staticmethod
-    def _result(work: asyncio.Future[Reply | None]) -> Reply | None:
-        exc = work.exception()
+    def _failure(exc: Exception) -> Reply:
         if isinstance(exc, NotAccepted):
             log.warning("slack: a command was not saved (%s); told the sender to try again", exc)
             return Reply(NOT_ACCEPTED_TEXT, private=True)
-        if exc is not None:
-            log.error("slack: handling a command failed", exc_info=exc)
-            return Reply(ERROR_TEXT, private=True)
-        return work.result()
+        log.error("slack: handling a command failed", exc_info=exc)
+        return Reply(ERROR_TEXT, private=True)
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         """``@openkoi …``: like ``/think …``; the answer goes into the mention's thread.
@@ -437,8 +440,22 @@ class SlackAdapter:
             origin={"mention_ts": mention.ts, "thread_ts": thread_ts},
         )
         reply = await self.ingress.handle(inbound)
-        if reply is not None:  # None: a redelivery of a mention already answered
-            self._spawn(self._answer(mention.channel, user, thread_ts, reply))
+        if reply is None:  # a redelivery of a mention already answered
+            return
+        if reply.follow_up is not None:  # still being saved: the real answer goes to the thread when known
+            self._spawn(self._answer_mention_later(mention.channel, user, thread_ts, reply.follow_up))
+            return
+        self._spawn(self._answer(mention.channel, user, thread_ts, reply))
+
+    async def _answer_mention_later(
+        self, channel: str, user: str, thread_ts: str, follow_up: asyncio.Future[Reply | None]
+    ) -> None:
+        try:
+            reply = await follow_up
+        except Exception as exc:
+            reply = self._failure(exc)
+        if reply is not None:
+            await self._answer(channel, user, thread_ts, reply)
 
     async def _ignore(self) -> None:
         return None

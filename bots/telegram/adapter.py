@@ -47,7 +47,7 @@ from telegram.ext import (
 
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.http_guard import read_body, refuse
-from bots.chat.ingress import Ingress
+from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NotAccepted
 from bots.chat.markup import TELEGRAM, Markup
 from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
@@ -250,7 +250,9 @@ class TelegramAdapter:
             origin=origin,
         )
         try:
-            reply = await self.ingress.handle(inbound)
+            # Whether the update is saved must be known before it is confirmed: an answer that
+            # follows (a save still in progress) is awaited.
+            reply = await settled(await self.ingress.handle(inbound))
         except NotAccepted as exc:
             self.receipts.not_saved(update, exc)  # Telegram delivers it again; nothing to answer now
             return
