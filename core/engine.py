@@ -159,9 +159,14 @@ class Engine:
         if scope is None:
             workspace = str(self.workspace.resolve()) if self.workspace is not None and source == "terminal" else None
             scope = Scope(platform=source, workspace=workspace)
-        task = Task(session_id=session_id, description=description, source=source, requester=requester, scope=scope)
-        if options is not None:
-            task.options = options
+        task = Task(
+            session_id=session_id,
+            description=description,
+            source=source,
+            requester=requester,
+            scope=scope,
+            options=options if options is not None else TaskOptions(),
+        )
         return session, task
 
     async def run(self, task_id: str) -> Task:

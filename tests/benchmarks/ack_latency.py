@@ -1,8 +1,9 @@
 """Slack ack latency under load: `openkoi serve` in-process, 500 signed `/think` commands, 100 at a time.
 
-The service runs in this process with the real slack-bolt app on its aiohttp server; the fake Slack
-Web API and the fake model server (answering each call after 2 s, so the workers are always busy
-and tasks pile up in the queue, as under a real burst) run in a second process, and the commands
+The service runs in this process on its aiohttp server, as in production (signed slash commands
+are read by ``bots.slack.gate``; slack-bolt handles events and presses); the fake Slack Web API and
+the fake model server (answering each call after 2 s, so the workers are always busy and tasks pile
+up in the queue, as under a real burst) run in a second process, and the commands
 come from a third (as they would from Slack), so that neither the generator's work nor the fakes'
 is counted as the service's, in time or in memory. Every command is saved before it is answered
 (the answer names its task), so the latency includes the save. The clock runs from sending a
