@@ -202,7 +202,9 @@ class Ingress:
             return _follows(self._think_later(command, task.id, slow.outcome))
         return self._think_reply(command, task.id, recorded)
 
-    async def _think_later(self, command: InboundCommand, task_id: str, outcome: asyncio.Future[Recorded]) -> Reply | None:
+    async def _think_later(
+        self, command: InboundCommand, task_id: str, outcome: asyncio.Future[Recorded]
+    ) -> Reply | None:
         try:
             recorded = await outcome
         except Unstorable as exc:
