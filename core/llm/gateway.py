@@ -107,7 +107,8 @@ def warm_up() -> None:
     import importlib
 
     litellm = _LITELLM.get()
-    for name in ("openai.resources.chat", "openai.resources.chat.completions", "litellm.llms.openai.openai"):
+    modules = ("openai.resources.chat", "openai.resources.chat.completions", "litellm.llms.openai.openai")
+    for name in (*modules, "litellm._service_logger"):
         # The SDK's types trip a harmless pydantic notice ("ReadOnly qualifier") that would reach stderr.
         with contextlib.suppress(ImportError), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -118,8 +119,20 @@ def warm_up() -> None:
             model="openai/warm-up", messages=[{"role": "user", "content": "warm-up"}], api_key="-", mock_response="-"
         )
         import httpx
+        from openai.types.chat import ChatCompletion
 
         httpx.Client().close()  # its transports (httpcore, h11, h2) are what the SDK imports on first use
+        # The SDK's response types build their validators on first use (~6 ms on the loop): build them now.
+        ChatCompletion.model_validate(
+            {
+                "id": "-",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "-",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "-"}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
 
 
 def estimate_tokens(prompt: Prompt) -> int:
