@@ -76,7 +76,9 @@ class Ingress:
         """Answer one command. None means a redelivery of a command already handled: say nothing.
 
         Raises ``NotAccepted`` when the delivery could not be saved within ``save_within`` seconds:
-        nothing was saved, and the adapter must not claim otherwise."""
+        nothing was saved, and the adapter must not claim otherwise. Returns within ``save_within``
+        plus ``IN_FLIGHT_GRACE``: an answer not known by then (a save still under way, a slow read)
+        is a reply saying it follows, whose ``follow_up`` gives it (or raises as this would)."""
         if self.closing:
             # Not saved, so not answered: Telegram and Slack's Events API deliver it again, to the
             # next process; where there is no redelivery the adapter says "not accepted, try again".
