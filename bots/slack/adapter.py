@@ -6,8 +6,10 @@ the ingress's fast local work, and the answer (or Bolt's 200 for an event) is on
 command is saved: a command the database did not take in time is answered "not accepted", and an
 event gets a 503 so that Slack delivers it again. Every HTTP request passes ``bots.slack.gate``
 first (signature on the raw bytes, then the payload's shape), so a forged or malformed request is
-refused with 401/400 before Bolt parses it. Redeliveries are recognised by the ingress from the
-delivery key (``trigger_id`` for commands, the envelope's ``event_id`` for events).
+refused with 401/400 before Bolt parses it; a signed slash command is then answered here without
+Bolt's dispatch (see ``bots.slack.gate``), events and button presses go to Bolt. Redeliveries are
+recognised by the ingress from the delivery key (``trigger_id`` for commands, the envelope's
+``event_id`` for events).
 
 Outbound: the publisher's ``open_thread`` / ``post`` / ``edit`` become ``chat.postMessage`` /
 ``chat.update`` with mrkdwn section blocks. Rate limits (429 + Retry-After) are waited out inside
@@ -362,7 +364,8 @@ class SlackAdapter:
     # ------------------------------------------------------------------ handlers
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """``/think …`` in Socket Mode (over HTTP, ``_http`` reads commands itself)."""
+        """``/think …`` through Bolt: in Socket Mode (over HTTP, ``_http`` reads commands itself once
+        the token is proven)."""
         text = await self._acknowledge(gate.SlashCommand.model_validate(command))
         if text is None:
             await ack()
