@@ -145,18 +145,15 @@ class Service:
             raise ConfigError(f"[tools] workspace: {root} is not a directory")
         return root.resolve()
 
-    async def _cancel_unseen(self, task_id: str, by: str) -> bool:
-        """A task whose chat stopped taking its messages is cancelled: nobody would see it go on."""
-        return await self.engine.cancel(task_id, by=by)
-
     async def _start(self) -> None:
         bus = EventBus()
         # Never the process's working directory: for a service that is often / or where its .env lives.
         self.engine = Engine(self.settings, self.store, bus, workspace=self.workspace())
         TaskLog(self.store).attach(bus)
         s = self.service
+        # A task whose chat stops taking its messages mid-task is cancelled: nobody would see it go on.
         self.publisher = ThreadPublisher(
-            self.store, {}, self.settings.parliament.confirmation_ttl_minutes, cancel=self._cancel_unseen
+            self.store, {}, self.settings.parliament.confirmation_ttl_minutes, cancel=self.engine.cancel
         )
         self.publisher.attach(bus)
         # The queue is the tasks table: workers take saved tasks of the platforms that are on.

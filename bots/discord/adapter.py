@@ -345,7 +345,7 @@ class DiscordAdapter:
         try:
             message = await channel.send(_clip(parent.text), allowed_mentions=NO_MENTIONS)
         except (discord.Forbidden, discord.NotFound) as exc:
-            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
+            raise _refused(exc) from exc
         name = str(conversation.origin.get("title") or f"openkoi task {conversation.task_id[:8]}")
         try:
             thread = await message.create_thread(name=thread_name(name, f"openkoi task {conversation.task_id[:8]}"))
@@ -379,7 +379,7 @@ class DiscordAdapter:
         try:
             return await _send(target, message)
         except (discord.Forbidden, discord.NotFound) as exc:  # removed, or a permission taken away mid-task
-            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
+            raise _refused(exc) from exc
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
         """Replace a message's text; its buttons become ``message.buttons`` (none removes them). Raises
@@ -393,7 +393,7 @@ class DiscordAdapter:
         try:
             await _edit(partial, message_id, message)
         except discord.Forbidden as exc:  # a permission taken away mid-task; see ``post``
-            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
+            raise _refused(exc) from exc
 
     async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
         """A message of its own in a channel (a digest). Raises CannotPost on 403/404 or a malformed id."""
@@ -404,7 +404,7 @@ class DiscordAdapter:
         try:
             return await _send(target, message)
         except (discord.Forbidden, discord.NotFound) as exc:
-            raise CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY) from exc
+            raise _refused(exc) from exc
 
     async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
         await _edit(self._client().get_partial_messageable(int(channel_id)), message_id, message)
@@ -422,8 +422,13 @@ class DiscordAdapter:
                 "Check the channel id in [digest] discord_channels, and that I am in that server.",
             )
         except discord.Forbidden as exc:
-            return CannotPost(f"Discord says 403 {exc.text or 'Forbidden'} ({exc.code})", REMEDY)
+            return _refused(exc)
         return None
+
+
+def _refused(exc: discord.HTTPException) -> CannotPost:
+    """Discord refusing the bot a channel (403 Missing Permissions / Access, 404 Unknown Channel)."""
+    return CannotPost(f"Discord says {exc.status} {exc.text or 'Forbidden'} ({exc.code})", REMEDY)
 
 
 def _guild_id(conversation: Conversation) -> int | None:

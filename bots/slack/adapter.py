@@ -23,7 +23,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import aiohttp
@@ -79,10 +80,17 @@ REFUSALS = {
 }
 
 
-def _refusal(exc: SlackApiError) -> CannotPost | None:
-    """A Web API error that means "this channel will not take our messages", as CannotPost; else None."""
-    error = str(exc.response.get("error") or "")
-    return CannotPost(f"Slack says {error}", REFUSALS[error] + ".") if error in REFUSALS else None
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Raise a Web API error that means "this channel will not take our messages" (``REFUSALS``) as
+    CannotPost; any other as it was."""
+    try:
+        yield
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "")
+        if error in REFUSALS:
+            raise CannotPost(f"Slack says {error}", REFUSALS[error] + ".") from exc
+        raise
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -217,59 +225,37 @@ class SlackAdapter:
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
         """Reply in the task's thread (with Override/Cancel buttons when the message has them).
         Raises CannotPost when Slack refuses the channel (``REFUSALS``)."""
-        try:
-            response = await self.client.chat_postMessage(
-                channel=conversation.channel_id,
-                thread_ts=conversation.thread_id,
-                text=blocks.fallback_text(message),
-                blocks=blocks.message_blocks(message),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as exc:
-            refused = _refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
-        return str(response["ts"])
+        return await self._post_message(conversation.channel_id, message, thread_ts=conversation.thread_id)
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
         """Replace text and blocks together: buttons disappear when ``message`` has none. Raises
         CannotPost when Slack refuses the channel (``REFUSALS``)."""
-        try:
+        await self.edit_in_channel(conversation.channel_id, message_id, message)
+
+    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
+        """A top-level message in ``channel_id`` (a digest). Raises CannotPost when Slack refuses the channel."""
+        return await self._post_message(channel_id, message)
+
+    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
+        with _refusals():
             await self.client.chat_update(
-                channel=conversation.channel_id,
+                channel=channel_id,
                 ts=message_id,
                 text=blocks.fallback_text(message),
                 blocks=blocks.message_blocks(message),
             )
-        except SlackApiError as exc:
-            refused = _refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
 
-    async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
-        """A top-level message in ``channel_id`` (a digest). Raises CannotPost when Slack refuses the channel."""
-        try:
+    async def _post_message(self, channel_id: str, message: Outgoing, thread_ts: str | None = None) -> str:
+        with _refusals():
             response = await self.client.chat_postMessage(
                 channel=channel_id,
+                thread_ts=thread_ts,
                 text=blocks.fallback_text(message),
                 blocks=blocks.message_blocks(message),
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except SlackApiError as exc:
-            refused = _refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
         return str(response["ts"])
-
-    async def edit_in_channel(self, channel_id: str, message_id: str, message: Outgoing) -> None:
-        await self.client.chat_update(
-            channel=channel_id, ts=message_id, text=blocks.fallback_text(message), blocks=blocks.message_blocks(message)
-        )
 
     async def check_channel(self, channel_id: str) -> CannotPost | None:
         """``conversations.info``: an unknown or private channel is ``channel_not_found``; a public one

@@ -23,6 +23,8 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import web
@@ -85,12 +87,16 @@ REFUSING_BAD_REQUESTS = ("not enough rights", "chat not found", "have no rights"
 REMEDY = "Add me to the group and let me send messages there (or ask in a chat where I can)."
 
 
-def refusal(exc: Forbidden | BadRequest) -> CannotPost | None:
-    """The chat refusing us (403: removed or never added; 400: no right to send, unknown chat) as
-    CannotPost; None for any other bad request, which is ours to raise."""
-    if isinstance(exc, Forbidden) or any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
-        return CannotPost(f"Telegram says: {exc.message}", REMEDY)
-    return None
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Raise the chat refusing us (403: removed or never added; 400: no right to send, unknown chat)
+    as CannotPost; any other bad request, which is ours, as it was."""
+    try:
+        yield
+    except (Forbidden, BadRequest) as exc:
+        if isinstance(exc, Forbidden) or any(is_bad_request(exc, fragment) for fragment in REFUSING_BAD_REQUESTS):
+            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
+        raise
 
 
 TelegramApp = Application[
@@ -353,18 +359,13 @@ class TelegramAdapter:
         since the thread is the chain of replies to it. Raises CannotPost when the chat refuses us
         (403: removed or never added; 400: no right to send)."""
         origin = conversation.origin
-        try:
+        with refusals():
             sent = await self._send(
                 chat_id_of(conversation.channel_id),
                 parent.text,
                 reply_to=int_or_none(origin.get("message_id")),
                 thread=int_or_none(origin.get("message_thread_id")),
             )
-        except (Forbidden, BadRequest) as exc:
-            refused = refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
         return str(sent.message_id), str(sent.message_id)
 
     async def notify_requester(self, conversation: Conversation, text: str) -> None:
@@ -378,7 +379,7 @@ class TelegramAdapter:
     async def post(self, conversation: Conversation, message: Outgoing) -> str:
         """Post ``message`` as a reply to the task's parent, with its buttons as an inline keyboard.
         Raises CannotPost when the chat refuses us (removed, or no right to send, after the parent)."""
-        try:
+        with refusals():
             sent = await self._send(
                 chat_id_of(conversation.channel_id),
                 message.text,
@@ -386,11 +387,6 @@ class TelegramAdapter:
                 thread=int_or_none(conversation.origin.get("message_thread_id")),
                 buttons=message.buttons,
             )
-        except (Forbidden, BadRequest) as exc:
-            refused = refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
         return str(sent.message_id)
 
     async def edit(self, conversation: Conversation, message_id: str, message: Outgoing) -> None:
@@ -399,23 +395,16 @@ class TelegramAdapter:
 
     async def post_to_channel(self, channel_id: str, message: Outgoing) -> str:
         """A message of its own in a chat (a digest), not a reply. Raises CannotPost when the chat refuses us."""
-        try:
+        with refusals():
             sent = await self._send(chat_id_of(channel_id), message.text, reply_to=None, buttons=message.buttons)
-        except (Forbidden, BadRequest) as exc:
-            refused = refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
         return str(sent.message_id)
 
     async def check_channel(self, channel_id: str) -> CannotPost | None:
         """``getChat``: 403 when the bot was removed or never added, 400 "chat not found" for an unknown chat."""
         try:
-            await with_retry("getChat", lambda: self.application.bot.get_chat(chat_id_of(channel_id)))
-        except (Forbidden, BadRequest) as exc:
-            refused = refusal(exc)
-            if refused is None:
-                raise
+            with refusals():
+                await with_retry("getChat", lambda: self.application.bot.get_chat(chat_id_of(channel_id)))
+        except CannotPost as refused:
             return refused
         return None
 
@@ -437,24 +426,19 @@ class TelegramAdapter:
                 ),
             )
 
-        try:
+        with refusals():
             try:
-                await attempt(message.text, ParseMode.HTML)
+                try:
+                    await attempt(message.text, ParseMode.HTML)
+                except BadRequest as exc:
+                    if not is_bad_request(exc, "can't parse entities"):
+                        raise
+                    log.warning("telegram refused our HTML (%s); editing as plain text", exc.message)
+                    await attempt(html_to_plain(message.text), None)
             except BadRequest as exc:
-                if not is_bad_request(exc, "can't parse entities"):
+                # The throttled status editor can race a restart or a replay into the same text.
+                if not is_bad_request(exc, "message is not modified"):
                     raise
-                log.warning("telegram refused our HTML (%s); editing as plain text", exc.message)
-                await attempt(html_to_plain(message.text), None)
-        except BadRequest as exc:
-            # The throttled status editor can race a restart or a replay into the same text.
-            if is_bad_request(exc, "message is not modified"):
-                return
-            refused = refusal(exc)
-            if refused is None:
-                raise
-            raise refused from exc
-        except Forbidden as exc:  # removed from the chat: see ``post``
-            raise CannotPost(f"Telegram says: {exc.message}", REMEDY) from exc
 
     async def _send(
         self,

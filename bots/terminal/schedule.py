@@ -19,7 +19,7 @@ import click
 from bots.terminal.cli import EXIT_DONE, EXIT_FAILED, EXIT_USAGE, close_command
 from bots.terminal.inspect import _open
 from core.errors import OpenKoiError
-from scheduler.jobs import JOB_NAMES, NEEDS_SERVICE
+from scheduler.jobs import JOB_NAMES, NEEDS_SERVICE, standard_jobs
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -84,7 +84,6 @@ async def schedule_list() -> int:
 
 
 async def schedule_run(name: str, wait_seconds: float) -> int:
-    from bots.schedule import local_jobs
     from core.models import utcnow
     from scheduler.schedule import Schedule, new_owner
 
@@ -98,7 +97,7 @@ async def schedule_run(name: str, wait_seconds: float) -> int:
                     err=True,
                 )
                 return EXIT_FAILED
-            jobs = local_jobs(settings, store)
+            jobs = standard_jobs(settings, store)
             if name not in jobs:
                 click.echo(f"error: {name} is not available: its job body is not part of this build", err=True)
                 return EXIT_FAILED
