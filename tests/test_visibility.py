@@ -185,10 +185,10 @@ async def test_slack_bot_removed_from_the_channel_mid_task(
 ) -> None:
     _block(fake_model)
     async with running_service(settings, slack_service(slack, approvers=("UAPPROVER",))) as svc:
+        slack.refuse_channel(CHANNEL_ID, "not_in_channel", after_first_post=True)  # removed once the parent is up
         assert (await slash(svc, slack, "drop the old tables", trigger_id="trig-removed")).status == 200
         task_id = await slack_task_for(svc, "trig-removed")
         parent = await slack_parent_of(svc, task_id)
-        slack.refuse_channel(CHANNEL_ID, "not_in_channel")  # before the first reply: replies are paced 1/s
         await wait_status(svc, task_id, TaskStatus.CANCELLED)
 
         def told() -> bool:
@@ -209,12 +209,11 @@ async def test_discord_thread_permission_taken_away_mid_task(
     fake = discord_fake
     _block(fake_model)
     async with running_service(settings, discord_service(fake)) as svc:
+        fake.forbid_new_threads(50013, "Missing Permissions")  # Send Messages in Threads, once the thread exists
         payload = await think(fake, "drop the old tables")
         task_id = await task_of(svc, payload)
-        await wait_until(lambda: bool(fake.threads()))
-        (thread,) = fake.threads()
-        fake.forbid_channel(str(thread["id"]), 50013, "Missing Permissions")  # Send Messages in Threads
         await reaches(svc, task_id, TaskStatus.CANCELLED)
+        assert len(fake.threads()) == 1, "the thread was opened: the refusal came mid-task"
 
         def told() -> bool:
             return any("can no longer post" in str(m["content"]) for m in fake.channel_messages(fake.channel_id))
@@ -232,7 +231,12 @@ async def test_telegram_bot_kicked_from_the_group_mid_task(
     async with serving(settings, tg_settings(telegram)) as svc:
         update_id, _ = say(telegram, "/think drop the old tables")
         task_id = await task_for(svc, update_id)
-        await wait_until(lambda: bool(telegram.bot_messages(GROUP)))  # the parent is posted
+
+        async def parent_posted() -> bool:  # not the answer to /think, which is a reply in the group too
+            conversation = await svc.store.conversations.get(task_id)
+            return conversation is not None and conversation.parent_message_id is not None
+
+        await wait_until(parent_posted)
         telegram.refuse_chat(GROUP, 403, "Forbidden: bot was kicked from the supergroup chat")
 
         async def cancelled() -> bool:

@@ -215,6 +215,7 @@ class FakeDiscord:
         self._acked: set[str] = set()
         self._failures: list[_Failure] = []
         self._forbidden: dict[str, tuple[int, str]] = {}  # channel id -> (error code, message); see forbid_channel
+        self._forbid_new_threads: tuple[int, str] | None = None  # see forbid_new_threads
         self._session_id: str | None = None
         self._seq = 0
         self._session_log: list[JSON] = []  # dispatches of this session, for RESUME replays
@@ -830,6 +831,11 @@ class FakeDiscord:
         and with 50001 (no View Channel) on ``GET /channels/{id}`` too."""
         self._forbidden[channel_id] = (code, message)
 
+    def forbid_new_threads(self, code: int = 50013, message: str = "Missing Permissions") -> None:
+        """Make every thread created from now on refuse the bot's messages as soon as it exists, as when
+        Send Messages in Threads is taken away right after the thread was started."""
+        self._forbid_new_threads = (code, message)
+
     def calls_to(self, method: str, path_prefix: str = "") -> list[Call]:
         """Recorded calls with this method whose path starts with ``path_prefix``
         (relative to ``/api/v10``; a full ``/api/v10/...`` prefix works too)."""
@@ -1201,6 +1207,8 @@ class FakeDiscord:
         }
         self.channels[thread_id] = thread
         self.messages.setdefault(thread_id, [])
+        if self._forbid_new_threads is not None:
+            self._forbidden[thread_id] = self._forbid_new_threads
         return thread
 
     async def _message_thread(self, request: web.Request) -> web.Response:

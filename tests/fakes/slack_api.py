@@ -398,6 +398,7 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         # Channels the bot may not post in, with Slack's error for them (see ``refuse_channel``).
         self.refusing: dict[str, str] = {}
+        self._refuse_after_post: dict[str, str] = {}  # see refuse_channel(after_first_post=True)
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._ts_seq = itertools.count(1)
         self._tickets: set[str] = set()
@@ -492,12 +493,16 @@ class FakeSlack:
             error = "ratelimited" if status == 429 else "fatal_error"
         self._failures[method].append(_Failure(status, error, retry_after))
 
-    def refuse_channel(self, channel: str, error: str = "not_in_channel") -> None:
+    def refuse_channel(self, channel: str, error: str = "not_in_channel", *, after_first_post: bool = False) -> None:
         """Make ``channel`` refuse the bot as Slack does when it was never invited (``not_in_channel``)
         or the channel is private to it (``channel_not_found``): chat.postMessage, chat.update and
         chat.postEphemeral there fail with ``error``; response_urls and DMs still work. conversations.info
-        answers as Slack does: ``channel_not_found``, or ``is_member: false`` / ``is_archived: true``."""
-        self.refusing[channel] = error
+        answers as Slack does: ``channel_not_found``, or ``is_member: false`` / ``is_archived: true``.
+        ``after_first_post``: only once the bot's next message there is posted (removed right after it)."""
+        if after_first_post:
+            self._refuse_after_post[channel] = error
+        else:
+            self.refusing[channel] = error
 
     # ----------------------------------------------------------------- Web API
 
@@ -565,6 +570,9 @@ class FakeSlack:
             body = {"ok": False, "error": self.refusing[str(params["channel"])]}
         else:
             body = handler(params)
+            channel = str(params.get("channel", ""))
+            if method == "chat.postMessage" and body.get("ok") and channel in self._refuse_after_post:
+                self.refusing[channel] = self._refuse_after_post.pop(channel)
 
         self.calls.append(
             SlackCall(
