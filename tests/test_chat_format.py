@@ -6,24 +6,25 @@ import random
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from typing import Literal
 
 import pytest
 
-from bots.chat.format import (
-    Platform,
-    discord_escape,
-    markdown_to_discord,
-    markdown_to_slack,
-    markdown_to_telegram,
-    render_for,
-    slack_escape,
-    telegram_escape,
-    telegram_visible_length,
-)
+from bots.chat.markup import Markup
 from bots.chat.split import split_message
+from bots.discord.markup import DISCORD, discord_escape, markdown_to_discord
+from bots.slack.markup import SLACK, markdown_to_slack, slack_escape
+from bots.telegram.markup import TELEGRAM, markdown_to_telegram, telegram_escape, telegram_visible_length
 
 ZWSP = "\u200b"
 TELEGRAM_TAGS = {"b", "i", "s", "u", "code", "pre", "a", "blockquote"}
+Platform = Literal["slack", "discord", "telegram"]
+MARKUPS: dict[Platform, Markup] = {"slack": SLACK, "discord": DISCORD, "telegram": TELEGRAM}
+
+
+def render_for(platform: Platform, md: str, limit: int) -> list[str]:
+    """``md`` split and converted for ``platform`` within ``limit``, as its platform spec's markup does it."""
+    return MARKUPS[platform].render(md, limit)
 
 
 def fence_lines(chunk: str) -> list[str]:

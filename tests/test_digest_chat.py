@@ -22,11 +22,13 @@ import discord
 import pytest
 
 from bots.chat import digest as render
-from bots.chat.markup import DISCORD, SLACK, TELEGRAM
 from bots.config import ServiceSettings
 from bots.discord.adapter import DiscordAdapter
+from bots.discord.markup import DISCORD
 from bots.service import Service
 from bots.slack import blocks
+from bots.slack.markup import SLACK
+from bots.telegram.markup import TELEGRAM
 from core.config import Settings
 from core.reflection.digest import Digest, DigestKind, DigestSection
 from core.reflection.period import Period, last_complete, period_containing
@@ -220,7 +222,7 @@ def test_a_long_digest_splits_within_each_limit_headline_first() -> None:
     digest = long_digest("weekly", last_complete("week", NOW, ZoneInfo("UTC")))
     for m in (SLACK, DISCORD, TELEGRAM):
         chunks = render.digest_messages(m, digest)
-        assert len(chunks) >= 2, m.platform
+        assert len(chunks) >= 2, m.limit
         assert chunks[0].startswith(f"📊 {m.bold(HEADLINE)}")
         assert all(render.measure_for(m)(c) <= m.limit for c in chunks)
         assert "Weekly digest · week of 2026-11-23" in chunks[0]

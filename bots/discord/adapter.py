@@ -31,7 +31,6 @@ from discord import app_commands
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
-from bots.chat.markup import DISCORD
 from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
 from bots.config import DiscordSettings, Pace
 from bots.discord.buttons import (
@@ -43,6 +42,7 @@ from bots.discord.buttons import (
     VoteAction,
     button_view,
 )
+from bots.discord.markup import DISCORD
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
 from core.feedback import Vote
 from core.store.conversations import Conversation

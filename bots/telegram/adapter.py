@@ -8,7 +8,7 @@ offset moves past an update, or the webhook answers 200, after the command is in
 
 A task's "thread" is a reply chain: the parent message replies to the `/think` command and every later
 message replies to the parent. Texts arrive already in Telegram HTML within 4096 visible characters
-(``bots.chat.markup.TELEGRAM``); if Telegram still refuses the HTML, the message is resent as plain
+(``bots.telegram.markup.TELEGRAM``); if Telegram still refuses the HTML, the message is resent as plain
 text rather than lost. Every outbound call waits out flood control (429 ``retry_after``) in the
 coroutine that made it. Redelivered updates are recognised by ``update_id``, durably: commands through
 the ingress, button presses here.
@@ -51,9 +51,10 @@ from bots.chat.desk import ConfirmationDesk
 from bots.chat.http_guard import read_body, refuse
 from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NotAccepted
-from bots.chat.markup import TELEGRAM, Markup
+from bots.chat.markup import Markup
 from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
 from bots.config import Pace, TelegramSettings
+from bots.telegram.markup import TELEGRAM
 from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
     CALLBACK_PATTERN,

@@ -13,9 +13,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bots.chat.markup import SLACK, Markup
+from bots.chat.markup import Markup
 from bots.chat.pacing import Rate
 from bots.chat.platform import CannotPost, Outgoing
+from bots.slack.markup import SLACK
 from core.store.conversations import Conversation
 
 
