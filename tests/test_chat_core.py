@@ -14,8 +14,8 @@ import pytest
 from bots.chat.access import AccessPolicy
 from bots.chat.intake import NotAccepted
 from bots.chat.platform import Actor, InboundCommand
+from bots.chat.settings import Access
 from bots.chat.workers import Job, WorkerPool
-from bots.config import Access
 from bots.service import Service
 from core.config import Settings
 from core.events import DirectiveReady

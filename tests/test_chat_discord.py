@@ -23,7 +23,7 @@ from bots.chat.intake import NOT_ACCEPTED_TEXT
 from bots.chat.platform import Actor, InboundCommand, Reply
 from bots.config import ServiceSettings
 from bots.discord.adapter import DiscordAdapter
-from bots.discord.buttons import FEEDBACK_TEMPLATE, TEMPLATE
+from bots.discord.custom_id import FEEDBACK_TEMPLATE, TEMPLATE
 from bots.discord.slash import think_text, thread_name
 from bots.service import Service
 from core.config import Settings, load_settings

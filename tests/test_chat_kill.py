@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 
 from bots.chat.intake import NOT_ACCEPTED_TEXT
-from bots.config import PLATFORM_ENV
+from bots.config import platform_variables
 from core.config import Settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, service_settings, wait_until
@@ -88,7 +88,7 @@ async def _serve(
     home: Path, port: int, model: FakeModelServer, slack: FakeSlack, telegram: FakeTelegram
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
-    for key in PLATFORM_ENV:
+    for key in platform_variables():
         env.pop(key, None)
     env.update(
         OPENKOI_HOME=str(home),

@@ -24,6 +24,7 @@ from bots.config import ServiceSettings
 from bots.service import Service
 from bots.slack import blocks
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
+from bots.slack.settings import SlackSettings
 from core.config import Settings, load_settings
 from core.models import TaskStatus
 from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
@@ -548,7 +549,7 @@ async def test_http_and_socket_mode_acknowledge_a_command_alike(settings: Settin
 
 async def test_socket_mode_command(settings: Settings, slack: FakeSlack) -> None:
     service = slack_service(slack, socket=True)
-    assert service.slack.resolved_mode == "socket"
+    assert service.section(SlackSettings).resolved_mode == "socket"
     async with running_service(settings, service) as svc:
         assert svc.adapters["slack"].connected
         payload = slash_command_payload(text="sketch a logo", trigger_id="trig-socket")

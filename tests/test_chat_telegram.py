@@ -26,7 +26,8 @@ from bots.chat.platform import Button, Outgoing
 from bots.chat.platform import Reply as ChatReply
 from bots.config import ServiceSettings
 from bots.service import Service
-from bots.telegram.wire import callback_data, html_to_plain, parse_callback_data, retry_seconds
+from bots.telegram.callback import callback_data, parse_callback_data
+from bots.telegram.wire import html_to_plain, retry_seconds
 from core.config import Settings, load_settings
 from core.models import TaskStatus
 from tests.chat_service import feedback_figures, running_service, service_settings, wait_until

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bots.chat.pacing import Pacer
-from bots.config import Pace
+from bots.chat.settings import Pace
 from core.config import Settings
 from core.models import TaskStatus
 from tests.fakes.telegram_api import FakeTelegram

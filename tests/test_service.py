@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import yaml
 
-from bots.config import PLATFORM_ENV
+from bots.config import platform_variables
 from bots.service import Service
 from core.config import ScheduleSettings, Settings
 from tests.chat_service import running_service, service_settings, wait_until
@@ -90,7 +90,7 @@ async def test_readyz_is_503_while_draining(settings: Settings) -> None:
 def test_openkoi_serve_starts_answers_and_drains_on_sigterm(tmp_path: Path) -> None:
     """The console script: starts with no platform, says how to add one, serves probes, exits 0 on SIGTERM."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
-    for key in PLATFORM_ENV:
+    for key in platform_variables():
         env.pop(key, None)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,9 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from bots.config import load_service_settings
+from bots.config import ServiceSettings, load_service_settings
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
+from bots.telegram.settings import TelegramSettings
 from core.config import load_settings
 from core.errors import ConfigError
+
+
+class Sections:
+    """The three platforms' sections of a ``ServiceSettings``, typed (the settings class is built from the registry)."""
+
+    def __init__(self, s: ServiceSettings) -> None:
+        self.serve = s.serve
+        self.slack = s.section(SlackSettings)
+        self.discord = s.section(DiscordSettings)
+        self.telegram = s.section(TelegramSettings)
+
+
+def load() -> Sections:
+    return Sections(load_service_settings())
 
 
 @pytest.fixture
@@ -22,7 +39,7 @@ def clean(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_defaults_are_the_real_services_and_everything_is_off(clean: Path) -> None:
-    s = load_service_settings()
+    s = load()
     assert (s.serve.host, s.serve.port) == ("127.0.0.1", 9742)
     assert s.slack.api_url == "https://slack.com/api/"
     assert s.discord.api_url.startswith("https://discord.com/api")
@@ -38,7 +55,7 @@ def test_platform_variables_switch_platforms_on(clean: Path, monkeypatch: pytest
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:1/api/")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:a")
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "sec_ret-1")
-    s = load_service_settings()
+    s = load()
     assert s.slack.off_reason() is None and s.slack.resolved_mode == "http"
     assert s.slack.bot_token is not None and s.slack.bot_token.get_secret_value() == "xoxb-1"
     assert s.slack.api_url == "http://127.0.0.1:1/api/"
@@ -49,9 +66,9 @@ def test_slack_without_signing_secret_uses_socket_mode_when_an_app_token_is_set(
     clean: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
-    assert "SLACK_SIGNING_SECRET" in (load_service_settings().slack.off_reason() or "")
+    assert "SLACK_SIGNING_SECRET" in (load().slack.off_reason() or "")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
-    s = load_service_settings()
+    s = load()
     assert s.slack.resolved_mode == "socket" and s.slack.off_reason() is None
 
 
@@ -62,7 +79,7 @@ def test_config_file_sections_and_env_precedence(clean: Path, monkeypatch: pytes
         encoding="utf-8",
     )
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "from-env")
-    s = load_service_settings()
+    s = load()
     assert (s.serve.port, s.serve.workers) == (8000, 8)
     assert s.discord.bot_token is not None and s.discord.bot_token.get_secret_value() == "from-env"
     assert s.discord.guild_ids == [42] and s.discord.access.approvers == ["1"]
@@ -87,7 +104,7 @@ def test_a_misspelt_key_is_an_error(clean: Path) -> None:
 def test_openkoi_prefixed_variables_set_any_key(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENKOI_SLACK__EDIT_INTERVAL", "2")
     monkeypatch.setenv("OPENKOI_SERVE__WORKERS", "9")
-    s = load_service_settings()
+    s = load()
     assert s.slack.edit_interval == 2.0 and s.serve.workers == 9
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bots import logs
-from bots.config import ServiceSettings
+from bots.config import service_settings_model
 from core.config import Settings
 from core.models import TaskStatus
 from tests.fakes.model_server import FakeModelServer
@@ -58,7 +58,7 @@ async def test_one_line_per_task_event_with_task_platform_and_channel(
 
 
 def test_log_format_json_is_a_serve_setting_and_installs_the_json_formatter(capsys: pytest.CaptureFixture[str]) -> None:
-    assert ServiceSettings.model_validate({"serve": {"log_format": "json"}}).serve.log_format == "json"
+    assert service_settings_model().model_validate({"serve": {"log_format": "json"}}).serve.log_format == "json"
     root = logging.getLogger()
     levels = {name: logging.getLogger(name).level for name in ("", *logs.NOISY)}
     try:

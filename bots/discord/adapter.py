@@ -32,17 +32,11 @@ from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
-from bots.config import DiscordSettings, Pace
-from bots.discord.buttons import (
-    Action,
-    ConfirmationButton,
-    FeedbackButton,
-    ProposalAction,
-    ProposalButton,
-    VoteAction,
-    button_view,
-)
+from bots.chat.settings import Pace
+from bots.discord.buttons import ConfirmationButton, FeedbackButton, ProposalButton, button_view
+from bots.discord.custom_id import Action, ProposalAction, VoteAction
 from bots.discord.markup import DISCORD
+from bots.discord.settings import DiscordSettings
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
 from core.feedback import Vote
 from core.store.conversations import Conversation

@@ -12,24 +12,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import discord
 
 from bots.chat.platform import Button
+from bots.discord.custom_id import (
+    FEEDBACK_TEMPLATE,
+    PROPOSAL_TEMPLATE,
+    TEMPLATE,
+    Action,
+    ProposalAction,
+    VoteAction,
+    custom_id,
+)
 
 log = logging.getLogger(__name__)
 
-Action = Literal["approve", "deny"]
-VoteAction = Literal["up", "down"]
-ProposalAction = Literal["skill_approve", "skill_dismiss"]
-
-# Ids are 16 lowercase hex characters (core.models.new_id); anything else is not ours.
-TEMPLATE = r"openkoi:(?P<action>approve|deny):(?P<cid>[0-9a-f]{16})"
-FEEDBACK_TEMPLATE = r"openkoi:(?P<vote>up|down):(?P<fid>[0-9a-f]{16})"
-PROPOSAL_TEMPLATE = r"openkoi:(?P<decision>skill_approve|skill_dismiss):(?P<card>[0-9a-f]{16})"
-_TEMPLATES = {"approve": TEMPLATE, "deny": TEMPLATE, "up": FEEDBACK_TEMPLATE, "down": FEEDBACK_TEMPLATE}
-_TEMPLATES |= {"skill_approve": PROPOSAL_TEMPLATE, "skill_dismiss": PROPOSAL_TEMPLATE}
 LABEL_LIMIT = 80  # Discord's limit for a button label
 DEFAULT_LABELS: dict[Action, str] = {"approve": "Override", "deny": "Cancel"}
 VOTE_LABELS: dict[VoteAction, str] = {"up": "👍", "down": "👎"}
@@ -46,14 +45,6 @@ class PressHandler(Protocol):
     async def on_proposal(
         self, interaction: discord.Interaction[Any], action: ProposalAction, card_id: str
     ) -> None: ...
-
-
-def custom_id(action: Action | VoteAction | ProposalAction, target_id: str) -> str:
-    """The button's ``custom_id`` (≤ 100 characters); raises ValueError for an id the template would not match."""
-    value = f"openkoi:{action}:{target_id}"
-    if re.fullmatch(_TEMPLATES[action], value) is None:
-        raise ValueError(f"not an id a button can carry: {target_id!r}")
-    return value
 
 
 def _handler(interaction: discord.Interaction[Any], custom: str) -> PressHandler | None:

@@ -50,10 +50,11 @@ from bots.chat.ingress import Ingress
 from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
 from bots.chat.markup import Markup
 from bots.chat.platform import Actor, CannotPost, InboundCommand, Outgoing, Reply
-from bots.config import Pace, SlackSettings
+from bots.chat.settings import Pace
 from bots.slack import blocks, gate
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
 from bots.slack.markup import SLACK
+from bots.slack.settings import SlackSettings
 from core.feedback import Vote
 from core.store.conversations import Conversation
 

@@ -53,13 +53,12 @@ from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NotAccepted
 from bots.chat.markup import Markup
 from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
-from bots.config import Pace, TelegramSettings
+from bots.chat.settings import Pace
+from bots.telegram.callback import pressed
 from bots.telegram.markup import TELEGRAM
+from bots.telegram.settings import TelegramSettings
 from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
-    CALLBACK_PATTERN,
-    FEEDBACK_PATTERN,
-    PROPOSAL_PATTERN,
     actor_of,
     after_command,
     chat_id_of,
@@ -67,9 +66,6 @@ from bots.telegram.wire import (
     inline_keyboard,
     int_or_none,
     is_bad_request,
-    parse_callback_data,
-    parse_feedback_data,
-    parse_proposal_data,
     with_retry,
 )
 from core.feedback import Vote
@@ -147,9 +143,9 @@ class TelegramAdapter:
         app = self.application
         # New messages only: editing an old `/think` must not start a second task.
         app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
-        app.add_handler(CallbackQueryHandler(self._on_press, pattern=CALLBACK_PATTERN))
-        app.add_handler(CallbackQueryHandler(self._on_vote, pattern=FEEDBACK_PATTERN))
-        app.add_handler(CallbackQueryHandler(self._on_proposal, pattern=PROPOSAL_PATTERN))
+        app.add_handler(CallbackQueryHandler(self._on_press, pattern=r"^okc:"))
+        app.add_handler(CallbackQueryHandler(self._on_vote, pattern=r"^okf:"))
+        app.add_handler(CallbackQueryHandler(self._on_proposal, pattern=r"^okp:"))
         app.add_handler(CallbackQueryHandler(self._on_unknown_press))  # always answer, or the client spins
         app.add_error_handler(self._on_error)
         self._started = False
@@ -283,8 +279,8 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None:
             return
-        parsed = parse_callback_data(query.data)
-        if parsed is None:
+        parsed = pressed(query.data)
+        if parsed is None or parsed.action not in ("approve", "deny"):
             await self._answer(query, "This button is no longer valid.", alert=True)
             return
         # A redelivered press was already answered (answers are one-shot) and decided; the desk would
@@ -292,8 +288,7 @@ class TelegramAdapter:
         # unique across update types, so the keys cannot collide.
         if not await self.ingress.claim(self.name, str(update.update_id)):
             return
-        confirmation_id, approve = parsed
-        reply = await self.desk.press(actor_of(query.from_user), confirmation_id, approve)
+        reply = await self.desk.press(actor_of(query.from_user), parsed.target_id, parsed.action == "approve")
         self.receipts.saved(update)  # the decision is recorded; only the answer is left
         # The decision itself is shown by the publisher editing the confirmation message (who, when,
         # keyboard removed); the presser gets a toast, or an alert for a refusal only they should see.
@@ -304,14 +299,14 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None:
             return
-        parsed = parse_feedback_data(query.data)
-        if parsed is None:
+        parsed = pressed(query.data)
+        if parsed is None or parsed.action not in ("up", "down"):
             await self._answer(query, "This button is no longer valid.", alert=True)
             return
         if not await self.ingress.claim(self.name, str(update.update_id)):
             return  # a redelivered press: counted and answered the first time
-        request_id, up = parsed
-        reply = await self.desk.feedback.press(actor_of(query.from_user), request_id, Vote.UP if up else Vote.DOWN)
+        vote = Vote.UP if parsed.action == "up" else Vote.DOWN
+        reply = await self.desk.feedback.press(actor_of(query.from_user), parsed.target_id, vote)
         self.receipts.saved(update)
         await self._answer(query, reply.text, alert=reply.task_id is None)  # a refusal names no task
 
@@ -321,14 +316,14 @@ class TelegramAdapter:
         query = update.callback_query
         if query is None:
             return
-        parsed = parse_proposal_data(query.data)
-        if parsed is None:
+        parsed = pressed(query.data)
+        if parsed is None or parsed.action not in ("skill_approve", "skill_dismiss"):
             await self._answer(query, "This button is no longer valid.", alert=True)
             return
         if not await self.ingress.claim(self.name, str(update.update_id)):
             return  # a redelivered press: decided and answered the first time
-        card_id, approve = parsed
-        reply = await self.desk.proposal_press(actor_of(query.from_user), card_id, approve)
+        approve = parsed.action == "skill_approve"
+        reply = await self.desk.proposal_press(actor_of(query.from_user), parsed.target_id, approve)
         self.receipts.saved(update)
         await self._answer(query, reply.text, alert=reply.private)
 
