@@ -201,12 +201,12 @@ async def test_self_approval_is_refused_by_default_and_the_refusal_names_the_set
     await attach(svc)
     task_id, cid = await blocked_task(svc, fake_model)
     for who in (ALICE, BOB):
-        refused = await svc.desk.press(who, cid, approve=True)
+        refused = await svc.desk.decide(who, cid, approve=True)
         assert refused.private
         assert "[slack.access]" in refused.text and "approvers" in refused.text and "self_approval" in refused.text
     assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
-    assert (await svc.desk.press(BOB, cid, approve=False)).private  # a stranger may not cancel it either
-    cancelled = await svc.desk.press(ALICE, cid, approve=False)  # stopping one's own task is always allowed
+    assert (await svc.desk.decide(BOB, cid, approve=False)).private  # a stranger may not cancel it either
+    cancelled = await svc.desk.decide(ALICE, cid, approve=False)  # stopping one's own task is always allowed
     assert not cancelled.private
     assert await status_of(svc, task_id) is TaskStatus.CANCELLED
 
@@ -214,9 +214,9 @@ async def test_self_approval_is_refused_by_default_and_the_refusal_names_the_set
 async def test_self_approval_true_lets_the_requester_decide(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc, Access(self_approval=True))
     task_id, cid = await blocked_task(svc, fake_model)
-    refused = await svc.desk.press(BOB, cid, approve=True)
+    refused = await svc.desk.decide(BOB, cid, approve=True)
     assert refused.private and "approvers" in refused.text
-    ok = await svc.desk.press(ALICE, cid, approve=True)
+    ok = await svc.desk.decide(ALICE, cid, approve=True)
     assert not ok.private and "alice" in ok.text
     await wait_until(lambda: _finished(svc, task_id))
     assert await status_of(svc, task_id) is TaskStatus.DONE
@@ -225,9 +225,9 @@ async def test_self_approval_true_lets_the_requester_decide(svc: Service, fake_m
 async def test_an_approver_never_approves_their_own_task(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc, Access(approvers=["UALICE", "UBOB"]))
     task_id, cid = await blocked_task(svc, fake_model)  # asked by alice
-    refused = await svc.desk.press(ALICE, cid, approve=True)
+    refused = await svc.desk.decide(ALICE, cid, approve=True)
     assert refused.private and "Four eyes" in refused.text and "self_approval" in refused.text
-    assert not (await svc.desk.press(BOB, cid, approve=True)).private
+    assert not (await svc.desk.decide(BOB, cid, approve=True)).private
     await wait_until(lambda: _finished(svc, task_id))
     assert await status_of(svc, task_id) is TaskStatus.DONE
 
@@ -235,15 +235,15 @@ async def test_an_approver_never_approves_their_own_task(svc: Service, fake_mode
 async def test_configured_approvers_replace_the_requester(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc, Access(approvers=["UBOB"]))
     task_id, cid = await blocked_task(svc, fake_model)
-    assert (await svc.desk.press(ALICE, cid, approve=True)).private
-    assert not (await svc.desk.press(BOB, cid, approve=False)).private
+    assert (await svc.desk.decide(ALICE, cid, approve=True)).private
+    assert not (await svc.desk.decide(BOB, cid, approve=False)).private
     assert await status_of(svc, task_id) is TaskStatus.CANCELLED
 
 
 async def test_concurrent_presses_decide_once(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc, Access(approvers=["UALICE", "UBOB"]))
     _, cid = await blocked_task(svc, fake_model)
-    replies = await asyncio.gather(svc.desk.press(ALICE, cid, True), svc.desk.press(BOB, cid, False))
+    replies = await asyncio.gather(svc.desk.decide(ALICE, cid, True), svc.desk.decide(BOB, cid, False))
     assert sum(not r.private for r in replies) == 1
     row = await svc.store.confirmations.get(cid)
     assert row is not None and row["status"] in {"approved", "denied"}
@@ -274,7 +274,7 @@ async def test_expiry_cancels_the_task_and_edits_the_message(
         assert posted is not None
         shown = platform.messages[posted.message_id].current
         assert "Expired" in shown.text and shown.buttons == ()
-        late = await svc.desk.press(ALICE, cid, approve=True)
+        late = await svc.desk.decide(ALICE, cid, approve=True)
         assert late.private and "expired" in late.text
 
 

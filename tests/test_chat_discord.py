@@ -527,7 +527,7 @@ async def test_presses_are_acknowledged_even_when_the_desk_is_slow_or_fails(
     monkeypatch.setattr(DiscordAdapter, "press_ack_within", 0.05)
     async with running_service(settings, discord_service(fake, self_approval=True)) as svc:
         task_id, thread_id, confirmation = await blocked_task(fake, svc, fake_model, "reboot the cluster")
-        press_desk = svc.desk.press
+        press_desk = svc.desk.decide
         failing = True
 
         async def slow_press(actor: Actor, confirmation_id: str, approve: bool) -> Reply:
@@ -536,7 +536,7 @@ async def test_presses_are_acknowledged_even_when_the_desk_is_slow_or_fails(
                 raise RuntimeError("database is locked")
             return await press_desk(actor, confirmation_id, approve)
 
-        monkeypatch.setattr(svc.desk, "press", slow_press)
+        monkeypatch.setattr(svc.desk, "decide", slow_press)
         broken = await press(fake, confirmation, "approve", ALICE)
         assert callback_of(fake, broken).type == 6  # acknowledged before the desk answered
         assert "went wrong" in (await followup_message(fake, broken))["content"]

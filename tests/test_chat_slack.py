@@ -288,13 +288,13 @@ async def test_a_press_is_acknowledged_once_its_decision_is_saved(
     async with running_service(settings, slack_service(slack, approvers=(APPROVER,))) as svc:
         task_id, parent = await blocked_task(svc, slack, fake_model, "trig-press-save")
         (confirmation,) = with_buttons(slack, parent)
-        decide = svc.desk.press
+        decide = svc.desk.decide
 
         async def slow_press(actor: Any, confirmation_id: str, approve: bool) -> Reply:
             await asyncio.sleep(0.3)  # a busy disk
             return await decide(actor, confirmation_id, approve)
 
-        monkeypatch.setattr(svc.desk, "press", slow_press)
+        monkeypatch.setattr(svc.desk, "decide", slow_press)
         answer = await press(svc, confirmation, blocks.DENY_ACTION, user_id=APPROVER, user_name="boss")
 
         assert answer.status == 200 and answer.elapsed >= 0.3

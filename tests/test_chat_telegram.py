@@ -22,11 +22,11 @@ import pytest
 from telegram.error import RetryAfter
 
 from bots.chat.feedback import feedback_buttons
-from bots.chat.platform import Button, Outgoing
+from bots.chat.platform import Button, Outgoing, Pressed
 from bots.chat.platform import Reply as ChatReply
 from bots.config import ServiceSettings
 from bots.service import Service
-from bots.telegram.callback import callback_data, parse_callback_data
+from bots.telegram.callback import callback_data, pressed
 from bots.telegram.wire import html_to_plain, retry_seconds
 from core.config import Settings, load_settings
 from core.models import TaskStatus
@@ -559,10 +559,12 @@ async def test_refused_html_is_resent_as_plain_text_and_identical_edits_are_igno
 
 def test_callback_data_round_trips_and_rejects_foreign_payloads() -> None:
     data = callback_data(Button("Override", "approve", "0123456789abcdef"))
-    assert data == "okc:a:0123456789abcdef" and parse_callback_data(data) == ("0123456789abcdef", True)
-    assert parse_callback_data(callback_data(Button("Cancel", "deny", "ab12"))) == ("ab12", False)
-    for foreign in (None, "", "okc:x:ab12", "approve:1", "okc:a:", "okc:a:has space"):
-        assert parse_callback_data(foreign) is None
+    assert data == "okc:a:0123456789abcdef" and pressed(data) == Pressed("approve", "0123456789abcdef")
+    assert pressed(callback_data(Button("Cancel", "deny", "ab12"))) == Pressed("deny", "ab12")
+    assert pressed(callback_data(Button("👎", "down", "ab12"))) == Pressed("down", "ab12")
+    assert pressed(callback_data(Button("Dismiss", "skill_dismiss", "ab12"))) == Pressed("skill_dismiss", "ab12")
+    for foreign in (None, "", "okc:x:ab12", "okc:u:ab12", "approve:1", "okc:a:", "okc:a:has space"):
+        assert pressed(foreign) is None
     with pytest.raises(ValueError, match="64 bytes"):
         callback_data(Button("Override", "approve", "f" * 64))
 

@@ -5,13 +5,8 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from bots.chat.platform import Button, ButtonAction, Pressed
-
-Action = Literal["approve", "deny"]
-VoteAction = Literal["up", "down"]
-ProposalAction = Literal["skill_approve", "skill_dismiss"]
 
 # Ids are 16 lowercase hex characters (core.models.new_id); anything else is not ours.
 TEMPLATE = r"openkoi:(?P<action>approve|deny):(?P<cid>[0-9a-f]{16})"

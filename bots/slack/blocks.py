@@ -19,16 +19,15 @@ MAX_BLOCKS = 50
 BUTTON_LABEL_LIMIT = 75
 APPROVE_ACTION = "openkoi_approve"
 DENY_ACTION = "openkoi_deny"
-ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny)$")
 ACTIONS_BLOCK_ID = "openkoi_confirmation"
 FEEDBACK_UP_ACTION = "openkoi_feedback_up"
 FEEDBACK_DOWN_ACTION = "openkoi_feedback_down"
-FEEDBACK_PATTERN = re.compile(r"^openkoi_feedback_(up|down)$")
 FEEDBACK_BLOCK_ID = "openkoi_feedback"
 PROPOSAL_APPROVE_ACTION = "openkoi_skill_approve"
 PROPOSAL_DISMISS_ACTION = "openkoi_skill_dismiss"
-PROPOSAL_PATTERN = re.compile(r"^openkoi_skill_(approve|dismiss)$")
 PROPOSAL_BLOCK_ID = "openkoi_proposal"
+# Every button we post, whatever it does.
+ANY_ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny|feedback_up|feedback_down|skill_approve|skill_dismiss)$")
 ACTION_IDS: dict[ButtonAction, str] = {
     "approve": APPROVE_ACTION,
     "deny": DENY_ACTION,

@@ -53,8 +53,9 @@ from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NotAccepted
 from bots.chat.markup import Markup
 from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
+from bots.chat.presses import NO_LONGER_VALID, is_refusal
 from bots.chat.settings import Pace
-from bots.telegram.callback import pressed
+from bots.telegram.callback import CODEC
 from bots.telegram.markup import TELEGRAM
 from bots.telegram.settings import TelegramSettings
 from bots.telegram.updates import Poller, Receipts
@@ -68,7 +69,6 @@ from bots.telegram.wire import (
     is_bad_request,
     with_retry,
 )
-from core.feedback import Vote
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,7 @@ class TelegramAdapter:
         app = self.application
         # New messages only: editing an old `/think` must not start a second task.
         app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
-        app.add_handler(CallbackQueryHandler(self._on_press, pattern=r"^okc:"))
-        app.add_handler(CallbackQueryHandler(self._on_vote, pattern=r"^okf:"))
-        app.add_handler(CallbackQueryHandler(self._on_proposal, pattern=r"^okp:"))
-        app.add_handler(CallbackQueryHandler(self._on_unknown_press))  # always answer, or the client spins
+        app.add_handler(CallbackQueryHandler(self._on_press))
         app.add_error_handler(self._on_error)
         self._started = False
 
@@ -276,60 +273,24 @@ class TelegramAdapter:
         )
 
     async def _on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any button press: decided, then answered with a toast only the presser sees, or an alert for a
+        refusal. A decision itself shows in its message (the publisher, or the proposal desk, edits it:
+        who decided, when, keyboard removed)."""
         query = update.callback_query
         if query is None:
             return
-        parsed = pressed(query.data)
-        if parsed is None or parsed.action not in ("approve", "deny"):
-            await self._answer(query, "This button is no longer valid.", alert=True)
+        pressed = CODEC.decode(query.data or "")
+        if pressed is None:  # always answer, or the client spins
+            await self._answer(query, NO_LONGER_VALID, alert=True)
             return
         # A redelivered press was already answered (answers are one-shot) and decided; the desk would
         # only say "already approved". Claimed in the same durable table as commands: update ids are
         # unique across update types, so the keys cannot collide.
         if not await self.ingress.claim(self.name, str(update.update_id)):
             return
-        reply = await self.desk.press(actor_of(query.from_user), parsed.target_id, parsed.action == "approve")
+        reply = await self.desk.press(actor_of(query.from_user), pressed.action, pressed.target_id)
         self.receipts.saved(update)  # the decision is recorded; only the answer is left
-        # The decision itself is shown by the publisher editing the confirmation message (who, when,
-        # keyboard removed); the presser gets a toast, or an alert for a refusal only they should see.
-        await self._answer(query, reply.text, alert=reply.private)
-
-    async def _on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """👍/👎: recorded, then answered with a toast only the presser sees (or an alert for a refusal)."""
-        query = update.callback_query
-        if query is None:
-            return
-        parsed = pressed(query.data)
-        if parsed is None or parsed.action not in ("up", "down"):
-            await self._answer(query, "This button is no longer valid.", alert=True)
-            return
-        if not await self.ingress.claim(self.name, str(update.update_id)):
-            return  # a redelivered press: counted and answered the first time
-        vote = Vote.UP if parsed.action == "up" else Vote.DOWN
-        reply = await self.desk.feedback.press(actor_of(query.from_user), parsed.target_id, vote)
-        self.receipts.saved(update)
-        await self._answer(query, reply.text, alert=reply.task_id is None)  # a refusal names no task
-
-    async def _on_proposal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A skill proposal's Approve/Dismiss: a decision edits the message (and gets a toast); a
-        refusal is an alert only the presser sees."""
-        query = update.callback_query
-        if query is None:
-            return
-        parsed = pressed(query.data)
-        if parsed is None or parsed.action not in ("skill_approve", "skill_dismiss"):
-            await self._answer(query, "This button is no longer valid.", alert=True)
-            return
-        if not await self.ingress.claim(self.name, str(update.update_id)):
-            return  # a redelivered press: decided and answered the first time
-        approve = parsed.action == "skill_approve"
-        reply = await self.desk.proposal_press(actor_of(query.from_user), parsed.target_id, approve)
-        self.receipts.saved(update)
-        await self._answer(query, reply.text, alert=reply.private)
-
-    async def _on_unknown_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.callback_query is not None:
-            await self._answer(update.callback_query, "This button is no longer valid.", alert=True)
+        await self._answer(query, reply.text, alert=is_refusal(reply))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else None

@@ -39,14 +39,6 @@ def pressed(data: str | None) -> Pressed | None:
     return Pressed(action, match.group(2))
 
 
-def parse_callback_data(data: str | None) -> tuple[str, bool] | None:
-    """(confirmation id, approve) from an Override/Cancel button made by ``callback_data``; None for anything else."""
-    press = pressed(data)
-    if press is None or press.action not in ("approve", "deny"):
-        return None
-    return press.target_id, press.action == "approve"
-
-
 class TelegramButtons:
     """Encodes a ``Button`` as its ``callback_data``; decodes a pressed ``callback_data`` back."""
 
