@@ -23,24 +23,25 @@ from core.models import TaskStatus
 from core.outputs import Directive
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.fakes import scripts
+from tests.fakes.chat_platform import NAME as PLATFORM
 from tests.fakes.chat_platform import RecordingPlatform
 from tests.fakes.model_server import FakeModelServer, Reply
 
-ALICE = Actor("slack", "UALICE", "alice")
-BOB = Actor("slack", "UBOB", "bob")
+ALICE = Actor(PLATFORM, "UALICE", "alice")
+BOB = Actor(PLATFORM, "UBOB", "bob")
 
 
 def think(text: str, key: str = "k1", actor: Actor = ALICE, channel: str = "C1") -> InboundCommand:
-    return InboundCommand("slack", key, actor, channel, text)
+    return InboundCommand(PLATFORM, key, actor, channel, text)
 
 
 async def attach(svc: Service, access: Access | None = None) -> RecordingPlatform:
     platform = RecordingPlatform()
-    svc.adapters["slack"] = platform
-    svc.publisher.platforms["slack"] = platform
+    svc.adapters[PLATFORM] = platform
+    svc.publisher.platforms[PLATFORM] = platform
     policy = AccessPolicy(access or Access())
-    svc.ingress.policies["slack"] = policy
-    svc.desk.policies["slack"] = policy
+    svc.ingress.policies[PLATFORM] = policy
+    svc.desk.policies[PLATFORM] = policy
     return platform
 
 
@@ -61,7 +62,7 @@ async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> 
     task_id = reply.task_id
     conversation = await svc.store.conversations.get(task_id)
     assert conversation is not None and conversation.requester_id == "UALICE"
-    assert await svc.store.inbound.task_for("slack", "k1") == task_id
+    assert await svc.store.inbound.task_for(PLATFORM, "k1") == task_id
     await _shown(svc, task_id)
     parent = platform.parents()[0]
     thread = [p.current.text for p in platform.thread(parent.message_id)]
@@ -203,7 +204,9 @@ async def test_self_approval_is_refused_by_default_and_the_refusal_names_the_set
     for who in (ALICE, BOB):
         refused = await svc.desk.decide(who, cid, approve=True)
         assert refused.private
-        assert "[slack.access]" in refused.text and "approvers" in refused.text and "self_approval" in refused.text
+        assert (
+            f"[{PLATFORM}.access]" in refused.text and "approvers" in refused.text and "self_approval" in refused.text
+        )
     assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
     assert (await svc.desk.decide(BOB, cid, approve=False)).private  # a stranger may not cancel it either
     cancelled = await svc.desk.decide(ALICE, cid, approve=False)  # stopping one's own task is always allowed
@@ -413,7 +416,7 @@ async def test_simulate_posts_the_futures_and_recommendation_instead_of_a_result
 async def test_an_approver_may_cancel_someone_elses_task(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc, Access(approvers=["UBOB"]))
     task_id, _ = await blocked_task(svc, fake_model)
-    carol = Actor("slack", "UCAROL", "carol")
+    carol = Actor(PLATFORM, "UCAROL", "carol")
     refused = await svc.ingress.handle(think(f"cancel {task_id[:6]}", key="c0", actor=carol))
     assert refused is not None and refused.private
     done = await svc.ingress.handle(think(f"cancel {task_id[:6]}", key="c1", actor=BOB))
