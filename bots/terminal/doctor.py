@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from bots.terminal import cli as codes
+from bots.terminal import command as codes
 from core.config import resolve_paths
 from core.errors import ConfigError, MissingCredentials, OpenKoiError
 
