@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from bots.chat import registry
+from bots.service import Service
 
 PLUGIN_DISTRIBUTION = "openkoi_test_plugins"
 
@@ -36,3 +38,14 @@ def registered_platforms(where: Path, **entries: str) -> Iterator[None]:
             if str(getattr(module, "__file__", None) or "").startswith(str(where)):
                 del sys.modules[name]
         registry.forget()
+
+
+async def until_idle(svc: Service, within: float = 10.0) -> None:
+    """Wait for the service's idle signal: every adapter has handled and answered what it took, no task is
+    running or left to run, every thread's outbox is empty. What a test waits for before asserting that
+    something did *not* happen (a sleep would pass whenever it happens late)."""
+    async with asyncio.timeout(within):
+        for adapter in list(svc.adapters.values()):
+            await adapter.settled()
+        await svc.pool.settled()
+    await svc.publisher.flush(within=within)

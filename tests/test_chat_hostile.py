@@ -34,6 +34,7 @@ from tests.fakes.slack_api import (
     slash_command_payload,
 )
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support import until_idle
 
 SECRET = "hostile-signing-secret"
 TG_SECRET = "hostile-Webhook_secret"
@@ -173,7 +174,7 @@ async def _refused_cleanly(
         caplog.clear()
         with caplog.at_level(logging.DEBUG):
             assert await raw_post(service.port, path, headers, body, length=length) == expected, name
-            await asyncio.sleep(0.02)  # anything a handler would do after the answer
+            await until_idle(service)  # anything a handler would do after the answer
         _one_clean_warning(caplog.records, name)
     assert sum((await service.store.tasks.counts()).values()) == 0
 

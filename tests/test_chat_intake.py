@@ -36,6 +36,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
 )
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support import until_idle
 
 SECRET = "intake-signing-secret"
 GROUP = -100555
@@ -119,7 +120,7 @@ async def test_a_mention_that_cannot_be_saved_gets_503_and_its_retry_is_saved_on
             status, _, elapsed = await post(svc, body, signed_headers(body, SECRET, json_body=True))
         assert status == 503 and elapsed < 3.0, "not saved: Slack must deliver it again"
         assert await task_count(svc) == 0
-        await asyncio.sleep(0.1)
+        await until_idle(svc)
         assert not slack.calls_to("chat.postMessage"), "nothing is answered for an event that was not saved"
 
         retry = signed_headers(body, SECRET, json_body=True, retry_num=1, retry_reason="http_error")

@@ -44,6 +44,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
     slash_command_payload,
 )
+from tests.support import until_idle
 
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-1-test"
@@ -268,7 +269,7 @@ async def test_guardian_block_is_decided_by_an_approver_only(
         (refusal,) = slack.ephemerals
         assert refusal.ephemeral_to == USER_ID and refusal.thread_ts == parent
         assert "Four eyes" in (refusal.text or "")
-        await asyncio.sleep(0.1)
+        await until_idle(svc)
         assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
         assert action_ids(confirmation) and not confirmation.edited
 
@@ -426,7 +427,7 @@ async def test_forged_or_stale_requests_are_rejected(settings: Settings, slack: 
         verified = await deliver(svc, challenge, signed_headers(challenge, SECRET, json_body=True))
         assert (verified.status, json.loads(verified.body)) == (200, {"challenge": "c-123"})
 
-        await asyncio.sleep(0.2)
+        await until_idle(svc)
         assert await task_count(svc) == 0
         assert await svc.store.inbound.task_for("slack", "trig-forged") is None
         assert [c.method for c in slack.calls] == ["auth.test"], "nothing was posted"
@@ -601,7 +602,7 @@ async def test_help_and_bad_flags_answer_privately(settings: Settings, slack: Fa
             body = event_callback_body(event)
             assert (await deliver(svc, body, signed_headers(body, SECRET, json_body=True))).status == 200
 
-        await asyncio.sleep(0.2)
+        await until_idle(svc)
         assert await task_count(svc) == 0
         assert slack.calls_to("chat.postMessage") == []
         assert len(slack.ephemerals) == 1

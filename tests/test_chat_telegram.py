@@ -34,6 +34,7 @@ from tests.chat_service import feedback_figures, running_service, service_settin
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.fakes.telegram_api import FakeTelegram, StoredMessage, parse_html
+from tests.support import until_idle
 
 GROUP = -100777
 ALICE = 42
@@ -341,7 +342,7 @@ async def test_cancel_button_cancels_and_removes_the_keyboard(
         fake.push_raw(update)  # Telegram redelivers the same press: recognised, and not answered twice
         key = str(update["update_id"])
         await wait_until(lambda: [taken for k, taken in claims if k == key] == [True, False])
-        await asyncio.sleep(0.1)
+        await until_idle(svc)
         assert len(fake.calls_to("answerCallbackQuery")) == 1
 
 
@@ -399,7 +400,7 @@ async def test_webhook_checks_the_secret_and_creates_tasks(settings: Settings, f
             for body in ("{not json", "[1, 2]", '{"no_update_id": true}'):
                 async with http.post(url, data=body, headers=headers) as response:
                     assert response.status == 400, body
-        await asyncio.sleep(0.2)
+        await until_idle(svc)
         assert await task_count(svc) == 0 and not fake.calls_to("sendMessage")
 
         status, _ = await fake.post_webhook(update, url)

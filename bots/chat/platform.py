@@ -185,3 +185,8 @@ class Adapter(ChatPlatform, Protocol):
     """A chat platform the service runs: it may add HTTP routes before the server starts."""
 
     def add_routes(self, app: web.Application) -> None: ...
+
+    async def settled(self) -> None:
+        """Return once every command and press this adapter has taken so far is handled and answered (the
+        work that follows an acknowledgement included): the adapter's part of the service's idle signal."""
+        ...

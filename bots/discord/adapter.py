@@ -137,6 +137,8 @@ class DiscordAdapter:
         # Interaction id -> (its follow-up webhook, when it arrived): for private notices about the
         # task it started. Memory only: the token is a credential, and it expires in 15 minutes anyway.
         self._followups: dict[str, tuple[discord.Webhook, float]] = {}
+        # The `/think` and press handlers running now (discord.py runs each interaction in a task of its own).
+        self._handling: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -215,8 +217,21 @@ class DiscordAdapter:
 
     # ------------------------------------------------------------------ inbound
 
+    def _track(self) -> None:
+        """Count the running handler in until it returns (``settled``)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+
+    async def settled(self) -> None:
+        """Return once the `/think` and press handlers started so far have answered."""
+        while self._handling:
+            await asyncio.wait(set(self._handling))
+
     async def on_think(self, interaction: discord.Interaction[Any], text: str) -> None:
         """Handle one `/think`: acknowledge first, then let the ingress decide, then answer privately."""
+        self._track()
         try:
             await interaction.response.defer(thinking=True, ephemeral=True)
         except discord.HTTPException as exc:
@@ -276,6 +291,7 @@ class DiscordAdapter:
         """Decide a button press within Discord's 3 s: a private reply (a refusal, a vote's thanks) as an
         ephemeral message, else an acknowledgement (a decision shows in its message); when the desk is slow,
         acknowledge first and send a private reply as a follow-up."""
+        self._track()
         actor = actor_of(interaction.user)
         decision = Decision(self.desk.press(actor, pressed.action, pressed.target_id), PRESS_FAILED, "discord")
         in_time = await decision.within(self.press_ack_within)

@@ -176,6 +176,11 @@ class SlackAdapter:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("slack: connected as %s (%s mode)", self.bot_user_id, self.mode)
 
+    async def settled(self) -> None:
+        """Return once the work that follows acknowledgements (answers, follow-ups) is all done."""
+        while self._pending:
+            await asyncio.wait(set(self._pending))
+
     async def stop(self) -> None:
         """Finish answers in flight (briefly), then close the Socket Mode connection and the HTTP session."""
         if self._pending:

@@ -181,6 +181,10 @@ class TelegramAdapter:
         self._started = True
         log.info("telegram: connected as @%s (%s)", app.bot.username, self.settings.resolved_mode)
 
+    async def settled(self) -> None:
+        """Return once every update received so far has been handled and answered."""
+        await self.receipts.idle()
+
     async def stop(self) -> None:
         """Stop polling, let updates in flight finish (briefly), confirm what is saved, close the client."""
         self._started = False
