@@ -36,7 +36,7 @@ from typing import Any
 from tests.benchmarks._common import check, emit, forbid_network, note, use_fake_model
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
-from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
+from tests.platforms.slack.fake_api import FakeSlack, signed_headers, slash_command_body
 
 SECRET = "bench-signing-secret"
 SENDERS = 1  # load processes; the concurrency is split evenly between them

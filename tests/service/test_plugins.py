@@ -20,7 +20,7 @@ from tests.chat_service import running_service, service_settings, wait_until
 from tests.conftest import PROVIDER_KEYS
 from tests.fakes.chat_platform import RECORDING, RecordingPlatform
 from tests.support import PLUGIN_DISTRIBUTION, registered_platforms
-from tests.test_cli_e2e import OPENKOI
+from tests.terminal.test_e2e import OPENKOI
 
 # A chat platform written as a separate package would be: its settings, markup, button codec, token probe,
 # digest key, SDK loggers and adapter factory, and nothing else. (Its adapter is the in-memory recorder.)

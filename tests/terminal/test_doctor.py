@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests import test_cli_e2e as e2e
-from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.model_server import FakeModelServer, Reply
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.threaded import in_thread
-from tests.test_cli_imports import PROBE, ROOT
+from tests.platforms.discord.fake_api import FakeDiscord
+from tests.platforms.slack.fake_api import FakeSlack
+from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.terminal import test_e2e as e2e
+from tests.terminal.test_imports import PROBE, ROOT
 
 server = e2e.server
 env = e2e.env

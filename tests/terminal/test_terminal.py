@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests import test_cli_e2e as e2e
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
+from tests.terminal import test_e2e as e2e
 
 server = e2e.server
 env = e2e.env

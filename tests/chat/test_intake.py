@@ -27,7 +27,7 @@ from bots.config import ServiceSettings
 from bots.service import Service
 from core.config import Settings
 from tests.chat_service import running_service, service_settings, wait_until
-from tests.fakes.slack_api import (
+from tests.platforms.slack.fake_api import (
     BOT_USER_ID,
     FakeSlack,
     app_mention_event,
@@ -35,7 +35,7 @@ from tests.fakes.slack_api import (
     signed_headers,
     slash_command_body,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.platforms.telegram.fake_api import FakeTelegram
 from tests.support import until_idle
 
 SECRET = "intake-signing-secret"

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.fakes.model_server import FakeModelServer, prompt_text
-from tests.test_cli_e2e import env, openkoi, server
+from tests.terminal.test_e2e import env, openkoi, server
 
 __all__ = ["env", "server"]  # fixtures shared with test_cli_e2e
 

@@ -30,7 +30,7 @@ from core.models import TaskStatus
 from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.slack_api import (
+from tests.platforms.slack.fake_api import (
     BOT_USER_ID,
     CHANNEL_ID,
     USER_ID,

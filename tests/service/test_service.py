@@ -20,7 +20,7 @@ from bots.service import Service
 from core.config import ScheduleSettings, Settings
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.conftest import PROVIDER_KEYS
-from tests.test_cli_e2e import OPENKOI
+from tests.terminal.test_e2e import OPENKOI
 
 
 async def test_starts_without_platforms_and_reports_why(settings: Settings) -> None:
@@ -121,7 +121,7 @@ def test_openkoi_serve_starts_answers_and_drains_on_sigterm(tmp_path: Path) -> N
 
 
 def test_slack_manifest_points_at_the_routes_the_service_serves() -> None:
-    manifest = yaml.safe_load((Path(__file__).parent.parent / "deploy" / "slack-app-manifest.yaml").read_text())
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy" / "slack-app-manifest.yaml").read_text())
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/think"]
     urls = [
         manifest["features"]["slash_commands"][0]["url"],
@@ -152,8 +152,8 @@ async def test_a_failed_start_releases_what_it_opened(settings: Settings) -> Non
 
 async def test_a_platform_that_fails_to_start_is_retried_while_readyz_says_503(settings: Settings) -> None:
     from tests.chat_service import wait_until
-    from tests.fakes.telegram_api import FakeTelegram
-    from tests.test_chat_telegram import tg_settings
+    from tests.platforms.telegram.fake_api import FakeTelegram
+    from tests.platforms.telegram.test_adapter import tg_settings
 
     async with FakeTelegram() as fake:
         for _ in range(2):  # the first start and the first retry fail, as in a Telegram outage
@@ -181,8 +181,8 @@ def workspace(tmp_path: Path) -> Path:
 async def test_the_banner_warns_about_open_access_missing_approvers_and_says_what_tools_may_read(
     settings: Settings, workspace: Path
 ) -> None:
-    from tests.fakes.telegram_api import FakeTelegram
-    from tests.test_chat_telegram import tg_settings
+    from tests.platforms.telegram.fake_api import FakeTelegram
+    from tests.platforms.telegram.test_adapter import tg_settings
 
     async with FakeTelegram() as fake:
         async with running_service(settings, tg_settings(fake)) as svc:
@@ -212,8 +212,8 @@ async def test_a_missing_workspace_stops_the_service_from_starting(settings: Set
 
 
 async def test_the_banner_warns_when_others_can_read_a_config_file_holding_a_secret(settings: Settings) -> None:
-    from tests.fakes.telegram_api import FakeTelegram
-    from tests.test_chat_telegram import tg_settings
+    from tests.platforms.telegram.fake_api import FakeTelegram
+    from tests.platforms.telegram.test_adapter import tg_settings
 
     config = settings.config_path
     config.parent.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,8 @@ from bots.chat.pacing import Pacer
 from bots.chat.settings import Pace
 from core.config import Settings
 from core.models import TaskStatus
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_chat_telegram import GROUP, finished, say, serving, task_for, tg_settings
+from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.platforms.telegram.test_adapter import GROUP, finished, say, serving, task_for, tg_settings
 
 
 def most_in_any_window(stamps: list[float], seconds: float) -> int:

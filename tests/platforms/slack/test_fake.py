@@ -25,7 +25,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_api import (
+from tests.platforms.slack.fake_api import (
     BOT_USER_ID,
     CHANNEL_ID,
     FakeSlack,

@@ -15,8 +15,8 @@ from bots.config import service_settings_model
 from core.config import Settings
 from core.models import TaskStatus
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_chat_telegram import ALICE, GROUP, blocked_task, finished, press, serving, tg_settings
+from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.platforms.telegram.test_adapter import ALICE, GROUP, blocked_task, finished, press, serving, tg_settings
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ async def test_one_line_per_task_event_with_task_platform_and_channel(
 def test_log_format_json_is_a_serve_setting_and_installs_the_json_formatter(capsys: pytest.CaptureFixture[str]) -> None:
     assert service_settings_model().model_validate({"serve": {"log_format": "json"}}).serve.log_format == "json"
     root = logging.getLogger()
-    levels = {name: logging.getLogger(name).level for name in ("", *logs.NOISY)}
+    levels = {name: logging.getLogger(name).level for name in ("", *logs.noisy_loggers())}
     try:
         logs.configure("info", "json", timestamps=True)
         logs.show_task_events("info")

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from bots.terminal.cli import cli
 from core.config import load_settings
 from core.store.db import Database
-from tests.test_cli_imports import PROBE, ROOT
+from tests.terminal.test_imports import PROBE, ROOT
 from tests.test_reflection import seed
 
 

@@ -17,16 +17,16 @@ from core.config import Settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, wait_until
 from tests.fakes import scripts
-from tests.fakes.discord_api import FLAG_EPHEMERAL, FakeDiscord
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.slack_api import CHANNEL_ID, USER_ID, FakeSlack
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_chat_discord import TOKEN as DISCORD_TOKEN
-from tests.test_chat_discord import discord_service, reaches, task_of, think
-from tests.test_chat_slack import APP_TOKEN, BOT_TOKEN, slack_service, slash, wait_status
-from tests.test_chat_slack import parent_of as slack_parent_of
-from tests.test_chat_slack import task_for as slack_task_for
-from tests.test_chat_telegram import ALICE, GROUP, say, serving, task_for, tg_settings
+from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FakeDiscord
+from tests.platforms.discord.test_adapter import TOKEN as DISCORD_TOKEN
+from tests.platforms.discord.test_adapter import discord_service, reaches, task_of, think
+from tests.platforms.slack.fake_api import CHANNEL_ID, USER_ID, FakeSlack
+from tests.platforms.slack.test_adapter import APP_TOKEN, BOT_TOKEN, slack_service, slash, wait_status
+from tests.platforms.slack.test_adapter import parent_of as slack_parent_of
+from tests.platforms.slack.test_adapter import task_for as slack_task_for
+from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.platforms.telegram.test_adapter import ALICE, GROUP, say, serving, task_for, tg_settings
 
 pytestmark = pytest.mark.usefixtures("_restore_discord")
 

@@ -16,15 +16,15 @@ from bots.terminal.memory import doctor_checks, status_lines
 from core.config import Settings
 from core.models import Scope
 from core.store import Store, vectors
-from tests import test_cli_e2e as e2e
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
+from tests.terminal import test_e2e as e2e
 
 server = e2e.server
 env = e2e.env
 openkoi = e2e.openkoi
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 JWT = "JWT refresh tokens must be rotated on every use and the old one revoked"
 PROBE = """
 import json, sys

@@ -36,8 +36,8 @@ from core.skills import skills_home
 from core.store import Store
 from core.store.proposals import Proposal
 from tests.chat_service import service_settings, wait_until
-from tests.fakes.discord_api import FakeDiscord
-from tests.fakes.slack_api import (
+from tests.platforms.discord.fake_api import FakeDiscord
+from tests.platforms.slack.fake_api import (
     CHANNEL_ID,
     FakeSlack,
     SlackMessage,
@@ -45,7 +45,7 @@ from tests.fakes.slack_api import (
     signed_headers,
     slash_command_body,
 )
-from tests.fakes.telegram_api import FakeTelegram, utf16_len
+from tests.platforms.telegram.fake_api import FakeTelegram, utf16_len
 
 SLACK_TOKEN = "xoxb-test"
 SLACK_SECRET = "test-signing-secret"

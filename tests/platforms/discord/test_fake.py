@@ -12,7 +12,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from tests.fakes.discord_api import FakeDiscord
+from tests.platforms.discord.fake_api import FakeDiscord
 
 TOKEN = "fake-bot-token"
 

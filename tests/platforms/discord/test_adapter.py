@@ -30,9 +30,9 @@ from core.config import Settings, load_settings
 from core.models import TaskStatus
 from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
-from tests.fakes.discord_api import FLAG_EPHEMERAL, FLAG_LOADING, FakeDiscord, InteractionCallback
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.model_server import Reply as ModelReply
+from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FLAG_LOADING, FakeDiscord, InteractionCallback
 
 JSON = dict[str, Any]
 TOKEN = "discord-test-token"

@@ -23,7 +23,7 @@ from bots.chat.http_guard import MAX_BODY_BYTES
 from bots.service import Service
 from core.config import Settings
 from tests.chat_service import running_service, service_settings
-from tests.fakes.slack_api import (
+from tests.platforms.slack.fake_api import (
     FakeSlack,
     app_mention_event,
     block_action_body,
@@ -33,7 +33,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
     slash_command_payload,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from tests.platforms.telegram.fake_api import FakeTelegram
 from tests.support import until_idle
 
 SECRET = "hostile-signing-secret"

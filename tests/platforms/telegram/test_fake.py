@@ -14,7 +14,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, EndPointNotFound, RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from tests.fakes.telegram_api import FakeTelegram
+from tests.platforms.telegram.fake_api import FakeTelegram
 
 GROUP = -100123
 USER = 42

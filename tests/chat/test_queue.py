@@ -18,7 +18,7 @@ from core.config import Settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
+from tests.platforms.slack.fake_api import FakeSlack, signed_headers, slash_command_body
 
 SECRET = "queue-signing-secret"
 TASK_ID = re.compile(r"[Tt]ask ([0-9a-f]{8})")

@@ -33,7 +33,7 @@ from core.models import TaskStatus
 from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
-from tests.fakes.telegram_api import FakeTelegram, StoredMessage, parse_html
+from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage, parse_html
 from tests.support import until_idle
 
 GROUP = -100777

@@ -32,7 +32,7 @@ from core.models import TaskStatus
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.conftest import PROVIDER_KEYS
 from tests.fakes.model_server import FakeModelServer
-from tests.fakes.slack_api import (
+from tests.platforms.slack.fake_api import (
     BOT_USER_ID,
     FakeSlack,
     app_mention_event,
@@ -40,8 +40,8 @@ from tests.fakes.slack_api import (
     signed_headers,
     slash_command_body,
 )
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_cli_e2e import OPENKOI
+from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.terminal.test_e2e import OPENKOI
 
 SECRET = "kill-signing-secret"
 TG_SECRET = "kill-Webhook_secret"
