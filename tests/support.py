@@ -3,15 +3,54 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from bots.chat import registry
 from bots.service import Service
+from core.models import TaskStatus
+from tests.chat_service import wait_until
+from tests.fakes import scripts
+from tests.fakes.model_server import FakeModelServer
 
+ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DISTRIBUTION = "openkoi_test_plugins"
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variables: slack_sdk honours HTTP(S)_PROXY and ignores NO_PROXY, so its calls to a fake on
+    127.0.0.1 would be proxied. Autouse wherever a conftest imports it (tests/chat, tests/platforms)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+async def status_of(svc: Service, task_id: str) -> TaskStatus:
+    return (await svc.store.tasks.get(task_id)).status
+
+
+async def wait_status(svc: Service, task_id: str, status: TaskStatus, within: float = 10.0) -> None:
+    """Wait until the task's stored status is ``status``."""
+
+    async def reached() -> bool:
+        return await status_of(svc, task_id) is status
+
+    await wait_until(reached, within=within)
+
+
+def guardian_blocks_next(model: FakeModelServer, reason: str | None = None, reversibility: str = "FULL") -> None:
+    """Script the next deliberation so that the Guardian blocks the task (giving ``reason``, when one is given)."""
+    reasons = {"guardian": reason} if reason is not None else None
+    block = scripts.parliament(votes={"guardian": "BLOCK"}, reasons=reasons, reversibility=reversibility)
+    model.script.queue("ParliamentReply", block)
 
 
 @contextmanager
@@ -49,3 +88,44 @@ async def until_idle(svc: Service, within: float = 10.0) -> None:
             await adapter.settled()
         await svc.pool.settled()
     await svc.publisher.flush(within=within)
+
+
+# Runs `openkoi <args>` in-process in a fresh interpreter, then reports its exit code and which of the watched
+# modules (argv[1], a JSON list) it imported.
+PROBE = """
+import json, sys
+from bots.terminal.cli import cli
+watched = json.loads(sys.argv[1])
+try:
+    code = cli.main(sys.argv[2:], standalone_mode=False)
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code or 0, "imported": [name for name in watched if name in sys.modules]}))
+"""
+
+
+@dataclass(frozen=True)
+class Probed:
+    """What a probed command did: its exit code, the watched modules it imported, what it printed."""
+
+    code: int
+    imported: list[str]
+    printed: list[str]  # its stdout, line by line
+    stderr: str
+
+
+def probe_command(args: list[str], watched: list[str], env: dict[str, str]) -> Probed:
+    """Run ``openkoi <args>`` in a fresh interpreter, as the console script would, and report which of the
+    ``watched`` modules it imported (e.g. litellm, which must not load for ``--help``)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(watched), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    *printed, last = done.stdout.strip().splitlines()
+    report = json.loads(last)
+    return Probed(int(report["code"]), list(report["imported"]), printed, done.stderr)

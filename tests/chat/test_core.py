@@ -22,10 +22,10 @@ from core.events import DirectiveReady
 from core.models import TaskStatus
 from core.outputs import Directive
 from tests.chat_service import running_service, service_settings, wait_until
-from tests.fakes import scripts
 from tests.fakes.chat_platform import NAME as PLATFORM
 from tests.fakes.chat_platform import RecordingPlatform
 from tests.fakes.model_server import FakeModelServer, Reply
+from tests.support import guardian_blocks_next, status_of
 
 ALICE = Actor(PLATFORM, "UALICE", "alice")
 BOB = Actor(PLATFORM, "UBOB", "bob")
@@ -49,10 +49,6 @@ async def attach(svc: Service, access: Access | None = None) -> RecordingPlatfor
 async def svc(settings: Settings) -> AsyncIterator[Service]:
     async with running_service(settings, service_settings()) as service:
         yield service
-
-
-async def status_of(svc: Service, task_id: str) -> TaskStatus:
-    return (await svc.store.tasks.get(task_id)).status
 
 
 async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> None:
@@ -166,7 +162,7 @@ async def test_flags_reach_the_task_options(svc: Service, fake_model: FakeModelS
 
 async def test_status_and_cancel_by_requester_only(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc)
-    fake_model.script.queue("ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}))
+    guardian_blocks_next(fake_model)
     reply = await svc.ingress.handle(think("drop the prod table"))
     assert reply is not None and reply.task_id
     task_id = reply.task_id
@@ -186,7 +182,7 @@ async def _awaiting(svc: Service, task_id: str) -> bool:
 
 
 async def blocked_task(svc: Service, fake_model: FakeModelServer, key: str = "blk") -> tuple[str, str]:
-    fake_model.script.queue("ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}))
+    guardian_blocks_next(fake_model)
     reply = await svc.ingress.handle(think("rotate every production credential", key=key))
     assert reply is not None and reply.task_id
     await wait_until(lambda: _awaiting(svc, reply.task_id or ""))

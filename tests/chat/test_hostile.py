@@ -43,12 +43,6 @@ TELEGRAM = "/telegram/webhook"
 DEEP = 10_000
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def svc(settings: Settings) -> AsyncIterator[tuple[Service, FakeSlack, FakeTelegram]]:
     async with FakeSlack(bot_token="xoxb-hostile") as slack, FakeTelegram() as telegram:

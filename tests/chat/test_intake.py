@@ -45,12 +45,6 @@ FAST = 0.5  # a shorter save deadline, where the deadline itself is not under te
 LONE = "\ud800"  # a lone UTF-16 surrogate: valid in JSON ("\\ud800"), not encodable as UTF-8
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @contextmanager
 def write_locked(db: Path) -> Iterator[sqlite3.Connection]:
     """Hold SQLite's write lock from another connection, as another process (or a slow disk) would."""

@@ -51,12 +51,6 @@ PER_WAVE = 4  # of each kind: slash command, mention, Telegram update
 TASK = re.compile(r"[Tt]ask ([0-9a-f]{8})")
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @dataclass
 class Sent:
     kind: str  # "slash" | "mention" | "telegram"

@@ -16,17 +16,17 @@ import pytest
 from core.config import Settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, wait_until
-from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
 from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FakeDiscord
 from tests.platforms.discord.test_adapter import TOKEN as DISCORD_TOKEN
-from tests.platforms.discord.test_adapter import discord_service, reaches, task_of, think
+from tests.platforms.discord.test_adapter import discord_service, task_of, think
 from tests.platforms.slack.fake_api import CHANNEL_ID, USER_ID, FakeSlack
-from tests.platforms.slack.test_adapter import APP_TOKEN, BOT_TOKEN, slack_service, slash, wait_status
+from tests.platforms.slack.test_adapter import APP_TOKEN, BOT_TOKEN, slack_service, slash
 from tests.platforms.slack.test_adapter import parent_of as slack_parent_of
 from tests.platforms.slack.test_adapter import task_for as slack_task_for
 from tests.platforms.telegram.fake_api import FakeTelegram
 from tests.platforms.telegram.test_adapter import ALICE, GROUP, say, serving, task_for, tg_settings
+from tests.support import guardian_blocks_next, wait_status
 
 pytestmark = pytest.mark.usefixtures("_restore_discord")
 
@@ -110,7 +110,7 @@ async def test_discord_notice_falls_back_to_a_direct_message_once_the_interactio
     async with running_service(settings, discord_service(fake)) as svc:
         payload = await think(fake, "write the release notes")
         task_id = await task_of(svc, payload)
-        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
         dm = fake.dm_channel(fake.user_id)["id"]
         await wait_until(lambda: bool(fake.channel_messages(dm)))
     (notice,) = fake.channel_messages(dm)
@@ -127,7 +127,7 @@ async def test_discord_channel_that_refuses_the_bot(
     async with running_service(settings, discord_service(fake)) as svc:
         payload = await think(fake, "write the release notes")
         task_id = await task_of(svc, payload)
-        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
 
         def notice_sent() -> bool:
             return any("could not post" in str(m["content"]) for m in fake.channel_messages(fake.channel_id))
@@ -174,16 +174,10 @@ async def test_telegram_group_that_refuses_the_bot(
 # requester told privately, instead of the task waiting unseen until its request expires.
 
 
-def _block(model: FakeModelServer) -> None:
-    model.script.queue(
-        "ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}, reasons={"guardian": "risky"})
-    )
-
-
 async def test_slack_bot_removed_from_the_channel_mid_task(
     settings: Settings, slack: FakeSlack, fake_model: FakeModelServer
 ) -> None:
-    _block(fake_model)
+    guardian_blocks_next(fake_model, "risky")
     async with running_service(settings, slack_service(slack, approvers=("UAPPROVER",))) as svc:
         slack.refuse_channel(CHANNEL_ID, "not_in_channel", after_first_post=True)  # removed once the parent is up
         assert (await slash(svc, slack, "drop the old tables", trigger_id="trig-removed")).status == 200
@@ -207,12 +201,12 @@ async def test_discord_thread_permission_taken_away_mid_task(
     settings: Settings, discord_fake: FakeDiscord, fake_model: FakeModelServer
 ) -> None:
     fake = discord_fake
-    _block(fake_model)
+    guardian_blocks_next(fake_model, "risky")
     async with running_service(settings, discord_service(fake)) as svc:
         fake.forbid_new_threads(50013, "Missing Permissions")  # Send Messages in Threads, once the thread exists
         payload = await think(fake, "drop the old tables")
         task_id = await task_of(svc, payload)
-        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
         assert len(fake.threads()) == 1, "the thread was opened: the refusal came mid-task"
 
         def told() -> bool:
@@ -227,7 +221,7 @@ async def test_discord_thread_permission_taken_away_mid_task(
 async def test_telegram_bot_kicked_from_the_group_mid_task(
     settings: Settings, telegram: FakeTelegram, fake_model: FakeModelServer
 ) -> None:
-    _block(fake_model)
+    guardian_blocks_next(fake_model, "risky")
     async with serving(settings, tg_settings(telegram)) as svc:
         update_id, _ = say(telegram, "/think drop the old tables")
         task_id = await task_for(svc, update_id)

@@ -3,9 +3,6 @@ model server and the fake Slack, Discord and Telegram APIs (all on 127.0.0.1).""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.fakes.model_server import FakeModelServer, Reply
@@ -13,8 +10,8 @@ from tests.fakes.threaded import in_thread
 from tests.platforms.discord.fake_api import FakeDiscord
 from tests.platforms.slack.fake_api import FakeSlack
 from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.support import probe_command
 from tests.terminal import test_e2e as e2e
-from tests.terminal.test_imports import PROBE, ROOT
 
 server = e2e.server
 env = e2e.env
@@ -27,11 +24,9 @@ def test_doctor_passes_a_good_setup_without_calling_a_model_or_importing_litellm
     env: dict[str, str], server: FakeModelServer
 ) -> None:
     # In a fresh interpreter, as the console script runs it, then report what it imported.
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, "doctor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    *lines, report = done.stdout.strip().splitlines()
-    assert json.loads(report) == {"code": 0, "litellm": False}, done.stdout + done.stderr
+    probed = probe_command(["doctor"], ["litellm"], env)
+    lines = probed.printed
+    assert (probed.code, probed.imported) == (0, []), probed
     home = Path(env["OPENKOI_HOME"])
     for expected in (
         f"ok    config {home / 'config.toml'} (not present: defaults)",

@@ -3,11 +3,8 @@ script; ``status`` reads them without importing onnxruntime, numpy or litellm.""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,23 +15,14 @@ from core.models import Scope
 from core.store import Store, vectors
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
+from tests.support import probe_command
 from tests.terminal import test_e2e as e2e
 
 server = e2e.server
 env = e2e.env
 openkoi = e2e.openkoi
 
-ROOT = Path(__file__).resolve().parents[2]
 JWT = "JWT refresh tokens must be rotated on every use and the old one revoked"
-PROBE = """
-import json, sys
-from bots.terminal.cli import cli
-try:
-    cli.main(["status"], standalone_mode=False)
-except SystemExit:
-    pass
-print(json.dumps({name: name in sys.modules for name in ("onnxruntime", "numpy", "litellm", "tokenizers")}))
-"""
 
 
 def test_memory_commands_end_to_end(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
@@ -85,10 +73,9 @@ def test_memory_commands_end_to_end(env: dict[str, str], server: FakeModelServer
 
 
 def test_status_shows_memory_figures_without_loading_the_embedder(env: dict[str, str]) -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    *printed, last = done.stdout.strip().splitlines()
-    assert json.loads(last) == {"onnxruntime": False, "numpy": False, "litellm": False, "tokenizers": False}
+    probed = probe_command(["status"], ["onnxruntime", "numpy", "litellm", "tokenizers"], env)
+    printed = probed.printed
+    assert probed.imported == [], probed
     assert "memories: 0" in printed and "memory index: sqlite-vec v0.1.9, empty" in printed, printed
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from click.testing import CliRunner, Result
 from bots.terminal.cli import cli
 from core.config import load_settings
 from core.store.db import Database
-from tests.terminal.test_imports import PROBE, ROOT
+from tests.support import probe_command
 from tests.test_reflection import seed
 
 
@@ -107,16 +105,5 @@ def test_an_empty_database_and_a_bad_timezone(home: Path) -> None:
 
 def test_reflect_help_does_not_load_the_engine(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    probe = PROBE.replace(
-        '"litellm" in sys.modules', '"litellm" in sys.modules or "core.reflection.figures" in sys.modules'
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "reflect", "--help"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"code": 0, "litellm": False}, done.stderr
+    probed = probe_command(["reflect", "--help"], ["litellm", "core.reflection.figures"], env)
+    assert (probed.code, probed.imported) == (0, []), probed

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
+from tests.support import guardian_blocks_next
 from tests.terminal import test_e2e as e2e
 
 server = e2e.server
@@ -81,12 +81,8 @@ def test_without_a_model_think_says_what_to_set(env: dict[str, str], tmp_path: P
     assert "Traceback" not in done.stderr
 
 
-def block_once(server: FakeModelServer) -> None:
-    server.script.queue("ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}, reversibility="NONE"))
-
-
 def blocked_task(env: dict[str, str], server: FakeModelServer, cwd: Path, text: str) -> str:
-    block_once(server)
+    guardian_blocks_next(server, reversibility="NONE")
     blocked = openkoi(env, "think", text, cwd=cwd)
     assert blocked.returncode == 3, blocked.stderr
     found = re.search(r"re-run with --override, or run: openkoi task approve ([0-9a-f]{8})$", blocked.stderr, re.M)

@@ -33,6 +33,7 @@ from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.model_server import Reply as ModelReply
 from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FLAG_LOADING, FakeDiscord, InteractionCallback
+from tests.support import guardian_blocks_next, wait_status
 
 JSON = dict[str, Any]
 TOKEN = "discord-test-token"
@@ -110,13 +111,6 @@ async def task_of(svc: Service, payload: JSON) -> str:
     return found[0]
 
 
-async def reaches(svc: Service, task_id: str, status: TaskStatus, within: float = 10.0) -> None:
-    async def check() -> bool:
-        return (await svc.store.tasks.get(task_id)).status is status
-
-    await wait_until(check, within=within)
-
-
 def texts(fake: FakeDiscord, channel_id: str) -> list[str]:
     return [str(m["content"]) for m in fake.channel_messages(channel_id)]
 
@@ -157,18 +151,12 @@ def callback_of(fake: FakeDiscord, payload: JSON) -> InteractionCallback:
     return callback
 
 
-def block_next_task(model: FakeModelServer) -> None:
-    model.script.queue(
-        "ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}, reasons={"guardian": BLOCK_REASON})
-    )
-
-
 async def blocked_task(fake: FakeDiscord, svc: Service, model: FakeModelServer, task: str) -> tuple[str, str, JSON]:
     """Start a task the Guardian blocks; returns (task id, thread id, the confirmation message)."""
-    block_next_task(model)
+    guardian_blocks_next(model, BLOCK_REASON)
     payload = await think(fake, task)
     task_id = await task_of(svc, payload)
-    await reaches(svc, task_id, TaskStatus.AWAITING_CONFIRMATION)
+    await wait_status(svc, task_id, TaskStatus.AWAITING_CONFIRMATION)
     conversation = await svc.store.conversations.get(task_id)
     assert conversation is not None and conversation.thread_id is not None
     thread_id = conversation.thread_id
@@ -197,7 +185,7 @@ async def test_think_defers_then_runs_in_a_thread(fake: FakeDiscord, settings: S
         answer = await followup(fake, payload)
         assert task_id[:8] in answer["content"] and answer["flags"] & FLAG_EPHEMERAL
 
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         (thread,) = fake.threads()
         thread_id = str(thread["id"])
         parent = fake.message(thread_id)  # a thread started from a message shares its id
@@ -265,7 +253,7 @@ async def test_guardian_block_waits_for_an_approver(
 
         approved = await press(fake, confirmation, "approve", OWNER)
         assert callback_of(fake, approved).type == 6  # acknowledged; the thread shows the decision
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         await thread_says(fake, thread_id, "The answer.")
         await thread_says(fake, thread_id, "**Done**")
         decided = await thread_says(fake, thread_id, "**Overridden** by Owner")
@@ -277,7 +265,7 @@ async def test_guardian_block_waits_for_an_approver(
         assert thread2 != thread_id
         approved2 = await press(fake, confirmation2, "approve", CAROL, roles=(APPROVER_ROLE,))
         assert callback_of(fake, approved2).type == 6
-        await reaches(svc, task2, TaskStatus.DONE)
+        await wait_status(svc, task2, TaskStatus.DONE)
         decided2 = await thread_says(fake, thread2, "**Overridden** by Carol")
         assert decided2["components"] == []
 
@@ -290,7 +278,7 @@ async def test_cancel_button_cancels_the_task(
         task_id, thread_id, confirmation = await blocked_task(fake, svc, fake_model, "rotate every API key")
         pressed = await press(fake, confirmation, "deny", ALICE)
         assert callback_of(fake, pressed).type == 6
-        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
         decided = await thread_says(fake, thread_id, "**Cancelled** by Alice")
         assert decided["id"] == confirmation["id"] and decided["components"] == []
         await wait_until(lambda: "🚫 cancelled" in str((fake.message(thread_id) or {})["content"]))
@@ -304,7 +292,7 @@ async def test_unanswered_confirmation_expires(
     settings = load_settings()
     async with running_service(settings, discord_service(fake)) as svc:
         task_id, thread_id, confirmation = await blocked_task(fake, svc, model_env, "delete the old backups")
-        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
         expired = await thread_says(fake, thread_id, "**Expired**")
         assert expired["id"] == confirmation["id"] and expired["components"] == []
         await wait_until(lambda: "🚫 cancelled" in str((fake.message(thread_id) or {})["content"]))
@@ -317,7 +305,7 @@ async def test_unanswered_confirmation_expires(
         answer = callback_of(fake, late)
         assert answer.type == 4 and answer.data["flags"] & FLAG_EPHEMERAL
         assert "expired" in answer.data["content"]
-        await reaches(svc, task_id, TaskStatus.CANCELLED)
+        await wait_status(svc, task_id, TaskStatus.CANCELLED)
         expired = await thread_says(fake, thread_id, "**Expired**")
         assert expired["id"] == confirmation["id"] and expired["components"] == []
     assert "execute" not in model_env.kinds()
@@ -336,7 +324,7 @@ async def test_pending_confirmation_survives_a_restart(
         assert len(fake.gateway_connections) == sessions + 1
         pressed = await press(fake, confirmation, "approve", ALICE)
         assert callback_of(fake, pressed).type == 6
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         await thread_says(fake, thread_id, "**Done**")
         decided = await thread_says(fake, thread_id, "**Overridden** by Alice")
         assert decided["id"] == confirmation["id"] and decided["components"] == []
@@ -351,7 +339,7 @@ async def test_feedback_buttons_survive_a_restart_and_count_one_changeable_vote_
     async with running_service(settings, service) as svc:
         payload = await think(fake, "write a haiku about koi ponds", skill="self-iterate")
         task_id = await task_of(svc, payload)
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         conversation = await svc.store.conversations.get(task_id)
         assert conversation is not None and conversation.thread_id is not None
         done = copy.deepcopy(await thread_says(fake, conversation.thread_id, "**Done**"))
@@ -405,7 +393,7 @@ async def test_redelivered_interaction_makes_one_task(fake: FakeDiscord, setting
         await wait_until(lambda: len(results) == 3)
         assert results[0] is not None and results[1:] == [None, None]
 
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         assert len(fake.dispatches("INTERACTION_CREATE")) == 3
         assert [c.type for c in fake.callbacks if c.interaction_id == payload["id"]] == [5]
         assert len(fake.calls_to("POST", f"/webhooks/{fake.application_id}/{payload['token']}")) == 1
@@ -423,7 +411,7 @@ async def test_long_result_is_split_with_balanced_fences(
     fake_model.script.queue("execute", ModelReply(content=output))
     async with running_service(settings, discord_service(fake)) as svc:
         task_id = await task_of(svc, await think(fake, "write the long report"))
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         (thread,) = fake.threads()
         done = await thread_says(fake, str(thread["id"]), "**Done**")
         said = texts(fake, str(thread["id"]))
@@ -454,7 +442,7 @@ async def test_rate_limited_post_waits_without_stalling_interactions(fake: FakeD
         assert deferred.type == 5 and deferred.at - pushed < 0.5
         assert "/think status" in (await followup(fake, help_payload))["content"]
 
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         limited, retried = fake.calls_to("POST", route)[:2]
         assert (limited.status, retried.status) == (429, 200)
         assert retried.at - limited.at >= 0.9, "discord.py must wait out retry_after before retrying"
@@ -503,7 +491,7 @@ async def test_options_become_task_limits(fake: FakeDiscord, settings: Settings)
         assert task.description == "--plan the launch party"  # the option text stays verbatim
         o = task.options
         assert (o.simulate, o.max_iterations, o.quality_threshold, o.max_cost_usd) == (True, 3, 0.75, 2.5)
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         (thread,) = fake.threads()
         await thread_says(fake, str(thread["id"]), "**Simulation**")
 
@@ -550,7 +538,7 @@ async def test_presses_are_acknowledged_even_when_the_desk_is_slow_or_fails(
 
         approved = await press(fake, confirmation, "approve", ALICE)
         assert callback_of(fake, approved).type == 6
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         await thread_says(fake, thread_id, "**Overridden** by Alice")
 
 
@@ -561,7 +549,7 @@ async def test_direct_message_replies_in_the_dm_without_a_thread(fake: FakeDisco
         )
         task_id = await task_of(svc, payload)
         dm = str(payload["channel_id"])
-        await reaches(svc, task_id, TaskStatus.DONE)
+        await wait_status(svc, task_id, TaskStatus.DONE)
         await thread_says(fake, dm, "**Done**")
         assert fake.threads() == []
         conversation = await svc.store.conversations.get(task_id)

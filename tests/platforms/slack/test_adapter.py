@@ -44,20 +44,13 @@ from tests.platforms.slack.fake_api import (
     slash_command_body,
     slash_command_payload,
 )
-from tests.support import until_idle
+from tests.support import guardian_blocks_next, status_of, until_idle, wait_status
 
 BOT_TOKEN = "xoxb-test"
 APP_TOKEN = "xapp-1-test"
 SECRET = "test-signing-secret"
 APPROVER = "UAPPROVER"
 AGENCY_NAMES = ("Guardian", "Economist", "Empath", "Scholar", "Strategist")
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # slack_sdk honours HTTP(S)_PROXY and ignores NO_PROXY, so loopback calls would be proxied.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -136,17 +129,6 @@ async def task_for(svc: Service, key: str) -> str:
     return found[0]
 
 
-async def status_of(svc: Service, task_id: str) -> TaskStatus:
-    return (await svc.store.tasks.get(task_id)).status
-
-
-async def wait_status(svc: Service, task_id: str, status: TaskStatus, within: float = 10) -> None:
-    async def reached() -> bool:
-        return await status_of(svc, task_id) is status
-
-    await wait_until(reached, within=within)
-
-
 async def parent_of(svc: Service, task_id: str) -> str:
     """The ts of the task's parent message (= its thread), once posted."""
     found: list[str] = []
@@ -185,13 +167,9 @@ def has_text(fake: FakeSlack, parent: str, needle: str) -> bool:
     return any(needle in (m.text or "") for m in replies(fake, parent))
 
 
-def block_guardian(model: FakeModelServer, reason: str = "it drops the production table") -> None:
-    model.script.queue("ParliamentReply", scripts.parliament(votes={"guardian": "BLOCK"}, reasons={"guardian": reason}))
-
-
 async def blocked_task(svc: Service, fake: FakeSlack, model: FakeModelServer, trigger: str) -> tuple[str, str]:
     """Start a task the Guardian blocks; return (task id, parent ts) once its buttons are posted."""
-    block_guardian(model)
+    guardian_blocks_next(model, "it drops the production table")
     assert (await slash(svc, fake, "drop the old tables", trigger_id=trigger)).status == 200
     task_id = await task_for(svc, trigger)
     parent = await parent_of(svc, task_id)

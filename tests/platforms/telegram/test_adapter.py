@@ -34,7 +34,7 @@ from tests.chat_service import feedback_figures, running_service, service_settin
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage, parse_html
-from tests.support import until_idle
+from tests.support import guardian_blocks_next, status_of, until_idle, wait_status
 
 GROUP = -100777
 ALICE = 42
@@ -108,17 +108,6 @@ async def task_for(svc: Service, update_id: int) -> str:
     return found[0]
 
 
-async def status_of(svc: Service, task_id: str) -> TaskStatus:
-    return (await svc.store.tasks.get(task_id)).status
-
-
-async def wait_status(svc: Service, task_id: str, status: TaskStatus) -> None:
-    async def reached() -> bool:
-        return await status_of(svc, task_id) is status
-
-    await wait_until(reached)
-
-
 async def finished(svc: Service, task_id: str, status: TaskStatus) -> None:
     """Wait until the task ended with ``status`` and its thread shows it: the status is stored just
     before the engine announces the end, so the last messages are posted a moment later."""
@@ -160,8 +149,7 @@ async def press(fake: FakeTelegram, user: int, message: Sent, label: str) -> dic
 async def blocked_task(svc: Service, fake: FakeTelegram, fake_model: FakeModelServer) -> tuple[str, Sent]:
     """Start a task the Guardian blocks; return it and its confirmation message as first posted
     (read from the store and the recorded call, so a quick expiry cannot hide it)."""
-    block = scripts.parliament(votes={"guardian": "BLOCK"}, reasons={"guardian": "drops the production database"})
-    fake_model.script.queue("ParliamentReply", block)
+    guardian_blocks_next(fake_model, "drops the production database")
     update_id, _ = say(fake, "/think drop the prod database")
     task_id = await task_for(svc, update_id)
     posted: list[int] = []
