@@ -33,6 +33,21 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def discord_globals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """discord.py's API and gateway URLs are process-global, and the adapter points them at a fake: whatever a
+    test (or a failing adapter) leaves there, the originals come back afterwards. And a short ready wait:
+    discord.py otherwise waits 2 s after the last GUILD_CREATE on every start."""
+    import discord
+
+    from bots.discord.adapter import DiscordAdapter
+
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    monkeypatch.setattr(DiscordAdapter, "guild_ready_timeout", 0.05)
+
+
 async def status_of(svc: Service, task_id: str) -> TaskStatus:
     return (await svc.store.tasks.get(task_id)).status
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import discord
 import pytest
 
 from bots.chat import digest as render
 from bots.config import ServiceSettings
-from bots.discord.adapter import DiscordAdapter
 from bots.discord.markup import DISCORD
 from bots.service import Service
 from bots.slack import blocks
@@ -37,6 +35,7 @@ from core.store import Store
 from core.store.proposals import Proposal
 from tests.chat_service import service_settings, wait_until
 from tests.platforms.discord.fake_api import FakeDiscord
+from tests.platforms.discord.test_adapter import TOKEN as DISCORD_TOKEN
 from tests.platforms.slack.fake_api import (
     CHANNEL_ID,
     FakeSlack,
@@ -49,7 +48,6 @@ from tests.platforms.telegram.fake_api import FakeTelegram, utf16_len
 
 SLACK_TOKEN = "xoxb-test"
 SLACK_SECRET = "test-signing-secret"
-DISCORD_TOKEN = "discord-test-token"
 SLACK_DIGEST = "CDIGEST"
 SLACK_OTHER = "CDIGEST2"
 GROUP = -100555
@@ -67,33 +65,12 @@ metadata:
 2. Renew them and reload the ingress.
 """
 
-
-@pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    monkeypatch.setattr(discord.http.Route, "BASE", base)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", gateway)
-    monkeypatch.setattr(DiscordAdapter, "guild_ready_timeout", 0.05)
-    yield
+pytestmark = pytest.mark.usefixtures("discord_globals")
 
 
 @pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(bot_token=SLACK_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def discord_fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(token=DISCORD_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
         yield fake
 
 

@@ -154,12 +154,6 @@ async def test_a_command_still_being_saved_is_answered_in_time_then_for_real(
 # ---------------------------------------------------------------- Telegram
 
 
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
 def telegram_service(fake: FakeTelegram, serve: dict[str, Any] | None = None, **extra: Any) -> ServiceSettings:
     return service_settings(serve=serve or {}, telegram={"bot_token": fake.token, "api_url": fake.base_url, **extra})
 

@@ -18,7 +18,6 @@ from core.models import TaskStatus
 from tests.chat_service import running_service, wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FakeDiscord
-from tests.platforms.discord.test_adapter import TOKEN as DISCORD_TOKEN
 from tests.platforms.discord.test_adapter import discord_service, task_of, think
 from tests.platforms.slack.fake_api import CHANNEL_ID, USER_ID, FakeSlack
 from tests.platforms.slack.test_adapter import APP_TOKEN, BOT_TOKEN, slack_service, slash
@@ -28,39 +27,12 @@ from tests.platforms.telegram.fake_api import FakeTelegram
 from tests.platforms.telegram.test_adapter import ALICE, GROUP, say, serving, task_for, tg_settings
 from tests.support import guardian_blocks_next, wait_status
 
-pytestmark = pytest.mark.usefixtures("_restore_discord")
+pytestmark = pytest.mark.usefixtures("discord_globals")
 
 
 @pytest.fixture
-def _restore_discord(monkeypatch: pytest.MonkeyPatch) -> None:
-    import discord
-
-    from bots.discord.adapter import DiscordAdapter
-
-    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(
-        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    )
-    monkeypatch.setattr(DiscordAdapter, "guild_ready_timeout", 0.05)
-
-
-@pytest.fixture
-async def slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+async def slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def discord_fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(token=DISCORD_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
         yield fake
 
 

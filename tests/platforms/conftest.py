@@ -1,5 +1,6 @@
-"""Chat tests reach their fakes on 127.0.0.1: no proxy may stand in between (``tests.support.no_proxy``)."""
+"""What the platform tests share: no proxy between them and their fakes on 127.0.0.1, discord.py's globals put
+back (``tests.support``)."""
 
-from tests.support import no_proxy
+from tests.support import discord_globals, no_proxy
 
-__all__ = ["no_proxy"]  # a fixture, autouse for every test below this directory
+__all__ = ["discord_globals", "no_proxy"]  # fixtures; no_proxy is autouse here

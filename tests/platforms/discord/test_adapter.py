@@ -12,7 +12,7 @@ import copy
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -42,18 +42,7 @@ OWNER = FakeDiscord.OWNER_ID  # a configured approver
 CAROL = "1100000000000000600"  # holds the approver role
 APPROVER_ROLE = "1100000000000000700"
 BLOCK_REASON = "dropping the production table cannot be undone"
-
-
-@pytest.fixture(autouse=True)
-def _restore_globals(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Route.BASE and DEFAULT_GATEWAY are process-global; whatever a test (or a failing adapter) leaves
-    # there, monkeypatch puts the originals back afterwards. The adapter itself restores them on stop.
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    monkeypatch.setattr(discord.http.Route, "BASE", base)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", gateway)
-    # discord.py otherwise waits 2 s after the last GUILD_CREATE on every start.
-    monkeypatch.setattr(DiscordAdapter, "guild_ready_timeout", 0.05)
-    yield
+pytestmark = pytest.mark.usefixtures("discord_globals")
 
 
 @pytest.fixture
