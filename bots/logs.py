@@ -78,8 +78,14 @@ def configure(level: str, fmt: Literal["text", "json"] = "text", *, timestamps: 
 
 
 def noisy_loggers() -> tuple[str, ...]:
-    """The loggers kept at WARNING unless tracing: the libraries' and every registered platform SDK's."""
-    return (*NOISY, *(name for spec in registry.platforms().values() for name in spec.loggers))
+    """The loggers kept at WARNING unless tracing: the libraries' and every registered platform SDK's. A broken
+    platform plugin is reported where platforms are used (``openkoi serve``, ``doctor``), not here: logging for
+    ``openkoi think`` must not depend on it."""
+    try:
+        specs = registry.platforms().values()
+    except registry.PluginError:
+        return NOISY
+    return (*NOISY, *(name for spec in specs for name in spec.loggers))
 
 
 def show_task_events(level: str) -> None:

@@ -14,7 +14,7 @@ from bots.chat import registry
 from bots.chat.platform import Actor, InboundCommand
 from bots.chat.registry import PluginError
 from bots.config import load_service_settings
-from bots.logs import noisy_loggers
+from bots.logs import NOISY, noisy_loggers
 from core.config import Settings, load_settings
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.conftest import PROVIDER_KEYS
@@ -140,8 +140,10 @@ async def test_the_in_memory_test_platform_registers_under_its_own_name(settings
     ],
 )
 def test_a_broken_platform_plugin_is_an_error_naming_it(tmp_path: Path, name: str, target: str, problem: str) -> None:
-    with registered_platforms(tmp_path, **{name: target}), pytest.raises(PluginError) as err:
-        registry.platforms()
+    with registered_platforms(tmp_path, **{name: target}):
+        with pytest.raises(PluginError) as err:
+            registry.platforms()
+        assert noisy_loggers() == NOISY, "logging (for openkoi think too) does not depend on a chat plugin"
     assert f"chat platform plugin {name!r} ({target} in {PLUGIN_DISTRIBUTION})" in str(err.value)
     assert problem in str(err.value)
 
