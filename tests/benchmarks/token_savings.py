@@ -386,7 +386,7 @@ class Script:
         }
         return json_reply(
             {
-                "dimensions": [{"name": d, "score": s, "rationale": "scripted"} for d, s in scores.items()],
+                "dimensions": {d: {"score": s, "rationale": "scripted"} for d, s in scores.items()},
                 "findings": [finding],
                 "needs_human": False,
                 "needs_human_reason": None,
