@@ -16,7 +16,9 @@ burst (all its threads, SQLite's included) per command, ``loop_cpu_ms_per_ack`` 
 thread's alone: at concurrency c, an ack waits for about c others' loop time, so p50 is close to
 c × loop_cpu_ms_per_ack.
 
-    python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100]
+    python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100] [--tiny]
+
+``--tiny`` (5 commands, 5 at a time) runs the same scenario for the default test suite's smoke test.
 """
 
 from __future__ import annotations
@@ -41,12 +43,15 @@ from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
 SECRET = "bench-signing-secret"
 SENDERS = 1  # load processes; the concurrency is split evenly between them
 PATH = "/slack/events"
+N, CONCURRENCY = 500, 100
+TINY_N, TINY_CONCURRENCY = 5, 5
 
 
 TASK_NAMED = re.compile(rb"[Tt]ask [0-9a-f]{8}")
 
 
-async def run(n: int, concurrency: int) -> dict[str, object]:
+async def run(n: int = N, concurrency: int = CONCURRENCY) -> dict[str, object]:
+    """Send ``n`` signed commands, ``concurrency`` at a time, to the service (see the module docstring)."""
     # The outside world (the fake Slack API and the fake model, like a remote provider) runs in its
     # own process: only the service is in this one.
     context = multiprocessing.get_context("spawn")
@@ -282,11 +287,14 @@ async def _burst(
     return latencies, errors, time.perf_counter() - wall
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument("--n", type=int, default=N)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_N} commands, {TINY_CONCURRENCY} at a time")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.n, args.concurrency = TINY_N, TINY_CONCURRENCY
     forbid_network()
     emit(asyncio.run(run(args.n, args.concurrency)))
 
