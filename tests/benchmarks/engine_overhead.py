@@ -78,6 +78,8 @@ def evaluate(body: dict[str, Any]) -> Reply:
     text = prompt_text(body)
     rev = _revision_of(body)
     dims = requested_dimensions(body)
+    # Revisions 2 and 3 change one line: the engine must evaluate them incrementally, as it would.
+    check(rev == 1 or len(dims) == 1, f"revision {rev} was evaluated in full ({dims})")
     weights = {name: float(w) for name, w in WEIGHT.findall(text)}
     share = sum(weights[d] for d in dims)
     value = round(0.5 + (TARGETS[rev] - 0.5) / share, 6)
