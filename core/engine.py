@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from core import learning, parliament, planner, sovereign
-from core import simulate as simulation
+from core import learning, planner
 from core.budget import TaskBudget
 from core.config import Settings
-from core.deliberation import Verdict
+from core.deliberation import parliament, sovereign
+from core.deliberation import simulate as simulation
+from core.deliberation.soul import load_soul
+from core.deliberation.verdict import Verdict
 from core.errors import (
     BudgetExceeded,
     ConfigError,
@@ -59,7 +61,6 @@ from core.outputs import Directive, Plan
 from core.skills import SkillCatalog, load_catalog, skills_home
 from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
 from core.skills.use import SkillNotAvailable, choose_for_task
-from core.soul import load_soul
 from core.store import Store
 from core.tools import Tool, ToolLoopDetector, workspace_tools
 

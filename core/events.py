@@ -41,7 +41,7 @@ class DirectiveReady(Event):
 @dataclass(frozen=True)
 class DeliberationReady(Event):
     deliberation_id: str
-    # Imported lazily by type only; the concrete class lives in core.parliament.
+    # A core.deliberation.verdict.Verdict, typed as object so that the events import no stage of the engine.
     verdict: object
 
 

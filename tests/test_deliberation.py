@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from core.deliberation import Outcome, Verdict, tally, unavailable
+from core.deliberation.verdict import Outcome, Verdict, tally, unavailable
 from core.outputs import Agency, AgencyVote, GuardianAssessment, ParliamentReply, Vote
 
 ASSESSMENT = GuardianAssessment(reversibility="PARTIAL", blast_radius="MEDIUM", permission_level="STANDARD")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from core.deliberation.soul import load_soul
 from core.engine import Engine
 from core.errors import ConfigError
 from core.events import Notice
 from core.models import TaskStatus
 from core.skills import Source, load_catalog, load_rubrics, parse_skill
-from core.soul import load_soul
 from tests.conftest import Recorder
 from tests.fakes.model_server import FakeModelServer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.deliberation import Verdict, tally, unavailable
+from core.deliberation.verdict import Verdict, tally, unavailable
 from core.errors import StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role

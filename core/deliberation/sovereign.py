@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.deliberation.soul import Soul
 from core.errors import ModelCallError, StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
 from core.models import Phase, Role
 from core.outputs import Directive
 from core.prompt import Prompt
-from core.soul import Soul
 
 SYSTEM = (
     "You are the Sovereign of an engineering team's agent: you hold the team's values. Given the team's "
