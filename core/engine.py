@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from core import learning, planner
 from core.budget import TaskBudget
 from core.config import Settings
 from core.deliberation import parliament, sovereign
@@ -49,20 +48,22 @@ from core.events import (
     TaskFinished,
     TaskStarted,
 )
-from core.executor import Escalation, Executor
 from core.files import write_private
 from core.llm.gateway import CallContext, ModelGateway
+from core.loop import planner
+from core.loop.executor import Escalation, Executor
+from core.loop.peer import LoopOutcome, PeerLoop
+from core.loop.tools import Tool, ToolLoopDetector, workspace_tools
+from core.memory import learning
 from core.memory.embedder import EmbedderUnavailable
 from core.memory.memory import Memory
 from core.memory.recall import Recall
 from core.models import Decision, Role, Scope, Session, Task, TaskOptions, TaskStatus
-from core.orchestrator import LoopOutcome, PeerLoop
 from core.outputs import Directive, Plan
 from core.skills import SkillCatalog, load_catalog, skills_home
 from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
 from core.skills.use import SkillNotAvailable, choose_for_task
 from core.store import Store
-from core.tools import Tool, ToolLoopDetector, workspace_tools
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class Engine:
     settings: Settings
     store: Store
     bus: EventBus = field(default_factory=EventBus)
-    # The directory the file tools may read (see core.workspace); None: no file tools at all.
+    # The directory the file tools may read (see core.loop.workspace); None: no file tools at all.
     workspace: Path | None = None
     tools: list[Tool] | None = None
     escalate: Escalation | None = None

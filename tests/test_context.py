@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from core.context import (
+from core.loop.context import (
     COMPRESS_MIN_LINES,
     CONTEXT_LINES,
     apply_edits,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.decide import DecisionInput, Verdict, decide
+from core.loop.decision import DecisionInput, Verdict, decide
 from core.models import Decision
 
 # The reference defaults (seed doc 002 / core.config.IterationSettings), with budgets far from used up.

@@ -12,8 +12,8 @@ import pytest
 from core.config import Settings, ToolSettings
 from core.engine import Engine
 from core.files import private_dir, write_private
+from core.loop.tools import truncate
 from core.store import Store
-from core.tools import truncate
 from tests.fakes.model_server import FakeModelServer
 
 

@@ -15,8 +15,8 @@ from core.config import Settings
 from core.engine import Engine
 from core.errors import StructuredOutputError, TaskTimeout
 from core.events import Executed, Notice, PlanReady
-from core.executor import TRUNCATION_MARK
 from core.llm.gateway import CallContext, ModelGateway
+from core.loop.executor import TRUNCATION_MARK
 from core.models import Decision, Phase, Role, TaskOptions, TaskStatus
 from core.outputs import Directive
 from core.prompt import Prompt

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.config import ToolSettings
-from core.tools import ListFiles, LoopState, ReadFile, ToolLoopDetector, truncate, workspace_tools
-from core.workspace import OutsideWorkspace, PrivatePath, Workspace
+from core.loop.tools import ListFiles, LoopState, ReadFile, ToolLoopDetector, truncate, workspace_tools
+from core.loop.workspace import OutsideWorkspace, PrivatePath, Workspace
 
 # --- ToolLoopDetector -----------------------------------------------------------------------------
 

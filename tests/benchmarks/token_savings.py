@@ -427,7 +427,7 @@ def history(outputs: list[str], evaluations: list[str], upto: int) -> list[str]:
 
 
 async def main() -> dict[str, Any]:
-    from core.executor import REFINE_SYSTEM
+    from core.loop.executor import REFINE_SYSTEM
     from core.models import Decision, TaskStatus
 
     script = Script()

@@ -7,14 +7,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.context import apply_edits, compress, delta_feedback
 from core.errors import BudgetExceeded, TaskTimeout, ToolLoopAbort
 from core.events import EventBus, Notice, ToolCalled
 from core.llm.gateway import CallContext, ModelGateway
+from core.loop.context import apply_edits, compress, delta_feedback
+from core.loop.tools import LoopState, Tool, ToolLoopDetector, schema, truncate
 from core.models import Phase, Role
 from core.outputs import Finding, Revision
 from core.prompt import Prompt
-from core.tools import LoopState, Tool, ToolLoopDetector, schema, truncate
 
 SYSTEM = """You are the executor of an engineering team's agent. Do the task completely and well, \
 following the plan, the directive and the Parliament's caveats. Reply with the finished result only — \

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 from core.budget import TaskBudget
 from core.config import IterationSettings
-from core.context import changed_lines, output_hash
-from core.decide import DecisionInput, decide
 from core.errors import StructuredOutputError
-from core.evaluator import EvalResult, evaluate
 from core.events import Decided, Evaluated, EventBus, Executed, IterationStarted, Notice, Refining
-from core.executor import SYSTEM as EXECUTOR_SYSTEM
-from core.executor import Executor
 from core.llm.gateway import CallContext, ModelGateway
+from core.loop.context import changed_lines, output_hash
+from core.loop.decision import DecisionInput, decide
+from core.loop.evaluator import EvalResult, evaluate
+from core.loop.executor import SYSTEM as EXECUTOR_SYSTEM
+from core.loop.executor import Executor
 from core.models import Decision
 from core.prompt import Prompt
 from core.skills import Rubric

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from core.config import ToolSettings
 from core.files import write_private
-from core.workspace import Workspace
+from core.loop.workspace import Workspace
 
 LIST_LIMIT = 500
 
@@ -80,7 +80,7 @@ def truncate(output: str, settings: ToolSettings, spill_dir: Path | None) -> str
 
 @dataclass
 class ReadFile:
-    """Read a text file inside the workspace (read-only; private files are refused, see ``core.workspace``)."""
+    """Read a text file inside the workspace (read-only; private files are refused, see ``core.loop.workspace``)."""
 
     workspace: Workspace
     name: str = "read_file"

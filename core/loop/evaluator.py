@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.context import change_ratio, diff_hunks
 from core.llm.gateway import CallContext, ModelGateway
+from core.loop.context import change_ratio, diff_hunks
 from core.models import Phase, Role
 from core.outputs import Evaluation, EvaluationReply, evaluation_schema
 from core.prompt import Prompt
