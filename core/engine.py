@@ -58,7 +58,7 @@ from core.memory import learning
 from core.memory.embedder import EmbedderUnavailable
 from core.memory.memory import Memory
 from core.memory.recall import Recall
-from core.models import Decision, Role, Scope, Session, Task, TaskOptions, TaskStatus
+from core.models import LoopDecision, Role, Scope, Session, Task, TaskOptions, TaskStatus
 from core.outputs import Directive, Plan
 from core.skills import SkillCatalog, load_catalog, skills_home
 from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
@@ -68,12 +68,12 @@ from core.store import Store
 log = logging.getLogger(__name__)
 
 STATUS_FOR = {
-    Decision.ACCEPT: TaskStatus.DONE,
-    Decision.ACCEPT_BEST: TaskStatus.DONE,
-    Decision.ESCALATE: TaskStatus.ESCALATED,
-    Decision.ABORT_BUDGET: TaskStatus.ABORTED,
-    Decision.ABORT_TIMEOUT: TaskStatus.ABORTED,
-    Decision.ABORT_REGRESSION: TaskStatus.DONE,  # the better, earlier output is the result
+    LoopDecision.ACCEPT: TaskStatus.DONE,
+    LoopDecision.ACCEPT_BEST: TaskStatus.DONE,
+    LoopDecision.ESCALATE: TaskStatus.ESCALATED,
+    LoopDecision.ABORT_BUDGET: TaskStatus.ABORTED,
+    LoopDecision.ABORT_TIMEOUT: TaskStatus.ABORTED,
+    LoopDecision.ABORT_REGRESSION: TaskStatus.DONE,  # the better, earlier output is the result
 }
 
 
@@ -187,13 +187,15 @@ class Engine:
 
         A decision is single-use: a second decision on the same confirmation raises OpenKoiError.
         """
-        if not await self.decide(task_id, confirmation_id, approved, decided_by):
+        if not await self.decide_confirmation(task_id, confirmation_id, approved, decided_by):
             raise OpenKoiError("this confirmation was already decided or has expired")
         if not approved:
             return await self.store.tasks.get(task_id)
         return await self.continue_approved(task_id)
 
-    async def decide(self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None) -> bool:
+    async def decide_confirmation(
+        self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None
+    ) -> bool:
         """Record a decision atomically (of two concurrent presses exactly one returns True).
 
         A denial ends the task as cancelled here; an approval leaves the task waiting for
@@ -344,10 +346,10 @@ class Engine:
                 task_id, status, outcome, outcome.output, outcome.reason, budget=budget, learned=learned
             )
         except (BudgetExceeded, TaskTimeout, ToolLoopAbort) as exc:
-            decision = Decision.ABORT_TIMEOUT if isinstance(exc, TaskTimeout) else Decision.ABORT_BUDGET
+            decision = LoopDecision.ABORT_TIMEOUT if isinstance(exc, TaskTimeout) else LoopDecision.ABORT_BUDGET
             partial = loop.current if loop is not None else None
             if isinstance(exc, ToolLoopAbort):
-                decision = Decision.ESCALATE
+                decision = LoopDecision.ESCALATE
             if partial is not None:
                 partial.finish(decision, str(exc))
             output = partial.output if partial is not None else None
@@ -508,7 +510,7 @@ class Engine:
         *,
         budget: TaskBudget | None = None,
         learned: int = 0,
-        decision: Decision | None = None,
+        decision: LoopDecision | None = None,
     ) -> Task:
         decision = decision or (outcome.decision if outcome else None)
         iterations = len(outcome.cycles) if outcome else 0

@@ -9,7 +9,7 @@ from typing import Any
 from core.config import Pricing
 from core.engine import Engine
 from core.events import Evaluated, Learned
-from core.models import Decision, TaskOptions, TaskStatus
+from core.models import LoopDecision, TaskOptions, TaskStatus
 from tests.conftest import Recorder
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply, json_reply
@@ -31,7 +31,7 @@ async def test_regression_detected_at_iteration_two(engine: Engine, model_env: F
     s.queue("Revision", json_reply({"rewrite": "A complete rewrite that lost the point."}))
     task = await engine.submit("explain sqlite storage", options=TaskOptions(max_iterations=5))
     result = await engine.run(task.id)
-    assert result.decision is Decision.ABORT_REGRESSION
+    assert result.decision is LoopDecision.ABORT_REGRESSION
     assert result.iterations == 2
     assert result.output == DOC, "the better, earlier output is returned"
     assert result.score == 0.7
@@ -60,7 +60,7 @@ async def test_delta_feedback_carries_findings_and_compressed_output(
     )
     task = await engine.submit("document the storage layer")
     result = await engine.run(task.id)
-    assert result.status is TaskStatus.DONE and result.decision is Decision.ACCEPT, result.error
+    assert result.status is TaskStatus.DONE and result.decision is LoopDecision.ACCEPT, result.error
     assert result.output is not None and "WAL mode allows concurrent readers" in result.output
     refine = user_prompt(model_env.requests_of("Revision")[0])
     assert "Add a sentence on WAL mode after body line 60" in refine  # the fix
@@ -113,7 +113,7 @@ async def test_identical_output_skips_evaluation(
     result = await engine.run(task.id)
     assert model_env.kinds().count("Evaluation") == 1
     assert recorder.of(Evaluated)[1].skipped
-    assert result.decision is Decision.ACCEPT_BEST  # no improvement: diminishing returns
+    assert result.decision is LoopDecision.ACCEPT_BEST  # no improvement: diminishing returns
     cycles = await engine.store.cycles.for_task(task.id)
     assert cycles[1]["skipped"] == 1 and cycles[1]["score"] == 0.6
 
@@ -134,7 +134,7 @@ async def test_best_cycle_output_is_returned(engine: Engine, model_env: FakeMode
     )
     task = await engine.submit("explain sqlite storage")
     result = await engine.run(task.id)
-    assert result.iterations == 3 and result.decision is Decision.ACCEPT_BEST
+    assert result.iterations == 3 and result.decision is LoopDecision.ACCEPT_BEST
     assert result.output is not None and "second version" in result.output and "third version" not in result.output
     assert result.score == 0.7
 
@@ -158,7 +158,7 @@ async def test_evaluator_asking_for_a_human_escalates(engine: Engine, model_env:
     model_env.script.queue("Evaluation", scripts.evaluation(0.95, needs_human=True))
     task = await engine.submit("choose our pricing tier")
     result = await engine.run(task.id)
-    assert result.status is TaskStatus.ESCALATED and result.decision is Decision.ESCALATE
+    assert result.status is TaskStatus.ESCALATED and result.decision is LoopDecision.ESCALATE
     assert result.output == "The answer."
 
 
@@ -201,7 +201,7 @@ async def test_cost_budget_aborts_before_overspending(engine: Engine, model_env:
     budget = 1.0
     task = await engine.submit("explain sqlite storage", options=TaskOptions(max_cost_usd=budget, max_iterations=10))
     result = await engine.run(task.id)
-    assert result.status is TaskStatus.ABORTED and result.decision is Decision.ABORT_BUDGET
+    assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     assert result.error is not None and "cost budget exceeded" in result.error
     totals = await engine.store.usage.totals()
     assert 0 < totals["cost_usd"] <= budget, totals
@@ -215,7 +215,7 @@ async def test_token_budget_aborts_before_the_call(engine: Engine, model_env: Fa
     model_env.script.default("execute", Reply(content=DOC, completion_tokens=2000))
     task = await engine.submit("explain sqlite storage", options=TaskOptions(token_budget=3000))
     result = await engine.run(task.id)
-    assert result.status is TaskStatus.ABORTED and result.decision is Decision.ABORT_BUDGET
+    assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     totals = await engine.store.usage.totals()
     assert totals["tokens"] <= 3000
 

@@ -15,7 +15,7 @@ from core.memory.compaction import compact_transcripts
 from core.memory.embedder import EmbedderUnavailable, LocalEmbedder
 from core.memory.memory import Memory
 from core.memory.recall import cost
-from core.models import Decision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
+from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store import Store
 from tests.chat_service import running_service, service_settings
 from tests.conftest import Recorder
@@ -154,7 +154,7 @@ async def test_compaction_with_a_custom_summarizer_and_age(settings: Settings, s
     task = await store.tasks.create(Task(session_id=session.id, description="summarise the quarterly numbers"))
     await store.cycles.record(
         task_id=task.id, iteration=1, output="Revenue grew 12%.", output_hash="h", revision=False, evaluation=None,
-        score=None, dimension_scores=None, decision=Decision.ACCEPT,
+        score=None, dimension_scores=None, decision=LoopDecision.ACCEPT,
         decision_reason="ok", incremental=False, skipped=False, tokens=10, duration_ms=5,
     )  # fmt: skip
     await store.tasks.update(task.id, status=TaskStatus.DONE, output="Revenue grew 12%.")

@@ -17,7 +17,7 @@ from core.errors import StructuredOutputError, TaskTimeout
 from core.events import Executed, Notice, PlanReady
 from core.llm.gateway import CallContext, ModelGateway
 from core.loop.executor import TRUNCATION_MARK
-from core.models import Decision, Phase, Role, TaskOptions, TaskStatus
+from core.models import LoopDecision, Phase, Role, TaskOptions, TaskStatus
 from core.outputs import Directive
 from core.prompt import Prompt
 from tests.conftest import Recorder
@@ -181,7 +181,7 @@ async def test_an_output_still_cut_off_is_marked_incomplete_and_never_scored(
     model_env.script.queue("execute", *[Reply(content=f"part {n} ", finish_reason="length") for n in range(3)])
     task = await engine.submit("write a very long essay")
     result = await engine.run(task.id)
-    assert result.status is TaskStatus.ABORTED and result.decision is Decision.ABORT_BUDGET
+    assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     assert result.output == "part 0 part 1 part 2 " + TRUNCATION_MARK
     assert result.score is None and "Evaluation" not in model_env.kinds()
     assert recorder.of(Executed)[0].truncated

@@ -10,7 +10,7 @@ import pytest
 from bots.chat.platform import Outgoing, Reply
 from bots.config import ServiceSettings
 from core.events import TaskFinished
-from core.models import Decision, TaskStatus
+from core.models import LoopDecision, TaskStatus
 from core.outputs import Agency, AgencyVote, Vote
 from core.secrets import SECRETS, SecretValues, environment_secrets, install_log_redaction, secret_fields
 
@@ -39,10 +39,10 @@ def test_values_are_replaced_longest_first_and_short_ones_ignored() -> None:
 
 def test_scrub_reaches_into_events_and_keeps_enums(registered: list[str]) -> None:
     vote = AgencyVote(agency=Agency.GUARDIAN, vote=Vote.BLOCK, reason=f"saw {TOKEN}")
-    event = TaskFinished("t1", TaskStatus.DONE, Decision.ACCEPT, f"out {TOKEN}", 0.9, 1, 10, 0.0, 0, f"[{TOKEN}]")
+    event = TaskFinished("t1", TaskStatus.DONE, LoopDecision.ACCEPT, f"out {TOKEN}", 0.9, 1, 10, 0.0, 0, f"[{TOKEN}]")
     clean = SECRETS.scrub(event)
     assert clean.output == "out [redacted]" and clean.reason == "[[redacted]]"
-    assert clean.status is TaskStatus.DONE and clean.decision is Decision.ACCEPT
+    assert clean.status is TaskStatus.DONE and clean.decision is LoopDecision.ACCEPT
     scrubbed_vote = SECRETS.scrub({"votes": (vote,)})["votes"][0]
     assert scrubbed_vote.reason == "saw [redacted]" and scrubbed_vote.vote is Vote.BLOCK
     assert vote.reason == f"saw {TOKEN}", "the original is not modified"

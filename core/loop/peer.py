@@ -11,11 +11,11 @@ from core.errors import StructuredOutputError
 from core.events import Decided, Evaluated, EventBus, Executed, IterationStarted, Notice, Refining
 from core.llm.gateway import CallContext, ModelGateway
 from core.loop.context import changed_lines, output_hash
-from core.loop.decision import DecisionInput, decide
+from core.loop.decision import StepInput, next_step
 from core.loop.evaluator import EvalResult, evaluate
 from core.loop.executor import SYSTEM as EXECUTOR_SYSTEM
 from core.loop.executor import Executor
-from core.models import Decision
+from core.models import LoopDecision
 from core.prompt import Prompt
 from core.skills import Rubric
 from core.store.cycles import CycleRepository
@@ -26,7 +26,7 @@ class Cycle:
     iteration: int
     output: str
     result: EvalResult | None
-    decision: Decision
+    decision: LoopDecision
     reason: str
 
     @property
@@ -36,13 +36,13 @@ class Cycle:
 
 @dataclass
 class LoopOutcome:
-    decision: Decision
+    decision: LoopDecision
     reason: str
     output: str | None
     score: float | None
     cycles: list[Cycle] = field(default_factory=list)
 
-    def finish(self, decision: Decision, reason: str, final: Cycle | None = None) -> LoopOutcome:
+    def finish(self, decision: LoopDecision, reason: str, final: Cycle | None = None) -> LoopOutcome:
         """Record how the loop ended; the output is ``final``'s or else the best cycle's."""
         chosen = final or self.best
         self.decision = decision
@@ -69,7 +69,7 @@ class PeerLoop:
     max_iterations: int
     quality_threshold: float
     # The outcome so far, readable after a budget or time abort interrupts ``run``.
-    current: LoopOutcome = field(default_factory=lambda: LoopOutcome(Decision.CONTINUE, "", None, None))
+    current: LoopOutcome = field(default_factory=lambda: LoopOutcome(LoopDecision.CONTINUE, "", None, None))
 
     async def run(
         self,
@@ -81,7 +81,7 @@ class PeerLoop:
         rubric: Rubric,
         read_only: bool,
     ) -> LoopOutcome:
-        outcome = self.current = LoopOutcome(Decision.CONTINUE, "", None, None)
+        outcome = self.current = LoopOutcome(LoopDecision.CONTINUE, "", None, None)
         previous: Cycle | None = None
         changed: set[int] | None = None
         for iteration in range(1, self.max_iterations + 1):
@@ -101,36 +101,36 @@ class PeerLoop:
                     )
                 except StructuredOutputError as exc:
                     await self.bus.publish(Notice(task_id, f"refinement failed: {exc}", "warn"))
-                    return outcome.finish(Decision.ACCEPT_BEST, f"refinement failed: {exc}")
+                    return outcome.finish(LoopDecision.ACCEPT_BEST, f"refinement failed: {exc}")
             await self.bus.publish(Executed(task_id, iteration, len(output), previous is not None, truncated))
 
             if truncated:
                 # An incomplete output is never scored and accepted as if whole.
                 reason = "the output was cut off at the model's output limit; the result is incomplete"
-                cycle = Cycle(iteration, output, None, Decision.ABORT_BUDGET, reason)
+                cycle = Cycle(iteration, output, None, LoopDecision.ABORT_BUDGET, reason)
                 await self._record(task_id, cycle, None, False, budget, tokens_before, started)
                 outcome.cycles.append(cycle)
-                return outcome.finish(Decision.ABORT_BUDGET, reason, final=cycle)
+                return outcome.finish(LoopDecision.ABORT_BUDGET, reason, final=cycle)
 
             if read_only:
-                cycle = Cycle(iteration, output, None, Decision.ACCEPT, "read-only question: evaluation skipped")
+                cycle = Cycle(iteration, output, None, LoopDecision.ACCEPT, "read-only question: evaluation skipped")
                 await self._record(task_id, cycle, None, False, budget, tokens_before, started)
                 outcome.cycles.append(cycle)
-                return outcome.finish(Decision.ACCEPT, cycle.reason, final=cycle)
+                return outcome.finish(LoopDecision.ACCEPT, cycle.reason, final=cycle)
 
             result, skipped = await self._evaluate(ctx, task_id, task, context, rubric, output, previous)
             if result is None:
-                cycle = Cycle(iteration, output, None, Decision.ESCALATE, "evaluation unavailable")
+                cycle = Cycle(iteration, output, None, LoopDecision.ESCALATE, "evaluation unavailable")
                 await self._record(task_id, cycle, output_hash(output), False, budget, tokens_before, started)
                 outcome.cycles.append(cycle)
-                return outcome.finish(Decision.ESCALATE, "the evaluator's reply could not be used")
+                return outcome.finish(LoopDecision.ESCALATE, "the evaluator's reply could not be used")
             await self.bus.publish(
                 Evaluated(
                     task_id, iteration, result.score, result.evaluation, result.incremental, skipped, result.rescored
                 )
             )
-            verdict = decide(
-                DecisionInput(
+            step = next_step(
+                StepInput(
                     iteration=iteration,
                     max_iterations=self.max_iterations,
                     score=result.score,
@@ -148,17 +148,17 @@ class PeerLoop:
                     needs_human=result.evaluation.needs_human,
                 )
             )
-            cycle = Cycle(iteration, output, result, verdict.decision, verdict.reason)
+            cycle = Cycle(iteration, output, result, step.decision, step.reason)
             await self._record(task_id, cycle, output_hash(output), skipped, budget, tokens_before, started)
             outcome.cycles.append(cycle)
-            await self.bus.publish(Decided(task_id, iteration, verdict.decision, verdict.reason))
-            if verdict.decision is not Decision.CONTINUE:
-                final = cycle if verdict.decision in {Decision.ACCEPT, Decision.ESCALATE} else None
-                return outcome.finish(verdict.decision, verdict.reason, final=final)
+            await self.bus.publish(Decided(task_id, iteration, step.decision, step.reason))
+            if step.decision is not LoopDecision.CONTINUE:
+                final = cycle if step.decision in {LoopDecision.ACCEPT, LoopDecision.ESCALATE} else None
+                return outcome.finish(step.decision, step.reason, final=final)
             await self.bus.publish(Refining(task_id, iteration, tuple(result.evaluation.findings)))
             changed = changed_lines(previous.output, output) if previous else None
             previous = cycle
-        return outcome.finish(Decision.ACCEPT_BEST, "reached the iteration limit")
+        return outcome.finish(LoopDecision.ACCEPT_BEST, "reached the iteration limit")
 
     async def _evaluate(
         self,

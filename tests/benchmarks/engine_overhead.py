@@ -144,7 +144,8 @@ class Timers:
 
 
 async def run_task(harness: Any, n: int) -> None:
-    from core.models import Decision, TaskStatus
+    from core.models import LoopDecision as Decision
+    from core.models import TaskStatus
 
     task = await harness.engine.submit(f"Write the release checklist for service {n}")
     done = await harness.engine.run(task.id)

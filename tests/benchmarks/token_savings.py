@@ -428,7 +428,8 @@ def history(outputs: list[str], evaluations: list[str], upto: int) -> list[str]:
 
 async def main() -> dict[str, Any]:
     from core.loop.executor import REFINE_SYSTEM
-    from core.models import Decision, TaskStatus
+    from core.models import LoopDecision as Decision
+    from core.models import TaskStatus
 
     script = Script()
     async with FakeModelServer() as server, engine_on(server.url, "openkoi-bench-tokens-") as harness:
