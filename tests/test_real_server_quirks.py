@@ -16,6 +16,7 @@ from core.engine import Engine
 from core.errors import StructuredOutputError, TaskTimeout
 from core.events import Executed, Notice, PlanReady
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.loop.executor import TRUNCATION_MARK
 from core.models import LoopDecision, Phase, Role, TaskOptions, TaskStatus
 from core.outputs import Directive
@@ -135,8 +136,14 @@ async def test_a_structured_reply_cut_off_is_asked_again_once_with_more_room(
 ) -> None:
     cut = Reply(content='{"stance": "Direct", "good_looks_like": ["corr', finish_reason="length")
     model_env.script.queue("Directive", cut)
-    directive = await ModelGateway(settings).structured(
-        CallContext(None, None), Role.PLANNER, Phase.DIRECTIVE, Prompt("s").add("", "x"), Directive, max_tokens=600
+    directive = await ask(
+        ModelGateway(settings),
+        CallContext(None, None),
+        Role.PLANNER,
+        Phase.DIRECTIVE,
+        Prompt("s").add("", "x"),
+        Directive,
+        max_tokens=600,
     )
     assert directive.stance.startswith("Direct")
     assert [r["max_tokens"] for r in model_env.requests] == [600, 1200]
@@ -147,7 +154,8 @@ async def test_a_cut_off_reply_without_room_to_grow_is_invalid(settings: Setting
     model_env.script.queue("Directive", cut, cut)
     budget = TaskBudget(token_budget=1000, max_cost_usd=5.0, timeout_seconds=60)
     with pytest.raises(StructuredOutputError, match="cut off at the output limit"):
-        await ModelGateway(settings).structured(
+        await ask(
+            ModelGateway(settings),
             CallContext(None, budget),
             Role.PLANNER,
             Phase.DIRECTIVE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.deliberation.verdict import Verdict, tally, unavailable
 from core.errors import StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.models import Phase, Role
 from core.outputs import ParliamentReply
 from core.prompt import Prompt
@@ -64,7 +65,7 @@ async def deliberate(
     prompt.add("What the agent remembers", recall, shrinkable=True)
     model = gateway.ref_for(Role.PARLIAMENT).name
     try:
-        reply = await gateway.structured(ctx, Role.PARLIAMENT, Phase.PARLIAMENT, prompt, ParliamentReply)
+        reply = await ask(gateway, ctx, Role.PARLIAMENT, Phase.PARLIAMENT, prompt, ParliamentReply)
     except StructuredOutputError as exc:
         return unavailable(f"the Parliament's reply was malformed ({exc.detail})"), model
     return tally(reply), model

@@ -4,6 +4,7 @@ and its dissent."""
 from __future__ import annotations
 
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.models import Phase, Role
 from core.outputs import Simulation
 from core.prompt import Prompt
@@ -26,7 +27,7 @@ def _check(simulation: Simulation) -> None:
 async def simulate(gateway: ModelGateway, ctx: CallContext, task: str, directive: str, deliberation: str) -> Simulation:
     prompt = Prompt(SYSTEM).add("Task", task).add("Sovereign directive", directive)
     prompt.add("Parliament", deliberation)
-    return await gateway.structured(ctx, Role.PLANNER, Phase.SIMULATE, prompt, Simulation, check=_check)
+    return await ask(gateway, ctx, Role.PLANNER, Phase.SIMULATE, prompt, Simulation, check=_check)
 
 
 def render(simulation: Simulation) -> str:

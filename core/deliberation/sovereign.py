@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.deliberation.soul import Soul
 from core.errors import ModelCallError, StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.models import Phase, Role
 from core.outputs import Directive
 from core.prompt import Prompt
@@ -36,7 +37,7 @@ async def frame(gateway: ModelGateway, ctx: CallContext, soul: Soul, task: str, 
     prompt = Prompt(SYSTEM).add("SOUL", soul.text, shrinkable=True).add("Task", task)
     prompt.add("What the agent remembers", recall, shrinkable=True)
     try:
-        directive = await gateway.structured(ctx, Role.PLANNER, Phase.DIRECTIVE, prompt, Directive, max_tokens=600)
+        directive = await ask(gateway, ctx, Role.PLANNER, Phase.DIRECTIVE, prompt, Directive, max_tokens=600)
     except StructuredOutputError as exc:
         return Framing(FALLBACK, True, str(exc))
     except ModelCallError as exc:

@@ -3,7 +3,8 @@
 Per call: budget admission with the projected cost, the retry policy (bounded by the task's time
 budget), context-overflow shrinking, what the endpoint refused before (``core.llm.endpoint``), and a
 usage record (task, phase, role, model, tokens, cost) — counted locally when the server reports
-none. ``structured`` lives in ``core.llm.structured``.
+none. A structured reply (a schema, validated, repaired once) is ``core.llm.structured.ask``, which calls
+through here; nothing here calls it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from core.budget import Prices, TaskBudget
@@ -33,8 +33,6 @@ from core.prompt import Prompt
 from core.store.usage import UsageRepository
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T", bound=BaseModel)
 
 MAX_SHRINKS = 4
 
@@ -375,35 +373,6 @@ class ModelGateway:
         log.info(text)
         if self.on_notice is not None:
             self.on_notice(text, level)
-
-    async def structured(
-        self,
-        ctx: CallContext,
-        role: Role,
-        phase: Phase,
-        prompt: Prompt,
-        schema: type[T],
-        *,
-        json_schema: dict[str, Any] | None = None,
-        name: str | None = None,
-        check: Callable[[T], None] | None = None,
-        max_tokens: int = 2048,
-    ) -> T:
-        """Ask for ``schema`` (see ``core.llm.structured.ask``): validated, checked, repaired once."""
-        from core.llm.structured import ask
-
-        return await ask(
-            self,
-            ctx,
-            role,
-            phase,
-            prompt,
-            schema,
-            json_schema=json_schema,
-            name=name,
-            check=check,
-            max_tokens=max_tokens,
-        )
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -17,17 +17,15 @@ import logging
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ModelCallError, StructuredOutputError
 from core.llm.endpoint import endpoint_for
+from core.llm.gateway import CallContext, FormatRefused, ModelGateway, estimate_tokens
 from core.models import Phase, Role
 from core.prompt import Prompt
-
-if TYPE_CHECKING:
-    from core.llm.gateway import CallContext, ModelGateway
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +117,6 @@ async def ask(
     Raises StructuredOutputError when the repaired reply is still invalid, ModelCallError when the
     call itself fails or the server refuses every structured mode. Never returns a guessed value.
     """
-    from core.llm.gateway import FormatRefused, estimate_tokens
-
     ref = gateway.ref_for(role)
     endpoint = endpoint_for(ref)
     name = name or schema.__name__

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.loop.context import change_ratio, diff_hunks
 from core.models import Phase, Role
 from core.outputs import Evaluation, EvaluationReply, evaluation_schema
@@ -50,7 +51,8 @@ def _checker(dimensions: list[str], rubric: Rubric) -> Callable[[EvaluationReply
 
 
 async def _ask(gateway: ModelGateway, ctx: CallContext, prompt: Prompt, rubric: Rubric, dims: list[str]) -> Evaluation:
-    reply = await gateway.structured(
+    reply = await ask(
+        gateway,
         ctx,
         Role.EVALUATOR,
         Phase.EVALUATE,

@@ -10,6 +10,7 @@ from typing import Any
 from core.errors import BudgetExceeded, TaskTimeout, ToolLoopAbort
 from core.events import EventBus, Notice, ToolCalled
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.loop.context import apply_edits, compress, delta_feedback
 from core.loop.tools import LoopState, Tool, ToolLoopDetector, schema, truncate
 from core.models import Phase, Role
@@ -153,8 +154,8 @@ class Executor:
             if revision.rewrite is None:
                 apply_edits(previous_output, revision.edits)
 
-        revision = await self.gateway.structured(
-            ctx, Role.EXECUTOR, Phase.EXECUTE, prompt, Revision, check=check, max_tokens=8192
+        revision = await ask(
+            self.gateway, ctx, Role.EXECUTOR, Phase.EXECUTE, prompt, Revision, check=check, max_tokens=8192
         )
         if revision.rewrite is not None and revision.rewrite.strip():
             return revision.rewrite

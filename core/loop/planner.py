@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from core.errors import StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.models import Phase, Role
 from core.outputs import Plan, PlanStep, plan_schema
 from core.prompt import Prompt
@@ -70,7 +71,8 @@ async def make_plan(
     prompt.add("What the agent remembers", recall, shrinkable=True)
     prompt.add("Evaluator categories", rubrics.menu())
     try:
-        plan = await gateway.structured(
+        plan = await ask(
+            gateway,
             ctx,
             Role.PLANNER,
             Phase.PLAN,

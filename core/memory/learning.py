@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.llm.gateway import CallContext, ModelGateway
+from core.llm.structured import ask
 from core.models import Phase, Role
 from core.outputs import Learnings
 from core.prompt import Prompt
@@ -15,4 +16,4 @@ An empty list is a fine answer."""
 
 async def extract(gateway: ModelGateway, ctx: CallContext, task: str, history: str) -> Learnings:
     prompt = Prompt(SYSTEM).add("Task", task).add("What happened", history, shrinkable=True)
-    return await gateway.structured(ctx, Role.EVALUATOR, Phase.LEARN, prompt, Learnings, max_tokens=800)
+    return await ask(gateway, ctx, Role.EVALUATOR, Phase.LEARN, prompt, Learnings, max_tokens=800)
