@@ -17,7 +17,7 @@ from core.memory.embedder import EmbedderUnavailable, LocalEmbedder, ProviderEmb
 from core.memory.memory import Memory
 from core.models import Scope, utcnow
 from core.store import Store
-from core.store.db import _migrations
+from core.store.db import bundled_migrations
 
 JWT = "JWT refresh tokens must be rotated on every use and the old one revoked"
 
@@ -26,7 +26,7 @@ def legacy_database(path: Path) -> None:
     """A database as the previous release left it (schema 2) with learnings from the terminal,
     from a Slack channel, and from a task since deleted."""
     conn = sqlite3.connect(path)
-    for version, sql in _migrations():
+    for version, sql in bundled_migrations():
         if version <= 2:
             conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
     now = utcnow().isoformat()

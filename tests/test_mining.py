@@ -15,7 +15,7 @@ import pytest
 from core.config import Settings, load_settings
 from core.llm.gateway import ModelGateway
 from core.memory.embedder import LocalEmbedder
-from core.reflection.clustering import EXACT_LIMIT, _components, cluster
+from core.reflection.clustering import EXACT_LIMIT, cluster, connected_components
 from core.reflection.mining import mine
 from core.reflection.proposals import check_skill_md
 from core.reflection.proposer import run_pattern_mining
@@ -294,7 +294,7 @@ def test_clustering_past_the_exact_limit_is_close_to_comparing_every_pair() -> N
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert len(vectors) > EXACT_LIMIT
     left, right = np.nonzero(np.triu(vectors @ vectors.T >= 0.85, k=1))
-    exact = [int(x) for x in _components(len(vectors), [(left.astype(np.int64), right.astype(np.int64))])]
+    exact = [int(x) for x in connected_components(len(vectors), [(left.astype(np.int64), right.astype(np.int64))])]
     assert len(set(exact[4000:])) == 200 and len(set(exact)) == 4200  # the groups, and nothing else
     labels = cluster(vectors, 0.85)
     assert labels[:4000] == list(range(4000)), "an unrelated text was joined to another"

@@ -14,7 +14,7 @@ from core.errors import AmbiguousId, NotFound
 from core.models import Session, Task, TaskStatus
 from core.store import Store
 from core.store.conversations import Conversation
-from core.store.db import StoreBusy, _migrations
+from core.store.db import StoreBusy, bundled_migrations
 from core.store.intake import Intake, NewTask, Outcome, QueueLimits, Recorded
 from core.store.queue import Runnable
 from core.store.text import storable
@@ -25,7 +25,7 @@ async def test_wal_and_migrations_are_applied_once(tmp_path: Path) -> None:
     async with Store(path) as store:
         row = await store.db.fetchone("PRAGMA journal_mode")
         assert row is not None and row[0] == "wal"
-        assert await store.db.schema_version() == max(v for v, _ in _migrations())
+        assert await store.db.schema_version() == max(v for v, _ in bundled_migrations())
         session = await store.sessions.create(Session(title="ünïcode ✓"))
     async with Store(path) as reopened:  # reopening must not re-run (and fail on) the migrations
         assert (await reopened.sessions.get(session.id)).title == "ünïcode ✓"
@@ -38,15 +38,15 @@ async def test_a_gap_in_the_migration_numbers_is_accepted_and_filled_when_its_sc
     # 0004 is merged. The later script must still run when it arrives, not be skipped as "older".
     import core.store.db as db
 
-    bundled = _migrations()
+    bundled = bundled_migrations()
     top = max(v for v, _ in bundled)
     later = (top + 2, "CREATE TABLE from_the_later_branch (x INTEGER);")
     gap = (top + 1, "CREATE TABLE from_the_earlier_branch (x INTEGER);")
     path = tmp_path / "db.sqlite"
-    monkeypatch.setattr(db, "_migrations", lambda: [*bundled, later])
+    monkeypatch.setattr(db, "bundled_migrations", lambda: [*bundled, later])
     async with Store(path) as store:
         assert await store.db.schema_version() == top + 2
-    monkeypatch.setattr(db, "_migrations", lambda: [*bundled, gap, later])
+    monkeypatch.setattr(db, "bundled_migrations", lambda: [*bundled, gap, later])
     async with Store(path) as store:
         assert await store.db.schema_version() == top + 2
         assert await store.db.fetchall("SELECT * FROM from_the_earlier_branch") == []
@@ -166,7 +166,7 @@ async def _unfinished(store: Store, scope: str, key: str) -> int:
 async def test_unfinished_tasks_are_counted_when_an_older_database_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     old = sqlite3.connect(path, isolation_level=None)
-    for version, sql in _migrations():
+    for version, sql in bundled_migrations():
         if version <= 2:
             old.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
     for n, status in enumerate(["queued", "running", "done", "awaiting_confirmation"]):

@@ -91,6 +91,12 @@ class _Litellm:
 _LITELLM = _Litellm()
 
 
+def load_litellm() -> Any:
+    """litellm, imported on first use with the environment it needs to stay offline and quiet: the one
+    place that imports it (about 2 s of CPU the first time; call it in a thread from the event loop)."""
+    return _LITELLM.get()
+
+
 def warm_up() -> None:
     """Import litellm now (2–3 s of CPU). A service calls this in a worker thread before it listens,
     so the first model call does not hold the event loop (and every platform's ack) that long.

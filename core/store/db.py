@@ -35,7 +35,7 @@ def is_busy(exc: sqlite3.Error) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(exc)
 
 
-def _migrations() -> list[tuple[int, str]]:
+def bundled_migrations() -> list[tuple[int, str]]:
     """Bundled migration scripts as (version, sql), in order. File names start with the version."""
     found = []
     for entry in resources.files("core.store.migrations").iterdir():
@@ -106,7 +106,7 @@ class Database:
             )
         applied = {int(row[0]) for row in await self.fetchall("SELECT version FROM schema_migrations")}
         current = await self.schema_version()
-        bundled = _migrations()
+        bundled = bundled_migrations()
         if not applied and current:
             applied = {version for version, _ in bundled if version <= current}
             await self.executemany(
