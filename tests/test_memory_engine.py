@@ -14,9 +14,9 @@ from core.events import Notice, Recalled
 from core.memory.compaction import compact_transcripts
 from core.memory.embedder import EmbedderUnavailable, LocalEmbedder
 from core.memory.memory import Memory
-from core.memory.recall import cost
 from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store import Store
+from core.text import estimated_tokens
 from tests.chat_service import running_service, service_settings
 from tests.conftest import Recorder
 from tests.fakes import scripts
@@ -62,7 +62,7 @@ async def test_recall_stays_within_its_token_share_feeds_plan_and_execution_and_
         line for line in prompt_text(model_env.requests_of("execute")[0]).splitlines() if "SQLite note" in line
     ]
     assert len(recalled_lines) == row["recall_memories"]
-    assert sum(cost(line) for line in recalled_lines) == row["recall_tokens"]
+    assert sum(estimated_tokens(line) for line in recalled_lines) == row["recall_tokens"]
     assert "SQLite note" in prompt_text(model_env.requests_of("Plan")[0])
     assert await engine.store.memories.count_unembedded() == 0
     uses = await engine.store.db.fetchone("SELECT COUNT(*) FROM memory_uses WHERE task_id = ?", (task.id,))

@@ -31,6 +31,7 @@ from core.llm.retry import is_overflow, is_retryable, make_wait
 from core.models import Phase, Role
 from core.prompt import Prompt
 from core.store.usage import UsageRepository
+from core.text import CHARS_PER_TOKEN, estimated_tokens
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,9 @@ def warm_up() -> None:
 
 
 def estimate_tokens(prompt: Prompt) -> int:
-    # ~3 characters per token over-estimates for English and code without paying for a tokenizer
-    # on every call; each endpoint scales it by what its server really counted (Endpoint.estimate).
-    return prompt.chars() // 3 + 8 * (len(prompt.tail) + 2)
+    # The estimate of core.text, with a few tokens per message for the chat template; each endpoint
+    # scales it by what its server really counted (Endpoint.estimate).
+    return prompt.chars() // CHARS_PER_TOKEN + 8 * (len(prompt.tail) + 2)
 
 
 @dataclass
@@ -402,5 +403,5 @@ def _count_locally(kwargs: dict[str, Any], message: Any, estimated: int) -> tupl
         prompt = int(litellm.token_counter(model=kwargs["model"], messages=kwargs["messages"]))
         completion = int(litellm.token_counter(model=kwargs["model"], text=text)) if text else 0
     except Exception:  # an unknown tokenizer must not fail the call that already succeeded
-        prompt, completion = estimated, len(text) // 3 + 1
+        prompt, completion = estimated, estimated_tokens(text)
     return max(prompt, estimated), completion

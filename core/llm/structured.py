@@ -26,6 +26,7 @@ from core.llm.endpoint import endpoint_for
 from core.llm.gateway import CallContext, FormatRefused, ModelGateway, estimate_tokens
 from core.models import Phase, Role
 from core.prompt import Prompt
+from core.text import clip
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def problem_of(exc: Exception, limit: int = 400) -> str:
         text = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
     else:
         text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def format_request(mode: str, name: str, schema: dict[str, Any], prompt: Prompt, system: str) -> dict[str, Any] | None:

@@ -16,10 +16,7 @@ from datetime import datetime
 
 from core.memory.decay import effective_confidence
 from core.store.memories import StoredMemory
-
-# The gateway's own estimate (core.llm.gateway): ~3 characters per token over-counts English and
-# code, so recall never takes more than its share.
-CHARS_PER_TOKEN = 3
+from core.text import estimated_tokens
 
 
 @dataclass(frozen=True)
@@ -46,10 +43,6 @@ def line(item: Recalled) -> str:
     return f"- ({item.memory.kind}, confidence {item.confidence:.2f}) {item.memory.text}"
 
 
-def cost(text: str) -> int:
-    return len(text) // CHARS_PER_TOKEN + 1
-
-
 def within_budget(ranked: Sequence[Recalled], token_budget: int, limit: int) -> tuple[list[Recalled], int]:
     """The best memories that fit in ``token_budget`` tokens (at most ``limit``), and their cost.
     A memory too long for what is left is skipped; a shorter, lower-ranked one may still fit."""
@@ -58,7 +51,7 @@ def within_budget(ranked: Sequence[Recalled], token_budget: int, limit: int) -> 
     for item in ranked:
         if len(chosen) >= limit:
             break
-        price = cost(line(item))
+        price = estimated_tokens(line(item))
         if used + price <= token_budget:
             chosen.append(item)
             used += price
