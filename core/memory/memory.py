@@ -100,13 +100,16 @@ class Memory:
     async def embed_pending(self, keys: Sequence[str] | None, limit: int = PENDING_BATCH) -> int:
         """Embed up to ``limit`` memories that have no embedding yet (in ``keys``, or anywhere)."""
         pending = await self.store.memories.unembedded(keys, limit)
-        if not pending:
-            return 0
-        vectors = await self.embedder.embed([text for _, _, text in pending])
-        blobs = [(seq, to_blob(vector)) for (seq, _, _), vector in zip(pending, vectors, strict=True)]
-        await self.store.memories.set_embeddings(blobs, self.embedder.name)
-        await self._index([(seq, key, blob) for (seq, key, _), (_, blob) in zip(pending, blobs, strict=True)])
+        if pending:
+            await self._index(await self._embed_and_store(pending))
         return len(pending)
+
+    async def _embed_and_store(self, pending: Sequence[tuple[int, str, str]]) -> list[tuple[int, str, bytes]]:
+        """Embed (seq, scope key, text) rows and store their embeddings; the rows the index needs."""
+        vectors = await self.embedder.embed([text for _, _, text in pending])
+        rows = [(seq, key, to_blob(vector)) for (seq, key, _), vector in zip(pending, vectors, strict=True)]
+        await self.store.memories.set_embeddings([(seq, blob) for seq, _, blob in rows], self.embedder.name)
+        return rows
 
     async def nearest(self, keys: Sequence[str], vector: Vectors, k: int) -> list[tuple[int, float]]:
         return await nearest(self.store, keys, vector, k, self.scope_cache)
@@ -182,13 +185,7 @@ class Memory:
         if twin is not None:
             await self.store.memories.reinforce(twin.seq, confidence, now)
             return await self.store.memories.get(twin.id), True
-        blob = to_blob(vector) if vector is not None else None
-        memory = await self.store.memories.add(
-            kind, text, confidence, scope, task_id, blob, self.embedder.name if blob else None, now
-        )
-        if blob is not None:
-            await self._index([(memory.seq, memory.scope_key, blob)])
-        return memory, False
+        return await self._add(kind, text, confidence, scope, task_id, vector, now), False
 
     async def _twin(self, keys: Sequence[str], text: str, vector: Vectors | None) -> StoredMemory | None:
         if vector is None:
@@ -202,13 +199,27 @@ class Memory:
     async def add_summary(self, text: str, confidence: float, scope: Scope, task_id: str) -> StoredMemory:
         """A task summary: never merged with another (two tasks are two events), embedded if possible."""
         await self.prepare()
-        blob = None
+        vector: Vectors | None = None
         try:
-            blob = to_blob((await self.embedder.embed([text]))[0])
+            vector = (await self.embedder.embed([text]))[0]
         except EmbedderUnavailable as exc:
             log.warning("storing a task summary without its embedding: %s", exc)
+        return await self._add("summary", text, confidence, scope, task_id, vector)
+
+    async def _add(
+        self,
+        kind: str,
+        text: str,
+        confidence: float,
+        scope: Scope,
+        task_id: str | None,
+        vector: Vectors | None,
+        now: datetime | None = None,
+    ) -> StoredMemory:
+        """A new memory row with its embedding (None: embedded later), then its vector in the index."""
+        blob = to_blob(vector) if vector is not None else None
         memory = await self.store.memories.add(
-            "summary", text, confidence, scope, task_id, blob, self.embedder.name if blob else None
+            kind, text, confidence, scope, task_id, blob, self.embedder.name if blob else None, now
         )
         if blob is not None:
             await self._index([(memory.seq, memory.scope_key, blob)])
@@ -239,13 +250,8 @@ class Memory:
         if re_embed:
             await self.store.memories.forget_embeddings()
         embedded = 0
-        while True:
-            pending = await self.store.memories.unembedded(None, PENDING_BATCH)
-            if not pending:
-                break
-            vectors = await self.embedder.embed([text for _, _, text in pending])
-            blobs = [(seq, to_blob(v)) for (seq, _, _), v in zip(pending, vectors, strict=True)]
-            await self.store.memories.set_embeddings(blobs, self.embedder.name)
+        while pending := await self.store.memories.unembedded(None, PENDING_BATCH):
+            await self._embed_and_store(pending)  # indexed by the rebuild below
             embedded += len(pending)
         indexed = await self._rebuild() if self.store.vectors.available else await self.store.memories.count_embedded()
         return Reindexed(embedded, indexed, self.store.vectors.description)
