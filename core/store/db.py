@@ -140,7 +140,7 @@ class Database:
         SQLite thread per statement, and under load each round trip waits for a turn of the busy
         event loop. ``work`` runs synchronously and must manage its own transaction
         (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error). aiosqlite has no public API for this; its
-        ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/test_store.py.
+        ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/core/store/test_store.py.
 
         ``wait`` bounds, in seconds, how long this may wait for the lock, ours and then SQLite's
         (another connection or process writing): past it, ``StoreBusy`` is raised and nothing
