@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +32,38 @@ LEARNINGS = [
 ]
 
 
+@pytest.fixture
+def searched(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many times each way of searching ran, counted on the real code: the sqlite-vec KNN query
+    (and the hits it gave) and the exact cosine in Python."""
+    counts: Counter[str] = Counter()
+    real_exact, real_knn = search.exact, vector_store.VectorIndex.search
+
+    def exact(*args: Any, **kwargs: Any) -> list[tuple[int, float]]:
+        hits = real_exact(*args, **kwargs)
+        counts["exact"] += 1
+        counts["exact hits"] += len(hits)
+        return hits
+
+    async def knn(
+        self: vector_store.VectorIndex, keys: Sequence[str], vector: bytes, k: int
+    ) -> list[tuple[int, float]]:
+        hits = await real_knn(self, keys, vector, k)
+        counts["sqlite-vec"] += 1
+        counts["sqlite-vec hits"] += len(hits)
+        return hits
+
+    monkeypatch.setattr(search, "exact", exact)
+    monkeypatch.setattr(vector_store.VectorIndex, "search", knn)
+    return counts
+
+
+def search_beyond_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every scope counts as too large to hold in memory: it is searched by sqlite-vec, or exactly
+    when the extension is refused (small scopes are otherwise searched in memory, by neither)."""
+    monkeypatch.setattr(search, "SCOPE_LIMIT", 0)
+
+
 async def remember_all(memory: Memory, texts: list[str], scope: Scope = WORKSPACE) -> list[str]:
     ids = []
     for text in texts:
@@ -39,9 +73,13 @@ async def remember_all(memory: Memory, texts: list[str], scope: Scope = WORKSPAC
     return ids
 
 
-async def test_a_jwt_learning_is_recalled_for_auth_tokens_and_not_for_a_haiku(memory: Memory) -> None:
+async def test_a_jwt_learning_is_recalled_for_auth_tokens_and_not_for_a_haiku(
+    memory: Memory, searched: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    search_beyond_the_cache(monkeypatch)
     ids = await remember_all(memory, LEARNINGS)
     assert memory.store.vectors.available, memory.store.vectors.reason  # the sqlite-vec path
+    searched.clear()  # remembering searched too (for near-duplicates)
 
     tokens = await memory.recall("rotate our auth tokens", WORKSPACE, 2000)
     assert tokens.ids[0] == ids[0] and JWT in tokens.text
@@ -49,6 +87,9 @@ async def test_a_jwt_learning_is_recalled_for_auth_tokens_and_not_for_a_haiku(me
 
     haiku = await memory.recall("write a haiku about autumn", WORKSPACE, 2000)
     assert ids[0] not in haiku.ids and "JWT" not in haiku.text
+    # Both recalls were answered by sqlite-vec's KNN query, never by the exact search.
+    assert searched["sqlite-vec"] == 2 and searched["sqlite-vec hits"] >= len(tokens.ids) + len(haiku.ids) > 0
+    assert searched["exact"] == 0
 
 
 async def test_scope_keeps_a_channel_learning_out_of_other_channels_and_workspaces(memory: Memory) -> None:
@@ -152,12 +193,19 @@ async def test_a_stale_memory_ranks_lower_and_a_faded_one_is_not_recalled_then_p
 
 
 async def test_the_exact_fallback_gives_the_same_results_when_the_extension_is_refused(
-    settings: Settings, memory: Memory, local_embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    memory: Memory,
+    local_embedder: LocalEmbedder,
+    searched: Counter[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    search_beyond_the_cache(monkeypatch)
     await remember_all(memory, LEARNINGS)
     queries = ["rotate our auth tokens", "make sqlite faster under load", "draft the release notes for version 2.3"]
+    searched.clear()
     indexed = [await memory.recall(q, WORKSPACE, 2000) for q in queries]
     assert memory.store.vectors.available
+    assert searched["sqlite-vec"] == len(queries) and searched["sqlite-vec hits"] > 0 and searched["exact"] == 0
     await memory.store.close()
 
     def refuse(conn: Any) -> None:
@@ -167,8 +215,10 @@ async def test_the_exact_fallback_gives_the_same_results_when_the_extension_is_r
     store = await Store(settings.db_path).open()
     try:
         fallback = Memory(settings, store, local_embedder)
+        searched.clear()
         exact = [await fallback.recall(q, WORKSPACE, 2000) for q in queries]
         assert not store.vectors.available and "not authorized" in store.vectors.reason
+        assert searched["exact"] == len(queries) and searched["exact hits"] > 0 and searched["sqlite-vec"] == 0
         assert store.vectors.description.startswith("exact cosine in Python")
         for a, b in zip(indexed, exact, strict=True):
             assert a.ids and a.ids == b.ids
