@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -242,7 +243,20 @@ def test_max_iterations_is_reported_before_diminishing_returns() -> None:
     assert "diminishing" in earlier.reason
 
 
-def test_decide_is_pure() -> None:
-    i = make(iteration=2, previous_score=0.6, score=0.5)
-    assert next_step(i) == next_step(replace(i))
-    assert i == make(iteration=2, previous_score=0.6, score=0.5)  # the input is untouched
+def test_decide_is_pure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step depends on its figures alone: it reads no clock (elapsed time comes in with the figures)
+    and keeps nothing from one call to the next (the previous score comes in with the figures too)."""
+    i = make(iteration=2, previous_score=0.6, score=0.3, elapsed_seconds=299.0)
+
+    def no_clock() -> float:
+        raise AssertionError("next_step read the clock")
+
+    with monkeypatch.context() as clockless:
+        for clock in ("time", "monotonic", "perf_counter"):
+            clockless.setattr(time, clock, no_clock)
+        first = next_step(i)
+        for changes in ({"score": 0.9}, {"tokens_used": 200_000}, {"iteration": 3, "previous_score": 0.1}):
+            assert next_step(make(**changes)) != first  # other figures in between …
+        again = next_step(replace(i))
+    assert again == first  # … change nothing for the same figures
+    assert first.decision is LoopDecision.ABORT_REGRESSION and "0.60 to 0.30" in first.reason
