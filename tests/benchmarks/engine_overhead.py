@@ -151,13 +151,13 @@ class Timers:
 
 
 async def run_task(harness: Any, n: int) -> None:
-    from core.models import Decision, TaskStatus
+    from core.models import LoopDecision, TaskStatus
 
     task = await harness.engine.submit(f"Write the release checklist for service {n}")
     done = await harness.engine.run(task.id)
     check(done.status is TaskStatus.DONE, f"task {n}: {done.status} {done.error}")
     check(done.iterations == ITERATIONS, f"task {n}: {done.iterations} iterations")
-    check(done.decision is Decision.ACCEPT_BEST, f"task {n}: decision {done.decision}")
+    check(done.decision is LoopDecision.ACCEPT_BEST, f"task {n}: decision {done.decision}")
     check(abs((done.score or 0) - TARGETS[ITERATIONS]) < 1e-6, f"task {n}: score {done.score}")
     check(f"[rev {ITERATIONS}]" in (done.output or ""), f"task {n}: output was not revised")
 
@@ -188,9 +188,9 @@ class StubClient:
 
 async def engine_only(server: FakeModelServer, tasks: int) -> float:
     """Engine ms per call with the client stack stubbed out (see the module docstring)."""
-    from core.llm.gateway import _LITELLM
+    from core.llm.gateway import load_litellm
 
-    litellm = _LITELLM.get()
+    litellm = load_litellm()
     real = litellm.acompletion
     stub = StubClient(server)
     litellm.acompletion = stub.acompletion
@@ -211,14 +211,14 @@ async def engine_only(server: FakeModelServer, tasks: int) -> float:
 
 async def run(tasks: int = TASKS, latency: float = LATENCY, profile: bool = False) -> dict[str, Any]:
     """Time ``tasks`` tasks against a fake model answering after ``latency`` seconds (see the module docstring)."""
-    from core.llm.gateway import _LITELLM
+    from core.llm.gateway import load_litellm
 
     timers = Timers()
     server = FakeModelServer(latency=latency)
     install(server)
     timers.wrap_server(server)
     async with server, engine_on(server.url, "openkoi-bench-") as harness:
-        timers.wrap_client(_LITELLM.get())
+        timers.wrap_client(load_litellm())
         await run_task(harness, 0)  # warm-up: imports, first connection, caches
         check(len(server.requests) == CALLS_PER_TASK, f"warm-up made {server.kinds()}")
         server.requests.clear()

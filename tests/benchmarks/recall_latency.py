@@ -102,13 +102,11 @@ def fill(path: Path, keys: list[str], vectors: np.ndarray, texts: list[str], emb
 
 
 async def measure(memory: Any, scope: Any, texts: list[str], exact_top: Any, token_budget: int) -> dict[str, Any]:
-    from core.memory.recall import recall
-
-    await recall(memory, texts[0], scope, token_budget)  # the first embedding loads the model; not counted
+    await memory.recall(texts[0], scope, token_budget)  # the first embedding loads the model; not counted
     times, overlaps, recalled = [], [], []
     for text in texts:
         started = time.perf_counter()
-        found = await recall(memory, text, scope, token_budget)
+        found = await memory.recall(text, scope, token_budget)
         times.append((time.perf_counter() - started) * 1000)
         recalled.append(len(found.ids))
     searches = []

@@ -434,8 +434,8 @@ def history(outputs: list[str], evaluations: list[str], upto: int) -> list[str]:
 
 async def run() -> dict[str, Any]:
     """Run the task and count both sides (see the module docstring)."""
-    from core.executor import REFINE_SYSTEM
-    from core.models import Decision, TaskStatus
+    from core.loop.executor import REFINE_SYSTEM
+    from core.models import LoopDecision, TaskStatus
 
     script = Script()
     async with FakeModelServer() as server, engine_on(server.url, "openkoi-bench-tokens-") as harness:
@@ -444,7 +444,7 @@ async def run() -> dict[str, Any]:
         done = await harness.engine.run(task.id)
         cycles = await harness.engine.store.cycles.for_task(task.id)
         check(not harness.notices, f"notices: {harness.notices[:3]}")
-    check(done.status is TaskStatus.DONE and done.decision is Decision.ACCEPT_BEST, f"{done.status} {done.error}")
+    check(done.status is TaskStatus.DONE and done.decision is LoopDecision.ACCEPT_BEST, f"{done.status} {done.error}")
     check([c["score"] for c in cycles] == list(TARGETS), f"scores {[c['score'] for c in cycles]}")
     check(server.kinds() == EXPECTED_CALLS, f"unexpected calls {server.kinds()}")
     check(len(CODE) >= 8000 and tokens(CODE) >= 2000, "the first output is too small")
