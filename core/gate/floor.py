@@ -1,0 +1,193 @@
+"""The rule floor: a deterministic screen, no model and no network, that finds irreversible or
+wide-reaching effects in a task or a proposed action before any model is asked.
+
+A match means a person decides, whatever the models vote; each match names its rule, the rule's domain,
+a sentence a person understands and the words that matched. The rules are data (``floor_rules.toml``,
+extended or narrowed by a team's ``[gate.floor]``). The local embedder, when the team keeps it on and it
+can load, may add matches for paraphrases the words miss; it never removes one. Importing this module
+loads no model: the embedder loads on the first screen that uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from core.gate.clauses import Clause, Grammar
+from core.gate.normalise import fold
+from core.gate.rules import CompiledRule, Hit, evidence
+from core.gate.spec import Mode, RulebookSpec, RuleSpec, load_rulebook
+
+if TYPE_CHECKING:
+    from core.gate.settings import FloorSettings
+    from core.gate.similarity import Similarity
+
+SHIPPED_RULES = "floor_rules.toml"
+
+Source = Literal["lexicon", "embedder"]
+EmbedderState = Literal["used", "off", "unavailable"]
+
+
+@dataclass(frozen=True)
+class FloorMatch:
+    """One rule that matched: what it guards (``domain``), what it means to a person (``description``)
+    and the words that made it match (``evidence``, folded: lowercase, no accents)."""
+
+    rule: str
+    domain: str
+    description: str
+    evidence: str
+    source: Source = "lexicon"
+
+
+@dataclass(frozen=True)
+class FloorResult:
+    """The floor's verdict on one text or action. ``needs_person`` is the whole decision; ``embedder``
+    says whether the nearest-exemplar check ran ("unavailable": the floor screened with its words only)."""
+
+    text: str
+    matches: tuple[FloorMatch, ...]
+    embedder: EmbedderState = "off"
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def needs_person(self) -> bool:
+        return bool(self.matches)
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(match.rule for match in self.matches)
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(match.domain for match in self.matches))
+
+    def explain(self) -> str:
+        """One line per match, for a block message: ``rule (domain): description — "evidence"``."""
+        if not self.matches:
+            return "no floor rule matched"
+        return "\n".join(f'{m.rule} ({m.domain}): {m.description} — "{m.evidence}"' for m in self.matches)
+
+
+def shipped_rulebook_path() -> Path:
+    """Where the rules that ship with openkoi are."""
+    return Path(str(resources.files("core.gate").joinpath(SHIPPED_RULES)))
+
+
+class Floor:
+    """The rule floor. Build it with ``Floor.load(settings)``; ``screen`` and ``screen_action`` are pure
+    and thread-safe (the embedder, if any, serialises its own calls)."""
+
+    def __init__(
+        self,
+        book: RulebookSpec,
+        rules: list[RuleSpec] | None = None,
+        terms: dict[str, list[str]] | None = None,
+        similarity: Similarity | None = None,
+    ) -> None:
+        self._grammar = Grammar(book.grammar)
+        shared = book.terms if terms is None else terms
+        self._rules = [CompiledRule(rule, shared) for rule in (book.rules if rules is None else rules)]
+        self._similarity = similarity
+
+    @classmethod
+    def load(cls, settings: FloorSettings | None = None) -> Floor:
+        """The shipped rules, with the team's extra rules added and its disabled rules removed; the
+        embedder only when ``settings.embedder`` is on. ``ConfigError`` names what is wrong."""
+        from core.gate.settings import FloorSettings, assemble
+
+        settings = settings or FloorSettings()
+        book = load_rulebook(shipped_rulebook_path())
+        rules, terms = assemble(book, settings)
+        similarity = None
+        if settings.embedder:
+            from core.gate.similarity import Similarity
+
+            similarity = Similarity.for_rules(rules, book.benign.examples, book.similarity)
+        return cls(book, rules, terms, similarity)
+
+    @property
+    def rule_specs(self) -> list[RuleSpec]:
+        """The rules in force, in the order they are reported."""
+        return [rule.spec for rule in self._rules]
+
+    def screen(self, text: str) -> FloorResult:
+        """Which rules ``text`` (a task as a person wrote it) matches. Talking about an effect (explain,
+        review, draft, list, "do not …") is not doing it; doing it anywhere in the text is."""
+        return self._screen(text, fold(text), strict=False)
+
+    def screen_action(self, name: str, arguments: Mapping[str, object]) -> FloorResult:
+        """Which rules a proposed action matches: its name (``mcp__db__execute``, ``restart-worker``)
+        and every argument value, e.g. ``{"sql": "TRUNCATE orders"}``. An action's words are what runs,
+        so no cue quiets them; a ``True`` flag counts by its name (``{"force": true}``), ``False`` not."""
+        words = [_action_name(name), *_argument_words(arguments)]
+        shown = f"{name} {_compact(arguments)}"
+        return self._screen(shown, fold("\n".join(words)), strict=True)
+
+    def _screen(self, shown: str, folded: str, strict: bool) -> FloorResult:
+        if not folded:
+            return FloorResult(shown, (), self._embedder_state(False))
+        clauses = self._grammar.split(folded)
+        matches: list[FloorMatch] = []
+        for rule in self._rules:
+            hit = _first_active(list(rule.hits(folded, clauses, self._grammar, strict)), clauses)
+            if hit is not None:
+                spec = rule.spec
+                matches.append(FloorMatch(spec.id, spec.domain, spec.description, evidence(folded, hit)))
+        notes: list[str] = []
+        state: EmbedderState = "off"
+        if self._similarity is not None:
+            acting = [folded[c.core : c.end] for c in clauses if strict or c.mode is Mode.ACT]
+            found, state, note = self._similarity.nearest(acting, exclude={m.rule for m in matches})
+            specs = {rule.id: rule.spec for rule in self._rules}
+            for near in found:
+                spec = specs[near.rule]
+                words = f'{near.clause} ≈ "{near.example}" ({near.score:.2f})'
+                matches.append(FloorMatch(spec.id, spec.domain, spec.description, words, "embedder"))
+            if note:
+                notes.append(note)
+        return FloorResult(shown, tuple(matches), state, tuple(notes))
+
+    def _embedder_state(self, used: bool) -> EmbedderState:
+        if self._similarity is None:
+            return "off"
+        return "used" if used else self._similarity.state
+
+
+def _first_active(hits: list[Hit], clauses: list[Clause]) -> Hit | None:
+    """The first hit that counts: not quieted, or quieted by a drafting or talking clause that a later
+    "run it" / "do it" clause brought back."""
+    revivals = [index for index, clause in enumerate(clauses) if clause.anaphora and clause.mode is Mode.ACT]
+    for hit in sorted(hits, key=lambda h: h.start):
+        if not hit.quiet:
+            return hit
+        if hit.talk and not hit.negated and revivals and clauses.index(hit.clause) < revivals[-1]:
+            return hit
+    return None
+
+
+def _action_name(name: str) -> str:
+    # mcp__db__execute → "mcp db execute"; restart-worker stays whole and also reads "restart worker".
+    spaced = name.replace("__", " ").replace("_", " ")
+    return f"{spaced} {spaced.replace('-', ' ')}" if "-" in spaced else spaced
+
+
+def _argument_words(value: object, key: str = "") -> Iterable[str]:
+    if isinstance(value, bool):
+        if value and key:
+            yield key.replace("_", " ")
+    elif isinstance(value, Mapping):
+        for inner_key, inner in value.items():
+            yield from _argument_words(inner, str(inner_key))
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _argument_words(item, key)
+    elif value is not None:
+        yield f"{key.replace('_', ' ')} {value}".strip() if key else str(value)
+
+
+def _compact(arguments: Mapping[str, object]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in arguments.items())

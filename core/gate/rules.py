@@ -1,0 +1,126 @@
+"""The floor's rules compiled for matching: each finds its effect in a folded text cut into clauses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from core.gate.clauses import Clause, Grammar, alternation
+from core.gate.normalise import fold_pattern
+from core.gate.spec import FAMILY_REFERENCE, Mode, RuleSpec
+
+EVIDENCE_CHARS = 90
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where a rule found its effect: the span of the words, the clause, whether that clause's mode quiets
+    the rule (talk, draft, read: a later "run it" brings such a hit back) and whether a negation does."""
+
+    start: int
+    end: int
+    clause: Clause
+    talk: bool
+    negated: bool
+
+    @property
+    def quiet(self) -> bool:
+        return self.talk or self.negated
+
+
+class CompiledRule:
+    """One rule, ready to match: its patterns and families as compiled regular expressions."""
+
+    def __init__(self, spec: RuleSpec, shared: dict[str, list[str]]) -> None:
+        self.spec = spec
+        families = resolve_families({**shared, **spec.terms})
+        self._family_source = {name: alternation([fold_pattern(t) for t in terms]) for name, terms in families.items()}
+        self._patterns = [re.compile(self._expand(p)) for p in spec.patterns]
+        self._heads = [re.compile(self._expand(p)) for p in spec.heads]
+        self._combos = [[re.compile(self._family_source[name]) for name in combo] for combo in spec.combos]
+        self._quiet = set(spec.quiet)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def _expand(self, pattern: str) -> str:
+        folded = fold_pattern(pattern)
+        return FAMILY_REFERENCE.sub(lambda m: self._family_source[m.group(1)], folded)
+
+    def hits(self, text: str, clauses: list[Clause], grammar: Grammar, strict: bool = False) -> Iterator[Hit]:
+        """Every place in folded ``text`` where this rule's effect is named; ``strict`` ignores the
+        clauses' modes (a proposed action's arguments are what runs, not talk about it)."""
+        for pattern in self._patterns:
+            for match in pattern.finditer(text):
+                if match.end() > match.start():
+                    yield self._hit(text, clauses, grammar, match.start(), match.end(), strict)
+        for clause in clauses:
+            if clause.mode is not Mode.ACT and not strict:
+                continue
+            for pattern in self._heads:
+                head = pattern.match(text, clause.core, clause.end)
+                if head and head.end() > head.start():
+                    yield self._hit(text, clauses, grammar, head.start(), head.end(), strict)
+        for combo in self._combos:
+            anchor, *companions = combo
+            for match in anchor.finditer(text):
+                span = self._near(text, match.start(), match.end(), companions)
+                if span is not None:
+                    hit = self._hit(text, clauses, grammar, match.start(), match.end(), strict)
+                    yield Hit(span[0], span[1], hit.clause, hit.talk, hit.negated)
+
+    def _near(self, text: str, start: int, end: int, companions: list[re.Pattern[str]]) -> tuple[int, int] | None:
+        """The span covering the anchor and the nearest word of each companion family within the
+        window, or ``None`` when a family has no word that near."""
+        window = self.spec.window
+        low, high = max(0, start - window), min(len(text), end + window)
+        first, last = start, end
+        for family in companions:
+            best: tuple[int, int] | None = None
+            for found in family.finditer(text, low, high):
+                if found.end() <= found.start() or (found.start() <= start and found.end() >= end):
+                    continue  # the anchor's own word does not count as its object (a word inside a
+                    # multi-word anchor does: "setze das passwort zuruck", "let our customers know")
+                distance = found.start() - end if found.start() >= end else start - found.end()
+                if best is None or distance < best[0]:
+                    best = (distance, found.start())
+                    span_end = found.end()
+            if best is None:
+                return None
+            first, last = min(first, best[1]), max(last, span_end)
+        return first, last
+
+    def _hit(self, text: str, clauses: list[Clause], grammar: Grammar, start: int, end: int, strict: bool) -> Hit:
+        clause = grammar.clause_at(clauses, start)
+        if strict:
+            return Hit(start, end, clause, talk=False, negated=False)
+        negated = Mode.NEGATED in self._quiet and (
+            clause.mode is Mode.NEGATED or grammar.negated_near(text, clause, start, end)
+        )
+        # "find /srv -name '*.log' -delete": a reading verb that is itself the start of the matched
+        # command is the command, not a cue.
+        command = clause.mode is Mode.READ and start == clause.core
+        talk = clause.mode in self._quiet and clause.mode is not Mode.NEGATED and not command
+        talk = talk or (Mode.TALK in self._quiet and grammar.discussed_near(text, clause, start))
+        return Hit(start, end, clause, talk=talk, negated=negated)
+
+
+def resolve_families(families: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Families with a term that is only ``{other}`` expanded into ``other``'s terms (one level: a family
+    is a list of words, not a grammar)."""
+    resolved: dict[str, list[str]] = {}
+    for name, terms in families.items():
+        expanded: list[str] = []
+        for term in terms:
+            whole = FAMILY_REFERENCE.fullmatch(term)
+            expanded.extend(families.get(whole.group(1), [term]) if whole else [term])
+        resolved[name] = expanded
+    return resolved
+
+
+def evidence(text: str, hit: Hit) -> str:
+    """The words that matched, clipped to a readable length."""
+    words = text[hit.start : hit.end].strip()
+    return words if len(words) <= EVIDENCE_CHARS else words[: EVIDENCE_CHARS - 1] + "…"
