@@ -43,7 +43,8 @@ def bounded(term: str) -> str:
 
 @dataclass(frozen=True)
 class Clause:
-    """One clause of the folded text: ``[start, end)``; ``core`` is where its head starts."""
+    """One clause of the folded text: ``[start, end)``; ``core`` is where its head starts; ``private``
+    when it names only the person's own machine ("on my laptop", "my local minikube")."""
 
     start: int
     end: int
@@ -51,6 +52,7 @@ class Clause:
     mode: Mode
     cue: str
     anaphora: bool
+    private: bool = False
 
 
 class Grammar:
@@ -78,6 +80,9 @@ class Grammar:
         self._talk_near = re.compile(rf"{compile_alt(spec.talk_near)}\s+$")
         self._negation_near = re.compile(rf"{compile_alt(spec.negation_near)}(?:\s+\S+){{0,2}}\s*$")
         self._negation_after = re.compile(compile_alt(spec.negation_after))
+        self._statement = re.compile(compile_alt(spec.statement))
+        self._private = re.compile(compile_alt(spec.private))
+        self._shared = re.compile(compile_alt(spec.shared))
         self._negation_tail = re.compile(rf"{compile_alt(spec.negation_tail)}\s*$")
 
     def split(self, text: str) -> list[Clause]:
@@ -104,7 +109,7 @@ class Grammar:
                 and clause.mode in (Mode.ACT, Mode.READ)
                 and clause.core == self._skip_space(text, begin)
             ):
-                clause = Clause(begin, end, clause.core, previous.mode, previous.cue, clause.anaphora)
+                clause = Clause(begin, end, clause.core, previous.mode, previous.cue, clause.anaphora, clause.private)
             clauses.append(clause)
         return clauses
 
@@ -143,6 +148,13 @@ class Grammar:
         return [(a, b, colon and i == 0) for i, (a, b) in enumerate(itertools.pairwise(bounds)) if a < b]
 
     def _read(self, text: str, start: int, end: int) -> Clause:
+        clause = self._mode(text, start, end)
+        body = text[start:end]
+        if self._private.search(body) and not self._shared.search(body):
+            clause = Clause(clause.start, clause.end, clause.core, clause.mode, clause.cue, clause.anaphora, True)
+        return clause
+
+    def _mode(self, text: str, start: int, end: int) -> Clause:
         core = self._skip_space(text, start)
         while True:
             lead = self._lead.match(text, core, end)
@@ -158,6 +170,10 @@ class Grammar:
         artefact = self._artefact.match(text, core, end)
         if artefact:
             return Clause(start, end, core, Mode.DRAFT, artefact.group(0), anaphora)
+        # "the prod deploy is stuck", "the DELETE endpoint returns 500": a description, not a request.
+        statement = self._statement.match(text, core, end)
+        if statement:
+            return Clause(start, end, core, Mode.TALK, statement.group(0), anaphora)
         if _UNSPACED.search(body):
             found = self._anywhere.search(body)
             if found:

@@ -164,7 +164,7 @@ def _first_active(hits: list[Hit], clauses: list[Clause]) -> Hit | None:
     for hit in sorted(hits, key=lambda h: h.start):
         if not hit.quiet:
             return hit
-        if hit.talk and not hit.negated and revivals and clauses.index(hit.clause) < revivals[-1]:
+        if hit.talk and not hit.negated and not hit.private and revivals and clauses.index(hit.clause) < revivals[-1]:
             return hit
     return None
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.gate.clauses import Clause, Grammar, alternation
 from core.gate.normalise import fold_pattern
-from core.gate.spec import FAMILY_REFERENCE, Mode, RuleSpec
+from core.gate.spec import FAMILY_REFERENCE, Mode, Quiet, RuleSpec
 
 EVIDENCE_CHARS = 90
 
@@ -16,17 +16,19 @@ EVIDENCE_CHARS = 90
 @dataclass(frozen=True)
 class Hit:
     """Where a rule found its effect: the span of the words, the clause, whether that clause's mode quiets
-    the rule (talk, draft, read: a later "run it" brings such a hit back) and whether a negation does."""
+    the rule (talk, draft, read: a later "run it" brings such a hit back), and whether a negation or the
+    person's own machine does (nothing brings those back)."""
 
     start: int
     end: int
     clause: Clause
     talk: bool
     negated: bool
+    private: bool = False
 
     @property
     def quiet(self) -> bool:
-        return self.talk or self.negated
+        return self.talk or self.negated or self.private
 
 
 class CompiledRule:
@@ -69,7 +71,7 @@ class CompiledRule:
                 span = self._near(text, match.start(), match.end(), companions)
                 if span is not None:
                     hit = self._hit(text, clauses, grammar, match.start(), match.end(), strict)
-                    yield Hit(span[0], span[1], hit.clause, hit.talk, hit.negated)
+                    yield Hit(span[0], span[1], hit.clause, hit.talk, hit.negated, hit.private)
 
     def _near(self, text: str, start: int, end: int, companions: list[re.Pattern[str]]) -> tuple[int, int] | None:
         """The span covering the anchor and the nearest word of each companion family within the
@@ -96,15 +98,17 @@ class CompiledRule:
         clause = grammar.clause_at(clauses, start)
         if strict:
             return Hit(start, end, clause, talk=False, negated=False)
-        negated = Mode.NEGATED in self._quiet and (
+        negated = Quiet.NEGATED in self._quiet and (
             clause.mode is Mode.NEGATED or grammar.negated_near(text, clause, start, end)
         )
         # "find /srv -name '*.log' -delete": a reading verb that is itself the start of the matched
         # command is the command, not a cue.
         command = clause.mode is Mode.READ and start == clause.core
-        talk = clause.mode in self._quiet and clause.mode is not Mode.NEGATED and not command
-        talk = talk or (Mode.TALK in self._quiet and grammar.discussed_near(text, clause, start))
-        return Hit(start, end, clause, talk=talk, negated=negated)
+        mode_quiets = clause.mode is not Mode.ACT and Quiet(clause.mode.value) in self._quiet
+        talk = mode_quiets and clause.mode is not Mode.NEGATED and not command
+        talk = talk or (Quiet.TALK in self._quiet and grammar.discussed_near(text, clause, start))
+        private = Quiet.PRIVATE in self._quiet and clause.private
+        return Hit(start, end, clause, talk=talk, negated=negated, private=private)
 
 
 def resolve_families(families: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -42,7 +42,18 @@ class Mode(StrEnum):
     NEGATED = "negated"
 
 
-QUIET_MODES = (Mode.TALK, Mode.DRAFT, Mode.READ, Mode.NEGATED)
+class Quiet(StrEnum):
+    """What may quiet a rule's match: the clause's mode, or a clause about the person's own machine
+    ("deploy to my local minikube"), which only rules about shared systems let pass."""
+
+    TALK = "talk"
+    DRAFT = "draft"
+    READ = "read"
+    NEGATED = "negated"
+    PRIVATE = "private"
+
+
+QUIET_BY_DEFAULT = (Quiet.TALK, Quiet.DRAFT, Quiet.READ, Quiet.NEGATED)
 
 
 class _Strict(BaseModel):
@@ -84,8 +95,8 @@ class RuleSpec(_Strict):
     combos: list[Annotated[list[str], Field(min_length=2)]] = []
     terms: dict[str, list[str]] = Field(default_factory=dict, description="families only this rule uses")
     window: Annotated[int, Field(ge=10, le=400)] = 60
-    quiet: list[Mode] = Field(
-        default_factory=lambda: list(QUIET_MODES),
+    quiet: list[Quiet] = Field(
+        default_factory=lambda: list(QUIET_BY_DEFAULT),
         description="clause modes in which this rule does not match (reading a secret is the harm: drop 'read')",
     )
     examples: list[str] = Field(default_factory=list, description="exemplars for the embedder")
@@ -123,6 +134,9 @@ class GrammarSpec(_Strict):
     artefacts: list[str]
     anywhere_talk: list[str]
     talk_near: list[str]
+    statement: list[str]
+    private: list[str]
+    shared: list[str]
     negation_head: list[str]
     negation_near: list[str]
     negation_after: list[str]
