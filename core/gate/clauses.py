@@ -34,7 +34,8 @@ def alternation(terms: list[str]) -> str:
     return "(?:" + "|".join(bounded(term) for term in terms) + ")"
 
 
-_LETTER = "a-z0-9\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
+# Identifiers count as words: "drop" is not in "drop_table", "api" not in "test_api".
+_LETTER = "a-z0-9_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
 
 
 def bounded(term: str) -> str:
@@ -178,6 +179,9 @@ class Grammar:
             found = self._anywhere.search(body)
             if found:
                 return Clause(start, end, core, Mode.TALK, found.group(0), anaphora)
+            # Without a verb up front, a question mark is the clearest sign of a question.
+            if text.startswith("?", end):
+                return Clause(start, end, core, Mode.TALK, "?", anaphora)
         tail = self._negation_tail.search(text, core, end)
         if tail:
             return Clause(start, end, core, Mode.NEGATED, tail.group(0), anaphora)
