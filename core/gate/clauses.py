@@ -23,6 +23,7 @@ from core.gate.spec import GrammarSpec, Mode
 # "v2.3" stay whole, while ";" always ends a statement (SQL, shell).
 _STRONG = re.compile(r"[.!?:](?=\s|$)|;|\n|[。！？；]")
 # Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
+_BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
 # Skipped before a clause's head: spaces, and marks that open a sentence or a quote ("¿cómo …", "`rm …`").
 _OPENING = " \t¿¡\"'`(*>-•[«"
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
@@ -144,7 +145,12 @@ class Grammar:
         return position
 
     def _weak_split(self, text: str, start: int, end: int, colon: bool) -> list[tuple[int, int, bool]]:
-        cuts = [m.start() for m in self._weak.finditer(text, start, end) if m.start() > start]
+        # "the difference between TRUNCATE and DELETE": "and" joins two names, it starts no instruction.
+        cuts = [
+            m.start()
+            for m in self._weak.finditer(text, start, end)
+            if m.start() > start and not _BETWEEN.search(text, start, m.start())
+        ]
         bounds = [start, *cuts, end]
         return [(a, b, colon and i == 0) for i, (a, b) in enumerate(itertools.pairwise(bounds)) if a < b]
 

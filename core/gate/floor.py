@@ -106,13 +106,19 @@ class Floor:
         if settings.embedder:
             from core.gate.similarity import Similarity
 
-            similarity = Similarity.for_rules(rules, book.benign.examples, book.similarity)
+            every_rule = [*book.rules, *(rule for rule in rules if rule not in book.rules)]
+            similarity = Similarity.for_rules(every_rule, {rule.id for rule in rules})
         return cls(book, rules, terms, similarity)
 
     @property
     def rule_specs(self) -> list[RuleSpec]:
         """The rules in force, in the order they are reported."""
         return [rule.spec for rule in self._rules]
+
+    def acting_clauses(self, text: str) -> list[str]:
+        """The clauses of ``text`` that ask for something to be done (folded), as the embedder sees them."""
+        folded = fold(text)
+        return [folded[c.core : c.end] for c in self._grammar.split(folded) if c.mode is Mode.ACT] if folded else []
 
     def screen(self, text: str) -> FloorResult:
         """Which rules ``text`` (a task as a person wrote it) matches. Talking about an effect (explain,
@@ -145,7 +151,7 @@ class Floor:
             specs = {rule.id: rule.spec for rule in self._rules}
             for near in found:
                 spec = specs[near.rule]
-                words = f'{near.clause} ≈ "{near.example}" ({near.score:.2f})'
+                words = f'{near.clause} (reads like "{near.example}", p={near.score:.2f})'
                 matches.append(FloorMatch(spec.id, spec.domain, spec.description, words, "embedder"))
             if note:
                 notes.append(note)

@@ -1,9 +1,11 @@
-"""Nearest-exemplar matching with the local embedder: catches paraphrases the rules' words miss.
+"""The embedder's part in the floor: it may add matches for paraphrases the rules' words miss, never
+remove one.
 
-Each rule may carry ``examples`` (short destructive tasks) and the rulebook carries benign ones. A clause
-that acts is matched to a rule when it is at least ``threshold`` similar to one of that rule's examples
-and ``margin`` more similar to it than to any benign example. It only ever adds a match: the floor keeps
-every match its words found. When the embedder cannot load, the floor screens with words only and says so.
+A clause that acts is embedded with the local embedder (all-MiniLM-L6-v2) and scored by the shipped
+probe (``core.gate.probe``); from the probe's threshold up it counts, and it is named after the rule whose
+example it is nearest. When that rule is disabled by the team, the match is dropped: narrowing the floor
+narrows the embedder too. When the embedder or the probe cannot load, the floor screens with words only
+and says so in the result.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from core.gate.spec import RuleSpec, SimilaritySpec
+from core.gate.probe import Probe
+from core.gate.spec import RuleSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,18 @@ State = Literal["used", "unavailable"]
 
 @dataclass(frozen=True)
 class Nearness:
-    """A clause close enough to one of a rule's examples."""
+    """A clause the probe scored as destructive, and the rule example it is nearest."""
 
     rule: str
     clause: str
     example: str
     score: float
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    probe: Probe
+    examples: Vectors
 
 
 def _local_embed(texts: list[str]) -> Vectors:
@@ -42,71 +51,89 @@ def _local_embed(texts: list[str]) -> Vectors:
     return LocalEmbedder().embed_sync(texts)
 
 
+def _local_name() -> str:
+    from core.memory.embedder import LocalEmbedder
+
+    return LocalEmbedder().name
+
+
 class Similarity:
-    """The exemplar bank, embedded once on first use (about 0.1 s for the shipped examples)."""
+    """The probe and the rules' examples, loaded and embedded once, on first use."""
 
     def __init__(
-        self, examples: list[tuple[str, str]], benign: list[str], spec: SimilaritySpec, embed: Embed | None = None
+        self,
+        examples: list[tuple[str, str]],
+        in_force: set[str],
+        embed: Embed | None = None,
+        probe: Callable[[], Probe] = Probe.shipped,
     ) -> None:
-        self._examples = examples  # (rule id, example)
-        self._benign = benign
-        self._spec = spec
+        self._examples = examples  # (rule id, example), from every rule, disabled ones included
+        self._in_force = in_force
         self._embed = embed or _local_embed
+        self._expected_embedder = None if embed else _local_name
+        self._probe = probe
         self._lock = threading.Lock()
-        self._bank: tuple[Vectors, Vectors] | None = None
+        self._loaded: _Loaded | None = None
         self._failure: str | None = None
 
     @classmethod
-    def for_rules(
-        cls, rules: Iterable[RuleSpec], benign: list[str], spec: SimilaritySpec, embed: Embed | None = None
-    ) -> Similarity:
-        return cls([(rule.id, example) for rule in rules for example in rule.examples], benign, spec, embed)
+    def for_rules(cls, every_rule: Iterable[RuleSpec], in_force: set[str], embed: Embed | None = None) -> Similarity:
+        pairs = [(rule.id, example) for rule in every_rule for example in rule.examples]
+        return cls(pairs, in_force, embed)
 
     @property
     def state(self) -> State:
         return "unavailable" if self._failure else "used"
 
     def nearest(self, clauses: list[str], exclude: set[str]) -> tuple[list[Nearness], State, str]:
-        """The rules (not in ``exclude``) whose examples the acting ``clauses`` are near, best first and
-        one per rule; the embedder's state; a note for a person when it could not be used."""
-        if not self._examples or not clauses:
-            return [], self.state, self._note()
-        bank = self._load()
-        if bank is None:
+        """The rules in force (not in ``exclude``) the probe finds in the acting ``clauses``, one match
+        per rule, best first; the embedder's state; a note for a person when it could not be used."""
+        loaded = self._load()
+        if loaded is None:
             return [], "unavailable", self._note()
-        examples, benign = bank
+        if not clauses:
+            return [], "used", ""
         try:
             vectors = self._embed(clauses)
-        except Exception as exc:  # an embedder that worked once and fails now: words only, said so
+        except Exception as exc:  # an embedder that loaded once and fails now: words only, said so
             return [], "unavailable", f"the embedder failed ({exc}): screened with the rules' words only"
-        scores = vectors @ examples.T
-        benign_best = (
-            (vectors @ benign.T).max(axis=1) if len(self._benign) else np.zeros(len(clauses), dtype=np.float32)
-        )
+        scores = loaded.probe.score(vectors)
+        similarity = vectors @ loaded.examples.T
         found: dict[str, Nearness] = {}
         for row, clause in enumerate(clauses):
-            best = int(np.argmax(scores[row]))
-            score = float(scores[row, best])
+            score = float(scores[row])
+            if score < loaded.probe.threshold:
+                continue
+            best = int(np.argmax(similarity[row]))
             rule, example = self._examples[best]
-            if score < self._spec.threshold or score - float(benign_best[row]) < self._spec.margin or rule in exclude:
+            if rule in exclude or rule not in self._in_force:
                 continue
             if rule not in found or found[rule].score < score:
                 found[rule] = Nearness(rule, clause, example, round(score, 3))
         return sorted(found.values(), key=lambda n: (-n.score, n.rule)), "used", ""
 
     def _note(self) -> str:
-        if self._failure:
-            return f"the embedder could not load ({self._failure}): screened with the rules' words only"
-        return ""
+        return f"the embedder could not be used ({self._failure}): screened with the rules' words only"
 
-    def _load(self) -> tuple[Vectors, Vectors] | None:
+    def _load(self) -> _Loaded | None:
         with self._lock:
-            if self._bank is None and self._failure is None:
+            if self._loaded is None and self._failure is None:
                 try:
-                    examples = self._embed([text for _, text in self._examples])
-                    benign = self._embed(self._benign) if self._benign else np.zeros((0, examples.shape[1]), np.float32)
-                    self._bank = (examples, benign)
-                except Exception as exc:  # no model file, no onnxruntime, a broken CPU: the floor goes on
+                    self._loaded = self._build()
+                except Exception as exc:  # no model file, no onnxruntime, a broken probe file: words only
                     self._failure = str(exc) or type(exc).__name__
-                    log.warning("rule floor: the embedder cannot load, screening with words only: %s", exc)
-            return self._bank
+                    log.warning("rule floor: screening with words only: %s", self._failure)
+            return self._loaded
+
+    def _build(self) -> _Loaded:
+        if not self._examples:
+            raise ValueError("no rule has examples to name the embedder's matches by")
+        probe = self._probe()
+        if self._expected_embedder is not None and probe.embedder != self._expected_embedder():
+            raise ValueError(f"the probe was fitted on {probe.embedder}, not {self._expected_embedder()}")
+        examples = self._embed([text for _, text in self._examples])
+        if examples.shape[1] != probe.weights.shape[0]:
+            raise ValueError(
+                f"the probe expects {probe.weights.shape[0]}-d vectors, the embedder gives {examples.shape[1]}"
+            )
+        return _Loaded(probe, examples)

@@ -99,7 +99,9 @@ class RuleSpec(_Strict):
         default_factory=lambda: list(QUIET_BY_DEFAULT),
         description="clause modes in which this rule does not match (reading a secret is the harm: drop 'read')",
     )
-    examples: list[str] = Field(default_factory=list, description="exemplars for the embedder")
+    examples: list[str] = Field(
+        default_factory=list, description="tasks this rule stops; the embedder's matches are named after the nearest"
+    )
 
     @model_validator(mode="after")
     def _usable(self) -> RuleSpec:
@@ -148,30 +150,13 @@ class GrammarSpec(_Strict):
         return _check_all(value, str(getattr(info, "field_name", "grammar")))
 
 
-class ExemplarSpec(_Strict):
-    """Benign exemplars: tasks that look like a rule's but do nothing irreversible. The embedder adds a
-    match only when a clause is nearer a rule's examples than any of these."""
-
-    examples: list[str] = []
-
-
-class SimilaritySpec(_Strict):
-    """When the embedder adds a match: a clause at least ``threshold`` similar (cosine) to one of a rule's
-    examples, and ``margin`` more similar to it than to every benign example."""
-
-    threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.62
-    margin: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.06
-
-
 class RulebookSpec(_Strict):
     """The whole ``floor_rules.toml``."""
 
     version: int
-    similarity: SimilaritySpec = SimilaritySpec()
     grammar: GrammarSpec
     terms: dict[str, list[str]]
     rules: list[RuleSpec]
-    benign: ExemplarSpec = ExemplarSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> RulebookSpec:
