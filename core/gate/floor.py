@@ -123,7 +123,11 @@ class Floor:
     def screen(self, text: str) -> FloorResult:
         """Which rules ``text`` (a task as a person wrote it) matches. Talking about an effect (explain,
         review, draft, list, "do not …") is not doing it; doing it anywhere in the text is."""
-        return self._screen(text, fold(text), strict=False)
+        return self.screen_many([text])[0]
+
+    def screen_many(self, texts: list[str]) -> list[FloorResult]:
+        """``screen`` for many texts at once: the same results, with one embedder call for all of them."""
+        return self._screen([(text, fold(text)) for text in texts], strict=False)
 
     def screen_action(self, name: str, arguments: Mapping[str, object]) -> FloorResult:
         """Which rules a proposed action matches: its name (``mcp__db__execute``, ``restart-worker``)
@@ -131,11 +135,36 @@ class Floor:
         so no cue quiets them; a ``True`` flag counts by its name (``{"force": true}``), ``False`` not."""
         words = [_action_name(name), *_argument_words(arguments)]
         shown = f"{name} {_compact(arguments)}"
-        return self._screen(shown, fold("\n".join(words)), strict=True)
+        return self._screen([(shown, fold("\n".join(words)))], strict=True)[0]
 
-    def _screen(self, shown: str, folded: str, strict: bool) -> FloorResult:
+    def _screen(self, items: list[tuple[str, str]], strict: bool) -> list[FloorResult]:
+        found = [self._words(folded, strict) for _, folded in items]
+        state: EmbedderState = "off"
+        notes: tuple[str, ...] = ()
+        added: list[list[FloorMatch]] = [[] for _ in items]
+        if self._similarity is not None:
+            groups = [
+                [folded[c.core : c.end] for c in clauses if strict or c.mode is Mode.ACT]
+                for (_, folded), (clauses, _) in zip(items, found, strict=True)
+            ]
+            excludes = [{m.rule for m in matches} for _, matches in found]
+            nearest, state, note = self._similarity.nearest(groups, excludes)
+            notes = (note,) if note else ()
+            specs = {rule.id: rule.spec for rule in self._rules}
+            for index, group in enumerate(nearest):
+                for near in group:
+                    spec = specs[near.rule]
+                    words = f'{near.clause} (reads like "{near.example}", p={near.score:.2f})'
+                    added[index].append(FloorMatch(spec.id, spec.domain, spec.description, words, "embedder"))
+        return [
+            FloorResult(shown, tuple(matches + extra), state, notes)
+            for (shown, _), (_, matches), extra in zip(items, found, added, strict=True)
+        ]
+
+    def _words(self, folded: str, strict: bool) -> tuple[list[Clause], list[FloorMatch]]:
+        """The clauses of ``folded`` and the rules its words match, in rule order."""
         if not folded:
-            return FloorResult(shown, (), self._embedder_state(False))
+            return [], []
         clauses = self._grammar.split(folded)
         matches: list[FloorMatch] = []
         for rule in self._rules:
@@ -143,24 +172,7 @@ class Floor:
             if hit is not None:
                 spec = rule.spec
                 matches.append(FloorMatch(spec.id, spec.domain, spec.description, evidence(folded, hit)))
-        notes: list[str] = []
-        state: EmbedderState = "off"
-        if self._similarity is not None:
-            acting = [folded[c.core : c.end] for c in clauses if strict or c.mode is Mode.ACT]
-            found, state, note = self._similarity.nearest(acting, exclude={m.rule for m in matches})
-            specs = {rule.id: rule.spec for rule in self._rules}
-            for near in found:
-                spec = specs[near.rule]
-                words = f'{near.clause} (reads like "{near.example}", p={near.score:.2f})'
-                matches.append(FloorMatch(spec.id, spec.domain, spec.description, words, "embedder"))
-            if note:
-                notes.append(note)
-        return FloorResult(shown, tuple(matches), state, tuple(notes))
-
-    def _embedder_state(self, used: bool) -> EmbedderState:
-        if self._similarity is None:
-            return "off"
-        return "used" if used else self._similarity.state
+        return clauses, matches
 
 
 def _first_active(hits: list[Hit], clauses: list[Clause]) -> Hit | None:

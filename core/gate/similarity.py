@@ -85,32 +85,35 @@ class Similarity:
     def state(self) -> State:
         return "unavailable" if self._failure else "used"
 
-    def nearest(self, clauses: list[str], exclude: set[str]) -> tuple[list[Nearness], State, str]:
-        """The rules in force (not in ``exclude``) the probe finds in the acting ``clauses``, one match
-        per rule, best first; the embedder's state; a note for a person when it could not be used."""
+    def nearest(self, groups: list[list[str]], excludes: list[set[str]]) -> tuple[list[list[Nearness]], State, str]:
+        """For each text's acting clauses (a group), the rules in force and not in its exclude set that
+        the probe finds, one match per rule, best first; the embedder's state; a note for a person when
+        it could not be used. All clauses are embedded in one call."""
+        empty: list[list[Nearness]] = [[] for _ in groups]
         loaded = self._load()
         if loaded is None:
-            return [], "unavailable", self._note()
-        if not clauses:
-            return [], "used", ""
+            return empty, "unavailable", self._note()
+        flat = [(index, clause) for index, group in enumerate(groups) for clause in group]
+        if not flat:
+            return empty, "used", ""
         try:
-            vectors = self._embed(clauses)
+            vectors = self._embed([clause for _, clause in flat])
         except Exception as exc:  # an embedder that loaded once and fails now: words only, said so
-            return [], "unavailable", f"the embedder failed ({exc}): screened with the rules' words only"
+            return empty, "unavailable", f"the embedder failed ({exc}): screened with the rules' words only"
         scores = loaded.probe.score(vectors)
         similarity = vectors @ loaded.examples.T
-        found: dict[str, Nearness] = {}
-        for row, clause in enumerate(clauses):
+        found: list[dict[str, Nearness]] = [{} for _ in groups]
+        for row, (index, clause) in enumerate(flat):
             score = float(scores[row])
             if score < loaded.probe.threshold:
                 continue
-            best = int(np.argmax(similarity[row]))
-            rule, example = self._examples[best]
-            if rule in exclude or rule not in self._in_force:
+            rule, example = self._examples[int(np.argmax(similarity[row]))]
+            if rule in excludes[index] or rule not in self._in_force:
                 continue
-            if rule not in found or found[rule].score < score:
-                found[rule] = Nearness(rule, clause, example, round(score, 3))
-        return sorted(found.values(), key=lambda n: (-n.score, n.rule)), "used", ""
+            if rule not in found[index] or found[index][rule].score < score:
+                found[index][rule] = Nearness(rule, clause, example, round(score, 3))
+        ordered = [sorted(group.values(), key=lambda n: (-n.score, n.rule)) for group in found]
+        return ordered, "used", ""
 
     def _note(self) -> str:
         return f"the embedder could not be used ({self._failure}): screened with the rules' words only"
