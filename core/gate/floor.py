@@ -3,9 +3,9 @@ wide-reaching effects in a task or a proposed action before any model is asked.
 
 A match means a person decides, whatever the models vote; each match names its rule, the rule's domain,
 a sentence a person understands and the words that matched. The rules are data (``floor_rules.toml``,
-extended or narrowed by a team's ``[gate.floor]``). The local embedder, when the team keeps it on and it
-can load, may add matches for paraphrases the words miss; it never removes one. Importing this module
-loads no model: the embedder loads on the first screen that uses it.
+extended or narrowed by a team's ``[gate.floor]``). The local embedder, when the team keeps it on and
+it can load, may add a match to a task the words let through (a paraphrase they miss); it never removes
+one. Importing this module loads no model: the embedder loads on the first screen that uses it.
 """
 
 from __future__ import annotations
@@ -143,9 +143,11 @@ class Floor:
         notes: tuple[str, ...] = ()
         added: list[list[FloorMatch]] = [[] for _ in items]
         if self._similarity is not None:
+            # Asked only where the words found nothing: a person decides there anyway, and the
+            # embedder costs milliseconds per clause.
             groups = [
-                [folded[c.core : c.end] for c in clauses if strict or c.mode is Mode.ACT]
-                for (_, folded), (clauses, _) in zip(items, found, strict=True)
+                [] if matches else [folded[c.core : c.end] for c in clauses if strict or c.mode is Mode.ACT]
+                for (_, folded), (clauses, matches) in zip(items, found, strict=True)
             ]
             excludes = [{m.rule for m in matches} for _, matches in found]
             nearest, state, note = self._similarity.nearest(groups, excludes)
@@ -200,9 +202,13 @@ def _argument_words(value: object, key: str = "") -> Iterable[str]:
     elif isinstance(value, Mapping):
         for inner_key, inner in value.items():
             yield from _argument_words(inner, str(inner_key))
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _argument_words(item, key)
+    elif isinstance(value, list | tuple):
+        if all(isinstance(item, str | int | float) and not isinstance(item, bool) for item in value):
+            # An argv stays one command line: ["rm", "-rf", "/srv"] reads "rm -rf /srv".
+            yield f"{key.replace('_', ' ')} {' '.join(str(item) for item in value)}".strip()
+        else:
+            for item in value:
+                yield from _argument_words(item, key)
     elif value is not None:
         yield f"{key.replace('_', ' ')} {value}".strip() if key else str(value)
 

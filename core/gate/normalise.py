@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Typographic variants people paste from documents or phones, folded to the ASCII the rules use.
 _PUNCTUATION = str.maketrans(
@@ -53,6 +54,7 @@ def fold(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+@lru_cache(maxsize=8192)
 def fold_pattern(pattern: str) -> str:
     """A regular expression folded like the texts it will meet, its backslash escapes left as written."""
     nfkc = unicodedata.normalize("NFKC", pattern).translate(_PUNCTUATION)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.gate.clauses import Clause, Grammar, alternation
 from core.gate.normalise import fold_pattern
@@ -37,10 +38,12 @@ class CompiledRule:
     def __init__(self, spec: RuleSpec, shared: dict[str, list[str]]) -> None:
         self.spec = spec
         families = resolve_families({**shared, **spec.terms})
-        self._family_source = {name: alternation([fold_pattern(t) for t in terms]) for name, terms in families.items()}
-        self._patterns = [re.compile(self._expand(p)) for p in spec.patterns]
-        self._heads = [re.compile(self._expand(p)) for p in spec.heads]
-        self._combos = [[re.compile(self._family_source[name]) for name in combo] for combo in spec.combos]
+        used = {name for combo in spec.combos for name in combo}
+        used |= {name for p in [*spec.patterns, *spec.heads] for name in FAMILY_REFERENCE.findall(p)}
+        self._family_source = {name: _family(tuple(families[name])) for name in used}
+        self._patterns = [_compiled(self._expand(p)) for p in spec.patterns]
+        self._heads = [_compiled(self._expand(p)) for p in spec.heads]
+        self._combos = [[_compiled(self._family_source[name]) for name in combo] for combo in spec.combos]
         self._quiet = set(spec.quiet)
 
     @property
@@ -109,6 +112,17 @@ class CompiledRule:
         talk = talk or (Quiet.TALK in self._quiet and grammar.discussed_near(text, clause, start))
         private = Quiet.PRIVATE in self._quiet and clause.private
         return Hit(start, end, clause, talk=talk, negated=negated, private=private)
+
+
+@lru_cache(maxsize=512)
+def _family(terms: tuple[str, ...]) -> str:
+    return alternation([fold_pattern(term) for term in terms])
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> re.Pattern[str]:
+    # Rules share families ("destroy" is in five of them): each source compiles once per process.
+    return re.compile(source)
 
 
 def resolve_families(families: dict[str, list[str]]) -> dict[str, list[str]]:
