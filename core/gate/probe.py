@@ -36,6 +36,7 @@ class Probe:
     threshold: float
     embedder: str
     exemplars_sha256: str
+    grammar_sha256: str = ""
 
     def score(self, vectors: Vectors) -> npt.NDArray[np.float64]:
         """The probability, per row, that the clause asks for something irreversible or wide-reaching."""
@@ -52,6 +53,7 @@ class Probe:
             threshold=float(data["threshold"]),
             embedder=str(data["embedder"]),
             exemplars_sha256=str(data["exemplars_sha256"]),
+            grammar_sha256=str(data.get("grammar_sha256", "")),
         )
 
 
@@ -79,6 +81,15 @@ def exemplars_digest() -> str:
     return hashlib.sha256(_package_file(EXEMPLARS_FILE).read_bytes()).hexdigest()
 
 
+def grammar_digest() -> str:
+    """The shipped grammar's fingerprint: it decides which clauses act, so which ones the probe saw."""
+    from core.gate.floor import shipped_rulebook_path
+    from core.gate.spec import load_rulebook
+
+    grammar = load_rulebook(shipped_rulebook_path()).grammar
+    return hashlib.sha256(grammar.model_dump_json().encode()).hexdigest()
+
+
 def main() -> None:  # pragma: no cover - an offline tool, run by hand
     from core.gate.floor import Floor
     from core.gate.settings import FloorSettings
@@ -97,6 +108,7 @@ def main() -> None:  # pragma: no cover - an offline tool, run by hand
     payload = {
         "embedder": embedder.name,
         "exemplars_sha256": exemplars_digest(),
+        "grammar_sha256": grammar_digest(),
         "clauses": len(texts),
         "threshold": 0.95,
         "bias": round(bias, 6),

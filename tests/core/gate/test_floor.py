@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from core.errors import ConfigError
 from core.gate.floor import Floor, FloorResult, shipped_rulebook_path
-from core.gate.probe import EXEMPLARS_FILE, Probe, exemplars_digest, fit
+from core.gate.probe import EXEMPLARS_FILE, Probe, exemplars_digest, fit, grammar_digest
 from core.gate.settings import FloorSettings
 from core.gate.similarity import Similarity
 from core.gate.spec import RulebookSpec, RuleSpec, load_rulebook
@@ -267,6 +267,7 @@ def test_the_embedder_adds_named_matches_and_respects_disabled_rules() -> None:
 def test_the_shipped_probe_matches_its_exemplars_and_fitting_is_deterministic() -> None:
     probe = Probe.shipped()
     assert probe.exemplars_sha256 == exemplars_digest(), "exemplars changed: refit with python -m core.gate.probe"
+    assert probe.grammar_sha256 == grammar_digest(), "the grammar changed: refit with python -m core.gate.probe"
     assert probe.weights.shape == (384,) and 0.5 < probe.threshold < 1
     vectors = np.random.default_rng(7).standard_normal((40, 8)).astype(np.float32)
     labels = vectors[:, 0] > 0
