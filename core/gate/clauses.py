@@ -12,6 +12,7 @@ caution.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from core.gate.spec import GrammarSpec, Mode
 # "v2.3" stay whole, while ";" always ends a statement (SQL, shell).
 _STRONG = re.compile(r"[.!?:](?=\s|$)|;|\n|[。！？；]")
 # Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
+# How far before a match a negation or a topic cue is looked for ("do not send", "the risk of dropping").
+_NEAR = 48
 _BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
 # Skipped before a clause's head: spaces, and marks that open a sentence or a quote ("¿cómo …", "`rm …`").
 _OPENING = " \t¿¡\"'`(*>-•[«"
@@ -114,23 +117,18 @@ class Grammar:
     @staticmethod
     def clause_at(clauses: list[Clause], position: int) -> Clause:
         """The clause holding ``position`` (or, on a sentence's end mark, the clause it ends)."""
-        found = clauses[0]
-        for clause in clauses:
-            if clause.start > position:
-                break
-            found = clause
-        return found
+        index = bisect.bisect_right(clauses, position, key=lambda clause: clause.start)
+        return clauses[max(0, index - 1)]
 
     def discussed_near(self, text: str, clause: Clause, start: int) -> bool:
         """Words just before ``start`` that make what follows a topic, not a request ("the risk of
         dropping …", "how to delete …", "instead of wiping …")."""
-        return bool(self._talk_near.search(text[clause.start : start]))
+        return bool(self._talk_near.search(text, max(clause.start, start - _NEAR), start))
 
     def negated_near(self, text: str, clause: Clause, start: int, end: int) -> bool:
         """A negation just before the words at ``[start, end)`` ("do not send", "without deleting",
         "ne supprime pas") or just after them ("削除しないで")."""
-        before = text[clause.start : start]
-        if self._negation_near.search(before):
+        if self._negation_near.search(text, max(clause.start, start - _NEAR), start):
             return True
         return bool(self._negation_after.match(text, end, min(clause.end, end + 12)))
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from core.gate.clauses import Clause, Grammar
 from core.gate.normalise import fold
-from core.gate.rules import CompiledRule, Hit, evidence
+from core.gate.rules import CompiledRule, evidence
 from core.gate.spec import Mode, RulebookSpec, RuleSpec, load_rulebook
 
 if TYPE_CHECKING:
@@ -169,24 +169,19 @@ class Floor:
             return [], []
         clauses = self._grammar.split(folded)
         matches: list[FloorMatch] = []
+        revival = _last_revival(clauses)
         for rule in self._rules:
-            hit = _first_active(list(rule.hits(folded, clauses, self._grammar, strict)), clauses)
+            hit = rule.first(folded, clauses, self._grammar, strict, revival)
             if hit is not None:
                 spec = rule.spec
                 matches.append(FloorMatch(spec.id, spec.domain, spec.description, evidence(folded, hit)))
         return clauses, matches
 
 
-def _first_active(hits: list[Hit], clauses: list[Clause]) -> Hit | None:
-    """The first hit that counts: not quieted, or quieted by a drafting or talking clause that a later
-    "run it" / "do it" clause brought back."""
-    revivals = [index for index, clause in enumerate(clauses) if clause.anaphora and clause.mode is Mode.ACT]
-    for hit in sorted(hits, key=lambda h: h.start):
-        if not hit.quiet:
-            return hit
-        if hit.talk and not hit.negated and not hit.private and revivals and clauses.index(hit.clause) < revivals[-1]:
-            return hit
-    return None
+def _last_revival(clauses: list[Clause]) -> int:
+    """Where the last clause that only says "run it" / "do it" starts (-1 when there is none)."""
+    starts = [clause.start for clause in clauses if clause.anaphora and clause.mode is Mode.ACT]
+    return starts[-1] if starts else -1
 
 
 def _action_name(name: str) -> str:

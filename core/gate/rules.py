@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -54,27 +53,42 @@ class CompiledRule:
         folded = fold_pattern(pattern)
         return FAMILY_REFERENCE.sub(lambda m: self._family_source[m.group(1)], folded)
 
-    def hits(self, text: str, clauses: list[Clause], grammar: Grammar, strict: bool = False) -> Iterator[Hit]:
-        """Every place in folded ``text`` where this rule's effect is named; ``strict`` ignores the
-        clauses' modes (a proposed action's arguments are what runs, not talk about it)."""
+    def first(self, text: str, clauses: list[Clause], grammar: Grammar, strict: bool, revival: int) -> Hit | None:
+        """The first place in folded ``text`` where this rule's effect is asked for, in the rule's order
+        (patterns, heads, combos), or ``None``. ``strict`` ignores the clauses' modes (a proposed action's
+        arguments are what runs, not talk about it); ``revival`` is where a "run it" clause starts (-1:
+        none), which brings back what a drafting or talking clause before it had quieted."""
+
+        def counts(hit: Hit) -> bool:
+            if not hit.quiet:
+                return True
+            return hit.talk and not hit.negated and not hit.private and hit.clause.start < revival
+
         for pattern in self._patterns:
             for match in pattern.finditer(text):
                 if match.end() > match.start():
-                    yield self._hit(text, clauses, grammar, match.start(), match.end(), strict)
+                    hit = self._hit(text, clauses, grammar, match.start(), match.end(), strict)
+                    if counts(hit):
+                        return hit
         for clause in clauses:
             if clause.mode is not Mode.ACT and not strict:
                 continue
             for pattern in self._heads:
                 head = pattern.match(text, clause.core, clause.end)
                 if head and head.end() > head.start():
-                    yield self._hit(text, clauses, grammar, head.start(), head.end(), strict)
+                    hit = self._hit(text, clauses, grammar, head.start(), head.end(), strict)
+                    if counts(hit):
+                        return hit
         for combo in self._combos:
             anchor, *companions = combo
             for match in anchor.finditer(text):
+                hit = self._hit(text, clauses, grammar, match.start(), match.end(), strict)
+                if not counts(hit):
+                    continue  # a quiet anchor needs no object: skip the search around it
                 span = self._near(text, match.start(), match.end(), companions)
                 if span is not None:
-                    hit = self._hit(text, clauses, grammar, match.start(), match.end(), strict)
-                    yield Hit(span[0], span[1], hit.clause, hit.talk, hit.negated, hit.private)
+                    return Hit(span[0], span[1], hit.clause, hit.talk, hit.negated, hit.private)
+        return None
 
     def _near(self, text: str, start: int, end: int, companions: list[re.Pattern[str]]) -> tuple[int, int] | None:
         """The span covering the anchor and the nearest word of each companion family within the
