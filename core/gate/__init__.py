@@ -5,8 +5,9 @@ wide-reaching effects in a task or a proposed action and names the rule that mat
 trust levels per domain, the classification of actions and the audit ledger. The floor is the part a
 model can never lower: a model may add caution, never remove it.
 
-Modules: ``normalise`` (text folding), ``clauses`` (a task cut into clauses, each doing or talking),
-``rules`` (the rules as data and their compiled form), ``settings`` (the team's ``[gate.floor]``
-configuration), ``similarity`` (optional nearest-exemplar matching with the local embedder) and
-``floor`` (the screen itself). Importing the package loads no model.
+Modules: ``normalise`` (text folding), ``clauses`` (a task cut into clauses, each doing or only talking),
+``spec`` (the rules as data, validated), ``rules`` (their compiled form), ``settings`` (the team's
+``[gate.floor]``), ``probe`` and ``similarity`` (the embedder's optional part: a probe fitted offline on
+shipped exemplars, which may add matches, never remove one) and ``floor`` (the screen itself). Importing
+the package loads no model.
 """

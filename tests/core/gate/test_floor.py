@@ -195,6 +195,12 @@ def test_a_cue_never_lets_an_instruction_after_it_through(floor: Floor, text: st
     assert rule in floor.screen(text).rules
 
 
+def test_an_instruction_at_the_end_of_a_long_text_is_found(floor: Floor) -> None:
+    text = "Explain how our deploys work. " * 400 + "Then drop the production database."
+    assert "database.destroy" in floor.screen(text).rules
+    assert not floor.screen("").needs_person and not floor.screen("  \n ?! ").needs_person
+
+
 # --- determinism, normalisation, cost ----------------------------------------------------------------
 
 
