@@ -12,20 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from core.gate.clauses import Clause, Grammar
 from core.gate.normalise import fold
 from core.gate.rules import CompiledRule, evidence
-from core.gate.spec import Mode, RulebookSpec, RuleSpec, load_rulebook
+from core.gate.spec import Mode, RulebookSpec, RuleSpec, load_rulebook, shipped_rulebook_path
 
 if TYPE_CHECKING:
     from core.gate.settings import FloorSettings
     from core.gate.similarity import Similarity
 
-SHIPPED_RULES = "floor_rules.toml"
 
 Source = Literal["lexicon", "embedder"]
 EmbedderState = Literal["used", "off", "unavailable"]
@@ -70,11 +67,6 @@ class FloorResult:
         if not self.matches:
             return "no floor rule matched"
         return "\n".join(f'{m.rule} ({m.domain}): {m.description} — "{m.evidence}"' for m in self.matches)
-
-
-def shipped_rulebook_path() -> Path:
-    """Where the rules that ship with openkoi are."""
-    return Path(str(resources.files("core.gate").joinpath(SHIPPED_RULES)))
 
 
 class Floor:

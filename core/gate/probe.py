@@ -8,7 +8,7 @@ learns, and the floor only lets it add matches.
 
 Refit after changing the exemplars or the grammar (the probe sees clauses as the grammar cuts them):
 
-    python -m core.gate.probe
+    python -m core.gate.probe_fit
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Probe:
 
     @classmethod
     def shipped(cls) -> Probe:
-        data = json.loads(_package_file(PROBE_FILE).read_text(encoding="utf-8"))
+        data = json.loads(package_file(PROBE_FILE).read_text(encoding="utf-8"))
         return cls(
             weights=np.array(data["weights"], dtype=np.float64),
             bias=float(data["bias"]),
@@ -73,50 +73,17 @@ def fit(
     return weights, bias
 
 
-def _package_file(name: str) -> Path:
+def package_file(name: str) -> Path:
     return Path(str(resources.files("core.gate").joinpath(name)))
 
 
 def exemplars_digest() -> str:
-    return hashlib.sha256(_package_file(EXEMPLARS_FILE).read_bytes()).hexdigest()
+    return hashlib.sha256(package_file(EXEMPLARS_FILE).read_bytes()).hexdigest()
 
 
 def grammar_digest() -> str:
     """The shipped grammar's fingerprint: it decides which clauses act, so which ones the probe saw."""
-    from core.gate.floor import shipped_rulebook_path
-    from core.gate.spec import load_rulebook
+    from core.gate.spec import load_rulebook, shipped_rulebook_path
 
     grammar = load_rulebook(shipped_rulebook_path()).grammar
     return hashlib.sha256(grammar.model_dump_json().encode()).hexdigest()
-
-
-def main() -> None:  # pragma: no cover - an offline tool, run by hand
-    from core.gate.floor import Floor
-    from core.gate.settings import FloorSettings
-    from core.memory.embedder import LocalEmbedder
-
-    floor = Floor.load(FloorSettings(embedder=False))
-    texts: list[str] = []
-    labels: list[bool] = []
-    for line in _package_file(EXEMPLARS_FILE).read_text(encoding="utf-8").splitlines():
-        case = json.loads(line)
-        for clause in floor.acting_clauses(case["text"]):
-            texts.append(clause)
-            labels.append(case["label"] == "destructive")
-    embedder = LocalEmbedder()
-    weights, bias = fit(embedder.embed_sync(texts), np.array(labels))
-    payload = {
-        "embedder": embedder.name,
-        "exemplars_sha256": exemplars_digest(),
-        "grammar_sha256": grammar_digest(),
-        "clauses": len(texts),
-        "threshold": 0.95,
-        "bias": round(bias, 6),
-        "weights": [round(float(w), 6) for w in weights],
-    }
-    _package_file(PROBE_FILE).write_text(json.dumps(payload) + "\n", encoding="utf-8")
-    print(f"fitted on {len(texts)} clauses ({sum(labels)} destructive) → {PROBE_FILE}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -20,6 +20,7 @@ import re
 import tomllib
 from enum import StrEnum
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from core.errors import ConfigError
 from core.gate.normalise import fold_pattern
 
+SHIPPED_RULES = "floor_rules.toml"
 FAMILY_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 RULE_ID = r"^[a-z][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
 
@@ -201,6 +203,11 @@ def describe_validation(error: ValidationError, source: str) -> str:
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{where}: {message}")
     return f"{source}:\n  " + "\n  ".join(lines)
+
+
+def shipped_rulebook_path() -> Path:
+    """Where the rules that ship with openkoi are."""
+    return Path(str(resources.files("core.gate").joinpath(SHIPPED_RULES)))
 
 
 def load_rulebook(path: Path) -> RulebookSpec:

@@ -31,11 +31,11 @@ import pytest
 from pydantic import ValidationError
 
 from core.errors import ConfigError
-from core.gate.floor import Floor, FloorResult, shipped_rulebook_path
+from core.gate.floor import Floor, FloorResult
 from core.gate.probe import EXEMPLARS_FILE, Probe, exemplars_digest, fit, grammar_digest
 from core.gate.settings import FloorSettings
 from core.gate.similarity import Similarity
-from core.gate.spec import RulebookSpec, RuleSpec, load_rulebook
+from core.gate.spec import RulebookSpec, RuleSpec, load_rulebook, shipped_rulebook_path
 from core.memory.embedder import EmbedderUnavailable
 
 CASES_FILE = Path(__file__).with_name("floor_cases.jsonl")
@@ -272,8 +272,8 @@ def test_the_embedder_adds_named_matches_and_respects_disabled_rules() -> None:
 
 def test_the_shipped_probe_matches_its_exemplars_and_fitting_is_deterministic() -> None:
     probe = Probe.shipped()
-    assert probe.exemplars_sha256 == exemplars_digest(), "exemplars changed: refit with python -m core.gate.probe"
-    assert probe.grammar_sha256 == grammar_digest(), "the grammar changed: refit with python -m core.gate.probe"
+    assert probe.exemplars_sha256 == exemplars_digest(), "exemplars changed: refit with python -m core.gate.probe_fit"
+    assert probe.grammar_sha256 == grammar_digest(), "the grammar changed: refit with python -m core.gate.probe_fit"
     assert probe.weights.shape == (384,) and 0.5 < probe.threshold < 1
     vectors = np.random.default_rng(7).standard_normal((40, 8)).astype(np.float32)
     labels = vectors[:, 0] > 0
