@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.gate.normalise import fold_pattern
 from core.gate.spec import GrammarSpec, Mode
@@ -23,12 +23,12 @@ from core.gate.spec import GrammarSpec, Mode
 # A sentence ends here; ":" and "." only before a space or the end, so "s3://bucket", "config.yaml" and
 # "v2.3" stay whole, while ";" always ends a statement (SQL, shell).
 _STRONG = re.compile(r"[.!?:](?=\s|$)|;|\n|[。！？；]")
-# Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
 # How far before a match a negation or a topic cue is looked for ("do not send", "the risk of dropping").
 _NEAR = 48
 _BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
 # Skipped before a clause's head: spaces, and marks that open a sentence or a quote ("¿cómo …", "`rm …`").
 _OPENING = " \t¿¡\"'`(*>-•[«"
+# Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Identifiers count as words: "drop" is not in "drop_table", "api" not in "test_api".
 _LETTER = "a-z0-9_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
@@ -110,7 +110,7 @@ class Grammar:
                 and clause.mode in (Mode.ACT, Mode.READ)
                 and clause.core == self._skip_space(text, begin)
             ):
-                clause = Clause(begin, end, clause.core, previous.mode, previous.cue, clause.anaphora, clause.private)
+                clause = replace(clause, mode=previous.mode, cue=previous.cue)
             clauses.append(clause)
         return clauses
 
@@ -152,7 +152,7 @@ class Grammar:
         clause = self._mode(text, start, end)
         body = text[start:end]
         if self._private.search(body) and not self._shared.search(body):
-            clause = Clause(clause.start, clause.end, clause.core, clause.mode, clause.cue, clause.anaphora, True)
+            clause = replace(clause, private=True)
         return clause
 
     def _mode(self, text: str, start: int, end: int) -> Clause:

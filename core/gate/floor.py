@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 Source = Literal["lexicon", "embedder"]
-EmbedderState = Literal["used", "off", "unavailable"]
+EmbedderState = Literal["on", "off", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,10 @@ class FloorMatch:
 
 @dataclass(frozen=True)
 class FloorResult:
-    """The floor's verdict on one text or action. ``needs_person`` is the whole decision; ``embedder``
-    says whether the nearest-exemplar check ran ("unavailable": the floor screened with its words only)."""
+    """The floor's verdict on one text or action. ``needs_person`` is the whole decision. ``embedder`` is
+    "on" when the embedder was loaded and asked about every acting clause the words let through, "off"
+    when the team turned it off, "unavailable" when it could not load (the words alone screened, and
+    ``notes`` says why)."""
 
     text: str
     matches: tuple[FloorMatch, ...]

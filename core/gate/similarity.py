@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 Embed = Callable[[list[str]], Vectors]
-State = Literal["used", "unavailable"]
+State = Literal["on", "unavailable"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Similarity:
 
     @property
     def state(self) -> State:
-        return "unavailable" if self._failure else "used"
+        return "unavailable" if self._failure else "on"
 
     def nearest(self, groups: list[list[str]], excludes: list[set[str]]) -> tuple[list[list[Nearness]], State, str]:
         """For each text's acting clauses (a group), the rules in force and not in its exclude set that
@@ -95,7 +95,7 @@ class Similarity:
             return empty, "unavailable", self._note()
         flat = [(index, clause) for index, group in enumerate(groups) for clause in group]
         if not flat:
-            return empty, "used", ""
+            return empty, "on", ""
         try:
             vectors = self._embed([clause for _, clause in flat])
         except Exception as exc:  # an embedder that loaded once and fails now: words only, said so
@@ -113,7 +113,7 @@ class Similarity:
             if rule not in found[index] or found[index][rule].score < score:
                 found[index][rule] = Nearness(rule, clause, example, round(score, 3))
         ordered = [sorted(group.values(), key=lambda n: (-n.score, n.rule)) for group in found]
-        return ordered, "used", ""
+        return ordered, "on", ""
 
     def _note(self) -> str:
         return f"the embedder could not be used ({self._failure}): screened with the rules' words only"

@@ -59,7 +59,7 @@ def main() -> None:
     start = time.perf_counter()
     first = with_embedder.screen("warm up: make the users table empty")
     embedder_load_ms = (time.perf_counter() - start) * 1000
-    check(first.embedder == "used", f"the embedder did not load: {first.notes}")
+    check(first.embedder == "on", f"the embedder did not load: {first.notes}")
     embedded = _percentiles(_time_screens(with_embedder.screen, texts, args.rounds))
     asked = sum(not words.screen(text).needs_person and bool(words.acting_clauses(text)) for text in texts)
 

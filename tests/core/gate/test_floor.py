@@ -61,7 +61,7 @@ def floor() -> Floor:
 def floor_with_embedder() -> Iterator[Floor]:
     """The shipped rules and the local embedder with the shipped probe, loaded once for the module."""
     floor = Floor.load(FloorSettings(embedder=True))
-    assert floor.screen(ISSUE_CASE).embedder == "used", "the local embedder must load in the test environment"
+    assert floor.screen(ISSUE_CASE).embedder == "on", "the local embedder must load in the test environment"
     yield floor
 
 
