@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
-from core import learning, parliament, planner, sovereign
-from core import simulate as simulation
 from core.budget import TaskBudget
 from core.config import Settings
-from core.deliberation import Verdict
+from core.deliberation import simulate as simulation
 from core.errors import (
     BudgetExceeded,
     ConfigError,
@@ -32,47 +29,60 @@ from core.errors import (
     ToolLoopAbort,
 )
 from core.events import (
-    ConfirmationNeeded,
     ConfirmationResolved,
-    DeliberationReady,
-    DirectiveReady,
     EventBus,
-    Learned,
     Notice,
-    PlanReady,
-    Recalled,
-    SimulationReady,
-    SkillsChosen,
     TaskFailed,
     TaskFinished,
     TaskStarted,
 )
-from core.executor import Escalation, Executor
 from core.files import write_private
-from core.llm.gateway import CallContext, ModelGateway
-from core.memory.embedder import EmbedderUnavailable
+from core.llm.gateway import ModelGateway
+from core.loop.executor import Escalation
+from core.loop.peer import LoopOutcome
+from core.loop.tools import Tool
 from core.memory.memory import Memory
-from core.memory.recall import Recall
-from core.models import Decision, Role, Scope, Session, Task, TaskOptions, TaskStatus
-from core.orchestrator import LoopOutcome, PeerLoop
-from core.outputs import Directive, Plan
+from core.models import LoopDecision, Role, Scope, Session, Task, TaskOptions, TaskStatus
 from core.skills import SkillCatalog, load_catalog, skills_home
-from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
-from core.skills.use import SkillNotAvailable, choose_for_task
-from core.soul import load_soul
+from core.skills.use import SkillNotAvailable
+from core.stages import TaskRun, loop_caveats, loop_context
 from core.store import Store
-from core.tools import Tool, ToolLoopDetector, workspace_tools
 
 log = logging.getLogger(__name__)
 
 STATUS_FOR = {
-    Decision.ACCEPT: TaskStatus.DONE,
-    Decision.ACCEPT_BEST: TaskStatus.DONE,
-    Decision.ESCALATE: TaskStatus.ESCALATED,
-    Decision.ABORT_BUDGET: TaskStatus.ABORTED,
-    Decision.ABORT_TIMEOUT: TaskStatus.ABORTED,
-    Decision.ABORT_REGRESSION: TaskStatus.DONE,  # the better, earlier output is the result
+    LoopDecision.ACCEPT: TaskStatus.DONE,
+    LoopDecision.ACCEPT_BEST: TaskStatus.DONE,
+    LoopDecision.ESCALATE: TaskStatus.ESCALATED,
+    LoopDecision.ABORT_BUDGET: TaskStatus.ABORTED,
+    LoopDecision.ABORT_TIMEOUT: TaskStatus.ABORTED,
+    LoopDecision.ABORT_REGRESSION: TaskStatus.DONE,  # the better, earlier output is the result
 }
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a task ends when a stage raises one of ``errors``, and the reason it gives."""
+
+    errors: type[Exception] | tuple[type[Exception], ...]
+    status: TaskStatus
+    decision: LoopDecision | None = None  # an abort's, recorded with the best output so far
+    prefix: str = ""  # before the error's own message
+    bug: bool = False  # logged with its traceback; the announcement names the exception's type
+
+
+# The first row that matches wins. A breaker aborts the task with its best output; a model, a reply,
+# a record or a skill that cannot be used fails it; a model that cannot even be addressed (no key,
+# unknown name, nothing configured) fails it as unavailable; anything else is a bug, failed honestly
+# rather than left "running".
+ENDINGS: tuple[Ending, ...] = (
+    Ending(BudgetExceeded, TaskStatus.ABORTED, LoopDecision.ABORT_BUDGET),
+    Ending(TaskTimeout, TaskStatus.ABORTED, LoopDecision.ABORT_TIMEOUT),
+    Ending(ToolLoopAbort, TaskStatus.ABORTED, LoopDecision.ESCALATE),
+    Ending((ModelCallError, StructuredOutputError, NotFound, SkillNotAvailable), TaskStatus.FAILED),
+    Ending((ConfigError, ModelNotFoundError, NoModelConfigured), TaskStatus.FAILED, prefix="model unavailable: "),
+    Ending(Exception, TaskStatus.FAILED, prefix="internal error: ", bug=True),
+)
 
 
 @dataclass
@@ -80,7 +90,7 @@ class Engine:
     settings: Settings
     store: Store
     bus: EventBus = field(default_factory=EventBus)
-    # The directory the file tools may read (see core.workspace); None: no file tools at all.
+    # The directory the file tools may read (see core.loop.workspace); None: no file tools at all.
     workspace: Path | None = None
     tools: list[Tool] | None = None
     escalate: Escalation | None = None
@@ -171,27 +181,22 @@ class Engine:
 
     async def run(self, task_id: str) -> Task:
         """Run a task to its end (or to a confirmation it must wait for). Returns the stored task."""
-        current = asyncio.current_task()
-        if current is not None:
-            self._running[task_id] = current
-        try:
-            return await self._run(task_id, approved=False)
-        finally:
-            self._running.pop(task_id, None)
-            self._cancel_reasons.pop(task_id, None)
+        return await self._run(task_id, approved=False)
 
     async def resume(self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None) -> Task:
         """Apply a person's decision on a pending confirmation; an approval continues the task.
 
         A decision is single-use: a second decision on the same confirmation raises OpenKoiError.
         """
-        if not await self.decide(task_id, confirmation_id, approved, decided_by):
+        if not await self.decide_confirmation(task_id, confirmation_id, approved, decided_by):
             raise OpenKoiError("this confirmation was already decided or has expired")
         if not approved:
             return await self.store.tasks.get(task_id)
         return await self.continue_approved(task_id)
 
-    async def decide(self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None) -> bool:
+    async def decide_confirmation(
+        self, task_id: str, confirmation_id: str, approved: bool, decided_by: str | None
+    ) -> bool:
         """Record a decision atomically (of two concurrent presses exactly one returns True).
 
         A denial ends the task as cancelled here; an approval leaves the task waiting for
@@ -221,14 +226,7 @@ class Engine:
         latest = await self.store.confirmations.latest_for_task(task_id)
         if latest is None or latest["status"] != "approved":
             raise OpenKoiError(f"task {task_id} has no approved override; it stays blocked")
-        current = asyncio.current_task()
-        if current is not None:
-            self._running[task_id] = current
-        try:
-            return await self._run(task_id, approved=True)
-        finally:
-            self._running.pop(task_id, None)
-            self._cancel_reasons.pop(task_id, None)
+        return await self._run(task_id, approved=True)
 
     async def abandon(self, task_id: str, reason: str) -> bool:
         """Fail an unfinished task honestly (e.g. interrupted by a restart). False if it had finished."""
@@ -256,245 +254,107 @@ class Engine:
         return True
 
     async def _run(self, task_id: str, approved: bool) -> Task:
-        task = await self.store.tasks.get(task_id)
-        if task.status.finished:
-            return task
-        await self.store.tasks.set_status(task_id, TaskStatus.RUNNING)
-        log.info("task %s started (%s): %s", task_id, task.source, task.description[:120])
-        await self.bus.publish(TaskStarted(task_id, task.description))
-        it = self.settings.iteration
-        opts = task.options
+        """Run a task's stages, registered as running so that ``cancel`` can interrupt it; a stage
+        that raises ends the task as ``ENDINGS`` says."""
+        current = asyncio.current_task()
+        if current is not None:
+            self._running[task_id] = current
+        try:
+            task = await self.store.tasks.get(task_id)
+            if task.status.finished:
+                return task
+            run = await self._start(task)
+            try:
+                return await self._stages(run, approved)
+            except asyncio.CancelledError:
+                await self._cancelled(task_id)
+                raise
+            except Exception as exc:
+                return await self._stopped(run, exc)
+        finally:
+            self._running.pop(task_id, None)
+            self._cancel_reasons.pop(task_id, None)
+
+    async def _stages(self, run: TaskRun, approved: bool) -> Task:
+        """recall → directive → Parliament (a block waits for a person) → [simulate] → skills → plan →
+        PEER loop → learn. ``approved``: a person overrode the block, so the stored verdict stands."""
+        task, opts = run.task, run.task.options
+        if opts.max_cost_usd is not None:
+            await run.warn_if_unpriced()
+        recalled = await run.recall()
+        directive = await run.directive(recalled.text)
+        if approved:
+            caveats = await run.stored_caveats()
+        else:
+            verdict = await run.deliberate(directive, recalled.text)
+            if verdict.blocked and not opts.simulate:
+                return await run.await_confirmation(verdict)
+            caveats = loop_caveats(verdict)
+        if opts.simulate:
+            sim = await run.simulate(directive, caveats)
+            return await self._end(
+                task.id, TaskStatus.DONE, None, simulation.render(sim), "simulation", budget=run.budget
+            )
+        rubrics, skills = await run.skills(self.skill_catalog())
+        plan = await run.plan(directive, caveats, recalled.text, rubrics, skills.text)
+        read_only = plan.read_only and plan.read_only_confidence >= self.settings.iteration.skip_eval_confidence
+        context = loop_context(directive, caveats, plan, recalled.text, skills.text)
+        outcome = await run.iterate(context, rubrics.get(plan.category), read_only)
+        learned = await run.learn(outcome) if not read_only and outcome.cycles else 0
+        status = STATUS_FOR[outcome.decision]
+        return await self._end(
+            task.id, status, outcome, outcome.output, outcome.reason, budget=run.budget, learned=learned
+        )
+
+    async def _start(self, task: Task) -> TaskRun:
+        await self.store.tasks.set_status(task.id, TaskStatus.RUNNING)
+        log.info("task %s started (%s): %s", task.id, task.source, task.description[:120])
+        await self.bus.publish(TaskStarted(task.id, task.description))
+        it, opts = self.settings.iteration, task.options
         budget = TaskBudget(
             opts.token_budget or it.token_budget,
             opts.max_cost_usd or it.max_cost_usd,
             opts.timeout_seconds or it.timeout_seconds,
         )
-        ctx = CallContext(task_id, budget)
-        gateway = self.gateway(task_id)
-        loop: PeerLoop | None = None
-        try:
-            if opts.max_cost_usd is not None:
-                await self._warn_if_unpriced(gateway, task_id)
-            recalled = await self._recall(task, int(budget.token_budget * it.recall_share))
-            directive = await self._directive(gateway, ctx, task, recalled.text)
-            directive_text = sovereign.render(directive)
-            if approved:
-                caveats = await self._stored_caveats(task_id)
-            else:
-                verdict, model = await parliament.deliberate(
-                    gateway, ctx, task.description, directive_text, recalled.text
-                )
-                deliberation_id = await self.store.deliberations.record(task_id, verdict, model)
-                await self.bus.publish(DeliberationReady(task_id, deliberation_id, verdict))
-                caveats = list(verdict.caveats)
-                if verdict.blocked and not opts.simulate:
-                    return await self._await_confirmation(task, verdict)
-                if verdict.blocked:
-                    # A simulation executes nothing, so a block does not stop it: it shows what
-                    # the blocked action would lead to, next to the verdict.
-                    caveats.insert(0, f"BLOCKED ({verdict.outcome.value}): {verdict.reason}")
-            if opts.simulate:
-                deliberation = "\n".join(caveats) or "approved without caveats"
-                sim = await simulation.simulate(gateway, ctx, task.description, directive_text, deliberation)
-                await self.store.tasks.update(task_id, simulation_json=sim.model_dump_json())
-                await self.bus.publish(SimulationReady(task_id, sim))
-                return await self._end(
-                    task_id, TaskStatus.DONE, None, simulation.render(sim), "simulation", budget=budget
-                )
-            catalog = self.skill_catalog()
-            for problem in catalog.problems:  # a broken SKILL.md is skipped, not fatal to the task
-                await self.bus.publish(Notice(task_id, f"{problem.label} skipped: {problem.reason}", "warn"))
-            rubrics = catalog.rubrics
-            skills = await choose_for_task(
-                self.store,
-                catalog,
-                task_id,
-                task.description,
-                asked_for=opts.skill,
-                token_limit=int(budget.token_budget * self.settings.skills.token_share),
-                settings=self.settings.skills,
-                category_hint=task.category,
-            )
-            await self.bus.publish(SkillsChosen(task_id, tuple(skills.names), skills.tokens, opts.skill))
-            planning = await planner.make_plan(
-                gateway, ctx, task.description, directive_text, caveats, recalled.text, rubrics, skills.text
-            )
-            plan = planning.plan
-            await self.store.tasks.update(task_id, plan_json=plan.model_dump_json(), category=plan.category)
-            if planning.fallback:
-                await self.bus.publish(
-                    Notice(
-                        task_id, f"the planner's reply was unusable ({planning.error}); using the fallback plan", "warn"
-                    )
-                )
-            await self.bus.publish(PlanReady(task_id, plan, planning.fallback))
-            read_only = plan.read_only and plan.read_only_confidence >= it.skip_eval_confidence
-            loop = self._loop(gateway, task)
-            context = _context(directive_text, caveats, plan, recalled.text, skills.text)
-            outcome = await loop.run(
-                ctx, budget, task_id, task.description, context, rubrics.get(plan.category), read_only
-            )
-            learned = 0
-            if not read_only and outcome.cycles:
-                learned = await self._learn(gateway, ctx, task, outcome)
-            status = STATUS_FOR[outcome.decision]
-            return await self._end(
-                task_id, status, outcome, outcome.output, outcome.reason, budget=budget, learned=learned
-            )
-        except (BudgetExceeded, TaskTimeout, ToolLoopAbort) as exc:
-            decision = Decision.ABORT_TIMEOUT if isinstance(exc, TaskTimeout) else Decision.ABORT_BUDGET
-            partial = loop.current if loop is not None else None
-            if isinstance(exc, ToolLoopAbort):
-                decision = Decision.ESCALATE
-            if partial is not None:
-                partial.finish(decision, str(exc))
-            output = partial.output if partial is not None else None
-            return await self._end(
-                task_id, TaskStatus.ABORTED, partial, output, str(exc), budget=budget, decision=decision
-            )
-        except (ModelCallError, StructuredOutputError, NotFound, SkillNotAvailable) as exc:
-            await self.bus.publish(TaskFailed(task_id, str(exc)))
-            return await self._end(task_id, TaskStatus.FAILED, None, None, str(exc), budget=budget)
-        except (ConfigError, ModelNotFoundError, NoModelConfigured) as exc:
-            # The model cannot even be addressed (no key, unknown name, nothing configured).
-            reason = f"model unavailable: {exc}"
-            await self.bus.publish(TaskFailed(task_id, reason))
-            return await self._end(task_id, TaskStatus.FAILED, None, None, reason, budget=budget)
-        except asyncio.CancelledError:
-            reason = self._cancel_reasons.pop(task_id, "cancelled")
-            task_now = await self.store.tasks.get(task_id)
-            if not task_now.status.finished:
-                await self.store.tasks.set_status(task_id, TaskStatus.CANCELLED, reason)
-                await self.store.usage_events.record(task_id)  # ended without _end: still one event
-            raise
-        except Exception as exc:  # a bug: fail the task honestly rather than leave it "running"
-            log.exception("task %s failed", task_id)
-            await self.bus.publish(TaskFailed(task_id, f"internal error: {type(exc).__name__}: {exc}"))
-            return await self._end(task_id, TaskStatus.FAILED, None, None, f"internal error: {exc}", budget=budget)
-
-    async def _recall(self, task: Task, token_budget: int) -> Recall:
-        """Memories for the task within its share of tokens, recorded on the task. Memory helps a task
-        but is never a reason for it to fail: if the embedder cannot run, the task goes on without."""
-        try:
-            recalled = await self.memory.recall(task.description, task.scope, token_budget, task.id)
-        except EmbedderUnavailable as exc:
-            await self.bus.publish(Notice(task.id, f"no memories recalled: {exc}", "warn"))
-            recalled = Recall()
-        await self.store.tasks.update(
-            task.id, recall_ms=round(recalled.ms, 3), recall_tokens=recalled.tokens, recall_memories=len(recalled.ids)
-        )
-        await self.bus.publish(Recalled(task.id, len(recalled.ids), recalled.tokens))
-        return recalled
-
-    def _loop(self, gateway: ModelGateway, task: Task) -> PeerLoop:
-        it = self.settings.iteration
-        tools = self.tools if self.tools is not None else self._workspace_tools()
-        ts = self.settings.tools
-        executor = Executor(
-            gateway,
+        return TaskRun(
+            self.settings,
+            self.store,
             self.bus,
-            tools,
-            ToolLoopDetector(ts.loop_warning, ts.loop_escalate, ts.loop_abort),
-            self.settings.data_dir / "tool-output",
-            ts,
+            self.memory,
+            task,
+            budget,
+            self.gateway(task.id),
+            self.workspace,
+            self.tools,
             self.escalate,
         )
-        return PeerLoop(
-            gateway,
-            executor,
-            self.store.cycles,
-            self.bus,
-            it,
-            task.options.max_iterations or it.max_iterations,
-            task.options.quality_threshold if task.options.quality_threshold is not None else it.quality_threshold,
-        )
 
-    def _workspace_tools(self) -> list[Tool]:
-        """File tools over the explicit workspace only: with none (``openkoi serve`` without
-        ``[tools] workspace``) the agent gets no file tools, never the process's working directory,
-        which for a service is often ``/`` or the directory holding its ``.env``."""
-        if self.workspace is None:
-            return []
-        return workspace_tools(self.workspace, private=(self.settings.config_dir, self.settings.data_dir))
-
-    async def _directive(self, gateway: ModelGateway, ctx: CallContext, task: Task, recall: str) -> Directive:
-        stored = await self.store.tasks.stored_json(task.id, "directive_json")
-        if stored is not None:
-            return Directive.model_validate(stored)
-        soul = load_soul(self.settings.config_dir, self.workspace)
-        framing = await sovereign.frame(gateway, ctx, soul, task.description, recall)
-        await self.store.tasks.update(
-            task.id, directive_json=framing.directive.model_dump_json(), directive_fallback=int(framing.fallback)
-        )
-        if framing.fallback:
-            await self.bus.publish(
-                Notice(task.id, f"directive call failed, using the static fallback: {framing.error}", "warn")
+    async def _stopped(self, run: TaskRun, exc: Exception) -> Task:
+        """End a task whose stage raised ``exc``, as the first row of ``ENDINGS`` that matches says."""
+        ending = next(e for e in ENDINGS if isinstance(exc, e.errors))
+        task_id, reason = run.task.id, ending.prefix + str(exc)
+        if ending.decision is not None:
+            # A breaker tripped: the loop's best output so far (if it started) is the result.
+            partial = run.loop.current if run.loop is not None else None
+            if partial is not None:
+                partial.finish(ending.decision, reason)
+            output = partial.output if partial is not None else None
+            return await self._end(
+                task_id, ending.status, partial, output, reason, budget=run.budget, decision=ending.decision
             )
-        await self.bus.publish(DirectiveReady(task.id, framing.directive, framing.fallback))
-        return framing.directive
+        if ending.bug:
+            log.error("task %s failed", task_id, exc_info=exc)
+        announced = f"{ending.prefix}{type(exc).__name__}: {exc}" if ending.bug else reason
+        await self.bus.publish(TaskFailed(task_id, announced))
+        return await self._end(task_id, ending.status, None, None, reason, budget=run.budget)
 
-    async def _warn_if_unpriced(self, gateway: ModelGateway, task_id: str) -> None:
-        """A cost budget means nothing for a model with no known price: say so before spending."""
-        unpriced = sorted({ref.name for ref in map(gateway.ref_for, Role) if not gateway.prices(ref).known})
-        if unpriced:
-            await self.bus.publish(
-                Notice(
-                    task_id,
-                    f"no price is known for {', '.join(unpriced)}, so the cost budget cannot be enforced "
-                    "(the token and time budgets still are); set [pricing] in config.toml to enforce it",
-                    "warn",
-                )
-            )
-
-    async def _stored_caveats(self, task_id: str) -> list[str]:
-        latest = await self.store.deliberations.latest(task_id)
-        if latest is None:
-            return []
-        caveats = [
-            f"{v['agency']}: {v['caveat'] or v['reason']}"
-            for v in latest["votes"]
-            if v["vote"] == "APPROVE_WITH_CAVEAT"
-        ]
-        caveats += [f"{v['agency']} (overridden block): {v['reason']}" for v in latest["votes"] if v["vote"] == "BLOCK"]
-        return caveats
-
-    async def _await_confirmation(self, task: Task, verdict: Verdict) -> Task:
-        ttl = timedelta(minutes=self.settings.parliament.confirmation_ttl_minutes)
-        kind = verdict.outcome.value
-        confirmation_id = await self.store.confirmations.create(task.id, kind, verdict.reason, task.requester, ttl)
-        await self.store.tasks.set_status(task.id, TaskStatus.AWAITING_CONFIRMATION)
-        a = verdict.assessment
-        await self.bus.publish(
-            ConfirmationNeeded(
-                task.id,
-                confirmation_id,
-                kind,
-                verdict.reason,
-                a.reversibility if a else None,
-                a.blast_radius if a else None,
-                a.permission_level if a else None,
-            )
-        )
-        return await self.store.tasks.get(task.id)
-
-    async def _learn(self, gateway: ModelGateway, ctx: CallContext, task: Task, outcome: LoopOutcome) -> int:
-        history = "\n".join(
-            f"Iteration {c.iteration}: score {c.score if c.score is not None else 'n/a'}; decision {c.decision.value}"
-            + "".join(
-                f"\n  - {f.dimension}: {f.description} → {f.fix}"
-                for f in (c.result.evaluation.findings if c.result else [])
-            )
-            for c in outcome.cycles
-        )
-        try:
-            extracted = await learning.extract(gateway, ctx, task.description, history)
-        except (BudgetExceeded, TaskTimeout, ModelCallError, StructuredOutputError) as exc:
-            await self.bus.publish(Notice(task.id, f"no learnings saved: {exc}", "warn"))
-            return 0
-        for item in extracted.learnings:
-            _, reinforced = await self.memory.remember(item.kind.value, item.text, item.confidence, task.scope, task.id)
-            await self.bus.publish(Learned(task.id, item.text, reinforced))
-        return len(extracted.learnings)
+    async def _cancelled(self, task_id: str) -> None:
+        """Record a cancellation that interrupted the run (``cancel`` may have recorded it first)."""
+        reason = self._cancel_reasons.pop(task_id, "cancelled")
+        task_now = await self.store.tasks.get(task_id)
+        if not task_now.status.finished:
+            await self.store.tasks.set_status(task_id, TaskStatus.CANCELLED, reason)
+            await self.store.usage_events.record(task_id)  # ended without _end: still one event
 
     async def _end(
         self,
@@ -506,7 +366,7 @@ class Engine:
         *,
         budget: TaskBudget | None = None,
         learned: int = 0,
-        decision: Decision | None = None,
+        decision: LoopDecision | None = None,
     ) -> Task:
         decision = decision or (outcome.decision if outcome else None)
         iterations = len(outcome.cycles) if outcome else 0
@@ -544,15 +404,3 @@ class Engine:
         if task.score is not None:
             header += f" · score {task.score:.2f}"
         write_private(path, f"{header} -->\n\n{task.output}\n")  # owner-only, like the database
-
-
-def _context(directive: str, caveats: list[str], plan: Plan, recall: str, skills: str = "") -> str:
-    parts = [f"Directive:\n{directive}"]
-    if caveats:
-        parts.append("Parliament caveats (respect these):\n" + "\n".join(f"- {c}" for c in caveats))
-    parts.append("Plan:\n" + planner.render(plan))
-    if skills:
-        parts.append(f"{SKILLS_TITLE}:\n{skills}")
-    if recall:
-        parts.append("Relevant learnings:\n" + recall)
-    return "\n\n".join(parts)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from core.models import Decision, TaskStatus
+from core.models import LoopDecision, TaskStatus
 from core.outputs import Directive, Evaluation, Finding, Plan, Simulation
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class DirectiveReady(Event):
 @dataclass(frozen=True)
 class DeliberationReady(Event):
     deliberation_id: str
-    # Imported lazily by type only; the concrete class lives in core.parliament.
+    # A core.deliberation.verdict.Verdict, typed as object so that the events import no stage of the engine.
     verdict: object
 
 
@@ -124,7 +124,7 @@ class Refining(Event):
 @dataclass(frozen=True)
 class Decided(Event):
     iteration: int
-    decision: Decision
+    decision: LoopDecision
     reason: str
 
 
@@ -137,7 +137,7 @@ class Learned(Event):
 @dataclass(frozen=True)
 class TaskFinished(Event):
     status: TaskStatus
-    decision: Decision | None
+    decision: LoopDecision | None
     output: str | None
     score: float | None
     iterations: int

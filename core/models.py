@@ -60,7 +60,9 @@ class Role(StrEnum):
     PARLIAMENT = "parliament"
 
 
-class Decision(StrEnum):
+class LoopDecision(StrEnum):
+    """What the PEER loop does after an iteration (``core.loop.decision``); the last one is the task's."""
+
     CONTINUE = "continue"
     ACCEPT = "accept"
     ACCEPT_BEST = "accept_best"
@@ -136,7 +138,7 @@ class Task(BaseModel):
     options: TaskOptions = Field(default_factory=TaskOptions)
     scope: Scope = Field(default_factory=Scope)
     category: str | None = None
-    decision: Decision | None = None
+    decision: LoopDecision | None = None
     score: float | None = None
     iterations: int = 0
     output: str | None = None

@@ -31,7 +31,7 @@ from core.config import ScheduleSettings
 from core.models import utcnow
 from core.secrets import SECRETS
 from core.store import Store
-from core.store.schedule import JobRequest, LeaseHolder, RunTrigger, one_line
+from core.store.schedule import JobRequest, LeaseHolder, RunTrigger, run_detail
 from scheduler.cron import latest_fire, make_trigger, next_fire
 from scheduler.runs import JobFunc, JobRun, RunOutcome
 
@@ -67,7 +67,7 @@ def new_owner() -> str:
 def describe_error(exc: BaseException) -> str:
     """The error's class and message on one line, secrets redacted; never a traceback."""
     message = str(exc).strip()
-    return one_line(SECRETS.redact(f"{type(exc).__name__}: {message}" if message else type(exc).__name__))
+    return run_detail(SECRETS.redact(f"{type(exc).__name__}: {message}" if message else type(exc).__name__))
 
 
 class Schedule:
@@ -273,7 +273,7 @@ class Schedule:
             if not await repo.claim(name, fire, trigger, self.owner, self.clock()):
                 return RunOutcome(name, fire, trigger, "skipped", "a run for this fire time is already recorded")
             try:
-                detail = one_line(SECRETS.redact(await self.jobs[name](JobRun(name, fire, trigger))))
+                detail = run_detail(SECRETS.redact(await self.jobs[name](JobRun(name, fire, trigger))))
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(

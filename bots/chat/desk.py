@@ -72,7 +72,7 @@ class ConfirmationDesk:
         if not allowed:
             log.info("refused %s deciding confirmation %s", actor.label, confirmation_id)
             return Reply(refusal(policy, conversation.platform, actor.user_id == requester, approve), private=True)
-        if not await self.engine.decide(row["task_id"], confirmation_id, approve, actor.label):
+        if not await self.engine.decide_confirmation(row["task_id"], confirmation_id, approve, actor.label):
             return Reply("Someone else decided this request first.", private=True)
         if approve:
             self.continue_task(row["task_id"])

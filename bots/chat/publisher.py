@@ -30,7 +30,7 @@ from bots.chat import render
 from bots.chat.feedback import feedback_buttons
 from bots.chat.pacing import Pacer
 from bots.chat.platform import Button, CannotPost, ChatPlatform, Outgoing
-from core.deliberation import Verdict
+from core.deliberation.verdict import Verdict
 from core.events import (
     ConfirmationNeeded,
     ConfirmationResolved,

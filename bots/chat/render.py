@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bots.chat.markup import Markup
-from core.deliberation import Verdict
+from core.deliberation.verdict import Verdict
 from core.events import ConfirmationNeeded, ConfirmationResolved, Evaluated, TaskFinished
 from core.models import TaskStatus
 from core.outputs import Agency, Directive, Simulation, Vote

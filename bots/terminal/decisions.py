@@ -1,6 +1,6 @@
 """``openkoi task approve|deny|cancel ID``: decide a task blocked in the terminal, later.
 
-The same engine calls as the chat buttons: ``Engine.decide`` (single-use: a second decision is
+The same engine calls as the chat buttons: ``Engine.decide_confirmation`` (single-use: a second decision is
 refused), then ``continue_approved`` for an approval, which runs the task here in the foreground
 like ``openkoi think``; ``Engine.cancel`` for a cancellation. The decision is recorded as made by
 the OS user.
@@ -89,7 +89,7 @@ async def _decide(t: Terminal, task: Task, *, approve: bool, quiet: bool) -> int
         if problem is not None:
             raise Refused(problem)
     by = getpass.getuser()
-    if not await t.engine.decide(task.id, pending["id"], approve, by):
+    if not await t.engine.decide_confirmation(task.id, pending["id"], approve, by):
         raise Refused(f"task {task.id[:8]} was already decided; a decision counts once")
     if not approve:
         click.echo(f"Task {task.id[:8]} cancelled: override denied by {by}.", err=True)

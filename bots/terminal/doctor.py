@@ -212,8 +212,8 @@ async def _one_token(gateway: ModelGateway, name: str, role: Role) -> Check:
 
 
 def _soul_and_rubrics(config_dir: Path) -> list[Check]:
+    from core.deliberation.soul import load_soul
     from core.skills import load_catalog, skills_home
-    from core.soul import load_soul
 
     found: list[Check] = []
     workspace = Path.cwd()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from core.deliberation import Verdict
+from core.deliberation.verdict import Verdict
 from core.events import (
     ConfirmationNeeded,
     Decided,

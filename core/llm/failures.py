@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from core.llm.retry import status_of
+from core.text import clip
 
 # "litellm.InternalServerError: InternalServerError: OpenAIException - <the provider's words>"
 _BOILERPLATE = re.compile(r"^(?:(?:litellm\.)?\w*(?:Error|Exception)\s*[:-]\s*)+")
@@ -47,7 +48,7 @@ def provider_message(exc: BaseException, limit: int = 200) -> str:
         except ValueError:
             pass
     text = text.strip() or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def _connection_failed(exc: BaseException) -> bool:

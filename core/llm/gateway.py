@@ -3,7 +3,8 @@
 Per call: budget admission with the projected cost, the retry policy (bounded by the task's time
 budget), context-overflow shrinking, what the endpoint refused before (``core.llm.endpoint``), and a
 usage record (task, phase, role, model, tokens, cost) — counted locally when the server reports
-none. ``structured`` lives in ``core.llm.structured``.
+none. A structured reply (a schema, validated, repaired once) is ``core.llm.structured.ask``, which calls
+through here; nothing here calls it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from core.budget import Prices, TaskBudget
@@ -31,10 +31,9 @@ from core.llm.retry import is_overflow, is_retryable, make_wait
 from core.models import Phase, Role
 from core.prompt import Prompt
 from core.store.usage import UsageRepository
+from core.text import CHARS_PER_TOKEN, estimated_tokens
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T", bound=BaseModel)
 
 MAX_SHRINKS = 4
 
@@ -93,6 +92,12 @@ class _Litellm:
 _LITELLM = _Litellm()
 
 
+def load_litellm() -> Any:
+    """litellm, imported on first use with the environment it needs to stay offline and quiet: the one
+    place that imports it (about 2 s of CPU the first time; call it in a thread from the event loop)."""
+    return _LITELLM.get()
+
+
 def warm_up() -> None:
     """Import litellm now (2–3 s of CPU). A service calls this in a worker thread before it listens,
     so the first model call does not hold the event loop (and every platform's ack) that long.
@@ -136,9 +141,9 @@ def warm_up() -> None:
 
 
 def estimate_tokens(prompt: Prompt) -> int:
-    # ~3 characters per token over-estimates for English and code without paying for a tokenizer
-    # on every call; each endpoint scales it by what its server really counted (Endpoint.estimate).
-    return prompt.chars() // 3 + 8 * (len(prompt.tail) + 2)
+    # The estimate of core.text, with a few tokens per message for the chat template; each endpoint
+    # scales it by what its server really counted (Endpoint.estimate).
+    return prompt.chars() // CHARS_PER_TOKEN + 8 * (len(prompt.tail) + 2)
 
 
 @dataclass
@@ -376,35 +381,6 @@ class ModelGateway:
         if self.on_notice is not None:
             self.on_notice(text, level)
 
-    async def structured(
-        self,
-        ctx: CallContext,
-        role: Role,
-        phase: Phase,
-        prompt: Prompt,
-        schema: type[T],
-        *,
-        json_schema: dict[str, Any] | None = None,
-        name: str | None = None,
-        check: Callable[[T], None] | None = None,
-        max_tokens: int = 2048,
-    ) -> T:
-        """Ask for ``schema`` (see ``core.llm.structured.ask``): validated, checked, repaired once."""
-        from core.llm.structured import ask
-
-        return await ask(
-            self,
-            ctx,
-            role,
-            phase,
-            prompt,
-            schema,
-            json_schema=json_schema,
-            name=name,
-            check=check,
-            max_tokens=max_tokens,
-        )
-
 
 def _is_timeout(exc: BaseException) -> bool:
     from litellm import exceptions
@@ -427,5 +403,5 @@ def _count_locally(kwargs: dict[str, Any], message: Any, estimated: int) -> tupl
         prompt = int(litellm.token_counter(model=kwargs["model"], messages=kwargs["messages"]))
         completion = int(litellm.token_counter(model=kwargs["model"], text=text)) if text else 0
     except Exception:  # an unknown tokenizer must not fail the call that already succeeded
-        prompt, completion = estimated, len(text) // 3 + 1
+        prompt, completion = estimated, estimated_tokens(text)
     return max(prompt, estimated), completion

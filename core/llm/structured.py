@@ -17,17 +17,16 @@ import logging
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ModelCallError, StructuredOutputError
 from core.llm.endpoint import endpoint_for
+from core.llm.gateway import CallContext, FormatRefused, ModelGateway, estimate_tokens
 from core.models import Phase, Role
 from core.prompt import Prompt
-
-if TYPE_CHECKING:
-    from core.llm.gateway import CallContext, ModelGateway
+from core.text import clip
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ def problem_of(exc: Exception, limit: int = 400) -> str:
         text = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
     else:
         text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 def format_request(mode: str, name: str, schema: dict[str, Any], prompt: Prompt, system: str) -> dict[str, Any] | None:
@@ -119,8 +118,6 @@ async def ask(
     Raises StructuredOutputError when the repaired reply is still invalid, ModelCallError when the
     call itself fails or the server refuses every structured mode. Never returns a guessed value.
     """
-    from core.llm.gateway import FormatRefused, estimate_tokens
-
     ref = gateway.ref_for(role)
     endpoint = endpoint_for(ref)
     name = name or schema.__name__

@@ -5,7 +5,8 @@ Owns learnings, anti-patterns, preferences and task summaries as canonical SQLit
 (``embedder``); the vector index derived from the rows (``core.store.vectors``, rebuilt by
 ``Memory.reindex``) with its exact fallback (``search``); scoped, token-budgeted recall
 (``recall``); reinforcement of near-duplicates and decay computed at read time (``memory``,
-``decay``); and the compaction of old task transcripts into summaries (``compaction``).
+``decay``); the compaction of old task transcripts into summaries (``compaction``); and the
+extraction of learnings from a finished task (``learning``: the one model call that feeds memory).
 
 Nothing is imported here: ``openkoi status`` reads the store without loading numpy or a model.
 """

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from core.memory.memory import Memory
 from core.models import utcnow
 from core.store.transcripts import Transcript
+from core.text import clip, one_line
 
 SUMMARY_CHARS = 700
 Summarizer = Callable[[Transcript], Awaitable[str]]
@@ -37,19 +38,14 @@ def summarize(transcript: Transcript) -> str:
         outcome += f", score {task.score:.2f}"
     if transcript.cycles:
         outcome += f" after {len(transcript.cycles)} iteration{'s' if len(transcript.cycles) != 1 else ''}"
-    parts = [f"Task: {_one_line(task.description, 200)} → {outcome}" + (f" ({task.category})" if task.category else "")]
-    fixed = [f"{f['dimension']}: {_one_line(f['description'], 100)}" for f in transcript.findings[:4]]
+    parts = [f"Task: {one_line(task.description, 200)} → {outcome}" + (f" ({task.category})" if task.category else "")]
+    fixed = [f"{f['dimension']}: {one_line(f['description'], 100)}" for f in transcript.findings[:4]]
     if fixed:
         parts.append("Had to fix: " + "; ".join(fixed))
     if task.output:
-        parts.append("Result began: " + _one_line(task.output, 240))
+        parts.append("Result began: " + one_line(task.output, 240))
     text = ". ".join(parts)
-    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
-
-
-def _one_line(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return clip(text, SUMMARY_CHARS)
 
 
 async def compact_transcripts(

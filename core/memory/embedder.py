@@ -185,7 +185,7 @@ class ProviderEmbedder:
 
     async def embed(self, texts: list[str]) -> Vectors:
         from core.llm import providers
-        from core.llm.gateway import _LITELLM  # the one litellm import, with its offline settings
+        from core.llm.gateway import load_litellm  # the one litellm import, with its offline settings
 
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
@@ -196,7 +196,7 @@ class ProviderEmbedder:
             kwargs["api_base"] = ref.api_base
         if ref.api_key:
             kwargs["api_key"] = ref.api_key
-        litellm = await asyncio.to_thread(_LITELLM.get)  # a 2 s import must not hold the loop
+        litellm = await asyncio.to_thread(load_litellm)  # a 2 s import must not hold the loop
         try:
             response = await litellm.aembedding(**kwargs)
         except Exception as exc:  # every provider failure means the same here: no vectors now

@@ -69,7 +69,7 @@ def _bucketed(vectors: Vectors, members: npt.NDArray[np.int64], threshold: float
             _bucketed(vectors, bucket, threshold, edges, depth + 1)
 
 
-def _components(n: int, edges: Edges) -> npt.NDArray[np.int64]:
+def connected_components(n: int, edges: Edges) -> npt.NDArray[np.int64]:
     """Each node's component, named by its lowest index: min-label propagation with pointer jumping,
     vectorised (a Python union-find over a million pairs of one dense cluster takes seconds)."""
     labels = np.arange(n, dtype=np.int64)
@@ -137,4 +137,4 @@ def cluster(vectors: Vectors, threshold: float) -> list[int]:
     if n:
         with _one_blas_thread():
             _bucketed(vectors, np.arange(n, dtype=np.int64), threshold, edges, 0)
-    return [int(x) for x in _components(n, edges)]
+    return [int(x) for x in connected_components(n, edges)]

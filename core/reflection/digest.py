@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from core.reflection.figures import OUTCOMES, PeriodReflection, reflect_period
 from core.reflection.period import Period, last_complete, period_containing
 from core.store.db import Database
+from core.text import one_line
 
 DigestKind = Literal["daily", "weekly"]
 MAX_LISTED = 8  # items listed per section; the count says how many there were
+SHORT_CHARS = 60  # a task or an objection quoted in a digest line
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def _overrides(r: PeriodReflection) -> DigestSection:
     for o in r.overrides[:MAX_LISTED]:
         who = f"{o.status} by {o.decided_by}" if o.decided_by else f"{o.status} with nobody deciding"
         lines.append(
-            f"{o.kind.replace('_', ' ')} {who}: {_short(o.description)} (task {o.task_id[:8]}, {o.task_status})"
+            f"{o.kind.replace('_', ' ')} {who}: {one_line(o.description, SHORT_CHARS)} (task {o.task_id[:8]}, {o.task_status})"
         )
     return DigestSection("Overrides", (*lines, *_more(len(r.overrides))))
 
@@ -143,7 +145,7 @@ def _dissent(r: PeriodReflection) -> DigestSection:
     for d in r.dissent[:MAX_LISTED]:
         votes = ", ".join(f"{agency} {vote}" for agency, vote in d.votes)
         verdict = "approved" if d.verdict == "approved" else d.verdict.replace("_", " ")
-        lines.append(f"{verdict} despite {votes}: {_short(d.description)} (task {d.task_id[:8]})")
+        lines.append(f"{verdict} despite {votes}: {one_line(d.description, SHORT_CHARS)} (task {d.task_id[:8]})")
     return DigestSection("Parliament dissent", (*lines, *_more(len(r.dissent))))
 
 
@@ -151,7 +153,7 @@ def _learnings(r: PeriodReflection) -> DigestSection:
     if not (r.learnings_added or r.learnings_reinforced):
         return DigestSection("Learnings", ())
     lines = [f"{r.learnings_added} added, {r.learnings_reinforced} reinforced"]
-    lines += [f"new: {_short(text, 100)}" for text in r.learning_examples]
+    lines += [f"new: {one_line(text, 100)}" for text in r.learning_examples]
     return DigestSection("Learnings", tuple(lines))
 
 
@@ -161,7 +163,7 @@ def _feedback(r: PeriodReflection) -> DigestSection:
     lines = [f"👍 {r.thumbs_up} · 👎 {r.thumbs_down}"]
     for n in r.notes[:MAX_LISTED]:
         lines.append(
-            f"{'👍' if n.vote > 0 else '👎'} “{_short(n.note, 100)}” on {_short(n.description, 50)} ({n.voter})"
+            f"{'👍' if n.vote > 0 else '👎'} “{one_line(n.note, 100)}” on {one_line(n.description, 50)} ({n.voter})"
         )
     return DigestSection("Feedback", (*lines, *_more(len(r.notes))))
 
@@ -193,11 +195,6 @@ def _money(usd: float) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _short(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _more(total: int) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from core.config import Settings
 from core.errors import ConfigError
+from core.llm.structured import ask
 from core.memory.embedder import Embedder
 from core.models import Phase, Role, utcnow
 from core.prompt import Prompt
@@ -161,8 +162,8 @@ async def _model_draft(gateway: ModelGateway, pattern: Pattern, examples: str) -
     )
     prompt.add("Example tasks (when asked, what was asked)", examples, shrinkable=True)
     try:
-        draft = await gateway.structured(
-            CallContext(None, None), Role.PLANNER, Phase.LEARN, prompt, SkillDraft, max_tokens=1200
+        draft = await ask(
+            gateway, CallContext(None, None), Role.PLANNER, Phase.LEARN, prompt, SkillDraft, max_tokens=1200
         )
         return draft, gateway.ref_for(Role.PLANNER).name
     except Exception as exc:  # no model, unreachable, refused, invalid twice: the template drafts it

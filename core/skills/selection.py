@@ -19,9 +19,9 @@ from core.skills.document import Skill
 from core.skills.effectiveness import Effectiveness, effectiveness_of
 from core.skills.similarity import Similarity, terms
 from core.store.skill_uses import SkillOutcomes
+from core.text import CHARS_PER_TOKEN, estimated_tokens
 
 W_SIMILARITY, W_CATEGORY, W_EFFECTIVENESS = 0.5, 0.2, 0.3
-CHARS_PER_TOKEN = 3  # as the model gateway estimates: skills are never allowed to overshoot their share
 MIN_CLIPPED_TOKENS = 60  # a skill cut shorter than this says too little to be worth its place
 CLIP_MARK = "\n[… the rest of this skill was cut to fit its share of the prompt …]"
 
@@ -105,7 +105,7 @@ def fit(choices: Sequence[Choice], token_limit: int) -> list[Injected]:
     left = token_limit
     for choice in choices:
         text = render_skill(choice.skill)
-        tokens = len(text) // CHARS_PER_TOKEN + 1
+        tokens = estimated_tokens(text)
         clipped = False
         if choice.forced:
             left = max(left, MIN_CLIPPED_TOKENS)
@@ -115,7 +115,7 @@ def fit(choices: Sequence[Choice], token_limit: int) -> list[Injected]:
                 continue
             cut = text.rfind("\n", 0, room)
             text = text[: cut if cut > 0 else room].rstrip() + CLIP_MARK
-            tokens, clipped = len(text) // CHARS_PER_TOKEN + 1, True
+            tokens, clipped = estimated_tokens(text), True
         injected.append(Injected(choice, text, tokens, clipped))
         left = max(left - tokens, 0)
     return injected

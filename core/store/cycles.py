@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from core.models import Decision, new_id, utcnow
+from core.models import LoopDecision, new_id, utcnow
 from core.store.db import Database
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
@@ -27,7 +27,7 @@ class CycleRepository:
         evaluation: Evaluation | None,
         score: float | None,
         dimension_scores: dict[str, float] | None,
-        decision: Decision,
+        decision: LoopDecision,
         decision_reason: str,
         incremental: bool,
         skipped: bool,

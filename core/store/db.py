@@ -35,7 +35,7 @@ def is_busy(exc: sqlite3.Error) -> bool:
     return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in str(exc)
 
 
-def _migrations() -> list[tuple[int, str]]:
+def bundled_migrations() -> list[tuple[int, str]]:
     """Bundled migration scripts as (version, sql), in order. File names start with the version."""
     found = []
     for entry in resources.files("core.store.migrations").iterdir():
@@ -106,7 +106,7 @@ class Database:
             )
         applied = {int(row[0]) for row in await self.fetchall("SELECT version FROM schema_migrations")}
         current = await self.schema_version()
-        bundled = _migrations()
+        bundled = bundled_migrations()
         if not applied and current:
             applied = {version for version, _ in bundled if version <= current}
             await self.executemany(
@@ -140,7 +140,7 @@ class Database:
         SQLite thread per statement, and under load each round trip waits for a turn of the busy
         event loop. ``work`` runs synchronously and must manage its own transaction
         (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error). aiosqlite has no public API for this; its
-        ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/test_store.py.
+        ``_execute`` (the primitive every aiosqlite call uses) is covered by tests/core/store/test_store.py.
 
         ``wait`` bounds, in seconds, how long this may wait for the lock, ours and then SQLite's
         (another connection or process writing): past it, ``StoreBusy`` is raised and nothing

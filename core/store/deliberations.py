@@ -8,7 +8,7 @@ from core.models import new_id, utcnow
 from core.store.db import Database
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
-    from core.deliberation import Verdict
+    from core.deliberation.verdict import Verdict
 
 
 class DeliberationRepository:

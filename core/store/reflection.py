@@ -306,16 +306,19 @@ async def skill_outcomes_per_range(db: Database, bounds: Sequence[str]) -> Rows:
     (``tasks``, ``scored``, ``score_sum``, ``rated``, ``approval_sum``, ``up``, ``down``), as in
     ``core.store.skill_uses`` but split by time."""
     case, params = _bucket("e.finished_at", bounds)
+    # The tasks that ended in the range drive the read (CROSS JOIN keeps SQLite from scanning every
+    # task's skills first), and each one's votes are summed through feedback's key: a task nobody
+    # rated has NULL up and down, so it is not counted as rated.
     rows = await db.fetchall(
-        f"""SELECT ts.skill AS skill, {case} AS bucket, COUNT(*) AS tasks, COUNT(e.score) AS scored,
-                   COALESCE(SUM(e.score), 0) AS score_sum, COUNT(f.task_id) AS rated,
-                   COALESCE(SUM(CAST(f.up AS REAL) / (f.up + f.down)), 0) AS approval_sum,
-                   COALESCE(SUM(f.up), 0) AS up, COALESCE(SUM(f.down), 0) AS down
-            FROM usage_events e JOIN task_skills ts ON ts.task_id = e.task_id
-            LEFT JOIN (SELECT task_id, SUM(vote = 1) AS up, SUM(vote = -1) AS down FROM feedback GROUP BY task_id) f
-                   ON f.task_id = e.task_id
-            WHERE e.finished_at >= ? AND e.finished_at < ?
-            GROUP BY ts.skill, bucket ORDER BY ts.skill, bucket""",
+        f"""SELECT skill, bucket, COUNT(*) AS tasks, COUNT(score) AS scored, COALESCE(SUM(score), 0) AS score_sum,
+                   COUNT(up) AS rated, COALESCE(SUM(CAST(up AS REAL) / (up + down)), 0) AS approval_sum,
+                   COALESCE(SUM(up), 0) AS up, COALESCE(SUM(down), 0) AS down
+            FROM (SELECT ts.skill AS skill, {case} AS bucket, e.score AS score,
+                         (SELECT SUM(vote = 1) FROM feedback f WHERE f.task_id = e.task_id) AS up,
+                         (SELECT SUM(vote = -1) FROM feedback f WHERE f.task_id = e.task_id) AS down
+                  FROM usage_events e CROSS JOIN task_skills ts ON ts.task_id = e.task_id
+                  WHERE e.finished_at >= ? AND e.finished_at < ?)
+            GROUP BY skill, bucket ORDER BY skill, bucket""",
         (*params, bounds[0], bounds[-1]),
     )
     return [r for r in _dicts(rows) if r["bucket"] is not None]

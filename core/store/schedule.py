@@ -15,11 +15,17 @@ from typing import Literal
 
 from core.errors import NotFound
 from core.store.db import Database
+from core.text import one_line
 
 RunTrigger = Literal["schedule", "catch-up", "manual"]
 RunStatus = Literal["running", "ok", "failed", "missed"]
 RequestStatus = Literal["pending", "taken", "ok", "failed", "cancelled"]
 DETAIL_CHARS = 300
+
+
+def run_detail(text: str) -> str:
+    """A job run's detail as it is stored: one line of at most ``DETAIL_CHARS`` characters."""
+    return one_line(text, DETAIL_CHARS)
 
 
 def iso(moment: datetime) -> str:
@@ -31,11 +37,6 @@ def iso(moment: datetime) -> str:
 
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
-
-
-def one_line(text: str, limit: int = DETAIL_CHARS) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class ScheduleRepository:
     ) -> None:
         await self.db.execute(
             "UPDATE job_runs SET status = ?, detail = ?, finished_at = ? WHERE job = ? AND fire_time = ?",
-            (status, one_line(detail), iso(now), job, iso(fire_time)),
+            (status, run_detail(detail), iso(now), job, iso(fire_time)),
         )
 
     async def record_missed(self, job: str, fire_time: datetime, detail: str, now: datetime) -> bool:
@@ -177,7 +178,7 @@ class ScheduleRepository:
         changed = await self.db.execute(
             "INSERT INTO job_runs (job, fire_time, trigger, status, finished_at, detail)"
             " VALUES (?, ?, 'schedule', 'missed', ?, ?) ON CONFLICT (job, fire_time) DO NOTHING",
-            (job, iso(fire_time), iso(now), one_line(detail)),
+            (job, iso(fire_time), iso(now), run_detail(detail)),
         )
         return changed == 1
 
@@ -231,7 +232,7 @@ class ScheduleRepository:
     ) -> None:
         await self.db.execute(
             "UPDATE job_requests SET status = ?, detail = ?, fire_time = ? WHERE id = ?",
-            (status, one_line(detail), iso(fire_time) if fire_time else None, request_id),
+            (status, run_detail(detail), iso(fire_time) if fire_time else None, request_id),
         )
 
     async def cancel_request(self, request_id: int) -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import NotFound
-from core.models import Decision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
+from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store.db import Database
 
 
@@ -93,7 +93,7 @@ def _task_from_row(row: sqlite3.Row) -> Task:
         options=TaskOptions.model_validate_json(row["options_json"]),
         scope=Scope.model_validate_json(row["scope_json"]),
         category=row["category"],
-        decision=Decision(row["decision"]) if row["decision"] else None,
+        decision=LoopDecision(row["decision"]) if row["decision"] else None,
         score=row["score"],
         iterations=row["iterations"],
         output=row["output"],

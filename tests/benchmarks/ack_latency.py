@@ -16,7 +16,9 @@ burst (all its threads, SQLite's included) per command, ``loop_cpu_ms_per_ack`` 
 thread's alone: at concurrency c, an ack waits for about c others' loop time, so p50 is close to
 c × loop_cpu_ms_per_ack.
 
-    python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100]
+    python -m tests.benchmarks.ack_latency [--n 500] [--concurrency 100] [--tiny]
+
+``--tiny`` (5 commands, 5 at a time) runs the same scenario for the default test suite's smoke test.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.queues
 import os
+import queue
 import re
 import statistics
 import tempfile
@@ -41,12 +44,16 @@ from tests.platforms.slack.fake_api import FakeSlack, signed_headers, slash_comm
 SECRET = "bench-signing-secret"
 SENDERS = 1  # load processes; the concurrency is split evenly between them
 PATH = "/slack/events"
+N, CONCURRENCY = 500, 100
+TINY_N, TINY_CONCURRENCY = 5, 5
 
 
 TASK_NAMED = re.compile(rb"[Tt]ask [0-9a-f]{8}")
+HELP_TEXT = re.compile(rb"/think")  # the warm-up asks for help
 
 
-async def run(n: int, concurrency: int) -> dict[str, object]:
+async def run(n: int = N, concurrency: int = CONCURRENCY) -> dict[str, object]:
+    """Send ``n`` signed commands, ``concurrency`` at a time, to the service (see the module docstring)."""
     # The outside world (the fake Slack API and the fake model, like a remote provider) runs in its
     # own process: only the service is in this one.
     context = multiprocessing.get_context("spawn")
@@ -79,14 +86,14 @@ def _world(urls: Any, done: Any) -> None:
 
 
 async def _run(slack_api: str, response_base: str, model_url: str, n: int, concurrency: int) -> dict[str, object]:
-    from bots.config import ServiceSettings
+    from bots.config import service_settings_model
     from bots.service import Service
     from core.config import load_settings
 
     with tempfile.TemporaryDirectory(prefix="openkoi-ack-") as tmp:
         use_fake_model(Path(tmp) / "home", model_url)
         settings = load_settings()
-        service = ServiceSettings.model_validate(
+        service = service_settings_model().model_validate(
             {
                 # Every command comes from one user in one channel: the per-person and per-channel
                 # limits are raised so that all of them are saved as tasks, as the benchmark measures.
@@ -132,11 +139,17 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
         latencies: list[float] = []
         errors = 0
         wall = 0.0
-        for _ in senders:
-            part, failed, took = await asyncio.to_thread(results.get)
-            latencies += part
-            errors += failed
-            wall = max(wall, took)
+        try:
+            for _ in senders:
+                part, failed, took = await asyncio.to_thread(_next_result, results, senders)
+                latencies += part
+                errors += failed
+                wall = max(wall, took)
+        except LoadFailed as exc:
+            await sampler.stop()
+            await svc.stop()  # closes the store: its thread would keep this process from exiting
+            check(False, str(exc))
+            raise
         cpu, loop_cpu = time.process_time() - cpu_started, time.thread_time() - loop_started
         for sender in senders:
             await asyncio.to_thread(sender.join)
@@ -162,6 +175,28 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
     }
 
 
+class LoadFailed(Exception):
+    """Every load process has exited, and not all of them sent their figures."""
+
+
+def _next_result(results: Any, senders: list[Any]) -> tuple[list[float], int, float]:
+    """The next load process's figures; LoadFailed when every load process has exited without sending
+    them (one that failed its warm-up), rather than waiting for them for ever."""
+    while True:
+        try:
+            result: tuple[list[float], int, float] = results.get(True, 1.0)
+            return result
+        except queue.Empty:
+            if any(sender.is_alive() for sender in senders):
+                continue
+        try:  # one last look: a process may have sent its figures just before it exited
+            result = results.get(True, 1.0)
+            return result
+        except queue.Empty:
+            codes = [sender.exitcode for sender in senders]
+            raise LoadFailed(f"the load processes exited ({codes}) without their figures") from None
+
+
 def _status_kb(field: str, pid: int | str = "self") -> int:
     """A ``kB`` line of /proc/PID/status (Linux): VmRSS is resident now, VmHWM the most ever."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -184,7 +219,10 @@ class PeakSampler:
         self._stop = context.Event()
         self._started = context.Event()
         self._peak: multiprocessing.queues.Queue[float] = context.Queue()
-        self._process = context.Process(target=_sample, args=(os.getpid(), self._started, self._stop, self._peak))
+        # A daemon: should the benchmark stop early, the sampler does not keep it from exiting.
+        self._process = context.Process(
+            target=_sample, args=(os.getpid(), self._started, self._stop, self._peak), daemon=True
+        )
 
     async def start(self) -> None:
         self._process.start()
@@ -220,9 +258,11 @@ def _request(port: int, body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
-    """Send one request and read its whole response; True for a 200 that names the saved task
-    (the help text of the warm-up request counts as well)."""
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, expect: re.Pattern[bytes] = TASK_NAMED
+) -> bool:
+    """Send one request and read its whole response; True for a 200 whose body matches ``expect``: by
+    default, that names the saved task (a refusal, which mentions /think but no task, is an error)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
@@ -233,7 +273,7 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     if length is None:
         return False  # the service always answers with a length; anything else counts as an error
     body = await reader.readexactly(length)
-    return status == 200 and (TASK_NAMED.search(body) is not None or b"/think" in body)
+    return status == 200 and expect.search(body) is not None
 
 
 async def _burst(
@@ -258,7 +298,7 @@ async def _burst(
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             if first:  # one uncounted request: it opens the service's lazy paths once, as any traffic would
-                check(await _exchange(reader, writer, warm), "the warm-up request failed")
+                check(await _exchange(reader, writer, warm, HELP_TEXT), "the warm-up request failed")
             await opened.wait()
             for request in pending:
                 started = time.perf_counter()
@@ -282,11 +322,14 @@ async def _burst(
     return latencies, errors, time.perf_counter() - wall
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument("--n", type=int, default=N)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_N} commands, {TINY_CONCURRENCY} at a time")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.n, args.concurrency = TINY_N, TINY_CONCURRENCY
     forbid_network()
     emit(asyncio.run(run(args.n, args.concurrency)))
 

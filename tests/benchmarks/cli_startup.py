@@ -8,10 +8,15 @@ and reports whether ``litellm`` ended up in ``sys.modules``.
 
 When a command misses the 300 ms target, ``python -X importtime`` is run once for it and the
 import time per package is printed on stderr and added as ``slow_imports``.
+
+    python -m tests.benchmarks.cli_startup [--runs 10] [--tiny]
+
+``--tiny`` (one timed run of each) runs the same scenario for the default test suite's smoke test.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -23,6 +28,7 @@ from pathlib import Path
 from tests.benchmarks._common import check, clean_env, emit, note
 
 RUNS = 10
+TINY_RUNS = 1
 TARGET_MS = 300.0
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = "from bots.terminal.cli import main; main()"
@@ -37,18 +43,18 @@ print(json.dumps({"litellm": "litellm" in sys.modules}))
 """
 
 
-def run(args: list[str], env: dict[str, str], extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def launch(args: list[str], env: dict[str, str], extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *extra, "-c", ENTRY, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
 
 
-def timed(args: list[str], env: dict[str, str]) -> list[float]:
-    run(args, env)  # warm the file-system cache and the .pyc files; not counted
+def timed(args: list[str], env: dict[str, str], runs: int) -> list[float]:
+    launch(args, env)  # warm the file-system cache and the .pyc files; not counted
     times: list[float] = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
-        done = run(args, env)
+        done = launch(args, env)
         times.append((time.perf_counter() - started) * 1000)
         check(done.returncode == 0, f"{args}: exit {done.returncode}: {done.stderr[-500:]}")
     return times
@@ -68,7 +74,7 @@ def slow_imports(args: list[str], env: dict[str, str], top: int = 10) -> list[st
     Third-party packages are grouped by their top-level name (``pydantic``, ``asyncio`` …); this
     project's modules by their first two components (``core.config``, ``core.outputs`` …).
     """
-    done = run(args, env, ("-X", "importtime"))
+    done = launch(args, env, ("-X", "importtime"))
     by_package: dict[str, int] = {}
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -82,13 +88,15 @@ def slow_imports(args: list[str], env: dict[str, str], top: int = 10) -> list[st
     return [f"total imports {total / 1000:.0f} ms"] + [f"{name} {us / 1000:.0f} ms" for name, us in ranked]
 
 
-def main() -> dict[str, object]:
+def run(runs: int = RUNS) -> dict[str, object]:
+    """Time ``runs`` fresh starts of each command and probe what they import (see the module docstring)."""
     with tempfile.TemporaryDirectory(prefix="openkoi-bench-cli-") as tmp:
         env = clean_env(Path(tmp) / "home")
-        help_ms = timed(["--help"], env)
-        status_ms = timed(["status"], env)
+        help_ms = timed(["--help"], env, runs)
+        status_ms = timed(["status"], env, runs)
         result: dict[str, object] = {
             "bench": "cli_startup",
+            "runs": runs,
             "help_ms_median": round(statistics.median(help_ms), 1),
             "help_ms_max": round(max(help_ms), 1),
             "status_ms_median": round(statistics.median(status_ms), 1),
@@ -106,5 +114,13 @@ def main() -> dict[str, object]:
     return result
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=RUNS, help="timed starts of each command")
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_RUNS} timed start of each command")
+    args = parser.parse_args(argv)
+    emit(run(TINY_RUNS if args.tiny else args.runs))
+
+
 if __name__ == "__main__":
-    emit(main())
+    main()

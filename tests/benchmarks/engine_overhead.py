@@ -20,16 +20,20 @@ again with ``litellm.acompletion`` replaced by an in-process stub that asks the 
 reply and sleeps 100 ms — no litellm, no SDK, no HTTP — and the time inside the stub is subtracted.
 
 Run with ``--profile`` to print the top cProfile entries of the measured tasks on stderr.
+
+    python -m tests.benchmarks.engine_overhead [--tasks 20] [--latency-ms 100] [--profile] [--tiny]
+
+``--tiny`` (2 tasks, 10 ms per call) runs the same scenario for the default test suite's smoke test.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import cProfile
 import io
 import pstats
 import re
-import sys
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -38,8 +42,9 @@ from tests.benchmarks._common import check, emit, engine_on, forbid_network, not
 from tests.fakes.model_server import FakeModelServer, Reply, estimate_tokens, json_reply, prompt_text
 from tests.fakes.scripts import directive, learnings, parliament, plan, requested_dimensions
 
-LATENCY = 0.1
+LATENCY = 0.1  # the fake model's seconds per call
 TASKS = 20
+TINY_TASKS, TINY_LATENCY = 2, 0.01
 ITERATIONS = 3
 TARGETS = {1: 0.5, 2: 0.6, 3: 0.7}  # threshold 0.8, improvement 0.05: continue to the limit
 CALLS_PER_TASK = 10  # directive, parliament, plan, execute, 3 evaluations, 2 revisions, learnings
@@ -73,12 +78,14 @@ def evaluate(body: dict[str, Any]) -> Reply:
     text = prompt_text(body)
     rev = _revision_of(body)
     dims = requested_dimensions(body)
+    # Revisions 2 and 3 change one line: the engine must evaluate them incrementally, as it would.
+    check(rev == 1 or len(dims) == 1, f"revision {rev} was evaluated in full ({dims})")
     weights = {name: float(w) for name, w in WEIGHT.findall(text)}
     share = sum(weights[d] for d in dims)
     value = round(0.5 + (TARGETS[rev] - 0.5) / share, 6)
     return json_reply(
         {
-            "dimensions": [{"name": d, "score": value, "rationale": "scripted"} for d in dims],
+            "dimensions": {d: {"score": value, "rationale": "scripted"} for d in dims},
             "findings": [
                 {
                     "severity": "major",
@@ -144,22 +151,23 @@ class Timers:
 
 
 async def run_task(harness: Any, n: int) -> None:
-    from core.models import Decision, TaskStatus
+    from core.models import LoopDecision, TaskStatus
 
     task = await harness.engine.submit(f"Write the release checklist for service {n}")
     done = await harness.engine.run(task.id)
     check(done.status is TaskStatus.DONE, f"task {n}: {done.status} {done.error}")
     check(done.iterations == ITERATIONS, f"task {n}: {done.iterations} iterations")
-    check(done.decision is Decision.ACCEPT_BEST, f"task {n}: decision {done.decision}")
+    check(done.decision is LoopDecision.ACCEPT_BEST, f"task {n}: decision {done.decision}")
     check(abs((done.score or 0) - TARGETS[ITERATIONS]) < 1e-6, f"task {n}: score {done.score}")
     check(f"[rev {ITERATIONS}]" in (done.output or ""), f"task {n}: output was not revised")
 
 
 class StubClient:
-    """``acompletion`` without litellm: the scripted reply after the same 100 ms, as a response-shaped object."""
+    """``acompletion`` without litellm: the scripted reply after the same latency, as a response-shaped object."""
 
     def __init__(self, server: FakeModelServer) -> None:
         self.server = server
+        self.latency = server.latency
         self.calls = 0
         self.inside = 0.0
 
@@ -167,7 +175,7 @@ class StubClient:
         started = time.perf_counter()
         body = {k: kwargs.get(k) for k in ("model", "messages", "response_format")}
         reply = await self.server.script(body)
-        await asyncio.sleep(LATENCY)
+        await asyncio.sleep(self.latency)
         self.calls += 1
         message = SimpleNamespace(content=reply.content, tool_calls=None)
         usage = SimpleNamespace(
@@ -178,11 +186,11 @@ class StubClient:
         return response
 
 
-async def engine_only(server: FakeModelServer) -> float:
+async def engine_only(server: FakeModelServer, tasks: int) -> float:
     """Engine ms per call with the client stack stubbed out (see the module docstring)."""
-    from core.llm.gateway import _LITELLM
+    from core.llm.gateway import load_litellm
 
-    litellm = _LITELLM.get()
+    litellm = load_litellm()
     real = litellm.acompletion
     stub = StubClient(server)
     litellm.acompletion = stub.acompletion
@@ -191,25 +199,26 @@ async def engine_only(server: FakeModelServer) -> float:
             await run_task(harness, 0)
             stub.calls, stub.inside = 0, 0.0
             started = time.perf_counter()
-            for n in range(1, TASKS + 1):
+            for n in range(1, tasks + 1):
                 await run_task(harness, n)
             wall = time.perf_counter() - started
             check(not harness.notices, f"notices: {harness.notices[:3]}")
     finally:
         litellm.acompletion = real
-    check(stub.calls == TASKS * CALLS_PER_TASK, f"{stub.calls} stubbed model calls")
+    check(stub.calls == tasks * CALLS_PER_TASK, f"{stub.calls} stubbed model calls")
     return (wall - stub.inside) / stub.calls * 1000
 
 
-async def main(profile: bool) -> dict[str, Any]:
-    from core.llm.gateway import _LITELLM
+async def run(tasks: int = TASKS, latency: float = LATENCY, profile: bool = False) -> dict[str, Any]:
+    """Time ``tasks`` tasks against a fake model answering after ``latency`` seconds (see the module docstring)."""
+    from core.llm.gateway import load_litellm
 
     timers = Timers()
-    server = FakeModelServer(latency=LATENCY)
+    server = FakeModelServer(latency=latency)
     install(server)
     timers.wrap_server(server)
     async with server, engine_on(server.url, "openkoi-bench-") as harness:
-        timers.wrap_client(_LITELLM.get())
+        timers.wrap_client(load_litellm())
         await run_task(harness, 0)  # warm-up: imports, first connection, caches
         check(len(server.requests) == CALLS_PER_TASK, f"warm-up made {server.kinds()}")
         server.requests.clear()
@@ -218,34 +227,46 @@ async def main(profile: bool) -> dict[str, Any]:
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        for n in range(1, TASKS + 1):
+        for n in range(1, tasks + 1):
             await run_task(harness, n)
         if profiler is not None:
             profiler.disable()
         wall = time.perf_counter() - started
         check(not harness.notices, f"notices: {harness.notices[:3]}")
     calls = len(server.requests)
-    check(calls == TASKS * CALLS_PER_TASK, f"{calls} model calls")
+    check(calls == tasks * CALLS_PER_TASK, f"{calls} model calls")
     if profiler is not None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
         note(out.getvalue())
-    stubbed = await engine_only(server)
-    overhead = (wall - calls * LATENCY) / calls * 1000
-    client = (timers.client - calls * LATENCY) / calls * 1000
+    stubbed = await engine_only(server, tasks)
+    overhead = (wall - calls * latency) / calls * 1000
+    client = (timers.client - calls * latency) / calls * 1000
     return {
         "bench": "engine_overhead",
-        "tasks": TASKS,
+        "tasks": tasks,
+        "latency_ms": round(latency * 1000, 1),
         "model_calls": calls,
         "wall_s": round(wall, 3),
         "overhead_ms_per_call": round(overhead, 2),
         "client_ms_per_call": round(client, 2),
         "engine_ms_per_call": round(overhead - client, 2),
-        "fake_server_ms_per_call": round((timers.server - calls * LATENCY) / calls * 1000, 2),
+        "fake_server_ms_per_call": round((timers.server - calls * latency) / calls * 1000, 2),
         "engine_only_ms_per_call": round(stubbed, 2),
     }
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tasks", type=int, default=TASKS)
+    parser.add_argument("--latency-ms", type=float, default=LATENCY * 1000, help="the fake model's time per call")
+    parser.add_argument("--profile", action="store_true", help="print the top cProfile entries on stderr")
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_TASKS} tasks at {TINY_LATENCY * 1000:.0f} ms")
+    args = parser.parse_args(argv)
+    tasks, latency = (TINY_TASKS, TINY_LATENCY) if args.tiny else (args.tasks, args.latency_ms / 1000)
     forbid_network()
-    emit(asyncio.run(main("--profile" in sys.argv[1:])))
+    emit(asyncio.run(run(tasks, latency, args.profile)))
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,10 @@ the engine leaves it: the task row, 1–3 scored iteration cycles, a deliberatio
 most, 👍/👎 for some (with notes), and a learning for one in ten. Deterministic for a given ``seed``;
 everything goes in one transaction with executemany, so 100,000 tasks take seconds, not minutes.
 
-    python -m tests.benchmarks.history [--events 100000]   # seeds a temp database, times build_digest
+    python -m tests.benchmarks.history [--events 100000] [--tiny]   # seeds a temp database, times build_digest
+
+As a benchmark it prints one JSON line: the seeding time and the best and worst of 5 builds of each
+digest. ``--tiny`` (1,000 tasks) runs the same scenario for the default test suite's smoke test.
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from core.store.db import Database
+from tests.benchmarks._common import check, emit, note
 
 WEEKS = 8
+EVENTS = 100_000
+TINY_EVENTS = 1_000
+BUILDS = 5  # of each digest; the best and the worst are reported
 PLATFORMS = [("slack", "C0ENG"), ("slack", "C0OPS"), ("discord", "D42"), ("telegram", "T7"), ("terminal", None)]
 CATEGORIES = ["code-review", "release-notes", "incident", "docs", "sql", "refactor"]
 SKILLS = ["self-iterate", "release-notes", "code-review", "incident-summary", "sql-helper"]
@@ -139,27 +146,43 @@ async def seed_history(db: Database, events: int, *, now: datetime, seed: int = 
     await db.run_batch(write)
 
 
-async def _main(events: int) -> None:
+async def run(events: int = EVENTS) -> dict[str, Any]:
+    """Seed ``events`` tasks into a temporary database, then build each digest ``BUILDS`` times."""
     from zoneinfo import ZoneInfo
 
     from core.reflection.digest import build_digest
 
     now = datetime(2026, 12, 2, 8, tzinfo=UTC)
+    result: dict[str, Any] = {"bench": "history", "events": events}
     with tempfile.TemporaryDirectory() as tmp:
         async with Database(Path(tmp) / "openkoi.db") as db:
             started = time.perf_counter()
             await seed_history(db, events, now=now)
-            print(f"seeded {events:,} tasks in {time.perf_counter() - started:.1f}s")
+            result["seed_s"] = round(time.perf_counter() - started, 2)
+            row = await db.fetchone("SELECT COUNT(*) FROM tasks")
+            seeded = row[0] if row else 0
+            check(seeded == events, f"seeded {seeded} of {events} tasks")
+            note(f"seeded {events:,} tasks in {result['seed_s']:.1f}s")
             for kind in ("daily", "weekly"):
                 timings = []
-                for _ in range(5):
+                for _ in range(BUILDS):
                     started = time.perf_counter()
                     digest = await build_digest(db, kind, now=now, tz=ZoneInfo("Europe/Berlin"))
                     timings.append((time.perf_counter() - started) * 1000)
-                print(f"{kind}: {min(timings):.0f} ms best, {max(timings):.0f} ms worst of 5 — {digest.headline}")
+                check(not digest.empty, f"the {kind} digest found no tasks")
+                note(f"{kind}: {min(timings):.0f} ms best, {max(timings):.0f} ms worst of {BUILDS} — {digest.headline}")
+                result[f"{kind}_ms_best"] = round(min(timings), 1)
+                result[f"{kind}_ms_worst"] = round(max(timings), 1)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Both digests over a seeded task history.")
+    parser.add_argument("--events", type=int, default=EVENTS)
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_EVENTS:,} tasks")
+    args = parser.parse_args(argv)
+    emit(asyncio.run(run(TINY_EVENTS if args.tiny else args.events)))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=100_000)
-    asyncio.run(_main(parser.parse_args().events))
+    main()

@@ -10,7 +10,10 @@ scope (the worst case: sqlite-vec brute force over every vector), and the exact-
 used when the extension cannot load. ``min_similarity`` is 0 so that every candidate row is
 fetched and budgeted (the most work a recall can do).
 
-    python -m tests.benchmarks.recall_latency [--memories 100000] [--queries 200] [--channels 100] [--quick]
+    python -m tests.benchmarks.recall_latency [--memories 100000] [--queries 200] [--channels 100] [--quick] [--tiny]
+
+``--tiny`` (1,000 memories in 4 channels, 5 queries, all three scenarios) runs the same scenario for
+the default test suite's smoke test.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ ADVICE = [
     "prefer small, reversible changes to {s}", "the team wants a short summary before any work on {s}",
 ]  # fmt: skip
 STEPS = ["taking a backup", "a dry run", "reading the last incident", "asking the owner", "running the load test"]
+MEMORIES, QUERIES, CHANNELS = 100_000, 200, 100
+TINY_MEMORIES, TINY_QUERIES, TINY_CHANNELS = 1_000, 5, 4
 
 
 def real_learnings(n: int, rng: random.Random) -> list[str]:
@@ -97,13 +102,11 @@ def fill(path: Path, keys: list[str], vectors: np.ndarray, texts: list[str], emb
 
 
 async def measure(memory: Any, scope: Any, texts: list[str], exact_top: Any, token_budget: int) -> dict[str, Any]:
-    from core.memory.recall import recall
-
-    await recall(memory, texts[0], scope, token_budget)  # the first embedding loads the model; not counted
+    await memory.recall(texts[0], scope, token_budget)  # the first embedding loads the model; not counted
     times, overlaps, recalled = [], [], []
     for text in texts:
         started = time.perf_counter()
-        found = await recall(memory, text, scope, token_budget)
+        found = await memory.recall(text, scope, token_budget)
         times.append((time.perf_counter() - started) * 1000)
         recalled.append(len(found.ids))
     searches = []
@@ -165,7 +168,10 @@ async def scenario(
         return figures
 
 
-async def run(total: int, n_queries: int, channels: int, quick: bool) -> dict[str, Any]:
+async def run(
+    total: int = MEMORIES, n_queries: int = QUERIES, channels: int = CHANNELS, quick: bool = False
+) -> dict[str, Any]:
+    """Recall over ``total`` memories in ``channels`` channels, ``n_queries`` queries (see the module docstring)."""
     from core.memory.embedder import LocalEmbedder
     from core.models import Scope
 
@@ -208,7 +214,7 @@ async def run(total: int, n_queries: int, channels: int, quick: bool) -> dict[st
         "p50_ms": scoped["p50_ms"],
         "p99_ms": scoped["p99_ms"],
         "recall_at_10": scoped["recall_at_10"],
-        "layout": f"{channels} channels + {n_global} global; a query sees {scoped['visible']}",
+        "layout": f"{channels} channels + {keys.count('global')} global; a query sees {scoped['visible']}",
         "embed_p50_ms": round(statistics.median(embed_times), 2),
         "load_average": round(os.getloadavg()[0], 2),
         "scoped": scoped,
@@ -216,13 +222,16 @@ async def run(total: int, n_queries: int, channels: int, quick: bool) -> dict[st
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--memories", type=int, default=100_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--channels", type=int, default=100)
+    parser.add_argument("--memories", type=int, default=MEMORIES)
+    parser.add_argument("--queries", type=int, default=QUERIES)
+    parser.add_argument("--channels", type=int, default=CHANNELS)
     parser.add_argument("--quick", action="store_true", help="Only the scoped scenario (no fallback, no one-scope).")
-    args = parser.parse_args()
+    parser.add_argument("--tiny", action="store_true", help=f"{TINY_MEMORIES:,} memories, {TINY_QUERIES} queries")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.memories, args.queries, args.channels = TINY_MEMORIES, TINY_QUERIES, TINY_CHANNELS
     forbid_network()
     with tempfile.TemporaryDirectory(prefix="openkoi-recall-home-") as home:
         os.environ.clear()

@@ -427,7 +427,7 @@ async def test_an_override_approved_just_before_a_crash_continues_after_restart(
         await attach(svc)
         task_id, cid = await blocked_task(svc, fake_model)
         # The decision is recorded, then the process dies before the continuation runs.
-        assert await svc.engine.decide(task_id, cid, True, ALICE.label)
+        assert await svc.engine.decide_confirmation(task_id, cid, True, ALICE.label)
         assert await status_of(svc, task_id) is TaskStatus.AWAITING_CONFIRMATION
     async with running_service(settings, service_settings()) as svc2:
         await attach(svc2)

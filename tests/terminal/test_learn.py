@@ -15,7 +15,7 @@ from bots.terminal.cli import cli
 from core.config import load_settings
 from core.memory.embedder import LocalEmbedder
 from core.store import Store
-from tests.test_mining import ANNOUNCES, CERTS, DEPLOYS, REPORT
+from tests.core.reflection.test_mining import ANNOUNCES, CERTS, DEPLOYS, REPORT
 from tests.usage_log import insert
 
 

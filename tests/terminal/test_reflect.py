@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 from bots.terminal.cli import cli
 from core.config import load_settings
 from core.store.db import Database
+from tests.core.reflection.test_reflection import seed
 from tests.support import probe_command
-from tests.test_reflection import seed
 
 
 @pytest.fixture

@@ -1,0 +1,188 @@
+"""A task cut into clauses, each read as doing something or only talking about it.
+
+Why clauses: "explain the difference between DELETE and TRUNCATE" names a destructive statement without
+asking for it, while "explain nothing, just drop the prod db" asks for it after a cue. A cue (explain,
+review, draft, list, don't …) quiets only its own clause, and a new clause starts at a sentence end, at
+"; " or ": ", and at a comma or conjunction followed by an action verb (", just drop …", "and delete …").
+A clause's mode is read from its head, the words after polite lead-ins ("could you please"); a clause
+that is only "run it" / "do it" brings back what an earlier drafting clause had quieted ("write the SQL
+to drop the temp tables and run it"). Anything not recognised as talk is action: the grammar errs towards
+caution.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from dataclasses import dataclass, replace
+
+from core.gate.normalise import fold_pattern
+from core.gate.spec import GrammarSpec, Mode
+
+# A sentence ends here; ":" and "." only before a space or the end, so "s3://bucket", "config.yaml" and
+# "v2.3" stay whole, while ";" always ends a statement (SQL, shell).
+_STRONG = re.compile(r"[.!?:](?=\s|$)|;|\n|[。！？；]")
+# How far before a match a negation or a topic cue is looked for ("do not send", "the risk of dropping").
+_NEAR = 48
+_BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
+# Skipped before a clause's head: spaces, and marks that open a sentence or a quote ("¿cómo …", "`rm …`").
+_OPENING = " \t¿¡\"'`(*>-•[«"
+# Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# Identifiers count as words: "drop" is not in "drop_table", "api" not in "test_api".
+_LETTER = "a-z0-9_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
+
+
+def alternation(terms: list[str]) -> str:
+    """Terms as one regular expression that matches whole words only: "drop" is not in "dropdown" nor in
+    "drop_table" (scripts without spaces have no word edges to respect)."""
+    # One guard around the whole alternation is the same assertion as one per term, and lets the regex
+    # engine give up at once inside a word instead of trying every term there.
+    return f"(?<![{_LETTER}])(?:" + "|".join(f"(?:{term})" for term in terms) + f")(?![{_LETTER}])"
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of the folded text: ``[start, end)``; ``core`` is where its head starts; ``private``
+    when it names only the person's own machine ("on my laptop", "my local minikube")."""
+
+    start: int
+    end: int
+    core: int
+    mode: Mode
+    cue: str
+    anaphora: bool
+    private: bool = False
+
+
+class Grammar:
+    """The compiled ``[grammar]`` of a rulebook: splits folded text into clauses."""
+
+    def __init__(self, spec: GrammarSpec) -> None:
+        def compile_alt(terms: list[str]) -> str:
+            return alternation([fold_pattern(t) for t in terms])
+
+        act = compile_alt(spec.act_verbs)
+        conj = compile_alt(spec.conjunctions)
+        self._weak = re.compile(rf"(?:,\s*|\s+{conj}\s+|、)(?=(?:{conj}\s+)*{act})")
+        self._lead = re.compile(rf"(?:{compile_alt(spec.leads)}|{conj})(?:\s*[,!]\s*|\s+|$)")
+        self._anaphora = re.compile(rf"{compile_alt(spec.anaphora)}\s*$")
+        self._heads = (
+            (Mode.NEGATED, re.compile(compile_alt(spec.negation_head))),
+            (Mode.TALK, re.compile(compile_alt(spec.talk))),
+            (Mode.DRAFT, re.compile(compile_alt(spec.draft))),
+            (Mode.READ, re.compile(compile_alt(spec.read))),
+        )
+        self._artefact = re.compile(
+            rf"{compile_alt(spec.artefact_verbs)}(?:\s+\S+){{0,4}}?\s+{compile_alt(spec.artefacts)}"
+        )
+        self._anywhere = re.compile(compile_alt(spec.anywhere_talk))
+        self._talk_near = re.compile(rf"{compile_alt(spec.talk_near)}\s+$")
+        self._negation_near = re.compile(rf"{compile_alt(spec.negation_near)}(?:\s+\S+){{0,2}}\s*$")
+        self._negation_after = re.compile(compile_alt(spec.negation_after))
+        self._statement = re.compile(compile_alt(spec.statement))
+        self._private = re.compile(compile_alt(spec.private))
+        self._shared = re.compile(compile_alt(spec.shared))
+        self._negation_tail = re.compile(rf"{compile_alt(spec.negation_tail)}\s*$")
+
+    def split(self, text: str) -> list[Clause]:
+        """The clauses of folded ``text``, in order; the punctuation that ends a sentence belongs to none."""
+        pieces: list[tuple[int, int, bool]] = []  # start, end, after a colon
+        start = 0
+        colon = False
+        for match in _STRONG.finditer(text):
+            pieces.extend(self._weak_split(text, start, match.start(), colon))
+            colon = match.group(0) == ":"
+            start = match.end()
+        if start < len(text):
+            pieces.extend(self._weak_split(text, start, len(text), colon))
+        clauses: list[Clause] = []
+        for begin, end, after_colon in pieces:
+            clause = self._read(text, begin, end)
+            previous = clauses[-1] if clauses else None
+            # "explain what this does: rm -rf $TMPDIR" — a colon after a cue introduces what the cue
+            # is about, unless the clause restarts with a lead-in ("review done: now drop it").
+            if (
+                after_colon
+                and previous is not None
+                and previous.mode is not Mode.ACT
+                and clause.mode in (Mode.ACT, Mode.READ)
+                and clause.core == self._skip_space(text, begin)
+            ):
+                clause = replace(clause, mode=previous.mode, cue=previous.cue)
+            clauses.append(clause)
+        return clauses
+
+    @staticmethod
+    def clause_at(clauses: list[Clause], position: int) -> Clause:
+        """The clause holding ``position`` (or, on a sentence's end mark, the clause it ends)."""
+        index = bisect.bisect_right(clauses, position, key=lambda clause: clause.start)
+        return clauses[max(0, index - 1)]
+
+    def discussed_near(self, text: str, clause: Clause, start: int) -> bool:
+        """Words just before ``start`` that make what follows a topic, not a request ("the risk of
+        dropping …", "how to delete …", "instead of wiping …")."""
+        return bool(self._talk_near.search(text, max(clause.start, start - _NEAR), start))
+
+    def negated_near(self, text: str, clause: Clause, start: int, end: int) -> bool:
+        """A negation just before the words at ``[start, end)`` ("do not send", "without deleting",
+        "ne supprime pas") or just after them ("削除しないで")."""
+        if self._negation_near.search(text, max(clause.start, start - _NEAR), start):
+            return True
+        return bool(self._negation_after.match(text, end, min(clause.end, end + 12)))
+
+    @staticmethod
+    def _skip_space(text: str, position: int) -> int:
+        while position < len(text) and text[position] in _OPENING:
+            position += 1
+        return position
+
+    def _weak_split(self, text: str, start: int, end: int, colon: bool) -> list[tuple[int, int, bool]]:
+        # "the difference between TRUNCATE and DELETE": "and" joins two names, it starts no instruction.
+        cuts = [
+            m.start()
+            for m in self._weak.finditer(text, start, end)
+            if m.start() > start and not _BETWEEN.search(text, start, m.start())
+        ]
+        bounds = [start, *cuts, end]
+        return [(a, b, colon and i == 0) for i, (a, b) in enumerate(itertools.pairwise(bounds)) if a < b]
+
+    def _read(self, text: str, start: int, end: int) -> Clause:
+        clause = self._mode(text, start, end)
+        body = text[start:end]
+        if self._private.search(body) and not self._shared.search(body):
+            clause = replace(clause, private=True)
+        return clause
+
+    def _mode(self, text: str, start: int, end: int) -> Clause:
+        core = self._skip_space(text, start)
+        while True:
+            lead = self._lead.match(text, core, end)
+            if lead is None or lead.end() == core:
+                break
+            core = self._skip_space(text, lead.end())
+        body = text[core:end]
+        anaphora = bool(self._anaphora.match(text, core, end))
+        for mode, pattern in self._heads:
+            head = pattern.match(text, core, end)
+            if head:
+                return Clause(start, end, core, mode, head.group(0), anaphora)
+        artefact = self._artefact.match(text, core, end)
+        if artefact:
+            return Clause(start, end, core, Mode.DRAFT, artefact.group(0), anaphora)
+        # "the prod deploy is stuck", "the DELETE endpoint returns 500": a description, not a request.
+        statement = self._statement.match(text, core, end)
+        if statement:
+            return Clause(start, end, core, Mode.TALK, statement.group(0), anaphora)
+        if _UNSPACED.search(body):
+            found = self._anywhere.search(body)
+            if found:
+                return Clause(start, end, core, Mode.TALK, found.group(0), anaphora)
+            # Without a verb up front, a question mark is the clearest sign of a question.
+            if text.startswith("?", end):
+                return Clause(start, end, core, Mode.TALK, "?", anaphora)
+        tail = self._negation_tail.search(text, core, end)
+        if tail:
+            return Clause(start, end, core, Mode.NEGATED, tail.group(0), anaphora)
+        return Clause(start, end, core, Mode.ACT, "", anaphora)

@@ -1,0 +1,271 @@
+"""The stages of one run of a task, each persisted before it is announced.
+
+The engine (``core.engine``) calls them in order and decides how the task ends. Each stage here calls
+its concept's package (``core.memory``, ``core.deliberation``, ``core.skills``, ``core.loop``), stores
+what it produced on the task, and publishes the event that shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from core.budget import TaskBudget
+from core.config import Settings
+from core.deliberation import parliament, sovereign
+from core.deliberation import simulate as simulation
+from core.deliberation.soul import load_soul
+from core.deliberation.verdict import Verdict
+from core.errors import BudgetExceeded, ModelCallError, StructuredOutputError, TaskTimeout
+from core.events import (
+    ConfirmationNeeded,
+    DeliberationReady,
+    DirectiveReady,
+    EventBus,
+    Learned,
+    Notice,
+    PlanReady,
+    Recalled,
+    SimulationReady,
+    SkillsChosen,
+)
+from core.llm.gateway import CallContext, ModelGateway
+from core.loop import planner
+from core.loop.executor import Escalation, Executor
+from core.loop.peer import LoopOutcome, PeerLoop
+from core.loop.tools import Tool, ToolLoopDetector, workspace_tools
+from core.memory import learning
+from core.memory.embedder import EmbedderUnavailable
+from core.memory.memory import Memory
+from core.memory.recall import Recall
+from core.models import Role, Task, TaskStatus
+from core.outputs import Directive, Plan, Simulation
+from core.skills import Rubric, RubricSet, SkillCatalog
+from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
+from core.skills.use import ChosenSkills, choose_for_task
+from core.store import Store
+
+
+@dataclass
+class TaskRun:
+    """One run of a task: what its stages share, and the stages themselves."""
+
+    settings: Settings
+    store: Store
+    bus: EventBus
+    memory: Memory
+    task: Task
+    budget: TaskBudget
+    gateway: ModelGateway
+    # The directory the file tools may read; None: no file tools. ``tools``, when given, replace them.
+    workspace: Path | None = None
+    tools: list[Tool] | None = None
+    escalate: Escalation | None = None
+    # Set when the loop starts: its outcome so far outlives a budget or time abort.
+    loop: PeerLoop | None = None
+    ctx: CallContext = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ctx = CallContext(self.task.id, self.budget)
+
+    async def warn_if_unpriced(self) -> None:
+        """A cost budget means nothing for a model with no known price: say so before spending."""
+        gateway = self.gateway
+        unpriced = sorted({ref.name for ref in map(gateway.ref_for, Role) if not gateway.prices(ref).known})
+        if unpriced:
+            await self.bus.publish(
+                Notice(
+                    self.task.id,
+                    f"no price is known for {', '.join(unpriced)}, so the cost budget cannot be enforced "
+                    "(the token and time budgets still are); set [pricing] in config.toml to enforce it",
+                    "warn",
+                )
+            )
+
+    async def recall(self) -> Recall:
+        """Memories for the task within its share of tokens, recorded on the task. Memory helps a task
+        but is never a reason for it to fail: if the embedder cannot run, the task goes on without."""
+        task = self.task
+        token_budget = int(self.budget.token_budget * self.settings.iteration.recall_share)
+        try:
+            recalled = await self.memory.recall(task.description, task.scope, token_budget, task.id)
+        except EmbedderUnavailable as exc:
+            await self.bus.publish(Notice(task.id, f"no memories recalled: {exc}", "warn"))
+            recalled = Recall()
+        await self.store.tasks.update(
+            task.id, recall_ms=round(recalled.ms, 3), recall_tokens=recalled.tokens, recall_memories=len(recalled.ids)
+        )
+        await self.bus.publish(Recalled(task.id, len(recalled.ids), recalled.tokens))
+        return recalled
+
+    async def directive(self, recall: str) -> str:
+        """The Sovereign's directive, rendered; stored once, so a resumed task keeps its framing."""
+        return sovereign.render(await self._directive(recall))
+
+    async def _directive(self, recall: str) -> Directive:
+        task = self.task
+        stored = await self.store.tasks.stored_json(task.id, "directive_json")
+        if stored is not None:
+            return Directive.model_validate(stored)
+        soul = load_soul(self.settings.config_dir, self.workspace)
+        framing = await sovereign.frame(self.gateway, self.ctx, soul, task.description, recall)
+        await self.store.tasks.update(
+            task.id, directive_json=framing.directive.model_dump_json(), directive_fallback=int(framing.fallback)
+        )
+        if framing.fallback:
+            await self.bus.publish(
+                Notice(task.id, f"directive call failed, using the static fallback: {framing.error}", "warn")
+            )
+        await self.bus.publish(DirectiveReady(task.id, framing.directive, framing.fallback))
+        return framing.directive
+
+    async def deliberate(self, directive: str, recall: str) -> Verdict:
+        """The Parliament's verdict, recorded with its votes."""
+        task_id = self.task.id
+        verdict, model = await parliament.deliberate(self.gateway, self.ctx, self.task.description, directive, recall)
+        deliberation_id = await self.store.deliberations.record(task_id, verdict, model)
+        await self.bus.publish(DeliberationReady(task_id, deliberation_id, verdict))
+        return verdict
+
+    async def await_confirmation(self, verdict: Verdict) -> Task:
+        """Stop at a blocking verdict: a pending confirmation a person decides (until it expires)."""
+        task = self.task
+        ttl = timedelta(minutes=self.settings.parliament.confirmation_ttl_minutes)
+        kind = verdict.outcome.value
+        confirmation_id = await self.store.confirmations.create(task.id, kind, verdict.reason, task.requester, ttl)
+        await self.store.tasks.set_status(task.id, TaskStatus.AWAITING_CONFIRMATION)
+        a = verdict.assessment
+        await self.bus.publish(
+            ConfirmationNeeded(
+                task.id,
+                confirmation_id,
+                kind,
+                verdict.reason,
+                a.reversibility if a else None,
+                a.blast_radius if a else None,
+                a.permission_level if a else None,
+            )
+        )
+        return await self.store.tasks.get(task.id)
+
+    async def stored_caveats(self) -> list[str]:
+        """The caveats of the verdict a person overrode, its blocks among them."""
+        latest = await self.store.deliberations.latest(self.task.id)
+        if latest is None:
+            return []
+        votes = latest["votes"]
+        caveats = [f"{v['agency']}: {v['caveat'] or v['reason']}" for v in votes if v["vote"] == "APPROVE_WITH_CAVEAT"]
+        caveats += [f"{v['agency']} (overridden block): {v['reason']}" for v in votes if v["vote"] == "BLOCK"]
+        return caveats
+
+    async def simulate(self, directive: str, caveats: list[str]) -> Simulation:
+        """``--simulate``'s possible futures, stored on the task."""
+        deliberation = "\n".join(caveats) or "approved without caveats"
+        sim = await simulation.simulate(self.gateway, self.ctx, self.task.description, directive, deliberation)
+        await self.store.tasks.update(self.task.id, simulation_json=sim.model_dump_json())
+        await self.bus.publish(SimulationReady(self.task.id, sim))
+        return sim
+
+    async def skills(self, catalog: SkillCatalog) -> tuple[RubricSet, ChosenSkills]:
+        """The evaluator rubrics, and the task skills chosen for the task within their token share."""
+        task = self.task
+        for problem in catalog.problems:  # a broken SKILL.md is skipped, not fatal to the task
+            await self.bus.publish(Notice(task.id, f"{problem.label} skipped: {problem.reason}", "warn"))
+        skills = await choose_for_task(
+            self.store,
+            catalog,
+            task.id,
+            task.description,
+            asked_for=task.options.skill,
+            token_limit=int(self.budget.token_budget * self.settings.skills.token_share),
+            settings=self.settings.skills,
+            category_hint=task.category,
+        )
+        await self.bus.publish(SkillsChosen(task.id, tuple(skills.names), skills.tokens, task.options.skill))
+        return catalog.rubrics, skills
+
+    async def plan(self, directive: str, caveats: list[str], recall: str, rubrics: RubricSet, skills: str) -> Plan:
+        """The planner's plan (or the labelled fallback), stored with the category it chose."""
+        task_id = self.task.id
+        planning = await planner.make_plan(
+            self.gateway, self.ctx, self.task.description, directive, caveats, recall, rubrics, skills
+        )
+        plan = planning.plan
+        await self.store.tasks.update(task_id, plan_json=plan.model_dump_json(), category=plan.category)
+        if planning.fallback:
+            text = f"the planner's reply was unusable ({planning.error}); using the fallback plan"
+            await self.bus.publish(Notice(task_id, text, "warn"))
+        await self.bus.publish(PlanReady(task_id, plan, planning.fallback))
+        return plan
+
+    async def iterate(self, context: str, rubric: Rubric, read_only: bool) -> LoopOutcome:
+        """The PEER loop over the task, judged by ``rubric`` (not at all when ``read_only``)."""
+        self.loop = self._loop()
+        task = self.task
+        return await self.loop.run(self.ctx, self.budget, task.id, task.description, context, rubric, read_only)
+
+    def _loop(self) -> PeerLoop:
+        it, ts, options = self.settings.iteration, self.settings.tools, self.task.options
+        executor = Executor(
+            self.gateway,
+            self.bus,
+            self.tools if self.tools is not None else self._workspace_tools(),
+            ToolLoopDetector(ts.loop_warning, ts.loop_escalate, ts.loop_abort),
+            self.settings.data_dir / "tool-output",
+            ts,
+            self.escalate,
+        )
+        return PeerLoop(
+            self.gateway,
+            executor,
+            self.store.cycles,
+            self.bus,
+            it,
+            options.max_iterations or it.max_iterations,
+            options.quality_threshold if options.quality_threshold is not None else it.quality_threshold,
+        )
+
+    def _workspace_tools(self) -> list[Tool]:
+        """File tools over the explicit workspace only: with none (``openkoi serve`` without
+        ``[tools] workspace``) the agent gets no file tools, never the process's working directory,
+        which for a service is often ``/`` or the directory holding its ``.env``."""
+        if self.workspace is None:
+            return []
+        return workspace_tools(self.workspace, private=(self.settings.config_dir, self.settings.data_dir))
+
+    async def learn(self, outcome: LoopOutcome) -> int:
+        """Learnings from the loop's history, remembered in the task's scope; how many. A failed
+        extraction is said, never a reason for the task to fail."""
+        task = self.task
+        try:
+            extracted = await learning.extract(self.gateway, self.ctx, task.description, outcome.history())
+        except (BudgetExceeded, TaskTimeout, ModelCallError, StructuredOutputError) as exc:
+            await self.bus.publish(Notice(task.id, f"no learnings saved: {exc}", "warn"))
+            return 0
+        for item in extracted.learnings:
+            _, reinforced = await self.memory.remember(item.kind.value, item.text, item.confidence, task.scope, task.id)
+            await self.bus.publish(Learned(task.id, item.text, reinforced))
+        return len(extracted.learnings)
+
+
+def loop_caveats(verdict: Verdict) -> list[str]:
+    """What the loop must respect. A blocked verdict reaches the loop only in a simulation, which
+    executes nothing, so a block does not stop it: it shows what the blocked action would lead to."""
+    caveats = list(verdict.caveats)
+    if verdict.blocked:
+        caveats.insert(0, f"BLOCKED ({verdict.outcome.value}): {verdict.reason}")
+    return caveats
+
+
+def loop_context(directive: str, caveats: list[str], plan: Plan, recall: str, skills: str = "") -> str:
+    """What the executor works from: the directive, the caveats, the plan, the skills and the memories."""
+    parts = [f"Directive:\n{directive}"]
+    if caveats:
+        parts.append("Parliament caveats (respect these):\n" + "\n".join(f"- {c}" for c in caveats))
+    parts.append("Plan:\n" + planner.render(plan))
+    if skills:
+        parts.append(f"{SKILLS_TITLE}:\n{skills}")
+    if recall:
+        parts.append("Relevant learnings:\n" + recall)
+    return "\n\n".join(parts)
