@@ -2,8 +2,7 @@
 
 Each entry point is named after its platform and points at that platform's ``PlatformSpec``
 (``foo = "my_package.spec:FOO"``), so a separately installed package adds a platform without an edit here.
-Platforms are listed (start-up report, doctor, digests) by their spec's
-``order``, then by name. A plugin that cannot be loaded, or is not what it claims, is a ``PluginError``
+Platforms are listed (start-up report, doctor, digests) by their spec's ``order``, then by name. A plugin that cannot be loaded, or is not what it claims, is a ``PluginError``
 naming it; nothing starts with a broken registry.
 """
 
@@ -19,12 +18,11 @@ from typing import Any
 
 from bots.chat.settings import PlatformSettings
 from bots.chat.spec import PlatformSpec
-from core.config import PLATFORM_GROUP, forget_platform_sections
+from core.config import PLATFORM_GROUP, SERVICE_SECTIONS, forget_platform_sections
 from core.errors import ConfigError
 
 GROUP = PLATFORM_GROUP
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-_RESERVED = {"serve", "digest"}  # the service's own sections
 
 
 class PluginError(ConfigError):
@@ -55,8 +53,9 @@ def _spec_of(entry: EntryPoint) -> PlatformSpec[Any]:
     def broken(problem: str) -> PluginError:
         return PluginError(f"chat platform plugin {entry.name!r} ({_origin(entry)}) {problem}")
 
-    if not _NAME.fullmatch(entry.name) or entry.name in _RESERVED:
-        raise broken("has a name that cannot be a config.toml section: use lowercase letters, digits and _")
+    if not _NAME.fullmatch(entry.name) or entry.name in SERVICE_SECTIONS:
+        reserved = " or ".join(SERVICE_SECTIONS)
+        raise broken(f"has a name that cannot be a config.toml section of its own (a-z, 0-9, _; not {reserved})")
     try:
         spec = entry.load()
     except Exception as exc:

@@ -136,7 +136,7 @@ async def test_the_in_memory_test_platform_registers_under_its_own_name(settings
         ("broken", "no_such_module.spec:BROKEN", "could not be loaded: ModuleNotFoundError"),
         ("notaspec", "tests.fakes.chat_platform:NAME", "is not a PlatformSpec (it is a str)"),
         ("misnamed", "tests.fakes.chat_platform:RECORDING", "is registered as 'misnamed' but its spec is named"),
-        ("serve", "tests.fakes.chat_platform:RECORDING", "has a name that cannot be a config.toml section"),
+        ("serve", "tests.fakes.chat_platform:RECORDING", "cannot be a config.toml section of its own"),
     ],
 )
 def test_a_broken_platform_plugin_is_an_error_naming_it(tmp_path: Path, name: str, target: str, problem: str) -> None:
