@@ -13,13 +13,14 @@ import sys
 import time
 from typing import Any, Literal
 
+from bots.chat import registry
 from core.secrets import SECRETS, install_log_redaction
 
 LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING, "info": logging.INFO,
           "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
-# Libraries that are chatty below WARNING; shown at their own level only when tracing.
-NOISY = ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "aiosqlite", "telegram", "slack_sdk", "slack_bolt",
-         "discord")  # fmt: skip
+# Libraries that are chatty below WARNING; shown at their own level only when tracing. Each chat platform's
+# SDK loggers are added from its spec (``noisy``).
+NOISY = ("LiteLLM", "litellm", "httpx", "httpcore", "openai", "aiosqlite")
 TASKS_LOGGER = "openkoi.tasks"
 # Attributes a record carries when it is about one task (see bots.chat.tasklog); JSON lines include them.
 TASK_FIELDS = ("task_id", "event", "platform", "channel")
@@ -72,8 +73,19 @@ def configure(level: str, fmt: Literal["text", "json"] = "text", *, timestamps: 
     root.addHandler(handler)
     root.setLevel(LEVELS[level])
     if level != "trace":
-        for noisy in NOISY:
+        for noisy in noisy_loggers():
             logging.getLogger(noisy).setLevel(max(LEVELS[level], logging.WARNING))
+
+
+def noisy_loggers() -> tuple[str, ...]:
+    """The loggers kept at WARNING unless tracing: the libraries' and every registered platform SDK's. A broken
+    platform plugin is reported where platforms are used (``openkoi serve``, ``doctor``), not here: logging for
+    ``openkoi think`` must not depend on it."""
+    try:
+        specs = registry.platforms().values()
+    except registry.PluginError:
+        return NOISY
+    return (*NOISY, *(name for spec in specs for name in spec.loggers))
 
 
 def show_task_events(level: str) -> None:

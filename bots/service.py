@@ -1,7 +1,7 @@
-"""`openkoi serve`: one process hosting every configured chat platform.
+"""`openkoi serve`: one process hosting every configured chat platform (``bots.chat.registry``).
 
-An aiohttp server (Slack's `/slack/events`, Telegram's `/telegram/webhook`, `/healthz`, `/readyz`),
-the Slack Socket Mode, Discord gateway and Telegram polling clients, a pool of workers taking saved
+An aiohttp server (`/healthz`, `/readyz`, and the routes the platforms add: Slack's `/slack/events`,
+Telegram's `/telegram/webhook`), the platforms' own clients (gateways, sockets, polling), a pool of workers taking saved
 tasks from SQLite, the thread publisher, the confirmation desk, and (once the platforms are up) the
 scheduled jobs (``bots/schedule.py``; one process per database runs them). On start it recovers what a
 previous process left unfinished; on SIGTERM it stops taking commands, lets running tasks finish for
@@ -19,25 +19,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 import signal
 import stat
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bots.chat import http_guard
+from bots.chat import http_guard, registry
 from bots.chat.access import AccessPolicy
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.digest_post import DigestBuilder, DigestPoster, stored_digest_builder
 from bots.chat.ingress import ACTIVE, Ingress
 from bots.chat.intake import IntakeWriter
-from bots.chat.platform import ChatPlatform
+from bots.chat.platform import Adapter
 from bots.chat.proposal_desk import ProposalDesk
 from bots.chat.publisher import ThreadPublisher
 from bots.chat.queue import TaskQueue, job_name, task_of
@@ -61,14 +60,6 @@ if TYPE_CHECKING:
     from scheduler.schedule import Schedule
 
 log = logging.getLogger(__name__)
-
-PLATFORMS = ("slack", "discord", "telegram")
-
-
-class Adapter(ChatPlatform, Protocol):
-    """A chat platform the service runs: it may add HTTP routes before the server starts."""
-
-    def add_routes(self, app: web.Application) -> None: ...
 
 
 @dataclass
@@ -158,7 +149,7 @@ class Service:
         self.publisher.attach(bus)
         # The queue is the tasks table: workers take saved tasks of the platforms that are on.
         self.pool = WorkerPool(s.serve.workers, TaskQueue(self.engine, self.publisher, self.live_platforms))
-        policies = {name: AccessPolicy(getattr(s, name).access) for name in PLATFORMS}
+        policies = {name: AccessPolicy(s.platform(name).access) for name in registry.names()}
         self.desk = ConfirmationDesk(self.engine, self.pool, policies)
         limits = QueueLimits(s.serve.queue_limit_per_user, s.serve.queue_limit_per_channel)
         intake = IntakeWriter(self.store.intake, limits)
@@ -253,8 +244,8 @@ class Service:
 
     def _build_adapters(self) -> None:
         s = self.service
-        for name in PLATFORMS:
-            reason = getattr(s, name).off_reason()
+        for name in registry.names():
+            reason = s.platform(name).off_reason()
             if reason is not None:
                 self.off[name] = reason
                 continue
@@ -274,11 +265,8 @@ class Service:
         self.ingress.digests = self.digests.request
 
     def _make(self, name: str) -> Adapter:
-        # Imported here: each SDK is heavy, and a platform that is off should cost nothing.
-        module = importlib.import_module(f"bots.{name}.adapter")
-        factory = getattr(module, f"{name.capitalize()}Adapter")
-        adapter: Adapter = factory(getattr(self.service, name), self.ingress, self.desk)
-        return adapter
+        # The spec's factory imports the SDK: each is heavy, and a platform that is off should cost nothing.
+        return registry.spec(name).adapter(self.service.platform(name), self.ingress, self.desk)
 
     def _announce(self) -> None:
         s = self.service.serve
@@ -287,16 +275,14 @@ class Service:
             lines.append(f"  model: {self.model_line}")
         else:
             lines.append(f"  model: missing — {self.model_line}; every task will fail until one is set")
-        for name in PLATFORMS:
+        for name in registry.names():
             if name in self.adapters and name not in self.off:
                 lines.append(f"  {name}: on")
             else:
                 lines.append(f"  {name}: off — {self.off.get(name, 'not configured')}")
         if not self.adapters:
-            lines.append(
-                "  No chat platform is configured. Set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN),"
-                " DISCORD_BOT_TOKEN, or TELEGRAM_BOT_TOKEN — see the README's 'Chat' section."
-            )
+            setups = [spec.setup for spec in registry.platforms().values()]
+            lines.append(f"  No chat platform is configured. Set {_either(setups)} — see the README's 'Chat' section.")
         lines += self._warnings()
         for line in lines:
             log.warning("%s", line)  # WARNING so it shows at the default log level
@@ -307,7 +293,7 @@ class Service:
         what the agent may read, and a config file others can read."""
         lines = []
         for name in self.adapters:
-            access = getattr(self.service, name).access
+            access = self.service.platform(name).access
             if access.open_to_everyone:
                 lines.append(
                     f"  warning: /think on {name} is open to everyone; restrict it with [{name}.access]"
@@ -410,6 +396,13 @@ class Service:
             await self.runner.cleanup()
         await self.store.close()
         SECRETS.remove(self._secrets)
+
+
+def _either(choices: list[str]) -> str:
+    """ "A", "A or B", "A, B, or C"."""
+    if len(choices) <= 2:
+        return " or ".join(choices)
+    return ", ".join(choices[:-1]) + ", or " + choices[-1]
 
 
 async def _stop_quietly(adapter: Adapter) -> None:

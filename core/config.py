@@ -6,9 +6,11 @@ Paths: ``OPENKOI_HOME`` relocates everything (config at ``$OPENKOI_HOME/config.t
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -326,9 +328,24 @@ def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:
     return node is not data and bool(node == error.get("input"))
 
 
-# Sections of config.toml that belong to the chat service (read by bots.config), not the engine.
-# The engine's strict settings skip them; the service's settings validate them just as strictly.
-SERVICE_SECTIONS = ("serve", "slack", "discord", "telegram", "digest")
+# Sections of config.toml that belong to the chat service (read by bots.config), not the engine: these two,
+# and one per chat platform installed. The engine's strict settings skip them; the service's settings
+# validate them just as strictly.
+SERVICE_SECTIONS = ("serve", "digest")
+# Each chat platform is an entry point in this group named after its section (see bots.chat.registry). Only
+# the names are read here, nothing is imported: the engine knows that platforms have sections, not which.
+PLATFORM_GROUP = "openkoi.platforms"
+
+
+@functools.cache
+def service_sections() -> tuple[str, ...]:
+    """The sections of config.toml the engine leaves to the chat service."""
+    return (*SERVICE_SECTIONS, *sorted(entry_points(group=PLATFORM_GROUP).names))
+
+
+def forget_platform_sections() -> None:
+    """Read the platforms' names again at the next look (after a platform plugin was installed in-process)."""
+    service_sections.cache_clear()
 
 
 def read_config_file() -> tuple[Path, dict[str, Any]]:
@@ -356,7 +373,7 @@ def load_settings(**overrides: Any) -> Settings:
     config_path, data_dir = resolve_paths()
     toml_data = _read_toml(config_path)
     # Paths come from the environment (resolved above), never from the file that they locate.
-    for key in ("home", "config", "data", *SERVICE_SECTIONS):
+    for key in ("home", "config", "data", *service_sections()):
         toml_data.pop(key, None)
     FileSource.data = toml_data
 

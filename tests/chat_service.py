@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bots.config import ServiceSettings
+from bots.config import ServiceSettings, service_settings_model
 from bots.service import Service
 from core.config import Settings
 from core.store import Store
@@ -27,7 +27,7 @@ def service_settings(**sections: Any) -> ServiceSettings:
     for platform, keys in PACES.items():
         if platform in sections:
             sections[platform] = {**dict.fromkeys(keys, UNPACED), **sections[platform]}
-    return ServiceSettings.model_validate({"serve": serve, **sections})
+    return service_settings_model().model_validate({"serve": serve, **sections})
 
 
 @asynccontextmanager

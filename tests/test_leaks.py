@@ -20,8 +20,8 @@ from core.config import Settings
 from core.models import TaskStatus
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
-from tests.fakes.telegram_api import FakeTelegram
-from tests.test_chat_telegram import GROUP, finished, say, serving, task_for, tg_settings
+from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.platforms.telegram.test_adapter import GROUP, finished, say, serving, task_for, tg_settings
 
 ENV_SECRET = "DB_PASSWORD=correct-horse-battery-staple"
 PARENT_SECRET = "STRIPE_KEY=sk_live_parent_directory_secret"

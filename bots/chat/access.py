@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bots.chat.platform import Actor
-from bots.config import Access
+from bots.chat.settings import Access
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""The confirmation desk: Override / Cancel presses (and `/think approve|deny`), and expiry.
-It also holds ``feedback``, the desk for 👍 / 👎 presses, and ``proposals``, the desk for a digest's
-Approve / Dismiss presses on skill proposals, so that every adapter reaches every kind of button
-through the one desk it is given.
+"""The confirmation desk: every button press (``press``), Override / Cancel decisions (and `/think
+approve|deny`), and expiry. A press reaches the desk that owns its action: Override / Cancel here,
+👍 / 👎 ``feedback``, a digest's Approve / Dismiss on skill proposals ``proposals``; so every adapter
+reaches every kind of button through the one method of the one desk it is given.
 
 A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
 by the engine, answered at once; a worker then takes the approved task from the database and
@@ -17,11 +17,13 @@ from datetime import datetime
 
 from bots.chat.access import AccessPolicy
 from bots.chat.feedback import FeedbackDesk
-from bots.chat.platform import Actor, Reply
-from bots.chat.proposal_desk import NO_LONGER_VALID, ProposalDesk
+from bots.chat.platform import Actor, ButtonAction, Reply
+from bots.chat.presses import NO_LONGER_VALID
+from bots.chat.proposal_desk import ProposalDesk
 from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import AmbiguousId, NotFound
+from core.feedback import Vote
 from core.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,17 @@ class ConfirmationDesk:
     def __post_init__(self) -> None:
         self.feedback = FeedbackDesk(self.engine.store)
 
-    async def proposal_press(self, actor: Actor, card_id: str, approve: bool) -> Reply:
-        """An Approve / Dismiss press under a skill proposal (see ``bots.chat.proposal_desk``)."""
-        if self.proposals is None:
-            return Reply(NO_LONGER_VALID, private=True)
-        return await self.proposals.press(actor, card_id, approve)
+    async def press(self, actor: Actor, action: ButtonAction, target_id: str) -> Reply:
+        """Any button press: ``action`` on the opaque ``target_id`` its button carried. Refusals are private."""
+        if action == "up" or action == "down":
+            return await self.feedback.press(actor, target_id, Vote.UP if action == "up" else Vote.DOWN)
+        if action == "skill_approve" or action == "skill_dismiss":
+            if self.proposals is None:
+                return Reply(NO_LONGER_VALID, private=True)
+            return await self.proposals.press(actor, target_id, action == "skill_approve")
+        return await self.decide(actor, target_id, action == "approve")
 
-    async def press(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
+    async def decide(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
         """Decide a pending confirmation. Refusals are private; a decision is announced in the thread."""
         store = self.engine.store
         row = await store.confirmations.get(confirmation_id)
@@ -91,7 +97,7 @@ class ConfirmationDesk:
             if pending is None:
                 return Reply(f"Task {task_id[:8]} is not waiting for an override.", private=True)
             confirmation_id = pending["id"]
-        return await self.press(actor, confirmation_id, approve)
+        return await self.decide(actor, confirmation_id, approve)
 
     def continue_task(self, task_id: str) -> None:
         # The approval is recorded: a free worker finds the task by it, now or after a restart.

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from bots.chat.format import telegram_visible_length
 from bots.chat.markup import Markup
 from bots.chat.render import clip
 from bots.chat.split import split_message
@@ -24,8 +23,8 @@ KIND_ICON = {"recurring": "🔁", "time": "🕘", "sequence": "⛓️"}
 
 
 def measure_for(m: Markup) -> Callable[[str], int]:
-    """How ``m``'s platform counts a message's length (Telegram: visible characters after its HTML)."""
-    return telegram_visible_length if m.platform == "telegram" else len
+    """How ``m``'s platform counts a message's length (e.g. Telegram: visible characters after its HTML)."""
+    return m.measure
 
 
 def title(digest: Digest) -> str:

@@ -71,12 +71,7 @@ class DigestPoster:
 
     def targets(self) -> list[tuple[str, str]]:
         """Every configured (platform, channel), in configuration order."""
-        s = self.settings
-        return [
-            *(("slack", c) for c in s.slack_channels),
-            *(("discord", c) for c in s.discord_channels),
-            *(("telegram", c) for c in s.telegram_chats),
-        ]
+        return self.settings.targets()
 
     # ------------------------------------------------------------------ scheduled
 

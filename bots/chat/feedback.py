@@ -11,13 +11,12 @@ import logging
 from dataclasses import dataclass
 
 from bots.chat.platform import Actor, Button, Reply
+from bots.chat.presses import NO_LONGER_VALID
 from core.errors import OpenKoiError
 from core.feedback import Rating, Vote, rate
 from core.store import Store
 
 log = logging.getLogger(__name__)
-
-NO_LONGER_VALID = "This button is no longer valid."
 
 
 async def feedback_buttons(store: Store, task_id: str) -> tuple[Button, Button]:

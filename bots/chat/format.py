@@ -1,30 +1,26 @@
-"""Turn the model's Markdown into Slack mrkdwn, Discord Markdown or Telegram HTML.
+"""Turn the model's Markdown into a platform's markup: the rules every platform shares.
 
-Pure functions, no SDK imports. What callers may rely on:
+Pure functions, no SDK imports. A platform's package writes its converter with these pieces (``events`` to
+walk fences, ``prose_line`` with its ``Style`` for everything outside code) and keeps its own escaping.
+What every converter built this way gives its callers:
 
-* nothing inside a ``` fence or an inline `code` span is reformatted; it is only escaped where the platform
-  requires it (Slack and Telegram: ``& < >``);
-* Telegram output uses only b, i, s, code, pre, a and blockquote, and its tags are always balanced, so it can be
-  sent with ``parse_mode="HTML"``; an unclosed fence is closed;
-* emphasis needs its delimiters at word boundaries, so ``snake_case_name`` and ``2*3*4`` stay as written;
-* links become platform links only for http(s), mailto and tg URLs; other ``[label](target)`` stay literal;
-* ``@everyone`` and ``@here`` never reach Discord live outside code (a zero-width space follows the ``@``).
+* nothing inside a ``` fence or an inline `code` span is reformatted; it is only escaped by the style;
+* emphasis needs its delimiters at word boundaries, so ``snake_case_name`` and ``2*3*4`` stay as written, and
+  emphasis is only ever applied to balanced content, so the platform's tags always nest;
+* links become platform links only for http(s), mailto and tg URLs; other ``[label](target)`` stay literal.
 
-Splitting: convert *after* splitting. ``render_for`` splits the Markdown source with ``split_message`` using a
-measure that converts each candidate chunk and counts the result (for Telegram, ``telegram_visible_length``,
-which is what Telegram's 4096 limit counts), then converts the chunks. Call it rather than splitting HTML.
+Splitting: convert *after* splitting. ``render`` splits the Markdown source with ``split_message`` using a
+measure that converts each candidate chunk and counts the result as the platform does, then converts the
+chunks. Call it (through ``Markup.document``) rather than splitting converted text.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from bots.chat.split import next_fence, split_message
-
-Platform = Literal["slack", "discord", "telegram"]
 
 # Private-use characters stand in for emphasis while a line is converted, so that one rule's output (Slack's
 # "*bold*") is never re-read by a later rule (italics), and so that nesting can be checked before tags exist.
@@ -47,146 +43,58 @@ _URL = re.compile(r"(?:https?://|mailto:)[^\s*~]+")
 _SAFE_URL = re.compile(r"(?:https?://|mailto:|tg://)", re.IGNORECASE)
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+(?=\S)")
-_QUOTE = re.compile(r"^\s*>\s?")
 _LANG = re.compile(r"[\w#+.-]+")
-_MASS_MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
-_DISCORD_SPECIAL = re.compile(r"([\\*_~`|\[\]])")
-_DISCORD_LINE_START = re.compile(r"^(\s*)([>#-])", re.MULTILINE)
-_TAG = re.compile(r"<[^>]*>")
-_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+# A quoted line ("> text"); converters decide how a quote looks.
+QUOTE = re.compile(r"^\s*>\s?")
 
 
-class _Style(NamedTuple):
+class Style(NamedTuple):
+    """How a platform writes prose: its escaping, inline code, links and the three kinds of emphasis."""
+
     escape: Callable[[str], str]  # plain text
     code: Callable[[str], str]  # escaped inline code
     link: Callable[[str, str], str]  # (url, label), both escaped
     marks: Mapping[str, str]  # emphasis placeholders -> markup
 
+    @classmethod
+    def of(
+        cls,
+        escape: Callable[[str], str],
+        code: Callable[[str], str],
+        link: Callable[[str, str], str],
+        bold: tuple[str, str],
+        italic: tuple[str, str],
+        strike: tuple[str, str],
+    ) -> Style:
+        """A style from each emphasis's (opening, closing) markup."""
+        marks = {_B: bold[0], _b: bold[1], _I: italic[0], _i: italic[1], _S: strike[0], _s: strike[1]}
+        return cls(escape, code, link, marks)
 
-def slack_escape(text: str) -> str:
-    """Escape Slack's control characters ``& < >``; the result shows ``text`` literally."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
+def render(
+    md: str,
+    limit: int,
+    convert: Callable[[str], str],
+    measure: Callable[[str], int] = len,
+    raw_factor: int | None = None,
+) -> list[str]:
+    """Split ``md`` and ``convert`` each chunk; every returned chunk measures at most ``limit``.
 
-def telegram_escape(text: str) -> str:
-    """Escape ``& < >`` for Telegram's HTML parse mode; the result shows ``text`` literally."""
-    return html.escape(text, quote=False)
-
-
-def discord_escape(text: str) -> str:
-    """Make user-given plain text (a task title, say) show literally on Discord and ping nobody.
-
-    Backslash-escapes ``\\ * _ ~ ` | [ ]`` anywhere and ``> # -`` at the start of a line (quotes, headings,
-    lists), and defuses ``@everyone``/``@here``. User and role mentions (``<@id>``) are left to the caller's
-    ``allowed_mentions``.
+    ``measure`` counts a converted chunk as the platform does; with ``raw_factor``, a converted chunk is also
+    kept within ``raw_factor * limit`` characters of raw markup. Chunks never leave a code fence open.
     """
-    escaped = _DISCORD_LINE_START.sub(r"\1\\\2", _DISCORD_SPECIAL.sub(r"\\\1", text))
-    return _defuse(escaped)
 
+    def measured(chunk: str) -> int:
+        converted = convert(chunk)
+        if raw_factor is not None and len(converted) > raw_factor * limit:
+            return limit + 1
+        return measure(converted)
 
-def markdown_to_discord(md: str) -> str:
-    """Discord speaks Markdown already: ``md`` comes back as is, except ``@everyone``/``@here`` outside code."""
-    out: list[str] = []
-    for kind, line in _events(md):
-        if kind == "text":
-            out.append(_split_code(line, _defuse, lambda m: m.group(0)))
-        elif kind != "end":
-            out.append(line)
-    return "\n".join(out)
-
-
-def markdown_to_slack(md: str) -> str:
-    """Slack mrkdwn: ``& < >`` escaped everywhere, emphasis, headings, links and bullets translated,
-    fences kept without their language tag (Slack has none) and their content verbatim."""
-    out: list[str] = []
-    for kind, line in _events(md):
-        if kind == "text" and (quote := _QUOTE.match(line)):
-            # Slack quotes with a bare ">" at line start; only the rest of the line is escaped.
-            out.append(("> " + _prose_line(line[quote.end() :], _SLACK)).rstrip())
-        elif kind == "text":
-            out.append(_prose_line(line, _SLACK))
-        elif kind == "code":
-            out.append(slack_escape(line))
-        else:
-            out.append("```")
-    return "\n".join(out)
-
-
-def markdown_to_telegram(md: str) -> str:
-    """Telegram HTML (see the module docstring): well-formed, with code in ``<pre><code>`` or ``<code>``."""
-    out: list[str] = []
-    code: list[str] = []
-    pre = ""
-    quoting = False
-    for kind, line in _events(md):
-        quote = _QUOTE.match(line) if kind == "text" else None
-        if quoting and not quote:
-            out[-1] += "</blockquote>"
-            quoting = False
-        if quote:
-            # Consecutive "> " lines become one blockquote.
-            out.append(("" if quoting else "<blockquote>") + _prose_line(line[quote.end() :], _TELEGRAM))
-            quoting = True
-        elif kind == "open":
-            lang = _lang(line)
-            pre, code = (f'<pre><code class="language-{lang}">' if lang else "<pre><code>"), []
-        elif kind == "code":
-            code.append(telegram_escape(line))
-        elif kind in ("close", "end"):
-            out.append(pre + "\n".join(code) + "</code></pre>")
-        else:
-            out.append(_prose_line(line, _TELEGRAM))
-    if quoting:
-        out[-1] += "</blockquote>"
-    return "\n".join(out)
-
-
-def telegram_visible_length(html_text: str) -> int:
-    """Length of Telegram HTML as Telegram counts it: tags dropped, each entity (``&lt;``...) one character,
-    in UTF-16 code units (Telegram's unit for text lengths: an emoji outside the BMP counts twice).
-
-    Use it as ``split_message``'s measure on Markdown chunks converted with ``markdown_to_telegram`` (as
-    ``render_for`` does); splitting the HTML itself could cut inside a tag or entity.
-    """
-    visible = _ENTITY.sub("_", _TAG.sub("", html_text))
-    return len(visible.encode("utf-16-le")) // 2
-
-
-_SLACK = _Style(slack_escape, "`{}`".format, "<{}|{}>".format, {_B: "*", _b: "*", _I: "_", _i: "_", _S: "~", _s: "~"})
-_TELEGRAM = _Style(
-    telegram_escape,
-    "<code>{}</code>".format,
-    lambda url, label: f'<a href="{url.replace(chr(34), "&quot;")}">{label}</a>',
-    {_B: "<b>", _b: "</b>", _I: "<i>", _i: "</i>", _S: "<s>", _s: "</s>"},
-)
-
-
-def render_for(platform: Platform, md: str, limit: int) -> list[str]:
-    """Split ``md`` and convert it for ``platform``; every returned chunk measures at most ``limit``.
-
-    Measured as the platform counts: the converted length on Slack and Discord, the visible length on
-    Telegram (whose HTML is also kept within ``2 * limit``). Chunks never leave a code fence open.
-    """
-    convert: Callable[[str], str]
-    measure: Callable[[str], int]
-    if platform == "telegram":
-        convert = markdown_to_telegram
-
-        def measure(chunk: str) -> int:
-            converted = markdown_to_telegram(chunk)
-            return telegram_visible_length(converted) if len(converted) <= 2 * limit else limit + 1
-
-    else:
-        convert = markdown_to_slack if platform == "slack" else markdown_to_discord
-
-        def measure(chunk: str) -> int:
-            return len(convert(chunk))
-
-    converted = (convert(chunk) for chunk in split_message(md, limit, measure))
+    converted = (convert(chunk) for chunk in split_message(md, limit, measured))
     return [chunk for chunk in converted if chunk.strip()]
 
 
-def _events(md: str) -> Iterator[tuple[str, str]]:
+def events(md: str) -> Iterator[tuple[str, str]]:
     """Lines tagged "open", "code", "close" or "text"; an unclosed fence ends with ("end", "")."""
     fence: str | None = None
     for line in md.split("\n"):
@@ -202,16 +110,13 @@ def _events(md: str) -> Iterator[tuple[str, str]]:
         yield "end", ""
 
 
-def _lang(opener: str) -> str:
+def fence_language(opener: str) -> str:
+    """The language tag of a fence's opening line ("```python" → "python"), or "" when it has none."""
     words = opener.strip().lstrip("`").split()
     return words[0] if words and _LANG.fullmatch(words[0]) else ""
 
 
-def _defuse(text: str) -> str:
-    return _MASS_MENTION.sub("@\u200b\\1", text)
-
-
-def _split_code(line: str, prose: Callable[[str], str], code: Callable[[re.Match[str]], str]) -> str:
+def split_code(line: str, prose: Callable[[str], str], code: Callable[[re.Match[str]], str]) -> str:
     """Apply ``prose`` between inline code spans and ``code`` to each span."""
     parts: list[str] = []
     pos = 0
@@ -221,7 +126,7 @@ def _split_code(line: str, prose: Callable[[str], str], code: Callable[[re.Match
     return "".join([*parts, prose(line[pos:])])
 
 
-def _prose_line(line: str, style: _Style) -> str:
+def prose_line(line: str, style: Style) -> str:
     """A line outside code: a heading becomes one bold line, a bullet "• ", the rest goes through _inline."""
     if heading := _HEADING.match(line):
         title = _inline(heading.group(1), style._replace(marks={**style.marks, _B: "", _b: ""}))  # no bold in bold
@@ -253,7 +158,7 @@ def _emphasis(text: str) -> str:
     return text
 
 
-def _inline(line: str, style: _Style) -> str:
+def _inline(line: str, style: Style) -> str:
     """One line of prose: code spans escaped only, then links, bare URLs and emphasis."""
     held: list[str] = []
 
@@ -266,7 +171,7 @@ def _inline(line: str, style: _Style) -> str:
         return hold(style.link(url, _emphasis(m.group(1))) if _SAFE_URL.match(url) else m.group(0))
 
     line = _PRIVATE.sub("", line)
-    text = _split_code(line, style.escape, lambda m: hold(style.code(style.escape(m.group(2)))))
+    text = split_code(line, style.escape, lambda m: hold(style.code(style.escape(m.group(2)))))
     text = _URL.sub(lambda m: hold(m.group(0)), _LINK.sub(to_link, text))
     text = _emphasis(text)
     while _HELD.search(text):  # a link's label may hold code spans of its own

@@ -1,24 +1,32 @@
-"""Each platform's markup: escaping, emphasis, and how a Markdown result becomes its messages."""
+"""A platform's markup, as the platform-neutral chat layer uses it: escaping, emphasis, and how a Markdown
+result becomes messages that each fit the platform's limit (as the platform counts it).
+
+Each platform's package builds its ``Markup`` (``bots.<platform>.markup``) and names it in its platform spec;
+nothing here knows a platform.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from bots.chat import format as fmt
-
-PlatformName = Literal["slack", "discord", "telegram"]
 
 
 @dataclass(frozen=True)
 class Markup:
-    platform: PlatformName
     limit: int  # characters per message, as the platform counts them
-    escape: Callable[[str], str]
+    escape: Callable[[str], str]  # plain text shown literally
     bold_raw: Callable[[str], str]
     italic_raw: Callable[[str], str]
     code_raw: Callable[[str], str]
+    convert: Callable[[str], str]  # a Markdown document in the platform's markup
+    # A converted text's length as the platform counts it against ``limit``.
+    measure: Callable[[str], int] = len
+    # Plain text made safe inside ``code_raw``; None: ``escape``.
+    code_text: Callable[[str], str] | None = None
+    # A converted message is also kept within this many times ``limit`` in raw characters; None: no such cap.
+    raw_factor: int | None = None
 
     def bold(self, text: str) -> str:
         """Plain text, escaped and made bold."""
@@ -28,21 +36,12 @@ class Markup:
         return self.italic_raw(self.escape(text))
 
     def code(self, text: str) -> str:
-        # Discord shows backslash escapes inside code literally: drop backticks instead of escaping.
-        return self.code_raw(text.replace("`", "'") if self.platform == "discord" else self.escape(text))
+        return self.code_raw((self.code_text or self.escape)(text))
+
+    def render(self, markdown: str, limit: int) -> list[str]:
+        """A Markdown document converted and split into messages that each measure at most ``limit``."""
+        return fmt.render(markdown, limit, self.convert, self.measure, self.raw_factor)
 
     def document(self, markdown: str) -> list[str]:
         """A Markdown document converted and split into messages that each fit ``limit``."""
-        return fmt.render_for(self.platform, markdown, self.limit)
-
-
-SLACK = Markup("slack", 3000, fmt.slack_escape, lambda s: f"*{s}*", lambda s: f"_{s}_", lambda s: f"`{s}`")
-DISCORD = Markup("discord", 2000, fmt.discord_escape, lambda s: f"**{s}**", lambda s: f"*{s}*", lambda s: f"`{s}`")
-TELEGRAM = Markup(
-    "telegram",
-    4096,
-    fmt.telegram_escape,
-    lambda s: f"<b>{s}</b>",
-    lambda s: f"<i>{s}</i>",
-    lambda s: f"<code>{s}</code>",
-)
+        return self.render(markdown, self.limit)

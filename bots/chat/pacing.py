@@ -22,7 +22,7 @@ from typing import Protocol
 
 
 class Rate(Protocol):
-    """At most ``messages`` sends in any ``seconds``-long window (``bots.config.Pace`` is one)."""
+    """At most ``messages`` sends in any ``seconds``-long window (``bots.chat.settings.Pace`` is one)."""
 
     @property
     def messages(self) -> int: ...

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bots.chat.markup import Markup
 from bots.chat.pacing import Rate
 from core.secrets import SECRETS
 from core.store.conversations import Conversation
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,14 @@ class Button:
     @property
     def is_proposal(self) -> bool:
         return self.action in ("skill_approve", "skill_dismiss")
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """A button press as its platform decoded it: what the button does, and its opaque target id."""
+
+    action: ButtonAction
+    target_id: str
 
 
 @dataclass(frozen=True)
@@ -167,4 +178,15 @@ class ChatPlatform(Protocol):
     async def check_channel(self, channel_id: str) -> CannotPost | None:
         """The cheapest real check that the bot can reach ``channel_id``: None when it can, else why not
         and what to do. Errors that say nothing about the channel (a timeout, a 5xx) are raised."""
+        ...
+
+
+class Adapter(ChatPlatform, Protocol):
+    """A chat platform the service runs: it may add HTTP routes before the server starts."""
+
+    def add_routes(self, app: web.Application) -> None: ...
+
+    async def settled(self) -> None:
+        """Return once every command and press this adapter has taken so far is handled and answered (the
+        work that follows an acknowledgement included): the adapter's part of the service's idle signal."""
         ...

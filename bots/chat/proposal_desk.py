@@ -22,6 +22,7 @@ from bots.chat import digest as render
 from bots.chat.access import AccessPolicy
 from bots.chat.pacing import Pacer
 from bots.chat.platform import Actor, ChatPlatform, Outgoing, Reply
+from bots.chat.presses import NO_LONGER_VALID
 from core.errors import ConfigError
 from core.models import utcnow
 from core.reflection.proposals import decide_proposal
@@ -29,8 +30,6 @@ from core.store import Store
 from core.store.proposals import Proposal
 
 log = logging.getLogger(__name__)
-
-NO_LONGER_VALID = "This button is no longer valid."
 
 
 @dataclass

@@ -103,6 +103,21 @@ class WorkerPool:
             except TimeoutError:
                 pass
 
+    async def settled(self) -> None:
+        """Return once no job is running and the source, asked now, has none to give: every task saved so far
+        has been run (or waits on a person). The signal that nothing more will happen until something new
+        arrives; it waits as long as that takes, so bound it with a timeout."""
+        while True:
+            running = [job for job in self._active.values() if job is not None]
+            if running:
+                await asyncio.wait(running)
+                continue
+            if not self._active:
+                async with self._taking:  # as a worker looks: a job cannot slip between the look and the take
+                    if not self._active and await self.source.next_job([]) is None:
+                        return
+            await asyncio.sleep(0.01)  # a job taken but not started, or one a worker is about to take
+
     async def drain(self, within: float) -> list[str]:
         """Stop taking jobs, wait up to ``within`` seconds for running ones; return the names still running."""
         for worker in self._workers:

@@ -31,20 +31,13 @@ from discord import app_commands
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
-from bots.chat.markup import DISCORD
-from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Reply
-from bots.config import DiscordSettings, Pace
-from bots.discord.buttons import (
-    Action,
-    ConfirmationButton,
-    FeedbackButton,
-    ProposalAction,
-    ProposalButton,
-    VoteAction,
-    button_view,
-)
+from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Pressed, Reply
+from bots.chat.presses import Decision
+from bots.chat.settings import Pace
+from bots.discord.buttons import PressButton, button_view
+from bots.discord.markup import DISCORD
+from bots.discord.settings import DiscordSettings
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
-from core.feedback import Vote
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -53,6 +46,7 @@ CONTENT_LIMIT = 2000  # characters per message
 NO_MENTIONS = discord.AllowedMentions.none()  # task text must never ping @everyone, roles or people
 # An interaction token lets us answer privately for 15 minutes; a little margin for clocks and queues.
 FOLLOWUP_SECONDS = 14 * 60
+PRESS_FAILED = "Something went wrong recording your press; please try again."
 REMEDY = (
     "Give me View Channel, Send Messages, Create Public Threads and Send Messages in Threads in this channel"
     " (or ask in another channel)."
@@ -83,7 +77,7 @@ class _Client(discord.Client):
         self.session_ready = asyncio.Event()
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(ConfirmationButton, FeedbackButton, ProposalButton)
+        self.add_dynamic_items(PressButton)
         guild_ids = self.adapter.settings.guild_ids
         try:
             if guild_ids:
@@ -143,6 +137,8 @@ class DiscordAdapter:
         # Interaction id -> (its follow-up webhook, when it arrived): for private notices about the
         # task it started. Memory only: the token is a credential, and it expires in 15 minutes anyway.
         self._followups: dict[str, tuple[discord.Webhook, float]] = {}
+        # The `/think` and press handlers running now (discord.py runs each interaction in a task of its own).
+        self._handling: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -221,8 +217,21 @@ class DiscordAdapter:
 
     # ------------------------------------------------------------------ inbound
 
+    def _track(self) -> None:
+        """Count the running handler in until it returns (``settled``)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+
+    async def settled(self) -> None:
+        """Return once the `/think` and press handlers started so far have answered."""
+        while self._handling:
+            await asyncio.wait(set(self._handling))
+
     async def on_think(self, interaction: discord.Interaction[Any], text: str) -> None:
         """Handle one `/think`: acknowledge first, then let the ingress decide, then answer privately."""
+        self._track()
         try:
             await interaction.response.defer(thinking=True, ephemeral=True)
         except discord.HTTPException as exc:
@@ -278,32 +287,17 @@ class DiscordAdapter:
         except discord.HTTPException:
             log.warning("could not answer interaction %s", interaction.id, exc_info=True)
 
-    async def on_press(self, interaction: discord.Interaction[Any], action: Action, confirmation_id: str) -> None:
-        """Decide an Override/Cancel press; refusals go only to the presser, decisions show in the thread."""
-        press = asyncio.ensure_future(self.desk.press(actor_of(interaction.user), confirmation_id, action == "approve"))
-        await self._answer_press(interaction, press, confirmation_id)
-
-    async def on_vote(self, interaction: discord.Interaction[Any], vote: VoteAction, request_id: str) -> None:
-        """Record a 👍/👎 press; its answer goes only to the presser."""
-        choice = Vote.UP if vote == "up" else Vote.DOWN
-        press = asyncio.ensure_future(self.desk.feedback.press(actor_of(interaction.user), request_id, choice))
-        await self._answer_press(interaction, press, request_id)
-
-    async def on_proposal(self, interaction: discord.Interaction[Any], action: ProposalAction, card_id: str) -> None:
-        """Approve / Dismiss a skill proposal; refusals go only to the presser, a decision edits the message."""
+    async def on_press(self, interaction: discord.Interaction[Any], pressed: Pressed) -> None:
+        """Decide a button press within Discord's 3 s: a private reply (a refusal, a vote's thanks) as an
+        ephemeral message, else an acknowledgement (a decision shows in its message); when the desk is slow,
+        acknowledge first and send a private reply as a follow-up."""
+        self._track()
         actor = actor_of(interaction.user)
-        press = asyncio.ensure_future(self.desk.proposal_press(actor, card_id, action == "skill_approve"))
-        await self._answer_press(interaction, press, card_id)
-
-    async def _answer_press(
-        self, interaction: discord.Interaction[Any], press: asyncio.Future[Reply], about: str
-    ) -> None:
-        """Answer within Discord's 3 s: a private reply as an ephemeral message, else an acknowledgement;
-        when the desk is slow, acknowledge first and send a private reply as a follow-up."""
-        done, _ = await asyncio.wait({press}, timeout=self.press_ack_within)
+        decision = Decision(self.desk.press(actor, pressed.action, pressed.target_id), PRESS_FAILED, "discord")
+        in_time = await decision.within(self.press_ack_within)
         try:
-            if press in done:
-                reply = self._reply_of(press)
+            if in_time:
+                reply = await decision.reply()
                 if reply.private:
                     await interaction.response.send_message(_clip(reply.text), ephemeral=True)
                 else:
@@ -311,21 +305,12 @@ class DiscordAdapter:
                     await interaction.response.defer()
                 return
             await interaction.response.defer()  # the desk is slow: acknowledge before the deadline
-            await asyncio.wait({press})
-            reply = self._reply_of(press)
+            reply = await decision.reply()
             if reply.private:
                 await interaction.followup.send(_clip(reply.text), ephemeral=True)
         except discord.HTTPException as exc:
             # 40060 on a replayed press, or 10062 when Discord gave up on us: nothing left to say.
-            log.info("could not answer press %s on %s: %s", interaction.id, about, exc)
-
-    @staticmethod
-    def _reply_of(press: asyncio.Future[Reply]) -> Reply:
-        try:
-            return press.result()
-        except Exception:
-            log.exception("handling a button press failed")
-            return Reply("Something went wrong recording your press; please try again.", private=True)
+            log.info("could not answer press %s on %s: %s", interaction.id, pressed.target_id, exc)
 
     # ------------------------------------------------------------------ outbound
 

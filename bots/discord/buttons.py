@@ -1,10 +1,9 @@
 """Override / Cancel, 👍 / 👎 and a skill proposal's Approve / Dismiss buttons that keep working across restarts.
 
-A button's whole state is its ``custom_id`` (``openkoi:approve:<confirmation id>``,
-``openkoi:up:<feedback request id>``, ``openkoi:skill_approve:<proposal card id>``), matched by a ``DynamicItem`` template registered on the
-client at start-up. So a press on a message posted by a previous process still reaches its desk: no
-view needs to be remembered, and no View timeout can silently kill the buttons (views are created
-with ``timeout=None``).
+A button's whole state is its ``custom_id`` (``bots.discord.custom_id``), matched by one ``DynamicItem``
+template registered on the client at start-up. So a press on a message posted by a previous process still
+reaches the desk: no view needs to be remembered, and no View timeout can silently kill the buttons (views
+are created with ``timeout=None``).
 """
 
 from __future__ import annotations
@@ -12,140 +11,56 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import discord
 
-from bots.chat.platform import Button
+from bots.chat.platform import Button, ButtonAction, Pressed
+from bots.discord.custom_id import ANY_TEMPLATE, CODEC
 
 log = logging.getLogger(__name__)
 
-Action = Literal["approve", "deny"]
-VoteAction = Literal["up", "down"]
-ProposalAction = Literal["skill_approve", "skill_dismiss"]
-
-# Ids are 16 lowercase hex characters (core.models.new_id); anything else is not ours.
-TEMPLATE = r"openkoi:(?P<action>approve|deny):(?P<cid>[0-9a-f]{16})"
-FEEDBACK_TEMPLATE = r"openkoi:(?P<vote>up|down):(?P<fid>[0-9a-f]{16})"
-PROPOSAL_TEMPLATE = r"openkoi:(?P<decision>skill_approve|skill_dismiss):(?P<card>[0-9a-f]{16})"
-_TEMPLATES = {"approve": TEMPLATE, "deny": TEMPLATE, "up": FEEDBACK_TEMPLATE, "down": FEEDBACK_TEMPLATE}
-_TEMPLATES |= {"skill_approve": PROPOSAL_TEMPLATE, "skill_dismiss": PROPOSAL_TEMPLATE}
 LABEL_LIMIT = 80  # Discord's limit for a button label
-DEFAULT_LABELS: dict[Action, str] = {"approve": "Override", "deny": "Cancel"}
-VOTE_LABELS: dict[VoteAction, str] = {"up": "👍", "down": "👎"}
-PROPOSAL_LABELS: dict[ProposalAction, str] = {"skill_approve": "Approve", "skill_dismiss": "Dismiss"}
+DEFAULT_LABELS: dict[ButtonAction, str] = {"approve": "Override", "deny": "Cancel", "up": "👍", "down": "👎"}
+DEFAULT_LABELS |= {"skill_approve": "Approve", "skill_dismiss": "Dismiss"}
+STYLES: dict[ButtonAction, discord.ButtonStyle] = {
+    "approve": discord.ButtonStyle.danger,  # overriding runs what a Guardian blocked
+    "skill_approve": discord.ButtonStyle.success,
+}
 
 
 class PressHandler(Protocol):
     """Whoever decides presses; the client that received the interaction exposes one as ``press_handler``."""
 
-    async def on_press(self, interaction: discord.Interaction[Any], action: Action, confirmation_id: str) -> None: ...
-
-    async def on_vote(self, interaction: discord.Interaction[Any], vote: VoteAction, request_id: str) -> None: ...
-
-    async def on_proposal(
-        self, interaction: discord.Interaction[Any], action: ProposalAction, card_id: str
-    ) -> None: ...
+    async def on_press(self, interaction: discord.Interaction[Any], pressed: Pressed) -> None: ...
 
 
-def custom_id(action: Action | VoteAction | ProposalAction, target_id: str) -> str:
-    """The button's ``custom_id`` (≤ 100 characters); raises ValueError for an id the template would not match."""
-    value = f"openkoi:{action}:{target_id}"
-    if re.fullmatch(_TEMPLATES[action], value) is None:
-        raise ValueError(f"not an id a button can carry: {target_id!r}")
-    return value
+class PressButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ANY_TEMPLATE):
+    """One button we posted: Override (danger) / Cancel, 👍 / 👎, or Approve (success) / Dismiss."""
 
-
-def _handler(interaction: discord.Interaction[Any], custom: str) -> PressHandler | None:
-    handler: PressHandler | None = getattr(interaction.client, "press_handler", None)
-    if handler is None:  # a client we did not build; nothing can decide the press
-        log.warning("press on %s reached a client without a press handler", custom)
-    return handler
-
-
-class ConfirmationButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
-    """One Override (danger) or Cancel (secondary) button for a pending confirmation."""
-
-    def __init__(self, action: Action, confirmation_id: str, label: str | None = None) -> None:
-        style = discord.ButtonStyle.danger if action == "approve" else discord.ButtonStyle.secondary
-        text = (label or DEFAULT_LABELS[action])[:LABEL_LIMIT]
-        super().__init__(discord.ui.Button(label=text, style=style, custom_id=custom_id(action, confirmation_id)))
-        self.action: Action = action
-        self.confirmation_id = confirmation_id
+    def __init__(self, pressed: Pressed, label: str | None = None) -> None:
+        text = (label or DEFAULT_LABELS[pressed.action])[:LABEL_LIMIT]
+        style = STYLES.get(pressed.action, discord.ButtonStyle.secondary)
+        custom_id = CODEC.encode(Button(text, pressed.action, pressed.target_id))
+        super().__init__(discord.ui.Button(label=text, style=style, custom_id=custom_id))
+        self.pressed = pressed
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ConfirmationButton:
-        action: Action = "approve" if match["action"] == "approve" else "deny"
+    ) -> PressButton:
+        pressed = CODEC.decode(match.group(0))
+        if pressed is None:  # the template and the codec agree on what is ours; this cannot happen
+            raise ValueError(f"not one of our buttons: {match.group(0)!r}")
         label = item.label if isinstance(item, discord.ui.Button) else None
-        return cls(action, match["cid"], label)
+        return cls(pressed, label)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        handler = _handler(interaction, self.custom_id)
-        if handler is not None:
-            await handler.on_press(interaction, self.action, self.confirmation_id)
-
-
-class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FEEDBACK_TEMPLATE):
-    """👍 or 👎 under a finished task's last message."""
-
-    def __init__(self, vote: VoteAction, request_id: str, label: str | None = None) -> None:
-        text = (label or VOTE_LABELS[vote])[:LABEL_LIMIT]
-        button: discord.ui.Button[Any] = discord.ui.Button(
-            label=text, style=discord.ButtonStyle.secondary, custom_id=custom_id(vote, request_id)
-        )
-        super().__init__(button)
-        self.vote: VoteAction = vote
-        self.request_id = request_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> FeedbackButton:
-        vote: VoteAction = "up" if match["vote"] == "up" else "down"
-        label = item.label if isinstance(item, discord.ui.Button) else None
-        return cls(vote, match["fid"], label)
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        handler = _handler(interaction, self.custom_id)
-        if handler is not None:
-            await handler.on_vote(interaction, self.vote, self.request_id)
-
-
-class ProposalButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=PROPOSAL_TEMPLATE):
-    """Approve (success) or Dismiss (secondary) under a skill proposal in a digest."""
-
-    def __init__(self, action: ProposalAction, card_id: str, label: str | None = None) -> None:
-        style = discord.ButtonStyle.success if action == "skill_approve" else discord.ButtonStyle.secondary
-        text = (label or PROPOSAL_LABELS[action])[:LABEL_LIMIT]
-        button: discord.ui.Button[Any] = discord.ui.Button(
-            label=text, style=style, custom_id=custom_id(action, card_id)
-        )
-        super().__init__(button)
-        self.action: ProposalAction = action
-        self.card_id = card_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ProposalButton:
-        action: ProposalAction = "skill_approve" if match["decision"] == "skill_approve" else "skill_dismiss"
-        label = item.label if isinstance(item, discord.ui.Button) else None
-        return cls(action, match["card"], label)
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        handler = _handler(interaction, self.custom_id)
-        if handler is not None:
-            await handler.on_proposal(interaction, self.action, self.card_id)
-
-
-def _item(button: Button) -> discord.ui.DynamicItem[discord.ui.Button[Any]]:
-    if button.action == "up" or button.action == "down":
-        return FeedbackButton(button.action, button.target_id, button.label)
-    if button.action == "skill_approve" or button.action == "skill_dismiss":
-        return ProposalButton(button.action, button.target_id, button.label)
-    return ConfirmationButton(button.action, button.target_id, button.label)
+        handler: PressHandler | None = getattr(interaction.client, "press_handler", None)
+        if handler is None:  # a client we did not build; nothing can decide the press
+            log.warning("press on %s reached a client without a press handler", self.custom_id)
+            return
+        await handler.on_press(interaction, self.pressed)
 
 
 def button_view(buttons: Sequence[Button]) -> discord.ui.View:
@@ -157,7 +72,7 @@ def button_view(buttons: Sequence[Button]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for button in buttons:
         try:
-            view.add_item(_item(button))
+            view.add_item(PressButton(Pressed(button.action, button.target_id), button.label))
         except ValueError:
             log.error("not posting a %s button for unexpected id %r", button.action, button.target_id)
     return view

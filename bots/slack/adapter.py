@@ -48,12 +48,14 @@ from bots.chat.desk import ConfirmationDesk
 from bots.chat.http_guard import read_body, refuse
 from bots.chat.ingress import Ingress
 from bots.chat.intake import NOT_ACCEPTED_TEXT, NotAccepted
-from bots.chat.markup import SLACK, Markup
+from bots.chat.markup import Markup
 from bots.chat.platform import Actor, CannotPost, InboundCommand, Outgoing, Reply
-from bots.config import Pace, SlackSettings
+from bots.chat.presses import NO_LONGER_VALID, Decision
+from bots.chat.settings import Pace
 from bots.slack import blocks, gate
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
-from core.feedback import Vote
+from bots.slack.markup import SLACK
+from bots.slack.settings import SlackSettings
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -173,6 +175,11 @@ class SlackAdapter:
             self._socket = AsyncSocketModeHandler(self.app, app_token=self.settings.app_token.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("slack: connected as %s (%s mode)", self.bot_user_id, self.mode)
+
+    async def settled(self) -> None:
+        """Return once the work that follows acknowledgements (answers, follow-ups) is all done."""
+        while self._pending:
+            await asyncio.wait(set(self._pending))
 
     async def stop(self) -> None:
         """Finish answers in flight (briefly), then close the Socket Mode connection and the HTTP session."""
@@ -304,9 +311,7 @@ class SlackAdapter:
         app.error(self._on_error)
         # Acknowledged and dropped: an unhandled event would get a 404 and be redelivered by Slack.
         app.event("message")(self._ignore)
-        app.action(blocks.ACTION_PATTERN)(self._on_press)
-        app.action(blocks.FEEDBACK_PATTERN)(self._on_press)
-        app.action(blocks.PROPOSAL_PATTERN)(self._on_press)
+        app.action(blocks.ANY_ACTION_PATTERN)(self._on_press)
         return app
 
     async def _authorize(self) -> AuthorizeResult:
@@ -453,36 +458,26 @@ class SlackAdapter:
         """Override/Cancel, 👍/👎 and skill proposals: decided before the acknowledgement, so that a 200
         means the decision is saved (Slack does not deliver a press again; a press lost after its
         ack would leave the presser believing it counted). A desk slower than Slack's deadline is
-        acknowledged first and finishes after. A refusal (and every vote's answer) is shown only to
-        the person who pressed; an accepted decision needs no answer here, the publisher rewrites the
-        confirmation message."""
-        press = asyncio.ensure_future(self._decide_press(body, action))
-        done, _ = await asyncio.wait({press}, timeout=self.ack_budget)
+        acknowledged first and finishes after (``bots.chat.presses.Decision``). A refusal (and every vote's
+        answer) is shown only to the person who pressed; an accepted decision needs no answer here, the
+        publisher rewrites the confirmation message."""
+        decision = Decision(self._decide_press(body, action), ERROR_TEXT, PLATFORM)
+        await decision.within(self.ack_budget)
         await ack()
-        if not done:
-            log.warning("slack: a button press took over %ss; acknowledged before it was decided", self.ack_budget)
-        self._spawn(self._answer_press(body, press))
+        self._spawn(self._answer_press(body, decision))
 
     async def _decide_press(self, body: dict[str, Any], action: dict[str, Any]) -> Reply:
         user = body.get("user") or {}
         user_id = str(user.get("id") or "")
         actor = Actor(PLATFORM, user_id, str(user.get("name") or user.get("username") or user_id))
-        action_id, value = str(action.get("action_id") or ""), str(action.get("value") or "")
-        vote = blocks.FEEDBACK_PATTERN.fullmatch(action_id)
-        proposal = blocks.PROPOSAL_PATTERN.fullmatch(action_id)
-        try:
-            if vote is not None:
-                return await self.desk.feedback.press(actor, value, Vote.UP if vote[1] == "up" else Vote.DOWN)
-            if proposal is not None:
-                return await self.desk.proposal_press(actor, value, proposal[1] == "approve")
-            return await self.desk.press(actor, value, action_id == blocks.APPROVE_ACTION)
-        except Exception:
-            log.exception("slack: handling a button press failed")
-            return Reply(ERROR_TEXT, private=True)
+        pressed = blocks.CODEC.decode((str(action.get("action_id") or ""), str(action.get("value") or "")))
+        if pressed is None:  # Bolt routes only our action ids here
+            return Reply(NO_LONGER_VALID, private=True)
+        return await self.desk.press(actor, pressed.action, pressed.target_id)
 
-    async def _answer_press(self, body: dict[str, Any], press: asyncio.Future[Reply]) -> None:
+    async def _answer_press(self, body: dict[str, Any], decision: Decision) -> None:
         """The presser's private answer (a Web API call, so it follows the acknowledgement)."""
-        reply = await press
+        reply = await decision.reply()
         if not reply.private:
             return
         user_id = str((body.get("user") or {}).get("id") or "")

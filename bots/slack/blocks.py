@@ -12,24 +12,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bots.chat.platform import Button, Outgoing
+from bots.chat.platform import Button, ButtonAction, Outgoing, Pressed
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
 BUTTON_LABEL_LIMIT = 75
 APPROVE_ACTION = "openkoi_approve"
 DENY_ACTION = "openkoi_deny"
-ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny)$")
 ACTIONS_BLOCK_ID = "openkoi_confirmation"
 FEEDBACK_UP_ACTION = "openkoi_feedback_up"
 FEEDBACK_DOWN_ACTION = "openkoi_feedback_down"
-FEEDBACK_PATTERN = re.compile(r"^openkoi_feedback_(up|down)$")
 FEEDBACK_BLOCK_ID = "openkoi_feedback"
 PROPOSAL_APPROVE_ACTION = "openkoi_skill_approve"
 PROPOSAL_DISMISS_ACTION = "openkoi_skill_dismiss"
-PROPOSAL_PATTERN = re.compile(r"^openkoi_skill_(approve|dismiss)$")
 PROPOSAL_BLOCK_ID = "openkoi_proposal"
-ACTION_IDS = {
+# Every button we post, whatever it does.
+ANY_ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny|feedback_up|feedback_down|skill_approve|skill_dismiss)$")
+ACTION_IDS: dict[ButtonAction, str] = {
     "approve": APPROVE_ACTION,
     "deny": DENY_ACTION,
     "up": FEEDBACK_UP_ACTION,
@@ -38,7 +37,25 @@ ACTION_IDS = {
     "skill_dismiss": PROPOSAL_DISMISS_ACTION,
 }
 
+ACTIONS: dict[str, ButtonAction] = {action_id: action for action, action_id in ACTION_IDS.items()}
+
 Block = dict[str, Any]
+
+
+class SlackButtons:
+    """Slack's button codec: a button is its ``action_id`` (what it does) and ``value`` (its target id)."""
+
+    def encode(self, button: Button) -> tuple[str, str]:
+        return ACTION_IDS[button.action], button.target_id
+
+    def decode(self, payload: tuple[str, str]) -> Pressed | None:
+        """(action_id, value) of a press; None for an action_id we never post."""
+        action_id, value = payload
+        action = ACTIONS.get(action_id)
+        return Pressed(action, value) if action is not None else None
+
+
+CODEC = SlackButtons()
 
 
 def message_blocks(message: Outgoing) -> list[Block]:
@@ -103,11 +120,12 @@ def actions(buttons: tuple[Button, ...]) -> Block:
 
 def button(b: Button) -> Block:
     label = b.label if len(b.label) <= BUTTON_LABEL_LIMIT else b.label[: BUTTON_LABEL_LIMIT - 1] + "…"
+    action_id, value = CODEC.encode(b)
     element: Block = {
         "type": "button",
-        "action_id": ACTION_IDS[b.action],
+        "action_id": action_id,
         "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": b.target_id,
+        "value": value,
     }
     # Slack knows only "primary" and "danger"; the default look is the neutral one.
     if b.style == "danger":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from bots.chat import commands
-from bots.chat.format import slack_escape
+from bots.slack.markup import slack_escape
 
 # <target|label> or <target>; target is a URL, @user, #channel or !special.
 _ENTITY = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")

@@ -8,7 +8,7 @@ offset moves past an update, or the webhook answers 200, after the command is in
 
 A task's "thread" is a reply chain: the parent message replies to the `/think` command and every later
 message replies to the parent. Texts arrive already in Telegram HTML within 4096 visible characters
-(``bots.chat.markup.TELEGRAM``); if Telegram still refuses the HTML, the message is resent as plain
+(``bots.telegram.markup.TELEGRAM``); if Telegram still refuses the HTML, the message is resent as plain
 text rather than lost. Every outbound call waits out flood control (429 ``retry_after``) in the
 coroutine that made it. Redelivered updates are recognised by ``update_id``, durably: commands through
 the ingress, button presses here.
@@ -51,14 +51,15 @@ from bots.chat.desk import ConfirmationDesk
 from bots.chat.http_guard import read_body, refuse
 from bots.chat.ingress import Ingress, settled
 from bots.chat.intake import NotAccepted
-from bots.chat.markup import TELEGRAM, Markup
+from bots.chat.markup import Markup
 from bots.chat.platform import Button, CannotPost, InboundCommand, Outgoing
-from bots.config import Pace, TelegramSettings
+from bots.chat.presses import NO_LONGER_VALID, is_refusal
+from bots.chat.settings import Pace
+from bots.telegram.callback import CODEC
+from bots.telegram.markup import TELEGRAM
+from bots.telegram.settings import TelegramSettings
 from bots.telegram.updates import Poller, Receipts
 from bots.telegram.wire import (
-    CALLBACK_PATTERN,
-    FEEDBACK_PATTERN,
-    PROPOSAL_PATTERN,
     actor_of,
     after_command,
     chat_id_of,
@@ -66,12 +67,8 @@ from bots.telegram.wire import (
     inline_keyboard,
     int_or_none,
     is_bad_request,
-    parse_callback_data,
-    parse_feedback_data,
-    parse_proposal_data,
     with_retry,
 )
-from core.feedback import Vote
 from core.store.conversations import Conversation
 
 log = logging.getLogger(__name__)
@@ -146,10 +143,7 @@ class TelegramAdapter:
         app = self.application
         # New messages only: editing an old `/think` must not start a second task.
         app.add_handler(CommandHandler("think", self._on_think, filters=filters.UpdateType.MESSAGE))
-        app.add_handler(CallbackQueryHandler(self._on_press, pattern=CALLBACK_PATTERN))
-        app.add_handler(CallbackQueryHandler(self._on_vote, pattern=FEEDBACK_PATTERN))
-        app.add_handler(CallbackQueryHandler(self._on_proposal, pattern=PROPOSAL_PATTERN))
-        app.add_handler(CallbackQueryHandler(self._on_unknown_press))  # always answer, or the client spins
+        app.add_handler(CallbackQueryHandler(self._on_press))
         app.add_error_handler(self._on_error)
         self._started = False
 
@@ -186,6 +180,10 @@ class TelegramAdapter:
             log.warning("telegram: webhook mode without webhook_url; Telegram must already post to %s", WEBHOOK_PATH)
         self._started = True
         log.info("telegram: connected as @%s (%s)", app.bot.username, self.settings.resolved_mode)
+
+    async def settled(self) -> None:
+        """Return once every update received so far has been handled and answered."""
+        await self.receipts.idle()
 
     async def stop(self) -> None:
         """Stop polling, let updates in flight finish (briefly), confirm what is saved, close the client."""
@@ -279,61 +277,24 @@ class TelegramAdapter:
         )
 
     async def _on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any button press: decided, then answered with a toast only the presser sees, or an alert for a
+        refusal. A decision itself shows in its message (the publisher, or the proposal desk, edits it:
+        who decided, when, keyboard removed)."""
         query = update.callback_query
         if query is None:
             return
-        parsed = parse_callback_data(query.data)
-        if parsed is None:
-            await self._answer(query, "This button is no longer valid.", alert=True)
+        pressed = CODEC.decode(query.data or "")
+        if pressed is None:  # always answer, or the client spins
+            await self._answer(query, NO_LONGER_VALID, alert=True)
             return
         # A redelivered press was already answered (answers are one-shot) and decided; the desk would
         # only say "already approved". Claimed in the same durable table as commands: update ids are
         # unique across update types, so the keys cannot collide.
         if not await self.ingress.claim(self.name, str(update.update_id)):
             return
-        confirmation_id, approve = parsed
-        reply = await self.desk.press(actor_of(query.from_user), confirmation_id, approve)
+        reply = await self.desk.press(actor_of(query.from_user), pressed.action, pressed.target_id)
         self.receipts.saved(update)  # the decision is recorded; only the answer is left
-        # The decision itself is shown by the publisher editing the confirmation message (who, when,
-        # keyboard removed); the presser gets a toast, or an alert for a refusal only they should see.
-        await self._answer(query, reply.text, alert=reply.private)
-
-    async def _on_vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """👍/👎: recorded, then answered with a toast only the presser sees (or an alert for a refusal)."""
-        query = update.callback_query
-        if query is None:
-            return
-        parsed = parse_feedback_data(query.data)
-        if parsed is None:
-            await self._answer(query, "This button is no longer valid.", alert=True)
-            return
-        if not await self.ingress.claim(self.name, str(update.update_id)):
-            return  # a redelivered press: counted and answered the first time
-        request_id, up = parsed
-        reply = await self.desk.feedback.press(actor_of(query.from_user), request_id, Vote.UP if up else Vote.DOWN)
-        self.receipts.saved(update)
-        await self._answer(query, reply.text, alert=reply.task_id is None)  # a refusal names no task
-
-    async def _on_proposal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A skill proposal's Approve/Dismiss: a decision edits the message (and gets a toast); a
-        refusal is an alert only the presser sees."""
-        query = update.callback_query
-        if query is None:
-            return
-        parsed = parse_proposal_data(query.data)
-        if parsed is None:
-            await self._answer(query, "This button is no longer valid.", alert=True)
-            return
-        if not await self.ingress.claim(self.name, str(update.update_id)):
-            return  # a redelivered press: decided and answered the first time
-        card_id, approve = parsed
-        reply = await self.desk.proposal_press(actor_of(query.from_user), card_id, approve)
-        self.receipts.saved(update)
-        await self._answer(query, reply.text, alert=reply.private)
-
-    async def _on_unknown_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.callback_query is not None:
-            await self._answer(update.callback_query, "This button is no longer valid.", alert=True)
+        await self._answer(query, reply.text, alert=is_refusal(reply))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else None

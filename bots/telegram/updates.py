@@ -70,6 +70,11 @@ class Receipts:
             if not receipt.done():  # a handler that keeps nothing (or failed: PTB logged it)
                 receipt.set_result(None)
 
+    async def idle(self) -> None:
+        """Return once no update is being processed (every handler, and its answer, is done)."""
+        while self._processing:
+            await asyncio.wait(set(self._processing))
+
     async def settle(self, within: float = SETTLE_SECONDS) -> None:
         """Give updates in flight up to ``within`` seconds to finish (used at stop)."""
         if self._processing:

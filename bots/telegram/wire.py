@@ -1,4 +1,4 @@
-"""The small, SDK-facing rules of the Telegram adapter: button payloads, the plain-text fallback,
+"""The small, SDK-facing rules of the Telegram adapter: the inline keyboard, the plain-text fallback,
 waiting out flood control, and reading ids and people off updates. Kept apart from the adapter's
 lifecycle so each rule can be read (and tested) alone."""
 
@@ -17,66 +17,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 from telegram.error import BadRequest, RetryAfter
 
 from bots.chat.platform import Actor, Button
+from bots.telegram.callback import callback_data
 from core.store.text import storable
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
-CALLBACK_PREFIX = "okc"
-FEEDBACK_PREFIX = "okf"
-# Match every confirmation (Override/Cancel) and every feedback (👍/👎) button this adapter ever made;
-# a handler is registered with each pattern.
-CALLBACK_PATTERN = r"^okc:"
-FEEDBACK_PATTERN = r"^okf:"
-PROPOSAL_PATTERN = r"^okp:"
-_CALLBACK_RE = re.compile(r"okc:([ad]):([0-9A-Za-z_-]{1,58})")
-_FEEDBACK_RE = re.compile(r"okf:([ud]):([0-9A-Za-z_-]{1,58})")
-_PROPOSAL_RE = re.compile(r"okp:([ad]):([0-9A-Za-z_-]{1,58})")
-_DATA_OF = {"approve": "okc:a", "deny": "okc:d", "up": "okf:u", "down": "okf:d"}
-_DATA_OF |= {"skill_approve": "okp:a", "skill_dismiss": "okp:d"}
 MAX_ATTEMPTS = 5  # per outbound call: the first try plus four waits out of flood control
 LONG_WAIT_SECONDS = 30.0  # flood waits beyond this are still honoured, but worth a warning in the log
 _TAG_RE = re.compile(r"<[^<>]*>")
-
-
-def callback_data(button: Button) -> str:
-    """The opaque ``callback_data`` of a button: ``okc:a:<id>`` / ``okc:d:<id>`` (Override / Cancel,
-    with a confirmation id), ``okf:u:<id>`` / ``okf:d:<id>`` (👍 / 👎, with a feedback request id),
-    ``okp:a:<id>`` / ``okp:d:<id>`` (a skill proposal's Approve / Dismiss, with a proposal card id).
-
-    Telegram allows at most 64 bytes, so the state lives server-side and only its id travels;
-    a longer payload is a programming error and raises ValueError rather than posting a broken button.
-    """
-    data = f"{_DATA_OF[button.action]}:{button.target_id}"
-    if len(data.encode("utf-8")) > MAX_CALLBACK_DATA_BYTES:
-        raise ValueError(f"callback_data over {MAX_CALLBACK_DATA_BYTES} bytes: {data!r}")
-    return data
-
-
-def parse_callback_data(data: str | None) -> tuple[str, bool] | None:
-    """(confirmation id, approve) from a button made by ``callback_data``; None for anything else."""
-    match = _CALLBACK_RE.fullmatch(data or "")
-    if match is None:
-        return None
-    return match.group(2), match.group(1) == "a"
-
-
-def parse_feedback_data(data: str | None) -> tuple[str, bool] | None:
-    """(feedback request id, up) from a 👍/👎 button made by ``callback_data``; None for anything else."""
-    match = _FEEDBACK_RE.fullmatch(data or "")
-    if match is None:
-        return None
-    return match.group(2), match.group(1) == "u"
-
-
-def parse_proposal_data(data: str | None) -> tuple[str, bool] | None:
-    """(proposal card id, approve) from an Approve/Dismiss button made by ``callback_data``; None otherwise."""
-    match = _PROPOSAL_RE.fullmatch(data or "")
-    if match is None:
-        return None
-    return match.group(2), match.group(1) == "a"
 
 
 def html_to_plain(text: str) -> str:

@@ -4,7 +4,6 @@ that use them, so ``openkoi --help``, ``openkoi status`` and ``openkoi doctor`` 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import shlex
 import sys
 from collections.abc import Callable, Coroutine
@@ -14,27 +13,8 @@ from typing import Any, Literal
 import click
 
 from bots.terminal import inspect as views
+from bots.terminal.command import EXIT_CANCELLED, close_command, run
 from bots.terminal.reflect import command_group as reflect_group
-
-EXIT_DONE = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BLOCKED = 3
-EXIT_ABORTED = 4
-EXIT_ESCALATED = 5
-EXIT_CANCELLED = 6
-
-
-# How close a word must be to a command name to count as a misspelling of it (difflib's ratio):
-# "stauts" → status is 0.83, "thnk" → think 0.89, while ordinary words like "review" or "deploy"
-# are far below.
-CLOSE_TO_COMMAND = 0.75
-
-
-def close_command(word: str, names: list[str], cutoff: float = CLOSE_TO_COMMAND) -> str | None:
-    """The command ``word`` is probably a misspelling of, or None."""
-    found = difflib.get_close_matches(word.strip().lower(), names, n=1, cutoff=cutoff)
-    return found[0] if found else None
 
 
 class SuggestingGroup(click.Group):
@@ -134,7 +114,7 @@ def _foreground(work: Callable[[], Coroutine[Any, Any, int]]) -> int:
 @click.option("--costs", is_flag=True, help="Spending by phase and model.")
 def status(costs: bool) -> None:
     """Models, storage, tasks and spending."""
-    views.run(views.status(costs))
+    sys.exit(run(views.status(costs)))
 
 
 @cli.group(cls=SuggestingGroup)
@@ -145,20 +125,20 @@ def session() -> None:
 @session.command("list")
 @click.option("-n", "--limit", default=20, show_default=True)
 def session_list(limit: int) -> None:
-    views.run(views.session_list(limit))
+    sys.exit(run(views.session_list(limit)))
 
 
 @session.command("show")
 @click.argument("session_id")
 def session_show(session_id: str) -> None:
-    views.run(views.session_show(session_id))
+    sys.exit(run(views.session_show(session_id)))
 
 
 @session.command("delete")
 @click.argument("session_id")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def session_delete(session_id: str, yes: bool) -> None:
-    views.run(views.session_delete(session_id, yes))
+    sys.exit(run(views.session_delete(session_id, yes)))
 
 
 @cli.group(cls=SuggestingGroup)
@@ -170,13 +150,13 @@ def task() -> None:
 @click.option("--session", "session_id", help="Only this session's tasks (id or prefix).")
 @click.option("-n", "--limit", default=20, show_default=True)
 def task_list(session_id: str | None, limit: int) -> None:
-    views.run(views.task_list(session_id, limit))
+    sys.exit(run(views.task_list(session_id, limit)))
 
 
 @task.command("show")
 @click.argument("task_id")
 def task_show(task_id: str) -> None:
-    views.run(views.task_show(task_id))
+    sys.exit(run(views.task_show(task_id)))
 
 
 def _decision_command(action: Literal["approve", "deny", "cancel"], summary: str) -> None:
@@ -215,14 +195,14 @@ def task_rate(task_id: str, vote: str, note: str | None) -> None:
     """Rate a finished task's result 👍 (up) or 👎 (down); rating again changes your vote."""
     from bots.terminal.rate import task_rate as rate_view
 
-    views.run(rate_view(task_id, vote, note))
+    sys.exit(run(rate_view(task_id, vote, note)))
 
 
 @task.command("replay")
 @click.argument("task_id")
 def task_replay(task_id: str) -> None:
     """Print a task's full output to stdout (pipeable)."""
-    views.run(views.task_replay(task_id))
+    sys.exit(run(views.task_replay(task_id)))
 
 
 @cli.group(cls=SuggestingGroup)
@@ -234,7 +214,7 @@ def mind() -> None:
 @click.argument("task_id", required=False)
 def mind_parliament(task_id: str | None) -> None:
     """The last deliberation (or a task's), every agency's vote and reason."""
-    views.run(views.mind_parliament(task_id))
+    sys.exit(run(views.mind_parliament(task_id)))
 
 
 @cli.group(cls=SuggestingGroup)
@@ -250,7 +230,7 @@ def memory_list(kind: str | None, scope_key: str | None, limit: int) -> None:
     """Memories, most recently used first, with their decayed confidence and scope."""
     from bots.terminal import memory as views_memory
 
-    views.run(views_memory.memory_list(kind, scope_key, limit))
+    sys.exit(run(views_memory.memory_list(kind, scope_key, limit)))
 
 
 @memory.command("show")
@@ -259,7 +239,7 @@ def memory_show(memory_id: str) -> None:
     """One memory: text, confidence as learnt and now, scope, source task, uses."""
     from bots.terminal import memory as views_memory
 
-    views.run(views_memory.memory_show(memory_id))
+    sys.exit(run(views_memory.memory_show(memory_id)))
 
 
 @memory.command("forget")
@@ -269,7 +249,7 @@ def memory_forget(memory_id: str, yes: bool) -> None:
     """Delete a memory and its vector."""
     from bots.terminal import memory as views_memory
 
-    views.run(views_memory.memory_forget(memory_id, yes))
+    sys.exit(run(views_memory.memory_forget(memory_id, yes)))
 
 
 @memory.command("global")
@@ -279,7 +259,7 @@ def memory_global(memory_id: str, off: bool) -> None:
     """Mark a memory global: recalled in every workspace and channel."""
     from bots.terminal import memory as views_memory
 
-    views.run(views_memory.memory_global(memory_id, off))
+    sys.exit(run(views_memory.memory_global(memory_id, off)))
 
 
 @memory.command("reindex")
@@ -288,7 +268,7 @@ def memory_reindex(re_embed: bool) -> None:
     """Embed the memories that need it and rebuild the vector index from the rows."""
     from bots.terminal import memory as views_memory
 
-    views.run(views_memory.memory_reindex(re_embed))
+    sys.exit(run(views_memory.memory_reindex(re_embed)))
 
 
 @cli.group(cls=SuggestingGroup)
@@ -309,7 +289,7 @@ def skills_list(workspace: Path | None) -> None:
     """Every skill: kind, name, source, effectiveness, and what it overrides."""
     from bots.terminal.skills import skills_list as list_view
 
-    views.run(list_view(workspace))
+    sys.exit(run(list_view(workspace)))
 
 
 @skills.command("show")
@@ -319,7 +299,7 @@ def skills_show(name: str, workspace: Path | None) -> None:
     """One skill in full."""
     from bots.terminal.skills import skills_show as show_view
 
-    views.run(show_view(name, workspace))
+    sys.exit(run(show_view(name, workspace)))
 
 
 cli.add_command(reflect_group(SuggestingGroup))
@@ -332,7 +312,7 @@ def learn(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
         from bots.terminal.learn import learn_list
 
-        views.run(learn_list(False))
+        sys.exit(run(learn_list(False)))
 
 
 @learn.command("list")
@@ -341,7 +321,7 @@ def learn_list(show_all: bool) -> None:
     """Pending proposals: id, name, kind, support, confidence, age."""
     from bots.terminal import learn as views_learn
 
-    views.run(views_learn.learn_list(show_all))
+    sys.exit(run(views_learn.learn_list(show_all)))
 
 
 @learn.command("show")
@@ -350,7 +330,7 @@ def learn_show(proposal_id: str) -> None:
     """One proposal: its pattern, the evidence tasks and the full SKILL.md."""
     from bots.terminal import learn as views_learn
 
-    views.run(views_learn.learn_show(proposal_id))
+    sys.exit(run(views_learn.learn_show(proposal_id)))
 
 
 @learn.command("approve")
@@ -359,7 +339,7 @@ def learn_approve(proposal_id: str) -> None:
     """Install the proposal as a skill (source: proposed)."""
     from bots.terminal import learn as views_learn
 
-    views.run(views_learn.learn_decide(proposal_id, "approved"))
+    sys.exit(run(views_learn.learn_decide(proposal_id, "approved")))
 
 
 @learn.command("dismiss")
@@ -368,7 +348,7 @@ def learn_dismiss(proposal_id: str) -> None:
     """Dismiss the proposal; its pattern returns only when its support doubles."""
     from bots.terminal import learn as views_learn
 
-    views.run(views_learn.learn_decide(proposal_id, "dismissed"))
+    sys.exit(run(views_learn.learn_decide(proposal_id, "dismissed")))
 
 
 @learn.command("mine")
@@ -376,7 +356,7 @@ def learn_mine() -> None:
     """Mine the usage events for patterns now and propose skills; prints the report."""
     from bots.terminal import learn as views_learn
 
-    views.run(views_learn.learn_mine())
+    sys.exit(run(views_learn.learn_mine()))
 
 
 @cli.group(cls=SuggestingGroup)
@@ -387,10 +367,9 @@ def schedule() -> None:
 @schedule.command("list")
 def schedule_list() -> None:
     """Each job: its cron, next run, last run and outcome; and which process holds the schedule."""
-    from bots.terminal.schedule import run_command
     from bots.terminal.schedule import schedule_list as list_view
 
-    sys.exit(run_command(list_view()))
+    sys.exit(run(list_view()))
 
 
 @schedule.command("run")
@@ -398,10 +377,10 @@ def schedule_list() -> None:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for a running service to finish it.")
 def schedule_run(job: str, timeout: float) -> None:
     """Run JOB now: in openkoi serve when one holds the schedule, else here (not the digests)."""
-    from bots.terminal.schedule import check_job, run_command
+    from bots.terminal.schedule import check_job
     from bots.terminal.schedule import schedule_run as run_view
 
-    sys.exit(run_command(run_view(check_job(job), timeout)))
+    sys.exit(run(run_view(check_job(job), timeout)))
 
 
 @cli.command()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import click
 
-from bots.terminal import cli as codes
+from bots.terminal import command as codes
 from bots.terminal.run import Terminal, drive, terminal
 from core.errors import ConfigError, OpenKoiError
 from core.models import Task, TaskStatus, utcnow

@@ -8,7 +8,6 @@ imported (the model names are checked against litellm's list only with ``--live`
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -19,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from bots.terminal import cli as codes
+from bots.terminal import command as codes
 from core.config import resolve_paths
 from core.errors import ConfigError, MissingCredentials, OpenKoiError
 
 if TYPE_CHECKING:
-    from bots.config import ServiceSettings
+    from bots.chat.settings import PlatformSettings
+    from bots.chat.spec import PlatformSpec
     from core.config import Settings
     from core.llm.gateway import ModelGateway
     from core.llm.providers import ModelRef
@@ -282,6 +282,7 @@ def _workspace(configured: Path | None) -> Check:
 
 
 async def _platforms(live: bool, config_problem: str | None) -> AsyncIterator[Check]:
+    from bots.chat import registry
     from bots.config import load_service_settings
 
     try:
@@ -290,78 +291,35 @@ async def _platforms(live: bool, config_problem: str | None) -> AsyncIterator[Ch
         if _one_line(exc) != config_problem:  # a file that is not TOML at all is reported once
             yield Check("fail", f"chat settings: {_one_line(exc)}", "fix the key named above")
         return
-    configured = [(name, s) for name, s in _platform_settings(service) if s.bot_token is not None]
+    specs = registry.platforms().values()
+    configured = [spec for spec in specs if service.platform(spec.name).bot_token is not None]
     if not configured:
-        yield Check(
-            "ok",
-            "chat platforms: none configured",
-            "for openkoi serve, set SLACK_BOT_TOKEN, DISCORD_BOT_TOKEN or TELEGRAM_BOT_TOKEN",
-        )
+        tokens = [spec.token_variable or spec.name for spec in specs]
+        either = " or ".join([", ".join(tokens[:-1]), tokens[-1]] if len(tokens) > 1 else tokens)
+        yield Check("ok", "chat platforms: none configured", f"for openkoi serve, set {either}")
         return
-    for name, platform in configured:
+    for spec in configured:
+        name, platform = spec.name, service.platform(spec.name)
         off = platform.off_reason()
         if off is not None:
             yield Check("fail", f"{name}: {off}", f"set it, or openkoi serve leaves {name} off")
         else:
             yield Check("ok", f"{name}: credentials present")
         if live:
-            yield await asyncio.to_thread(_probe_platform, name, service)
+            yield await asyncio.to_thread(_probe_platform, spec, platform)
 
 
-def _platform_settings(service: ServiceSettings) -> list[tuple[str, Any]]:
-    return [("slack", service.slack), ("discord", service.discord), ("telegram", service.telegram)]
-
-
-def _probe_platform(name: str, service: ServiceSettings) -> Check:
-    """One authenticated read per platform: Slack auth.test, Discord /users/@me, Telegram getMe."""
+def _probe_platform(spec: PlatformSpec[Any], platform: PlatformSettings) -> Check:
+    """One authenticated read with the platform's token (its spec's ``probe``)."""
     try:
-        if name == "slack":
-            token = _secret(service.slack.bot_token)
-            url = service.slack.api_url.rstrip("/") + "/auth.test"
-            status, body = _fetch(url, {"Authorization": f"Bearer {token}"}, method="POST")
-            if status == 200 and body.get("ok"):
-                return Check("ok", f"slack: auth.test accepts the token (bot {body.get('user')}, {body.get('team')})")
-            return Check("fail", f"slack: auth.test refused the token ({body.get('error', status)})", _TOKEN_TODO)
-        if name == "discord":
-            token = _secret(service.discord.bot_token)
-            url = service.discord.api_url.rstrip("/") + "/users/@me"
-            headers = {"Authorization": f"Bot {token}", "User-Agent": "DiscordBot (https://openkoi.dev, 1)"}
-            status, body = _fetch(url, headers)
-            if status == 200 and body.get("id"):
-                return Check("ok", f"discord: /users/@me accepts the token (bot {body.get('username')})")
-            return Check("fail", f"discord: /users/@me refused the token (HTTP {status})", _TOKEN_TODO)
-        token = _secret(service.telegram.bot_token)
-        status, body = _fetch(f"{service.telegram.api_url}{token}/getMe", {})
-        if status == 200 and body.get("ok"):
-            return Check("ok", f"telegram: getMe accepts the token (@{body.get('result', {}).get('username')})")
-        detail = body.get("description") or f"HTTP {status}"
-        return Check("fail", f"telegram: getMe refused the token ({detail})", _TOKEN_TODO)
+        found = spec.probe(platform)
     except OSError as exc:
         # Never the URL: Telegram's carries the token.
         reason = getattr(exc, "reason", None) or exc.strerror or exc
-        return Check("fail", f"{name}: cannot reach its API ({reason})", "check the network and the api_url setting")
+        return Check(
+            "fail", f"{spec.name}: cannot reach its API ({reason})", "check the network and the api_url setting"
+        )
+    return Check("ok", found.what) if found.accepted else Check("fail", found.what, _TOKEN_TODO)
 
 
 _TOKEN_TODO = "copy the bot token again from the platform's developer settings"
-
-
-def _secret(value: Any) -> str:
-    return str(value.get_secret_value()) if value is not None else ""
-
-
-def _fetch(url: str, headers: dict[str, str], method: str = "GET") -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body or {}); an HTTP error status is returned, not raised."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers=headers, method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        body = {}
-    return status, body if isinstance(body, dict) else {}

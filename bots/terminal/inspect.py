@@ -6,37 +6,13 @@ importing this module (as ``openkoi --help`` does) stays cheap.
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from bots.terminal.command import opened_store
 from core.errors import OpenKoiError
-
-if TYPE_CHECKING:
-    from core.config import Settings
-    from core.store import Store
-
-
-def run(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a view; errors a person can fix are printed plainly with exit code 2."""
-    try:
-        asyncio.run(coro)
-    except OpenKoiError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-async def _open() -> tuple[Settings, Store]:
-    from core.config import load_settings
-    from core.store import Store
-
-    settings = load_settings()
-    store = await Store(settings.db_path).open()
-    return settings, store
 
 
 def _money(value: float | None) -> str:
@@ -47,8 +23,7 @@ async def status(costs: bool) -> None:
     from core.llm import providers
     from core.models import Role
 
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         click.echo(
             f"config:   {settings.config_path}{'' if settings.config_path.exists() else ' (not present; defaults)'}"
         )
@@ -82,13 +57,10 @@ async def status(costs: bool) -> None:
                     click.echo(
                         f"  {row['key']:<28} {row['calls']:>5} calls {row['tokens']:>10,} tokens {_money(row['cost_usd'])}"
                     )
-    finally:
-        await store.close()
 
 
 async def session_list(limit: int) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         rows = await store.sessions.recent(limit)
         if not rows:
             click.echo("no sessions yet")
@@ -96,25 +68,19 @@ async def session_list(limit: int) -> None:
             click.echo(
                 f"{r['id']}  {r['created_at'][:19]}  {r['status']:<7} {r['tasks']:>3} tasks  {_money(r['cost_usd'])}  {r['title']}"
             )
-    finally:
-        await store.close()
 
 
 async def session_show(prefix: str) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         session_id = await store.db.resolve_id("sessions", prefix)
         s = await store.sessions.get(session_id)
         click.echo(f"session {s.id} ({s.kind}, {s.status}) started {s.created_at:%Y-%m-%d %H:%M}")
         for t in await store.tasks.recent(session_id, 100):
             click.echo(_task_line(t))
-    finally:
-        await store.close()
 
 
 async def session_delete(prefix: str, yes: bool) -> None:
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         session_id = await store.db.resolve_id("sessions", prefix)
         if not yes and not click.confirm(f"Delete session {session_id} and all its tasks?", default=False):
             click.echo("kept")
@@ -126,8 +92,6 @@ async def session_delete(prefix: str, yes: bool) -> None:
                 path.unlink()
             directory.rmdir()
         click.echo(f"deleted session {session_id}")
-    finally:
-        await store.close()
 
 
 def _task_line(t: Any) -> str:
@@ -136,21 +100,17 @@ def _task_line(t: Any) -> str:
 
 
 async def task_list(session_prefix: str | None, limit: int) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         session_id = await store.db.resolve_id("sessions", session_prefix) if session_prefix else None
         tasks = await store.tasks.recent(session_id, limit)
         if not tasks:
             click.echo("no tasks yet")
         for t in tasks:
             click.echo(_task_line(t))
-    finally:
-        await store.close()
 
 
 async def task_show(prefix: str) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         task_id = await store.db.resolve_id("tasks", prefix)
         t = await store.tasks.get(task_id)
         click.echo(f"task     {t.id} (session {t.session_id})")
@@ -184,25 +144,19 @@ async def task_show(prefix: str) -> None:
         if t.output:
             preview = t.output if len(t.output) <= 600 else t.output[:600] + "…"
             click.echo("output:\n" + preview)
-    finally:
-        await store.close()
 
 
 async def task_replay(prefix: str) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         task_id = await store.db.resolve_id("tasks", prefix)
         t = await store.tasks.get(task_id)
         if t.output is None:
             raise OpenKoiError(f"task {task_id} has no output ({t.status.value})")
         click.echo(t.output)
-    finally:
-        await store.close()
 
 
 async def mind_parliament(prefix: str | None) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         task_id = await store.db.resolve_id("tasks", prefix) if prefix else None
         d = await store.deliberations.latest(task_id)
         if d is None:
@@ -221,5 +175,3 @@ async def mind_parliament(prefix: str | None) -> None:
                 f"  {v['agency'].upper():<11} {v['vote']:<20} {v['reason']}"
                 + (f" (caveat: {v['caveat']})" if v["caveat"] else "")
             )
-    finally:
-        await store.close()

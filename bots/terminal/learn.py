@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from bots.terminal.inspect import _open
+from bots.terminal.command import opened_store
 from core.errors import AmbiguousId, NotFound
 
 if TYPE_CHECKING:
@@ -44,11 +44,8 @@ async def _one(store: Store, prefix: str) -> Proposal:
 
 
 async def learn_list(show_all: bool) -> None:
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         proposals = await store.proposals.listed(None if show_all else "pending")
-    finally:
-        await store.close()
     if not proposals:
         click.echo("no pending skill proposals" if not show_all else "no skill proposals yet")
         click.echo("(openkoi learn mine looks for patterns now)")
@@ -66,12 +63,9 @@ async def learn_list(show_all: bool) -> None:
 async def learn_show(prefix: str) -> None:
     from core.store.patterns import PatternRepository
 
-    _, store = await _open()
-    try:
+    async with opened_store() as (_, store):
         p = await _one(store, prefix)
         evidence = await PatternRepository(store.db).briefs(p.evidence)
-    finally:
-        await store.close()
     click.echo(f"{p.name} (proposal {p.id})")
     click.echo(f"pattern     {p.kind}: {p.pattern_key}")
     click.echo(f"support     {p.support} tasks, confidence {p.confidence:.2f}")
@@ -91,13 +85,10 @@ async def learn_decide(prefix: str, decision: Literal["approved", "dismissed"]) 
     from core.reflection.proposals import decide_proposal
     from core.skills import skills_home
 
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         proposal = await _one(store, prefix)
         home = skills_home(settings.home, settings.config_dir)
         result = await decide_proposal(store.db, home, proposal.id, decision, f"terminal:{getpass.getuser()}")
-    finally:
-        await store.close()
     p = result.proposal
     if not result.won:
         when = (p.decided_at or "")[:16].replace("T", " ")
@@ -116,12 +107,9 @@ async def learn_mine() -> None:
     from core.memory.embedder import make_embedder
     from core.reflection.proposer import run_pattern_mining
 
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         gateway = ModelGateway(settings, usage=store.usage)
         report = await run_pattern_mining(store, settings, make_embedder(settings), gateway)
-    finally:
-        await store.close()
     click.echo(report.summary)
     for pattern in report.patterns:
         click.echo(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from bots.terminal.inspect import _open
+from bots.terminal.command import opened_store
 from core.errors import OpenKoiError
 
 if TYPE_CHECKING:
@@ -86,20 +86,16 @@ def _line(settings: Settings, m: StoredMemory) -> str:
 
 
 async def memory_list(kind: str | None, scope: str | None, limit: int) -> None:
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         found = await store.memories.listing(kind, scope, limit)
         if not found:
             click.echo("no memories yet" if not (kind or scope) else "no memories match")
         for m in found:
             click.echo(_line(settings, m))
-    finally:
-        await store.close()
 
 
 async def memory_show(prefix: str) -> None:
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         m = await store.memories.get(await store.memories.resolve(prefix))
         click.echo(f"memory     {m.id} ({m.kind})")
         click.echo(f"text       {m.text}")
@@ -117,13 +113,10 @@ async def memory_show(prefix: str) -> None:
         click.echo(f"used by    {await store.memories.uses(m.seq)} tasks")
         click.echo(f"created    {m.created_at:%Y-%m-%d %H:%M}, last used {m.last_used_at:%Y-%m-%d %H:%M}")
         click.echo(f"embedded   {m.embedder or 'not yet (openkoi memory reindex)'}")
-    finally:
-        await store.close()
 
 
 async def memory_forget(prefix: str, yes: bool) -> None:
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         memory_id = await store.memories.resolve(prefix)
         m = await store.memories.get(memory_id)
         if not yes and not click.confirm(f"Forget memory {memory_id}: {m.text[:80]}?", default=False):
@@ -131,29 +124,21 @@ async def memory_forget(prefix: str, yes: bool) -> None:
             return
         await _memory(settings, store).forget(memory_id)
         click.echo(f"forgot memory {memory_id}")
-    finally:
-        await store.close()
 
 
 async def memory_global(prefix: str, off: bool) -> None:
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         memory_id = await store.memories.resolve(prefix)
         m = await _memory(settings, store).set_global(memory_id, not off)
         click.echo(f"memory {m.id} is now recalled in {'every scope' if m.is_global else m.scope_key}")
-    finally:
-        await store.close()
 
 
 async def memory_reindex(re_embed: bool) -> None:
     from core.memory.embedder import EmbedderUnavailable
 
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         try:
             done = await _memory(settings, store).reindex(re_embed)
         except EmbedderUnavailable as exc:
             raise OpenKoiError(str(exc)) from exc
         click.echo(f"embedded {done.embedded} memories; index: {done.path}, {done.indexed} vectors")
-    finally:
-        await store.close()

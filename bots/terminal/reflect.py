@@ -10,6 +10,7 @@ inside the commands, so ``openkoi --help`` stays fast.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,12 +72,13 @@ def _common(command: Any) -> Any:
 
 
 def _run(coro: Any) -> None:
-    from bots.terminal.inspect import run
+    from bots.terminal.command import run
 
-    run(coro)
+    sys.exit(run(coro))
 
 
-async def _open(tz: str | None, at: datetime | None) -> tuple[Database, ZoneInfo, datetime]:
+def _where_and_when(tz: str | None, at: datetime | None) -> tuple[Database, ZoneInfo, datetime]:
+    """The database (to open with ``async with``), the timezone of the days and weeks, and the moment."""
     from datetime import UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -90,7 +92,7 @@ async def _open(tz: str | None, at: datetime | None) -> tuple[Database, ZoneInfo
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown timezone {name!r} (e.g. Europe/Berlin, UTC)", param_hint="--tz") from None
     now = at.replace(tzinfo=zone) if at is not None else datetime.now(UTC).astimezone(zone)
-    return await Database(settings.db_path).open(), zone, now
+    return Database(settings.db_path), zone, now
 
 
 async def _period(kind: Literal["day", "week"], tz: str | None, as_json: bool, at: datetime | None) -> None:
@@ -98,11 +100,9 @@ async def _period(kind: Literal["day", "week"], tz: str | None, as_json: bool, a
     from core.reflection.figures import reflect_period
     from core.reflection.period import period_containing
 
-    db, zone, now = await _open(tz, at)
-    try:
+    database, zone, now = _where_and_when(tz, at)
+    async with database as db:
         reflection = await reflect_period(db, period_containing(kind, now, zone))
-    finally:
-        await db.close()
     if as_json:
         _json(
             {
@@ -137,11 +137,9 @@ async def _honest(kind: Literal["day", "week"], tz: str | None, as_json: bool, a
     from core.reflection.honest import reflect_honest
     from core.reflection.period import period_containing
 
-    db, zone, now = await _open(tz, at)
-    try:
+    database, zone, now = _where_and_when(tz, at)
+    async with database as db:
         honest = await reflect_honest(db, period_containing(kind, now, zone))
-    finally:
-        await db.close()
     if as_json:
         passed = [asdict(v) for v in honest.passed_then_rated_down]
         _json({"empty": honest.empty, "passed_then_rated_down": passed, **asdict(honest)})
@@ -197,11 +195,9 @@ def _print_honest(h: HonestReflection) -> None:
 async def _growth(weeks: int, tz: str | None, as_json: bool, at: datetime | None) -> None:
     from core.reflection.growth import reflect_growth
 
-    db, _, now = await _open(tz, at)
-    try:
+    database, _, now = _where_and_when(tz, at)
+    async with database as db:
         growth = await reflect_growth(db, now, weeks=weeks)
-    finally:
-        await db.close()
     if as_json:
         _json(asdict(growth))
         return

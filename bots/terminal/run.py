@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from bots import logs
-from bots.terminal import cli as codes
+from bots.terminal import command as codes
 from bots.terminal.progress import Progress
 from core.config import Settings, load_settings
 from core.engine import Engine
@@ -91,8 +91,7 @@ async def terminal(
     root = think_workspace(workspace, settings.tools.workspace) if runs else None
     logs.configure(settings.log_level)
     SECRETS.add([*environment_secrets(), *secret_fields(settings)])  # model keys never reach a log line
-    store = await Store(settings.db_path).open()
-    try:
+    async with Store(settings.db_path) as store:
         bus = EventBus()
         progress = Progress(sys.stderr, verbose=verbose, quiet=quiet)
         bus.subscribe(progress)
@@ -102,8 +101,6 @@ async def terminal(
 
         engine = Engine(settings, store, bus, workspace=root, escalate=escalate, model_override=model)
         yield Terminal(settings, store, engine, progress, model)
-    finally:
-        await store.close()
 
 
 def blocked_hint(task_id: str) -> str:

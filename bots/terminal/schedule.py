@@ -9,31 +9,19 @@ APScheduler and the engine load only inside these commands.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
-from bots.terminal.cli import EXIT_DONE, EXIT_FAILED, EXIT_USAGE, close_command
-from bots.terminal.inspect import _open
-from core.errors import OpenKoiError
+from bots.terminal.command import EXIT_DONE, EXIT_FAILED, close_command, opened_store
 from scheduler.jobs import JOB_NAMES, NEEDS_SERVICE, standard_jobs
 
 if TYPE_CHECKING:
     from core.store import Store
 
 POLL_SECONDS = 0.2
-
-
-def run_command(work: Coroutine[Any, Any, int]) -> int:
-    """Run a command; an error a person can fix is printed plainly with exit code 2."""
-    try:
-        return asyncio.run(work)
-    except OpenKoiError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_USAGE
 
 
 def check_job(name: str) -> str:
@@ -53,8 +41,7 @@ async def schedule_list() -> int:
     from core.models import utcnow
     from scheduler.cron import make_trigger, next_fire
 
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         config = settings.schedule
         zone = ZoneInfo(config.timezone)
         now = utcnow()
@@ -79,16 +66,13 @@ async def schedule_list() -> int:
                 detail = f" — {last.detail}" if last.detail else ""
                 click.echo(f"  last: {_local(last.fire_time, zone)} {last.trigger} {last.status}{detail}")
         return EXIT_DONE
-    finally:
-        await store.close()
 
 
 async def schedule_run(name: str, wait_seconds: float) -> int:
     from core.models import utcnow
     from scheduler.schedule import Schedule, new_owner
 
-    settings, store = await _open()
-    try:
+    async with opened_store() as (settings, store):
         if await store.schedule.holder(utcnow()) is None:
             if name in NEEDS_SERVICE:
                 click.echo(
@@ -109,8 +93,6 @@ async def schedule_run(name: str, wait_seconds: float) -> int:
                     return _report(name, outcome.status, outcome.detail)
             # A service took the lease between the two looks: hand the job to it.
         return await _request(store, name, wait_seconds)
-    finally:
-        await store.close()
 
 
 async def _request(store: Store, name: str, wait_seconds: float) -> int:

@@ -39,7 +39,7 @@ from typing import Any
 from tests.benchmarks._common import check, emit, forbid_network, note, use_fake_model
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
-from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
+from tests.platforms.slack.fake_api import FakeSlack, signed_headers, slash_command_body
 
 SECRET = "bench-signing-secret"
 SENDERS = 1  # load processes; the concurrency is split evenly between them
@@ -86,14 +86,14 @@ def _world(urls: Any, done: Any) -> None:
 
 
 async def _run(slack_api: str, response_base: str, model_url: str, n: int, concurrency: int) -> dict[str, object]:
-    from bots.config import ServiceSettings
+    from bots.config import service_settings_model
     from bots.service import Service
     from core.config import load_settings
 
     with tempfile.TemporaryDirectory(prefix="openkoi-ack-") as tmp:
         use_fake_model(Path(tmp) / "home", model_url)
         settings = load_settings()
-        service = ServiceSettings.model_validate(
+        service = service_settings_model().model_validate(
             {
                 # Every command comes from one user in one channel: the per-person and per-channel
                 # limits are raised so that all of them are saved as tasks, as the benchmark measures.

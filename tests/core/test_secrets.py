@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bots.chat.platform import Outgoing, Reply
-from bots.config import ServiceSettings
+from bots.config import service_settings_model
 from core.events import TaskFinished
 from core.models import LoopDecision, TaskStatus
 from core.outputs import Agency, AgencyVote, Vote
@@ -69,7 +69,7 @@ def test_log_records_are_redacted_when_made_whoever_makes_them(
 
 
 def test_the_service_settings_and_environment_name_their_secrets() -> None:
-    service = ServiceSettings.model_validate(
+    service = service_settings_model().model_validate(
         {
             "slack": {"bot_token": TOKEN, "signing_secret": "signing-secret-1"},
             "telegram": {"webhook_secret": "hook-1234"},

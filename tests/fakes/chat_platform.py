@@ -3,6 +3,10 @@
 It implements the same ``ChatPlatform`` protocol the Slack, Discord and Telegram adapters do and
 records every post and edit, so tests of the ingress, publisher, desk and service can assert what
 a thread would show. Platform wire formats are tested separately against the platform fakes.
+
+It is a platform of its own, ``recording``: ``RECORDING`` is its platform spec, which a test registers as an
+``openkoi.platforms`` entry point like any plugin (``tests.support.registered_platforms``); its markup is
+plain Markdown.
 """
 
 from __future__ import annotations
@@ -12,11 +16,28 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bots.chat.markup import SLACK, Markup
+from bots.chat.markup import Markup
 from bots.chat.pacing import Rate
-from bots.chat.platform import CannotPost, Outgoing
+from bots.chat.platform import Adapter, Button, CannotPost, Outgoing, Pressed
+from bots.chat.settings import PlatformSettings
+from bots.chat.spec import PlatformSpec, TokenCheck
 from core.store.conversations import Conversation
+
+if TYPE_CHECKING:
+    from bots.chat.desk import ConfirmationDesk
+    from bots.chat.ingress import Ingress
+
+NAME = "recording"
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+# Plain Markdown, shown as written: what a test asserts is the words the chat layer chose.
+MARKDOWN = Markup(3000, _identity, "**{}**".format, "_{}_".format, "`{}`".format, _identity)
 
 
 @dataclass
@@ -34,8 +55,8 @@ class Posted:
 
 @dataclass
 class RecordingPlatform:
-    name: str = "slack"
-    markup: Markup = SLACK
+    name: str = NAME
+    markup: Markup = MARKDOWN
     edit_interval: float = 0.0
     connected: bool = True
     messages: dict[str, Posted] = field(default_factory=dict)
@@ -56,6 +77,9 @@ class RecordingPlatform:
 
     def add_routes(self, app: object) -> None:
         return None
+
+    async def settled(self) -> None:
+        return None  # nothing arrives from outside: tests call the ingress and desk themselves
 
     def refuse(self, channel_id: str, reason: str = "not_in_channel") -> None:
         self.refusing[channel_id] = reason
@@ -115,3 +139,46 @@ class RecordingPlatform:
 
     def texts(self) -> list[str]:
         return [self.messages[m].current.text for m in self.order]
+
+
+class RecordingSettings(PlatformSettings):
+    """``[recording]``: on once it has a bot token (any text)."""
+
+    def off_reason(self) -> str | None:
+        return "RECORDING_BOT_TOKEN is not set" if self.bot_token is None else None
+
+
+class RecordingButtons:
+    """A button is "<action> <target id>" on the wire."""
+
+    def encode(self, button: Button) -> str:
+        return f"{button.action} {button.target_id}"
+
+    def decode(self, payload: str) -> Pressed | None:
+        action, _, target = payload.partition(" ")
+        for known in ("approve", "deny", "up", "down", "skill_approve", "skill_dismiss"):
+            if action == known and target:
+                return Pressed(known, target)
+        return None
+
+
+def _probe(settings: RecordingSettings) -> TokenCheck:
+    return TokenCheck(settings.bot_token is not None, f"{NAME}: a token is set")
+
+
+def _adapter(settings: RecordingSettings, ingress: Ingress, desk: ConfirmationDesk) -> Adapter:
+    return RecordingPlatform(edit_interval=settings.edit_interval)
+
+
+RECORDING = PlatformSpec(
+    name=NAME,
+    settings=RecordingSettings,
+    env={"RECORDING_BOT_TOKEN": "bot_token"},
+    setup="RECORDING_BOT_TOKEN",
+    markup=MARKDOWN,
+    buttons=RecordingButtons(),
+    probe=_probe,
+    digest_key="recording_channels",
+    loggers=(),
+    adapter=_adapter,
+)

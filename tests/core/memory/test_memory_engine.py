@@ -17,11 +17,11 @@ from core.memory.memory import Memory
 from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store import Store
 from core.text import estimated_tokens
+from tests.chat.test_core import ALICE, attach, think
 from tests.chat_service import running_service, service_settings
 from tests.conftest import Recorder
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
-from tests.test_chat_core import ALICE, attach, think
 
 NOTES = [
     f"SQLite note {n}: with many concurrent writers use WAL journal mode, keep write transactions short, "
@@ -174,8 +174,10 @@ async def test_chat_ingress_scopes_a_task_to_its_channel_and_guild(settings: Set
         await attach(svc)
         reply = await svc.ingress.handle(think("rotate our auth tokens", channel="C7"))
         assert reply is not None and reply.task_id is not None
-        assert (await svc.store.tasks.get(reply.task_id)).scope == Scope(platform="slack", channel="C7")
-        guild = InboundCommand("slack", "k2", ALICE, "C8", "rotate our auth tokens", origin={"guild_id": "G1"})
+        assert (await svc.store.tasks.get(reply.task_id)).scope == Scope(platform=ALICE.platform, channel="C7")
+        guild = InboundCommand(ALICE.platform, "k2", ALICE, "C8", "rotate our auth tokens", origin={"guild_id": "G1"})
         reply = await svc.ingress.handle(guild)
         assert reply is not None and reply.task_id is not None
-        assert (await svc.store.tasks.get(reply.task_id)).scope == Scope(platform="slack", channel="C8", team="G1")
+        assert (await svc.store.tasks.get(reply.task_id)).scope == Scope(
+            platform=ALICE.platform, channel="C8", team="G1"
+        )

@@ -1,0 +1,58 @@
+"""What every chat platform's section of config.toml has in common: who may use the bot, how fast it may
+post, and the one question the service asks before starting it (``off_reason``).
+
+Each platform's package subclasses ``PlatformSettings`` with its own keys and names the class in its
+platform spec; ``bots.config`` builds the service's settings from the registered specs.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class Section(BaseModel):
+    # A misspelt key in config.toml must be an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Access(Section):
+    """Who may use the bot on one platform. Empty lists mean "no restriction" for /think.
+
+    Overrides are four-eyes: only ``approvers`` (or holders of ``approver_roles``) may override a
+    block, and never on their own task. ``self_approval = true`` lets the person who asked decide
+    on their own task too, for a solo set-up; with no approvers and no self-approval, nobody can
+    override (a block can still be cancelled)."""
+
+    allowed_users: list[str] = Field(default_factory=list)
+    allowed_channels: list[str] = Field(default_factory=list)
+    allowed_roles: list[str] = Field(default_factory=list)
+    approvers: list[str] = Field(default_factory=list)
+    approver_roles: list[str] = Field(default_factory=list)
+    self_approval: bool = False
+
+    @property
+    def open_to_everyone(self) -> bool:
+        return not (self.allowed_users or self.allowed_channels or self.allowed_roles)
+
+
+class Pace(Section):
+    """At most ``messages`` sends (new messages and edits) into one chat in any ``seconds``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    messages: int = Field(ge=1)
+    seconds: float = Field(gt=0)
+
+
+class PlatformSettings(Section):
+    """One platform's section: its bot token (the platform is configured when it is set), how often a
+    task's status line may be edited, and its ``access`` rules."""
+
+    bot_token: SecretStr | None = None
+    edit_interval: float = Field(1.0, ge=0)
+    access: Access = Field(default_factory=Access)
+
+    def off_reason(self) -> str | None:
+        """Why the service must leave the platform off (a credential missing, a mode that needs one), or
+        None when it can start."""
+        raise NotImplementedError(f"{type(self).__name__} must say when its platform is off")

@@ -1,0 +1,51 @@
+"""Discord as a registered chat platform (entry point ``discord`` in ``openkoi.platforms``). Imports no
+discord.py: that loads with the adapter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bots.chat.probe import fetch_json, secret
+from bots.chat.spec import PlatformSpec, TokenCheck
+from bots.discord.custom_id import CODEC
+from bots.discord.markup import DISCORD as MARKUP
+from bots.discord.settings import DiscordSettings
+
+if TYPE_CHECKING:
+    from bots.chat.desk import ConfirmationDesk
+    from bots.chat.ingress import Ingress
+    from bots.chat.platform import Adapter
+
+
+def probe(settings: DiscordSettings) -> TokenCheck:
+    """``GET /users/@me`` with the bot token."""
+    url = settings.api_url.rstrip("/") + "/users/@me"
+    headers = {
+        "Authorization": f"Bot {secret(settings.bot_token)}",
+        "User-Agent": "DiscordBot (https://openkoi.dev, 1)",
+    }
+    status, body = fetch_json(url, headers)
+    if status == 200 and body.get("id"):
+        return TokenCheck(True, f"discord: /users/@me accepts the token (bot {body.get('username')})")
+    return TokenCheck(False, f"discord: /users/@me refused the token (HTTP {status})")
+
+
+def adapter(settings: DiscordSettings, ingress: Ingress, desk: ConfirmationDesk) -> Adapter:
+    from bots.discord.adapter import DiscordAdapter  # discord.py loads only for a running service
+
+    return DiscordAdapter(settings, ingress, desk)
+
+
+DISCORD = PlatformSpec(
+    name="discord",
+    settings=DiscordSettings,
+    env={"DISCORD_BOT_TOKEN": "bot_token", "DISCORD_API_URL": "api_url", "DISCORD_GATEWAY_URL": "gateway_url"},
+    setup="DISCORD_BOT_TOKEN",
+    markup=MARKUP,
+    buttons=CODEC,
+    probe=probe,
+    digest_key="discord_channels",
+    loggers=("discord",),
+    adapter=adapter,
+    order=20,
+)
