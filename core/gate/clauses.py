@@ -6,8 +6,10 @@ review, draft, list, don't …) quiets only its own clause, and a new clause sta
 "; " or ": ", and at a comma or conjunction followed by an action verb (", just drop …", "and delete …").
 A clause's mode is read from its head, the words after polite lead-ins ("could you please"); a clause
 that is only "run it" / "do it" brings back what an earlier drafting clause had quieted ("write the SQL
-to drop the temp tables and run it"). Anything not recognised as talk is action: the grammar errs towards
-caution.
+to drop the temp tables and run it"). Languages that put the verb last (Turkish, and German or Dutch after
+a modal: "kannst du dir die Migration anschauen, die …") are read from the clause's tail. A scope cue ("plan
+only, don't execute anything") makes the acting clauses before it drafts. Anything not recognised as talk
+is action: the grammar errs towards caution.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from core.gate.normalise import fold_pattern
 from core.gate.spec import GrammarSpec, Mode
 
 # A sentence ends here; ":" and "." only before a space or the end, so "s3://bucket", "config.yaml" and
-# "v2.3" stay whole, while ";" always ends a statement (SQL, shell).
-_STRONG = re.compile(r"[.!?:](?=\s|$)|;|\n|[。！？；]")
+# "v2.3" stay whole, while ";" always ends a statement (SQL, shell). An ellipsis ("DROP TABLE ... CASCADE")
+# elides words inside a sentence: it ends none.
+_STRONG = re.compile(r"(?:(?<!\.)\.|[!?:])(?=\s|$)|;|\n|[。！？；]")
 # How far before a match a negation or a topic cue is looked for ("do not send", "the risk of dropping").
 _NEAR = 48
 _BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
@@ -85,6 +88,26 @@ class Grammar:
         self._private = re.compile(compile_alt(spec.private))
         self._shared = re.compile(compile_alt(spec.shared))
         self._negation_tail = re.compile(rf"{compile_alt(spec.negation_tail)}\s*$")
+        self._act_head = re.compile(act)
+        # A verb-final clause names its verb at its end, or just before a relative clause that describes
+        # the object ("… anschauen, die die Spalte entfernt").
+        tail_end = rf"(?=[\s?!.]*$|\s*,\s*{compile_alt(spec.relative)})"
+        self._tails = (
+            (Mode.TALK, re.compile(compile_alt(spec.talk_tail) + tail_end)),
+            (Mode.DRAFT, re.compile(compile_alt(spec.draft_tail) + tail_end)),
+            (Mode.READ, re.compile(compile_alt(spec.read_tail) + tail_end)),
+        )
+        self._comparison = re.compile(compile_alt(spec.comparison))
+        self._plan_only = re.compile(compile_alt(spec.plan_only))
+        self._hands_off = re.compile(compile_alt(spec.hands_off))
+        edit = compile_alt(spec.edit_verbs)
+        # "drop Python 3.8 support", "remove the lodash dependency from package.json": an edit of code,
+        # which runs nothing until a person merges it.
+        self._code_edit = re.compile(
+            rf"{edit}(?:\s+\S+){{0,4}}?\s+{compile_alt(spec.code_objects)}"
+            rf"|{edit}(?:\s+\S+){{0,6}}?\s+(?:from|in|inside|within|out of|aus|de|dans|uit|z|ze)\s+"
+            rf"(?:\S+\s+){{0,2}}?{compile_alt(spec.code_files)}"
+        )
 
     def split(self, text: str) -> list[Clause]:
         """The clauses of folded ``text``, in order; the punctuation that ends a sentence belongs to none."""
@@ -112,7 +135,26 @@ class Grammar:
             ):
                 clause = replace(clause, mode=previous.mode, cue=previous.cue)
             clauses.append(clause)
-        return clauses
+        return self._scoped(text, clauses)
+
+    def _scoped(self, text: str, clauses: list[Clause]) -> list[Clause]:
+        """The clauses with those before a scope cue made drafts: "plan only, don't execute anything" covers
+        the whole request. A weaker cue ("do not send", "I'll run it myself") only covers a request that
+        starts by drafting or asking ("draft the email to all customers; do not send")."""
+        last, cue = -1, ""
+        drafting = bool(clauses) and clauses[0].mode is not Mode.ACT
+        for index, clause in enumerate(clauses):
+            found = self._plan_only.search(text, clause.core, clause.end)
+            if found is None and drafting:
+                found = self._hands_off.search(text, clause.core, clause.end)
+            if found is not None:
+                last, cue = index, found.group(0)
+        if last < 0:
+            return clauses
+        return [
+            replace(clause, mode=Mode.DRAFT, cue=cue) if index <= last and clause.mode is Mode.ACT else clause
+            for index, clause in enumerate(clauses)
+        ]
 
     @staticmethod
     def clause_at(clauses: list[Clause], position: int) -> Clause:
@@ -168,7 +210,7 @@ class Grammar:
             head = pattern.match(text, core, end)
             if head:
                 return Clause(start, end, core, mode, head.group(0), anaphora)
-        artefact = self._artefact.match(text, core, end)
+        artefact = self._artefact.match(text, core, end) or self._code_edit.match(text, core, end)
         if artefact:
             return Clause(start, end, core, Mode.DRAFT, artefact.group(0), anaphora)
         # "the prod deploy is stuck", "the DELETE endpoint returns 500": a description, not a request.
@@ -182,7 +224,22 @@ class Grammar:
             # Without a verb up front, a question mark is the clearest sign of a question.
             if text.startswith("?", end):
                 return Clause(start, end, core, Mode.TALK, "?", anaphora)
+        # "--force-with-lease vs --force": a comparison asks which, it runs neither.
+        compared = self._comparison.search(text, core, end)
+        if compared:
+            return Clause(start, end, core, Mode.TALK, compared.group(0), anaphora)
+        for mode, pattern in self._tails:
+            found = pattern.search(text, core, end)
+            if found:
+                return Clause(start, end, core, mode, found.group(0), anaphora)
         tail = self._negation_tail.search(text, core, end)
         if tail:
             return Clause(start, end, core, Mode.NEGATED, tail.group(0), anaphora)
+        # A question that starts with no request and no verb ("--force or --force-with-lease?") asks.
+        if (
+            text.startswith("?", end)
+            and core == self._skip_space(text, start)
+            and not self._act_head.match(text, core, end)
+        ):
+            return Clause(start, end, core, Mode.TALK, "?", anaphora)
         return Clause(start, end, core, Mode.ACT, "", anaphora)
