@@ -100,13 +100,14 @@ class Grammar:
         self._comparison = re.compile(compile_alt(spec.comparison))
         self._plan_only = re.compile(compile_alt(spec.plan_only))
         self._hands_off = re.compile(compile_alt(spec.hands_off))
-        edit = compile_alt(spec.edit_verbs)
-        # "drop Python 3.8 support", "remove the lodash dependency from package.json": an edit of code,
-        # which runs nothing until a person merges it.
+        edit, code_files = compile_alt(spec.edit_verbs), compile_alt(spec.code_files)
+        # "drop Python 3.8 support", "remove the lodash dependency from package.json", "update the README to
+        # …": an edit of code, which runs nothing until a person merges it.
         self._code_edit = re.compile(
             rf"{edit}(?:\s+\S+){{0,4}}?\s+{compile_alt(spec.code_objects)}"
             rf"|{edit}(?:\s+\S+){{0,6}}?\s+(?:from|in|inside|within|out of|aus|de|dans|uit|z|ze)\s+"
-            rf"(?:\S+\s+){{0,2}}?{compile_alt(spec.code_files)}"
+            rf"(?:\S+\s+){{0,2}}?{code_files}"
+            rf"|{edit}\s+(?:\S+\s+){{0,2}}?{code_files}(?=\s+(?:to|so|with|for|and|by|in|on)\b|\s*[,.;:!?]|\s*$)"
         )
 
     def split(self, text: str) -> list[Clause]:
