@@ -45,6 +45,12 @@ def alternation(terms: list[str]) -> str:
     return f"(?<![{_LETTER}])(?:" + "|".join(f"(?:{term})" for term in terms) + f")(?![{_LETTER}])"
 
 
+def _quoted(body: str) -> bool:
+    """Whether ``body`` is only a quoted span: `…`, '…' or "…"."""
+    body = body.strip()
+    return len(body) > 2 and body[0] in "`'\"" and body[-1] == body[0]
+
+
 @dataclass(frozen=True)
 class Clause:
     """One clause of the folded text: ``[start, end)``; ``core`` is where its head starts; ``private``
@@ -135,6 +141,16 @@ class Grammar:
                 and clause.core == self._skip_space(text, begin)
             ):
                 clause = replace(clause, mode=previous.mode, cue=previous.cue)
+            # "is this safe to run on prod? `ALTER TABLE …`": code quoted right after a question is what
+            # the question is about.
+            elif (
+                previous is not None
+                and previous.mode is Mode.TALK
+                and text.startswith("?", previous.end)
+                and clause.mode is Mode.ACT
+                and _quoted(text[begin:end])
+            ):
+                clause = replace(clause, mode=Mode.TALK, cue=previous.cue)
             clauses.append(clause)
         return self._scoped(text, clauses)
 
