@@ -29,20 +29,81 @@ _STRONG = re.compile(r"(?:(?<!\.)\.|[!?:])(?=\s|$)|;|\n|[。！？；]")
 # How far before a match a negation or a topic cue is looked for ("do not send", "the risk of dropping").
 _NEAR = 48
 _BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
+# A question that starts with one of these is a request put politely.
+_MODAL = re.compile(r"(?:can|could|would|will|shall|may|might|must|should)\b")
 # Skipped before a clause's head: spaces, and marks that open a sentence or a quote ("¿cómo …", "`rm …`").
 _OPENING = " \t¿¡\"'`(*>-•[«"
 # Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Identifiers count as words: "drop" is not in "drop_table", "api" not in "test_api".
 _LETTER = "a-z0-9_\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff"
+_WORD_CHAR = re.compile(f"[{_LETTER}]")
+_ESCAPE = re.compile(r"\\.")
+# Characters with a meaning of their own at the start of a regular expression.
+_SPECIAL = set("\\()[]{}.*+?^$|")
+
+
+def _unspaced(term: str) -> bool:
+    """Whether ``term`` is written only in a script without spaces (its escapes such as ``\\S`` aside)."""
+    bare = _ESCAPE.sub("", term)
+    return bool(_UNSPACED.search(bare)) and not _WORD_CHAR.search(bare)
 
 
 def alternation(terms: list[str]) -> str:
     """Terms as one regular expression that matches whole words only: "drop" is not in "dropdown" nor in
-    "drop_table" (scripts without spaces have no word edges to respect)."""
+    "drop_table". Terms in scripts without spaces have no word edges to respect: "删除" is whole in
+    "删除develop分支" and "注文" in "注文4411を返金して"."""
     # One guard around the whole alternation is the same assertion as one per term, and lets the regex
     # engine give up at once inside a word instead of trying every term there.
-    return f"(?<![{_LETTER}])(?:" + "|".join(f"(?:{term})" for term in terms) + f")(?![{_LETTER}])"
+    spaced = [term for term in terms if not _unspaced(term)]
+    unspaced = [term for term in terms if _unspaced(term)]
+    parts: list[str] = []
+    if spaced or not unspaced:
+        parts.append(f"(?<![{_LETTER}])(?:{_dispatch(spaced)})(?![{_LETTER}])")
+    if unspaced:
+        # The lookahead lets the engine skip every position that does not start such a script at once.
+        parts.append(f"(?={_UNSPACED.pattern})(?:{_dispatch(unspaced)})")
+    return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+
+def _dispatch(terms: list[str]) -> str:
+    """The terms as one alternation grouped by their first character ("d(?:rop|elet\\w*)|w(?:ipe)"): at
+    a word's start the engine tries one small group instead of every term. Terms that do not start with
+    a plain character (a group, a class, an escape) are tried as they are, before the groups."""
+    groups: dict[str, list[str]] = {}
+    other: list[str] = []
+    for term in terms:
+        first = _plain_first(term)
+        if first is None:
+            other.append(f"(?:{term})")
+        else:
+            groups.setdefault(first, []).append(f"(?:{term[1:]})")
+    grouped = [re.escape(first) + "(?:" + "|".join(rests) + ")" for first, rests in groups.items()]
+    return "|".join([*other, *grouped])
+
+
+def _plain_first(term: str) -> str | None:
+    """The literal character ``term`` must start with, or ``None`` when it may start otherwise (a group,
+    a class, an escape, a quantified first character, an alternation at the top level)."""
+    if len(term) < 2 or term[0] in _SPECIAL or term[1] in "*+?{":
+        return None
+    depth, escaped, in_class = 0, False, False
+    for char in term:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return None
+    return term[0]
 
 
 def _quoted(body: str) -> bool:
@@ -252,11 +313,13 @@ class Grammar:
         tail = self._negation_tail.search(text, core, end)
         if tail:
             return Clause(start, end, core, Mode.NEGATED, tail.group(0), anaphora)
-        # A question that starts with no request and no verb ("--force or --force-with-lease?") asks.
+        # A question that starts with no request, no verb and no modal ("--force or --force-with-lease?")
+        # asks; "could all our customers get an email?" requests.
         if (
             text.startswith("?", end)
             and core == self._skip_space(text, start)
             and not self._act_head.match(text, core, end)
+            and not _MODAL.match(text, core, end)
         ):
             return Clause(start, end, core, Mode.TALK, "?", anaphora)
         return Clause(start, end, core, Mode.ACT, "", anaphora)
