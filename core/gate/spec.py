@@ -178,6 +178,7 @@ class RulebookSpec(_Strict):
 
     version: int
     grammar: GrammarSpec
+    spelling: list[str] = Field(default_factory=list, description="words whose one-letter typos read as them")
     terms: dict[str, list[str]]
     rules: list[RuleSpec]
 
