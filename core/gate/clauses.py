@@ -172,7 +172,7 @@ class Grammar:
         # …": an edit of code, which runs nothing until a person merges it.
         self._code_edit = re.compile(
             rf"{edit}(?:\s+\S+){{0,4}}?\s+{compile_alt(spec.code_objects)}"
-            rf"|{edit}(?:\s+\S+){{0,6}}?\s+(?:from|in|inside|within|out of|aus|de|dans|uit|z|ze)\s+"
+            rf"|{edit}(?:\s+\S+){{0,8}}?\s+(?:from|in|inside|within|out of|aus|de|dans|uit|z|ze)\s+"
             rf"(?:\S+\s+){{0,2}}?{code_files}"
             rf"|{edit}\s+(?:\S+\s+){{0,2}}?{code_files}(?=\s+(?:to|so|with|for|and|by|in|on)\b|\s*[,.;:!?]|\s*$)"
         )
