@@ -29,8 +29,10 @@ _STRONG = re.compile(r"(?:(?<!\.)\.|[!?:])(?=\s|$)|;|\n|[。！？；]")
 # How far before a match a negation or a topic cue is looked for ("do not send", "the risk of dropping").
 _NEAR = 48
 _BETWEEN = re.compile(r"\b(?:between|entre|zwischen|tra|tussen|между)\b")
-# A question that starts with one of these is a request put politely.
-_MODAL = re.compile(r"(?:can|could|would|will|shall|may|might|must|should)\b")
+# A question whose first character is one of these is about a flag or a piece of code.
+_CODE_OPENING = "-`$"
+# Emoji and other pictographs open a chat message without being part of its words ("🎉 nice work …").
+_PICTOGRAPH = re.compile(r"[\u2190-\u21ff\u2300-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f\u200d]")
 # Skipped before a clause's head: spaces, and marks that open a sentence or a quote ("¿cómo …", "`rm …`").
 _OPENING = " \t¿¡\"'`(*>-•[«"
 # Scripts written without spaces: a cue anywhere in the clause sets its mode (the verb comes last).
@@ -135,8 +137,11 @@ class Grammar:
 
         act = compile_alt(spec.act_verbs)
         conj = compile_alt(spec.conjunctions)
-        self._weak = re.compile(rf"(?:,\s*|\s+{conj}\s+|、)(?=(?:{conj}\s+)*{act})")
-        self._lead = re.compile(rf"(?:{compile_alt(spec.leads)}|{conj})(?:\s*[,!]\s*|\s+|$)")
+        leads = compile_alt(spec.leads)
+        # "…, just drop it", "… and delete them", "I lost access, can you paste …": a conjunction or a
+        # polite lead-in may come before the verb.
+        self._weak = re.compile(rf"(?:,\s*|\s+{conj}\s+|、)(?=(?:(?:{conj}|{leads})\s+)*{act})")
+        self._lead = re.compile(rf"(?:{leads}|{conj})(?:\s*[,!]\s*|\s+|$)")
         self._anaphora = re.compile(rf"{compile_alt(spec.anaphora)}\s*$")
         self._heads = (
             (Mode.NEGATED, re.compile(compile_alt(spec.negation_head))),
@@ -164,7 +169,7 @@ class Grammar:
             (Mode.DRAFT, re.compile(compile_alt(spec.draft_tail) + tail_end)),
             (Mode.READ, re.compile(compile_alt(spec.read_tail) + tail_end)),
         )
-        self._comparison = re.compile(compile_alt(spec.comparison))
+        self._talk_anywhere = re.compile(compile_alt(spec.talk_anywhere))
         self._plan_only = re.compile(compile_alt(spec.plan_only))
         self._hands_off = re.compile(compile_alt(spec.hands_off))
         edit, code_files = compile_alt(spec.edit_verbs), compile_alt(spec.code_files)
@@ -254,7 +259,13 @@ class Grammar:
 
     @staticmethod
     def _skip_space(text: str, position: int) -> int:
-        while position < len(text) and text[position] in _OPENING:
+        while position < len(text) and (text[position] in _OPENING or _PICTOGRAPH.match(text, position)):
+            position += 1
+        return position
+
+    @staticmethod
+    def _skip_blank(text: str, position: int) -> int:
+        while position < len(text) - 1 and text[position] in " \t":
             position += 1
         return position
 
@@ -302,10 +313,11 @@ class Grammar:
             # Without a verb up front, a question mark is the clearest sign of a question.
             if text.startswith("?", end):
                 return Clause(start, end, core, Mode.TALK, "?", anaphora)
-        # "--force-with-lease vs --force": a comparison asks which, it runs neither.
-        compared = self._comparison.search(text, core, end)
-        if compared:
-            return Clause(start, end, core, Mode.TALK, compared.group(0), anaphora)
+        # "--force-with-lease vs --force": a comparison asks which, it runs neither; so does a Turkish
+        # question word, wherever it stands.
+        asked = self._talk_anywhere.search(text, core, end)
+        if asked:
+            return Clause(start, end, core, Mode.TALK, asked.group(0), anaphora)
         for mode, pattern in self._tails:
             found = pattern.search(text, core, end)
             if found:
@@ -313,13 +325,7 @@ class Grammar:
         tail = self._negation_tail.search(text, core, end)
         if tail:
             return Clause(start, end, core, Mode.NEGATED, tail.group(0), anaphora)
-        # A question that starts with no request, no verb and no modal ("--force or --force-with-lease?")
-        # asks; "could all our customers get an email?" requests.
-        if (
-            text.startswith("?", end)
-            and core == self._skip_space(text, start)
-            and not self._act_head.match(text, core, end)
-            and not _MODAL.match(text, core, end)
-        ):
+        # A question about a flag or a piece of code ("--force or --force-with-lease?") asks.
+        if text.startswith("?", end) and text[self._skip_blank(text, start)] in _CODE_OPENING:
             return Clause(start, end, core, Mode.TALK, "?", anaphora)
         return Clause(start, end, core, Mode.ACT, "", anaphora)

@@ -10,6 +10,7 @@ one. Importing this module loads no model: the embedder loads on the first scree
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 
 Source = Literal["lexicon", "embedder"]
+_LINK = re.compile(r"\bhttps?://\S+")
 EmbedderState = Literal["on", "off", "unavailable"]
 
 
@@ -113,7 +115,7 @@ class Floor:
 
     def acting_clauses(self, text: str) -> list[str]:
         """The clauses of ``text`` that ask for something to be done (folded), as the embedder sees them."""
-        folded = self._speller.correct(fold(text))
+        folded = self._read(text)
         return [folded[c.core : c.end] for c in self._grammar.split(folded) if c.mode is Mode.ACT] if folded else []
 
     def screen(self, text: str) -> FloorResult:
@@ -125,7 +127,12 @@ class Floor:
         """``screen`` for many texts at once: the same results, with one embedder call for all of them."""
         # A typo of a word the rules turn on reads as the word ("trncate the sessions tbl"); a proposed
         # action's words are what runs, so they are taken as they are.
-        return self._screen([(text, self._speller.correct(fold(text))) for text in texts], strict=False)
+        return self._screen([(text, self._read(text)) for text in texts], strict=False)
+
+    def _read(self, text: str) -> str:
+        """``text`` as the rules read a task: folded, typos of their words corrected, and each web link
+        one word ("https://deploy.acme.io/releases/812" names no deploy)."""
+        return _LINK.sub("link", self._speller.correct(fold(text)))
 
     def screen_action(self, name: str, arguments: Mapping[str, object]) -> FloorResult:
         """Which rules a proposed action matches: its name (``mcp__db__execute``, ``restart-worker``)

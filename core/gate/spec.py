@@ -156,7 +156,7 @@ class GrammarSpec(_Strict):
     draft_tail: list[str]
     read_tail: list[str]
     relative: list[str]
-    comparison: list[str]
+    talk_anywhere: list[str]
     plan_only: list[str]
     hands_off: list[str]
     edit_verbs: list[str]
