@@ -325,7 +325,9 @@ class Grammar:
         tail = self._negation_tail.search(text, core, end)
         if tail:
             return Clause(start, end, core, Mode.NEGATED, tail.group(0), anaphora)
-        # A question about a flag or a piece of code ("--force or --force-with-lease?") asks.
-        if text.startswith("?", end) and text[self._skip_blank(text, start)] in _CODE_OPENING:
+        # A question about a flag or a piece of code ("--force or --force-with-lease?") asks, and so does
+        # a Spanish question that opens with no request ("¿este bucket es público?").
+        opening = text[self._skip_blank(text, start)]
+        if text.startswith("?", end) and (opening in _CODE_OPENING or (opening == "¿" and core == start + 1)):
             return Clause(start, end, core, Mode.TALK, "?", anaphora)
         return Clause(start, end, core, Mode.ACT, "", anaphora)
