@@ -10,6 +10,7 @@ one. Importing this module loads no model: the embedder loads on the first scree
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -18,6 +19,7 @@ from core.gate.clauses import Clause, Grammar
 from core.gate.normalise import fold
 from core.gate.rules import CompiledRule, evidence
 from core.gate.spec import Mode, RulebookSpec, RuleSpec, load_rulebook, shipped_rulebook_path
+from core.gate.spelling import Speller
 
 if TYPE_CHECKING:
     from core.gate.settings import FloorSettings
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 
 Source = Literal["lexicon", "embedder"]
+_LINK = re.compile(r"\bhttps?://\S+")
 EmbedderState = Literal["on", "off", "unavailable"]
 
 
@@ -83,6 +86,7 @@ class Floor:
         similarity: Similarity | None = None,
     ) -> None:
         self._grammar = Grammar(book.grammar)
+        self._speller = Speller(book.spelling)
         shared = book.terms if terms is None else terms
         self._rules = [CompiledRule(rule, shared) for rule in (book.rules if rules is None else rules)]
         self._similarity = similarity
@@ -111,7 +115,7 @@ class Floor:
 
     def acting_clauses(self, text: str) -> list[str]:
         """The clauses of ``text`` that ask for something to be done (folded), as the embedder sees them."""
-        folded = fold(text)
+        folded = self._read(text)
         return [folded[c.core : c.end] for c in self._grammar.split(folded) if c.mode is Mode.ACT] if folded else []
 
     def screen(self, text: str) -> FloorResult:
@@ -121,7 +125,14 @@ class Floor:
 
     def screen_many(self, texts: list[str]) -> list[FloorResult]:
         """``screen`` for many texts at once: the same results, with one embedder call for all of them."""
-        return self._screen([(text, fold(text)) for text in texts], strict=False)
+        # A typo of a word the rules turn on reads as the word ("trncate the sessions tbl"); a proposed
+        # action's words are what runs, so they are taken as they are.
+        return self._screen([(text, self._read(text)) for text in texts], strict=False)
+
+    def _read(self, text: str) -> str:
+        """``text`` as the rules read a task: folded, typos of their words corrected, and each web link
+        one word ("https://deploy.acme.io/releases/812" names no deploy)."""
+        return _LINK.sub("link", self._speller.correct(fold(text)))
 
     def screen_action(self, name: str, arguments: Mapping[str, object]) -> FloorResult:
         """Which rules a proposed action matches: its name (``mcp__db__execute``, ``restart-worker``)

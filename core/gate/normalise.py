@@ -33,6 +33,9 @@ _PUNCTUATION = str.maketrans(
         "\u00a0": " ",
     }
 )
+# Letters that have no decomposition, so stripping marks leaves them as they are: Polish "ł" ("usuń
+# całą bazę"), Turkish dotless "ı" ("veritabanını"), Nordic "ø", "đ". Folded after casefolding.
+_BARE_LETTERS = str.maketrans({"ł": "l", "ı": "i", "ø": "o", "đ": "d", "ħ": "h"})
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 # A backslash escape in a pattern (``\S``, ``\W``, ``\B`` …) keeps its case: folding it would change
 # its meaning (``\S`` is not ``\s``).
@@ -47,9 +50,10 @@ def _strip_marks(text: str) -> str:
 
 def fold(text: str) -> str:
     """``text`` as the rules see it: NFKC, casefolded, without diacritics, typographic quotes and dashes
-    made ASCII, runs of spaces made one (newlines kept: they end a clause)."""
+    made ASCII, letters without a decomposition made plain ("ł" → "l"), runs of spaces made one (newlines
+    kept: they end a clause)."""
     folded = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION).casefold()
-    folded = _strip_marks(folded)
+    folded = _strip_marks(folded).translate(_BARE_LETTERS)
     lines = (_SPACES.sub(" ", line).strip() for line in folded.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -61,4 +65,4 @@ def fold_pattern(pattern: str) -> str:
     parts = (
         m.group(0) if m.group(0).startswith("\\") else m.group(0).casefold() for m in _ESCAPE_OR_CHAR.finditer(nfkc)
     )
-    return _strip_marks("".join(parts))
+    return _strip_marks("".join(parts)).translate(_BARE_LETTERS)

@@ -119,8 +119,9 @@ class CompiledRule:
             clause.mode is Mode.NEGATED or grammar.negated_near(text, clause, start, end)
         )
         # "find /srv -name '*.log' -delete": a reading verb that is itself the start of the matched
-        # command is the command, not a cue.
-        command = clause.mode is Mode.READ and start == clause.core
+        # command is the command, not a cue. A cue carried over a colon ("check this SQL: DELETE …") is
+        # the earlier clause's, not this command's.
+        command = clause.mode is Mode.READ and start == clause.core and text.startswith(clause.cue, start)
         mode_quiets = clause.mode is not Mode.ACT and Quiet(clause.mode.value) in self._quiet
         talk = mode_quiets and clause.mode is not Mode.NEGATED and not command
         talk = talk or (Quiet.TALK in self._quiet and grammar.discussed_near(text, clause, start))

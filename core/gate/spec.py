@@ -152,11 +152,25 @@ class GrammarSpec(_Strict):
     negation_near: list[str]
     negation_after: list[str]
     negation_tail: list[str]
+    talk_tail: list[str]
+    draft_tail: list[str]
+    read_tail: list[str]
+    relative: list[str]
+    talk_anywhere: list[str]
+    plan_only: list[str]
+    hands_off: list[str]
+    edit_verbs: list[str]
+    code_objects: list[str]
+    code_files: list[str]
 
     @field_validator("*")
     @classmethod
     def _regexes(cls, value: list[str], info: object) -> list[str]:
-        return _check_all(value, str(getattr(info, "field_name", "grammar")))
+        name = str(getattr(info, "field_name", "grammar"))
+        if not value:
+            # An empty alternation matches the empty string everywhere: every clause would take this mode.
+            raise ValueError(f"{name} names no term")
+        return _check_all(value, name)
 
 
 class RulebookSpec(_Strict):
@@ -164,6 +178,7 @@ class RulebookSpec(_Strict):
 
     version: int
     grammar: GrammarSpec
+    spelling: list[str] = Field(default_factory=list, description="words whose one-letter typos read as them")
     terms: dict[str, list[str]]
     rules: list[RuleSpec]
 
