@@ -259,7 +259,9 @@ class Service:
         tz = ZoneInfo(self.settings.schedule.timezone)
         home = skills_home(self.settings.home, self.settings.config_dir)
         pacer = self.publisher.pacer
-        self.desk.proposals = ProposalDesk(self.store, home, self.desk.policies, self.adapters, pacer)
+        self.desk.proposals = ProposalDesk(
+            self.store, home, self.desk.policies, self.adapters, pacer, workspace=self.engine.workspace
+        )
         build = self.digest_builder or stored_digest_builder(self.store)
         self.digests = DigestPoster(self.store, self.adapters, self.service.digest, build, tz, pacer)
         self.ingress.digests = self.digests.request
