@@ -74,6 +74,16 @@ def test_what_to_use_instead_is_named(env: dict[str, str], server: FakeModelServ
     assert server.requests == []
 
 
+@pytest.mark.parametrize("args", [["soul"], ["soul", "show"], ["soul show"], ["Soul", "show"]])
+def test_a_command_named_that_exists_runs(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path, args: list[str]
+) -> None:
+    done = openkoi(env, *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("SOUL.md in force: the bundled default\n")
+    assert server.requests == [] and tasks_stored(env) == 0
+
+
 def test_a_task_of_several_words_is_still_a_task_and_think_always_is(
     env: dict[str, str], server: FakeModelServer, tmp_path: Path
 ) -> None:
