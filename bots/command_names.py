@@ -84,11 +84,7 @@ _LISTED: tuple[CommandForm, ...] = (
     *(CommandForm(("soul", s), False, _SOUL) for s in ("evolve", "diff", "history")),
     CommandForm(("session", "resume"), False, "a session cannot be resumed; `openkoi session show ID` lists its tasks"),
     # This CLI's own commands (chat answers them by name too: they are never tasks there either).
-    *_forms("mind", ("parliament",), True),
-    *(
-        CommandForm(("mind", s), False, "`openkoi mind parliament [task]`")
-        for s in ("agencies", "dissent", "calibrate")
-    ),
+    *_forms("mind", ("parliament", "agencies", "dissent", "calibrate"), True),
     *_forms("learn", ("list", "show", "approve", "dismiss", "mine"), True),
     *_forms("reflect", ("today", "week", "honest", "growth"), True),
     *_forms("session", ("list", "show", "delete"), True),

@@ -14,6 +14,7 @@ import click
 from bots.terminal import inspect as views
 from bots.terminal.command import EXIT_CANCELLED, run
 from bots.terminal.groups import DefaultToThink, SuggestingGroup
+from bots.terminal.mind import command_group as mind_group
 from bots.terminal.reflect import command_group as reflect_group
 from bots.terminal.soul import command_group as soul_group
 
@@ -29,6 +30,8 @@ def cli() -> None:
     openkoi status --costs         models, storage and spending
     openkoi memory list            what the agent remembers (show, forget, global, reindex)
     openkoi reflect week           how the work went: today, week, honest, growth
+    openkoi mind agencies          each agency's record: parliament, agencies, dissent, calibrate
+    openkoi soul show              the team's values (SOUL.md) as the Sovereign reads them
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
@@ -172,18 +175,6 @@ def task_replay(task_id: str) -> None:
 
 
 @cli.group(cls=SuggestingGroup)
-def mind() -> None:
-    """Look inside the agent's deliberation."""
-
-
-@mind.command("parliament")
-@click.argument("task_id", required=False)
-def mind_parliament(task_id: str | None) -> None:
-    """The last deliberation (or a task's), every agency's vote and reason."""
-    sys.exit(run(views.mind_parliament(task_id)))
-
-
-@cli.group(cls=SuggestingGroup)
 def memory() -> None:
     """Memories: list, show, forget, mark global, reindex."""
 
@@ -270,6 +261,7 @@ def skills_show(name: str, workspace: Path | None) -> None:
 
 cli.add_command(reflect_group(SuggestingGroup))
 cli.add_command(soul_group(SuggestingGroup))
+cli.add_command(mind_group(SuggestingGroup))
 
 
 @cli.group(cls=SuggestingGroup, invoke_without_command=True)

@@ -43,6 +43,7 @@ def _run(work: Coroutine[Any, Any, None]) -> int:
 
 async def show_soul(workspace: Path | None, *, raw: bool) -> None:
     from bots.terminal.run import think_workspace
+    from bots.views import soul_view
     from core.config import load_settings
     from core.deliberation.soul import read_soul
 
@@ -51,24 +52,4 @@ async def show_soul(workspace: Path | None, *, raw: bool) -> None:
     if raw:
         click.echo(reading.soul.text, nl=not reading.soul.text.endswith("\n"))
         return
-    click.echo(f"SOUL.md in force: {reading.origin}")
-    click.echo("looked in, in order:")
-    in_force = next((p for p in reading.places if p.found), None)
-    for place in reading.places:
-        state = "in force" if place is in_force else "also there, not used" if place.found else "not there"
-        click.echo(f"  {place.label:<17} {place.path} ({state})")
-    click.echo(f"  {'bundled default':<17} ({'in force' if in_force is None else 'used when neither is there'})")
-    click.echo(
-        "The Sovereign reads the whole file as the SOUL section of every directive prompt"
-        " (halved only when a prompt would not fit the model). Its values:"
-    )
-    if reading.title:
-        click.echo(f"\n{reading.title}")
-    for section in reading.sections:
-        click.echo(f"\n{section.title or '(introduction)'}")
-        for line in section.prose:
-            click.echo(f"  {line}")
-        for item in section.items:
-            click.echo(f"  - {item}")
-    if not reading.sections:
-        click.echo("\n(the file is empty: the Sovereign frames tasks with no values of the team's)")
+    click.echo(soul_view(reading).plain())

@@ -80,7 +80,7 @@ def test_a_command_named_that_exists_runs(
 ) -> None:
     done = openkoi(env, *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("SOUL.md in force: the bundled default\n")
+    assert done.stdout.startswith("SOUL.md in force: the bundled default — Soul\n")
     assert server.requests == [] and tasks_stored(env) == 0
 
 
