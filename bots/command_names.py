@@ -2,10 +2,11 @@
 that names one means, in the terminal (``openkoi init``) and in chat (``/think soul``) alike.
 
 The names are the original CLI's (the seeds': ``init``, ``chat``, ``connect``, ``soul show``, ``world tools``,
-``trust show`` …) and this CLI's own. A text names a command when its first word is a command name and it
-is that word alone, or exactly two words, or its second word is one of that command's subcommands or a
-flag (``trust grant deploy act``, ``chat --resume abc1``). Anything longer (``update the changelog``) is a
-task. A named command runs if it exists; otherwise it is answered with what to use instead, and nothing
+``trust show`` …) and this CLI's own. A text names a command when its first word is a command name and:
+it is that word alone; or its second word is a flag (``chat --resume abc1``), one of the command's
+subcommands (``trust grant deploy act``) or close to one (``world tols``, a typo); or the command has no
+subcommands and the text is two words (``update README``). Anything else (``update the changelog``,
+``task 0``) is a task. A named command runs if it exists; otherwise it is answered with what to use instead, and nothing
 is stored or asked of a model. To run such words as a task, ask for a task explicitly: ``openkoi think
 init`` in the terminal, ``/think -- init`` in chat.
 
@@ -14,6 +15,7 @@ Nothing here imports click or a platform: the terminal and the chat layer each r
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -114,16 +116,20 @@ FORMS: tuple[CommandForm, ...] = tuple(
     CommandForm(f.words, f.in_terminal, f.instead, _IN_CHAT.get(f.words, "")) for f in _LISTED
 )
 _BY_WORDS = {f.words: f for f in FORMS}
+# How close a second word must be to a subcommand to be taken for a typo of it (difflib's ratio, as the
+# CLI's "did you mean": "tols" → tools is 0.89, "shwo" → show 0.75).
+TYPO = 0.75
 NAMES = frozenset(f.words[0] for f in FORMS)
 
 
 @dataclass(frozen=True)
 class NamedCommand:
     """A text that names a command: the most specific ``form`` it names, and every word given (the command's
-    words lowercased, the rest as typed)."""
+    words lowercased, the rest as typed); ``suggestion``: the subcommand a mistyped second word is close to."""
 
     form: CommandForm
     words: tuple[str, ...]
+    suggestion: str | None = None
 
     @property
     def text(self) -> str:
@@ -141,9 +147,14 @@ def named_command(words: Sequence[str]) -> NamedCommand | None:
     if not words or words[0].lower() not in NAMES:
         return None
     name = words[0].lower()
-    second = words[1].lower() if len(words) > 1 else None
-    sub = _BY_WORDS.get((name, second)) if second is not None else None
-    if not (second is None or sub is not None or len(words) == 2 or second.startswith("-")):
-        return None
-    form = sub or _BY_WORDS[(name,)]
-    return NamedCommand(form, (*form.words, *words[len(form.words) :]))
+    if len(words) == 1:
+        return NamedCommand(_BY_WORDS[(name,)], (name,))
+    second = words[1].lower()
+    sub = _BY_WORDS.get((name, second))
+    if sub is not None:
+        return NamedCommand(sub, (*sub.words, *words[2:]))
+    subcommands = [f.words[1] for f in FORMS if len(f.words) == 2 and f.words[0] == name]
+    near = difflib.get_close_matches(second, subcommands, n=1, cutoff=TYPO)
+    if second.startswith("-") or near or (not subcommands and len(words) == 2):
+        return NamedCommand(_BY_WORDS[(name,)], (name, *words[1:]), near[0] if near else None)
+    return None

@@ -100,7 +100,7 @@ HELP_TEXT = """\
 /think approve <id>   Allow an action that is waiting for your confirmation.
 /think deny <id>      Refuse an action that is waiting for your confirmation.
 /think digest [today or week]   Post the reflection digest of today (or this week) so far, here.
-/think soul           Post the team's SOUL.md as the Sovereign reads it, here.
+/think soul           Post the team's values (SOUL.md) and where they come from, here.
 /think mind [agencies, dissent or calibrate]   Post each agency's record against outcomes, here.
 /think help           Show this help.
 An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text.
@@ -235,11 +235,13 @@ def _named(words: list[str]) -> Command | None:
     if named is None or named.form.words[0] in _OWN:
         return None
     form = named.form.words
+    as_task = f"/think -- {named.text}"
+    if named.suggestion is not None:
+        return CommandNamed(f"Did you mean /think {form[0]} {named.suggestion}? To run it as a task: {as_task}")
     if form in (("soul",), ("soul", "show")):
         return ShowSoul()
     if form[0] == "mind" and form[1:] in _MIND_VIEWS:
         return ShowMind(_MIND_VIEWS[form[1:]])
-    as_task = f"/think -- {named.text}"
     if not named.form.in_terminal:
         return CommandNamed(named.not_yet(as_task))
     in_chat = f" In chat: {named.form.in_chat}." if named.form.in_chat else ""

@@ -360,6 +360,7 @@ def test_soul_and_mind_are_views(text: str, expected: Command) -> None:
         ("reflect week", "In chat: /think digest week."),
         ("learn", "`openkoi learn` is a terminal command"),
         ("mind parliament", "In chat: each task's thread shows its deliberation."),
+        ("mind dissnt", "Did you mean /think mind dissent? To run it as a task: /think -- mind dissnt"),
     ],
 )
 def test_other_command_names_are_answered_never_tasks(text: str, said: str) -> None:
@@ -375,6 +376,8 @@ def test_other_command_names_are_answered_never_tasks(text: str, said: str) -> N
         ("-- soul show", Think("soul show")),
         ("update the changelog", Think("update the changelog")),
         ("chat with the team about the outage", Think("chat with the team about the outage")),
+        ("task 0 --simulate", Think("task 0", simulate=True)),
+        ("soul searching", Think("soul searching")),
         ("update the changelog --simulate", Think("update the changelog", simulate=True)),
     ],
 )

@@ -106,7 +106,8 @@ def test_a_task_of_several_words_is_still_a_task_and_think_always_is(
         (["INIT"], "init"),
         (["soul", "show"], "soul show"),
         (["Soul", "Show", "please"], "soul show"),
-        (["soul", "searching"], "soul"),  # a word or two: the command, whose subcommand is then checked
+        (["world", "tols"], "world"),  # a typo of a subcommand: the command (which says it does not exist)
+        (["soul", "shwo"], "soul"),  # the command, whose group then says "did you mean 'show'"
         (["trust", "grant", "deploy", "act"], "trust grant"),
         (["chat", "--resume", "abc1"], "chat"),
         (["world", "tools", "read_file"], "world tools"),
@@ -126,6 +127,8 @@ def test_the_words_that_name_a_command(words: list[str], form: str) -> None:
         ["update", "the", "changelog"],
         ["chat", "with", "the", "team", "about", "the", "outage"],
         ["trust", "the", "process"],
+        ["soul", "searching"],  # "soul" has subcommands: a second word that is none of them is a task
+        ["task", "0"],
         ["summarise", "the", "README"],
         ["deploy"],
         [],
