@@ -41,9 +41,11 @@ from bots.chat.proposal_desk import ProposalDesk
 from bots.chat.publisher import ThreadPublisher
 from bots.chat.queue import TaskQueue, job_name, task_of
 from bots.chat.tasklog import TaskLog
+from bots.chat.views import ViewPoster
 from bots.chat.workers import WorkerPool
 from bots.config import ServiceSettings
 from core.config import Settings
+from core.deliberation.soul import read_soul
 from core.engine import Engine
 from core.errors import ConfigError
 from core.events import EventBus
@@ -86,6 +88,8 @@ class Service:
     digest_builder: DigestBuilder | None = None
     # What the scheduler calls (``post_scheduled``); None when no digest builder exists.
     digests: DigestPoster | None = None
+    # `/think soul` and `/think mind …`, posted where they were asked.
+    views: ViewPoster | None = None
     schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
 
     async def start(self) -> None:
@@ -255,14 +259,20 @@ class Service:
 
     def _wire_digests(self) -> None:
         """Digests in chat (``bots.chat.digest_post``): the poster the scheduler calls, `/think digest`,
-        and the desk for the skill proposals' Approve / Dismiss buttons."""
+        and the desk for the skill proposals' Approve / Dismiss buttons; and the views `/think soul` and
+        `/think mind …` post the same way (``bots.chat.views``)."""
         tz = ZoneInfo(self.settings.schedule.timezone)
         home = skills_home(self.settings.home, self.settings.config_dir)
         pacer = self.publisher.pacer
-        self.desk.proposals = ProposalDesk(self.store, home, self.desk.policies, self.adapters, pacer)
+        self.desk.proposals = ProposalDesk(
+            self.store, home, self.desk.policies, self.adapters, pacer, workspace=self.engine.workspace
+        )
         build = self.digest_builder or stored_digest_builder(self.store)
         self.digests = DigestPoster(self.store, self.adapters, self.service.digest, build, tz, pacer)
         self.ingress.digests = self.digests.request
+        config_dir, workspace = self.settings.config_dir, self.engine.workspace
+        self.views = ViewPoster(self.store, self.adapters, lambda: read_soul(config_dir, workspace), pacer)
+        self.ingress.views = self.views.request
 
     def _make(self, name: str) -> Adapter:
         # The spec's factory imports the SDK: each is heavy, and a platform that is off should cost nothing.
@@ -382,6 +392,8 @@ class Service:
         await self.publisher.flush(within=min(10.0, drain + 1))
         if self.digests is not None:
             await self.digests.close()
+        if self.views is not None:
+            await self.views.close()
         for job in self._background:
             job.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -50,6 +50,9 @@ class Seeded:
     skills: list[str] = field(default_factory=list)
     error: str | None = None
     id: str = field(default_factory=new_id)
+    findings: list[tuple[str, str, str, str]] = field(default_factory=list)  # severity, dimension, text, fix
+    fail_closed: bool = False  # the deliberation had no usable reply
+    simulate: bool = False
 
 
 class History:
@@ -71,20 +74,27 @@ class History:
             """INSERT INTO tasks (id, session_id, description, status, source, requester, options_json, scope_json,
                                   decision, score, iterations, error, created_at, updated_at)
                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (t.id, self.session, t.description, t.status, t.platform, None, "{}", scope, t.decision, t.score,
-             len(t.cycle_scores), t.error, ended, ended),
+            (t.id, self.session, t.description, t.status, t.platform, None, json.dumps({"simulate": t.simulate}),
+             scope, t.decision, t.score, len(t.cycle_scores), t.error, ended, ended),
         )  # fmt: skip
+        cycle = None
         for i, score in enumerate(t.cycle_scores, 1):
+            cycle = new_id()
             await self.db.execute(
                 """INSERT INTO iteration_cycles (id, task_id, iteration, output, output_hash, score, decision, created_at)
                    VALUES (?,?,?,?,?,?,?,?)""",
-                (new_id(), t.id, i, "out", "h", score, "continue", ended),
+                (cycle, t.id, i, "out", "h", score, "continue", ended),
             )
+        assert cycle is not None or not t.findings, "findings belong to an iteration"
+        await self.db.executemany(
+            "INSERT INTO findings (cycle_id, task_id, severity, dimension, description, fix) VALUES (?,?,?,?,?,?)",
+            [(cycle, t.id, *finding) for finding in t.findings],
+        )
         if t.verdict is not None:
             deliberation = new_id()
             await self.db.execute(
-                "INSERT INTO deliberations (id, task_id, outcome, reason, created_at) VALUES (?,?,?,?,?)",
-                (deliberation, t.id, t.verdict, "verdict", ended),
+                "INSERT INTO deliberations (id, task_id, outcome, reason, fail_closed, created_at) VALUES (?,?,?,?,?,?)",
+                (deliberation, t.id, t.verdict, "verdict", int(t.fail_closed), ended),
             )
             await self.db.executemany(
                 "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd) VALUES (?,?,?,?,?,?)",

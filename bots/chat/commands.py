@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from bots.command_names import named_command
+
 
 @dataclass(frozen=True, slots=True)
 class Think:
@@ -57,7 +59,31 @@ class ShowDigest:
     span: DigestSpan = "today"
 
 
-Command: TypeAlias = Think | Status | Cancel | Help | Approve | Deny | ShowDigest
+MindView = Literal["agencies", "dissent", "calibrate"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSoul:
+    """`/think soul [show]`: the SOUL.md in force, where it came from, and its values, posted where asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowMind:
+    """`/think mind [agencies|dissent|calibrate]`: each agency's record against outcomes, posted where asked."""
+
+    view: MindView = "agencies"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandNamed:
+    """Words that name an openkoi command this chat does not run (`/think init`, `/think world tools`,
+    `/think reflect week`): never a task; ``answer`` says what to use instead."""
+
+    answer: str
+
+
+View: TypeAlias = ShowSoul | ShowMind
+Command: TypeAlias = Think | Status | Cancel | Help | Approve | Deny | ShowDigest | ShowSoul | ShowMind | CommandNamed
 
 
 class CommandError(ValueError):
@@ -74,8 +100,11 @@ HELP_TEXT = """\
 /think approve <id>   Allow an action that is waiting for your confirmation.
 /think deny <id>      Refuse an action that is waiting for your confirmation.
 /think digest [today or week]   Post the reflection digest of today (or this week) so far, here.
+/think soul           Post the team's values (SOUL.md) and where they come from, here.
+/think mind [agencies, dissent or calibrate]   Post each agency's record against outcomes, here.
 /think help           Show this help.
-An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text."""
+An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text.
+Words that name an openkoi command (init, soul, trust show …) are never a task: /think -- init runs one."""
 
 _USAGE = "/think <task> [--simulate] [-i N] [--quality Q] [--budget USD] [--skill NAME]"
 _OPTIONS = "--simulate, -i N, --quality Q, --budget USD, --skill NAME"
@@ -117,7 +146,9 @@ def parse_command(text: str) -> Command:
     Callers may rely on: empty or blank text is Help(); ``status``/``cancel``/``approve``/``deny``/``help``/
     ``digest`` (any case) are subcommands only as the first word followed by the right shape (at most one id for
     status, exactly one for the others, none for help, nothing or ``today``/``week`` for digest), and ids are 4-32 hex characters returned
-    lowercased; anything else is a Think whose description is the original text between the leading
+    lowercased; words that name another openkoi command (``bots.command_names``: ``soul``, ``mind dissent``,
+    ``init``, ``trust show`` …, also after leading flags) are ShowSoul, ShowMind or CommandNamed, never a
+    task, unless a ``--`` token asks for one; anything else is a Think whose description is the original text between the leading
     and trailing flags, sliced verbatim (inner spacing, newlines and non-ASCII kept; outer whitespace
     trimmed). Flags are read only at the start and the end, so dashes mid-sentence stay text; a ``--``
     token at the start ends flag parsing entirely. Think values are already range-checked.
@@ -147,6 +178,8 @@ def parse_command(text: str) -> Command:
     if lo >= hi:
         raise CommandError(f"say what you want done: {_USAGE}")
     description = text[tokens[lo].start : tokens[hi - 1].end]
+    if not terminated and (named := _named([t.raw for t in tokens[lo:hi]])) is not None:
+        return named  # "--simulate init" names a command as "init" does; "-- init" is a task
     return Think(description, opts.simulate, opts.max_iterations, opts.quality, opts.budget_usd, opts.skill)
 
 
@@ -187,7 +220,35 @@ def _subcommand(tokens: list[_Token]) -> Command | None:
             raise CommandError(f"`{head}` needs a {what}: /think {head} <id>")
         if one_id:
             return Cancel(one_id) if head == "cancel" else Approve(one_id) if head == "approve" else Deny(one_id)
-    return None
+    return _named([t.raw for t in tokens])
+
+
+# The words this grammar gives a shape of its own above (`status` takes at most one id): left to it.
+_OWN = frozenset({"status"})
+_MIND_VIEWS: dict[tuple[str, ...], MindView] = {(): "agencies", ("agencies",): "agencies"}
+_MIND_VIEWS |= {("dissent",): "dissent", ("calibrate",): "calibrate"}
+
+
+def _named(words: list[str]) -> Command | None:
+    """The answer to words that name an openkoi command (``bots.command_names``), or None for a task."""
+    named = named_command(words)
+    if named is None or named.form.words[0] in _OWN:
+        return None
+    form = named.form.words
+    as_task = f"/think -- {named.text}"
+    if named.suggestion is not None:
+        return CommandNamed(f"Did you mean /think {form[0]} {named.suggestion}? To run it as a task: {as_task}")
+    if form in (("soul",), ("soul", "show")):
+        return ShowSoul()
+    if form[0] == "mind" and form[1:] in _MIND_VIEWS:
+        return ShowMind(_MIND_VIEWS[form[1:]])
+    if not named.form.in_terminal:
+        return CommandNamed(named.not_yet(as_task))
+    in_chat = f" In chat: {named.form.in_chat}." if named.form.in_chat else ""
+    return CommandNamed(
+        f"`openkoi {named.form.text}` is a terminal command: run it where openkoi is installed.{in_chat}"
+        f" To run it as a task: {as_task}"
+    )
 
 
 def _take(tokens: list[_Token], i: int, end: int, opts: _Options) -> int:

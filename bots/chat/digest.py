@@ -14,6 +14,7 @@ from bots.chat.markup import Markup
 from bots.chat.render import clip
 from bots.chat.split import split_message
 from core.reflection.digest import Digest
+from core.reflection.proposals import Installation
 from core.store.proposals import Proposal
 
 # A digest line is a sentence or a figure; clipping keeps every cut on a line boundary (never inside
@@ -65,12 +66,16 @@ def proposal_card(m: Markup, proposal: Proposal, ttl_hours: float) -> str:
     )
 
 
-def proposal_decided(m: Markup, proposal: Proposal, when: datetime) -> str:
-    """The card once decided: who decided and when, without buttons."""
+def proposal_decided(m: Markup, proposal: Proposal, when: datetime, placed: Installation | None = None) -> str:
+    """The card once decided: who decided and when, without buttons; for an approval renamed because its
+    name was taken (``placed``), the name it had and why it could not keep it."""
     at = when.strftime("%Y-%m-%d %H:%M UTC")
     who = m.escape(proposal.decided_by or "someone")
     if proposal.status == "approved":
         outcome = f"✅ {m.bold('Approved')} by {who} at {at} — installed as the skill {m.code(proposal.name)}."
+        if placed is not None and placed.renamed:
+            why = clip(f"{placed.taken_by}; a proposal never replaces a skill", 300)
+            outcome += f"\n↪️ Renamed from {m.code(placed.proposed_name)}: {m.escape(why)}."
     else:
         outcome = f"🗑️ {m.bold('Dismissed')} by {who} at {at}."
     return f"💡 {m.bold('Skill proposal')}: {m.code(proposal.name)}\n{m.escape(clip(proposal.description, 300))}\n{outcome}"

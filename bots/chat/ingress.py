@@ -71,6 +71,8 @@ class Ingress:
     pacer: Pacer = field(default_factory=Pacer)
     # `/think digest today|week`: (span, platform, channel) -> starts posting it there; None: no digests.
     digests: Callable[[commands.DigestSpan, str, str], None] | None = None
+    # `/think soul` and `/think mind …`: (view, platform, channel) -> starts posting it there; None: not wired.
+    views: Callable[[commands.View, str, str], None] | None = None
 
     async def handle(self, command: InboundCommand) -> Reply | None:
         """Answer one command. None means a redelivery of a command already handled: say nothing.
@@ -124,6 +126,10 @@ class Ingress:
                 return Reply(commands.HELP_TEXT, private=True)
             case commands.ShowDigest(span=span):
                 return self._digest(command, span, policy)
+            case commands.CommandNamed(answer=said):
+                return Reply(said, private=True)
+            case commands.ShowSoul() | commands.ShowMind():
+                return self._view(command, parsed, policy)
         answer = self._from_store(command, parsed, policy)
         if deadline is None:
             return await answer
@@ -271,6 +277,17 @@ class Ingress:
         self.digests(span, command.platform, command.channel_id)
         what = "today's digest (so far)" if span == "today" else "this week's digest (so far)"
         return Reply(f"📊 Posting {what} here.", private=True)
+
+    def _view(self, command: InboundCommand, view: commands.View, policy: AccessPolicy) -> Reply:
+        """`/think soul`, `/think mind …`: read-only; anyone who may /think here may ask. Posted in this
+        channel in the background, in the platform's markup."""
+        if not policy.may_think(command.actor, command.channel_id):
+            return Reply("Sorry, you are not allowed to ask that here.", private=True)
+        if self.views is None:
+            return Reply("This is not available in this openkoi.", private=True)
+        self.views(view, command.platform, command.channel_id)
+        what = "the team's SOUL.md" if isinstance(view, commands.ShowSoul) else f"the agencies' {view.view} record"
+        return Reply(f"🧠 Posting {what} here.", private=True)
 
     async def _status(self, command: InboundCommand, task_id: str | None) -> Reply:
         store = self.engine.store

@@ -6,7 +6,9 @@ channel or two, exactly one wins) and an approval installs the skill; the button
 ``proposal_ttl_hours`` after the digest was posted (the proposal then stays pending for
 `openkoi learn`); a button carries only its card's opaque id, so presses work after a restart. The
 messages showing the proposal (the one pressed first, then those in other digest channels) are edited
-to show who decided, without buttons. Every refusal is private.
+to show who decided, without buttons. Every refusal is private. A proposal named like an existing skill
+(of the skills home, of ``workspace``, or a bundled one that guards the loop) is installed under a free
+name, and both the answer and the edited card say so: a proposal never replaces a skill.
 """
 
 from __future__ import annotations
@@ -25,9 +27,8 @@ from bots.chat.platform import Actor, ChatPlatform, Outgoing, Reply
 from bots.chat.presses import NO_LONGER_VALID
 from core.errors import ConfigError
 from core.models import utcnow
-from core.reflection.proposals import decide_proposal
+from core.reflection.proposals import ProposalDecision, decide_proposal
 from core.store import Store
-from core.store.proposals import Proposal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class ProposalDesk:
     # The adapters by name (the service's live dict: adapters are added after the desk is built).
     platforms: Mapping[str, ChatPlatform]
     pacer: Pacer = field(default_factory=Pacer)
+    # The service's workspace ([tools] workspace), whose skills a proposal must not take the name of.
+    workspace: Path | None = None
 
     async def press(self, actor: Actor, card_id: str, approve: bool) -> Reply:
         """Decide the proposal behind a card. A decision is announced by editing the card (the reply is
@@ -62,7 +65,9 @@ class ProposalDesk:
             return Reply(refusal(card.platform, policy), private=True)
         decision: Literal["approved", "dismissed"] = "approved" if approve else "dismissed"
         try:
-            outcome = await decide_proposal(self.store.db, self.skills_home, proposal.id, decision, actor.label)
+            outcome = await decide_proposal(
+                self.store.db, self.skills_home, proposal.id, decision, actor.label, workspace=self.workspace
+            )
         except LookupError:
             return Reply(NO_LONGER_VALID, private=True)
         except (ConfigError, OSError) as exc:
@@ -76,19 +81,23 @@ class ProposalDesk:
         # the one pressed first, so that no one presses a stale button elsewhere.
         cards = await self.store.digests.cards_for(proposal.id)
         for shown in sorted(cards, key=lambda c: c.id != card.id):
-            await self._show_decision(shown.platform, shown.channel_id, shown.message_id, outcome.proposal)
+            await self._show_decision(shown.platform, shown.channel_id, shown.message_id, outcome)
+        placed = outcome.installation
+        if approve and placed is not None and placed.renamed:
+            return Reply(f"Approved by {actor.name}: the skill {placed.describe()} is installed.")
         if approve:
-            return Reply(f"Approved by {actor.name}: the skill {proposal.name} is installed.")
+            return Reply(f"Approved by {actor.name}: the skill {outcome.proposal.name} is installed.")
         return Reply(f"Dismissed by {actor.name}.")
 
     async def _show_decision(
-        self, platform_name: str, channel_id: str, message_id: str | None, proposal: Proposal
+        self, platform_name: str, channel_id: str, message_id: str | None, outcome: ProposalDecision
     ) -> None:
         platform = self.platforms.get(platform_name)
         if platform is None or message_id is None:
             return
+        proposal = outcome.proposal
         when = datetime.fromisoformat(proposal.decided_at) if proposal.decided_at else utcnow()
-        text = render.proposal_decided(platform.markup, proposal, when)
+        text = render.proposal_decided(platform.markup, proposal, when, outcome.installation)
         try:
             await self.pacer.turn(platform.name, channel_id, platform.pace(channel_id))
             await platform.edit_in_channel(channel_id, message_id, Outgoing(text))

@@ -4,7 +4,6 @@ that use them, so ``openkoi --help``, ``openkoi status`` and ``openkoi doctor`` 
 from __future__ import annotations
 
 import asyncio
-import shlex
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -13,43 +12,11 @@ from typing import Any, Literal
 import click
 
 from bots.terminal import inspect as views
-from bots.terminal.command import EXIT_CANCELLED, close_command, run
+from bots.terminal.command import EXIT_CANCELLED, run
+from bots.terminal.groups import DefaultToThink, SuggestingGroup
+from bots.terminal.mind import command_group as mind_group
 from bots.terminal.reflect import command_group as reflect_group
-
-
-class SuggestingGroup(click.Group):
-    """An unknown subcommand gets "did you mean" (click itself only says "No such command")."""
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        name = args[0] if args else ""
-        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            near = close_command(name, self.list_commands(ctx), cutoff=0.6)
-            if near is not None:
-                ctx.fail(f"No such command {name!r}. Did you mean {near!r}?")
-        return super().resolve_command(ctx, args)
-
-
-class DefaultToThink(SuggestingGroup):
-    """``openkoi "task"`` is short for ``openkoi think "task"``.
-
-    A first word that is close to a command name is refused with a suggestion instead: running
-    ``openkoi stauts`` as a task would spend money on a typo. A task of several words
-    (``openkoi "summarise the README"``) is never mistaken for a command.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            first = args[0]
-            near = close_command(first, list(self.commands)) if len(first.split()) == 1 else None
-            if near is not None:
-                ctx.fail(
-                    f"No such command {first!r}. Did you mean {near!r}? "
-                    f"To run it as a task: openkoi think {shlex.join(args)}"
-                )
-            args = ["think", *args]
-        return super().parse_args(ctx, args)
+from bots.terminal.soul import command_group as soul_group
 
 
 @click.group(cls=DefaultToThink, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,6 +30,8 @@ def cli() -> None:
     openkoi status --costs         models, storage and spending
     openkoi memory list            what the agent remembers (show, forget, global, reindex)
     openkoi reflect week           how the work went: today, week, honest, growth
+    openkoi mind agencies          each agency's record: parliament, agencies, dissent, calibrate
+    openkoi soul show              the team's values (SOUL.md) as the Sovereign reads them
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
@@ -206,18 +175,6 @@ def task_replay(task_id: str) -> None:
 
 
 @cli.group(cls=SuggestingGroup)
-def mind() -> None:
-    """Look inside the agent's deliberation."""
-
-
-@mind.command("parliament")
-@click.argument("task_id", required=False)
-def mind_parliament(task_id: str | None) -> None:
-    """The last deliberation (or a task's), every agency's vote and reason."""
-    sys.exit(run(views.mind_parliament(task_id)))
-
-
-@cli.group(cls=SuggestingGroup)
 def memory() -> None:
     """Memories: list, show, forget, mark global, reindex."""
 
@@ -303,6 +260,8 @@ def skills_show(name: str, workspace: Path | None) -> None:
 
 
 cli.add_command(reflect_group(SuggestingGroup))
+cli.add_command(soul_group(SuggestingGroup))
+cli.add_command(mind_group(SuggestingGroup))
 
 
 @cli.group(cls=SuggestingGroup, invoke_without_command=True)

@@ -1,7 +1,9 @@
 """`openkoi learn`: the skill proposals mined from usage patterns: list, show, approve, dismiss, mine now.
 
 Decisions go through ``decide_proposal``, as the digest's buttons do, so a proposal is decided once
-wherever the decision comes from. Ids may be given as a unique prefix.
+wherever the decision comes from. Ids may be given as a unique prefix. A proposal named like an
+existing skill is installed under a free name (``core.reflection.proposals``): `learn show` says
+which before, `learn approve` after.
 """
 
 from __future__ import annotations
@@ -9,14 +11,17 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import click
 
 from bots.terminal.command import opened_store
-from core.errors import AmbiguousId, NotFound
+from core.errors import AmbiguousId, ConfigError, NotFound
 
 if TYPE_CHECKING:
+    from core.config import Settings
+    from core.reflection.proposals import Installation
     from core.store import Store
     from core.store.proposals import Proposal
 
@@ -63,15 +68,18 @@ async def learn_list(show_all: bool) -> None:
 async def learn_show(prefix: str) -> None:
     from core.store.patterns import PatternRepository
 
-    async with opened_store() as (_, store):
+    async with opened_store() as (settings, store):
         p = await _one(store, prefix)
         evidence = await PatternRepository(store.db).briefs(p.evidence)
+    placed = _installation(settings, p.name) if p.status == "pending" else None
     click.echo(f"{p.name} (proposal {p.id})")
     click.echo(f"pattern     {p.kind}: {p.pattern_key}")
     click.echo(f"support     {p.support} tasks, confidence {p.confidence:.2f}")
     click.echo(f"drafted by  {p.drafted_by}, {p.created_at[:16].replace('T', ' ')} UTC")
     decided = f" by {p.decided_by} at {(p.decided_at or '')[:16].replace('T', ' ')} UTC" if p.decided_by else ""
     click.echo(f"status      {p.status}{decided}")
+    if placed is not None:
+        click.echo(f"installs as {placed.describe()}")
     click.echo(f"\nevidence ({len(evidence)} tasks):")
     for brief in evidence[:20]:
         click.echo(f"  {brief.task_id[:8]}  {brief.created_at[:16].replace('T', ' ')}  {brief.text[:100]}")
@@ -88,7 +96,8 @@ async def learn_decide(prefix: str, decision: Literal["approved", "dismissed"]) 
     async with opened_store() as (settings, store):
         proposal = await _one(store, prefix)
         home = skills_home(settings.home, settings.config_dir)
-        result = await decide_proposal(store.db, home, proposal.id, decision, f"terminal:{getpass.getuser()}")
+        by = f"terminal:{getpass.getuser()}"
+        result = await decide_proposal(store.db, home, proposal.id, decision, by, workspace=_workspace(settings))
     p = result.proposal
     if not result.won:
         when = (p.decided_at or "")[:16].replace("T", " ")
@@ -97,9 +106,31 @@ async def learn_decide(prefix: str, decision: Literal["approved", "dismissed"]) 
         )
         sys.exit(1)
     if decision == "approved":
-        click.echo(f"✓ approved {p.name}: installed as a proposed skill at {result.path}")
+        placed = result.installation
+        renamed = f"\n  {placed.describe()}" if placed is not None and placed.renamed else ""
+        click.echo(f"✓ approved {p.name}: installed as a proposed skill at {result.path}{renamed}")
     else:
         click.echo(f"✓ dismissed {p.name}; it is proposed again only if its support reaches {2 * p.support}")
+
+
+def _workspace(settings: Settings) -> Path | None:
+    """The project whose skills a proposal must not take the name of: as for `openkoi skills` (the
+    configured workspace, else the current directory); None when the configured one is gone."""
+    from bots.terminal.run import think_workspace
+
+    try:
+        return think_workspace(None, settings.tools.workspace)
+    except ConfigError:
+        return None
+
+
+def _installation(settings: Settings, name: str) -> Installation:
+    from core.reflection.proposals import installation, taken_names
+    from core.skills import load_catalog, skills_home
+
+    home = skills_home(settings.home, settings.config_dir)
+    catalog = load_catalog(home, settings.config_dir, _workspace(settings))
+    return installation(name, taken_names(catalog), home)
 
 
 async def learn_mine() -> None:

@@ -10,8 +10,9 @@ import click
 async def task_rate(prefix: str, vote: str, note: str | None) -> None:
     from core.config import load_settings
     from core.feedback import Vote, rate
-    from core.skills.effectiveness import effectiveness_of
+    from core.skills.effectiveness import Effectiveness
     from core.store import Store
+    from core.store.skill_uses import SkillOutcomes, SkillVersion
 
     settings = load_settings()
     async with Store(settings.db_path) as store:
@@ -26,6 +27,9 @@ async def task_rate(prefix: str, vote: str, note: str | None) -> None:
             was = f", was {rating.previous.symbol}" if rating.previous is not None else ""
             click.echo(f"{rating.vote.symbol} recorded for task {task_id[:8]}{was} ({tally}).")
         uses = await store.skill_uses.for_task(task_id)
-        outcomes = await store.skill_uses.outcomes(u.skill for u in uses)
+        outcomes = await store.skill_uses.version_outcomes(u.skill for u in uses)
         for use in uses:
-            click.echo(f"  skill {use.skill}: effectiveness {effectiveness_of(use.skill, outcomes).describe()}")
+            # The figure of the version the task used (see `openkoi skills show` for the others).
+            version = SkillVersion(use.skill, use.source if use.version is not None else "", use.version)
+            figure = Effectiveness(outcomes.get(version) or SkillOutcomes(use.skill)).describe()
+            click.echo(f"  skill {use.skill}: effectiveness {figure}")

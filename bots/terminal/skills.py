@@ -1,6 +1,9 @@
 """`openkoi skills list|show`: every skill with its source, what it overrides, whether it can run here,
 and its measured effectiveness. Reads the same five sources as the engine, with the workspace that
-`openkoi think` would use (``--workspace``, else ``[tools] workspace``, else the current directory)."""
+`openkoi think` would use (``--workspace``, else ``[tools] workspace``, else the current directory).
+
+Effectiveness is the version's (its source and SKILL.md content hash), as the ranking weighs it;
+`show` also gives the name's other versions and the uses recorded before versions were kept."""
 
 from __future__ import annotations
 
@@ -11,13 +14,16 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import NotFound
+from core.skills.catalog import described
 
 if TYPE_CHECKING:
     from core.skills import Skill, SkillCatalog
-    from core.store.skill_uses import SkillOutcomes
+    from core.store.skill_uses import SkillOutcomes, SkillVersion
+
+    Outcomes = dict[SkillVersion, SkillOutcomes]
 
 
-async def _catalog(workspace: Path | None) -> tuple[SkillCatalog, dict[str, SkillOutcomes]]:
+async def _catalog(workspace: Path | None) -> tuple[SkillCatalog, Outcomes]:
     from bots.terminal.run import think_workspace
     from core.config import load_settings
     from core.skills import load_catalog, skills_home
@@ -27,12 +33,8 @@ async def _catalog(workspace: Path | None) -> tuple[SkillCatalog, dict[str, Skil
     root = think_workspace(workspace, settings.tools.workspace)
     catalog = load_catalog(skills_home(settings.home, settings.config_dir), settings.config_dir, root)
     async with Store(settings.db_path) as store:
-        outcomes = await store.skill_uses.outcomes()
+        outcomes = await store.skill_uses.version_outcomes()
     return catalog, outcomes
-
-
-def _where(skill: Skill) -> str:
-    return skill.source.value if skill.path.startswith("bundled:") else f"{skill.source.value} ({skill.path})"
 
 
 def _notes(skill: Skill, catalog: SkillCatalog) -> list[str]:
@@ -51,10 +53,28 @@ def _notes(skill: Skill, catalog: SkillCatalog) -> list[str]:
     return notes
 
 
-def _effectiveness(skill: Skill, outcomes: dict[str, SkillOutcomes]) -> str:
-    from core.skills.effectiveness import effectiveness_of
+def _effectiveness(skill: Skill, outcomes: Outcomes) -> str:
+    from core.skills.effectiveness import of_version
 
-    return effectiveness_of(skill.name, outcomes).describe() if skill.kind == "task" else "-"
+    return of_version(skill, outcomes).describe() if skill.kind == "task" else "-"
+
+
+def _history(skill: Skill, outcomes: Outcomes) -> list[str]:
+    """The name's record apart from this version: its other versions together, then the uses recorded
+    before versions were kept."""
+    from core.skills.effectiveness import Effectiveness, combined, version_of
+
+    mine = version_of(skill)
+    others = [o for v, o in outcomes.items() if v.skill == skill.name and v != mine and not v.before_versions]
+    lines = []
+    if others:
+        total = combined(skill.name, others)
+        n = len(others)
+        lines.append(f"other versions {Effectiveness(total).describe()} over {n} other version{'s' if n != 1 else ''}")
+    before = next((o for v, o in outcomes.items() if v.skill == skill.name and v.before_versions), None)
+    if before is not None:
+        lines.append(f"before versions {Effectiveness(before).describe()} (recorded before versions were kept)")
+    return lines
 
 
 async def skills_list(workspace: Path | None) -> None:
@@ -81,12 +101,12 @@ async def skills_show(name: str, workspace: Path | None) -> None:
         _show(skill, catalog, outcomes)
 
 
-def _show(skill: Skill, catalog: SkillCatalog, outcomes: dict[str, SkillOutcomes]) -> None:
+def _show(skill: Skill, catalog: SkillCatalog, outcomes: Outcomes) -> None:
     label = "task skill" if skill.kind == "task" else "evaluator rubric"
     click.echo(f"{skill.name} ({label})")
-    click.echo(f"source         {_where(skill)}")
+    click.echo(f"source         {described(skill)}")
     replaced = catalog.overridden.get((skill.kind, skill.name), [])
-    click.echo("overrides      " + ("; ".join(_where(s) for s in replaced) or "nothing"))
+    click.echo("overrides      " + ("; ".join(described(s) for s in replaced) or "nothing"))
     if skill.description:
         click.echo(f"description    {skill.description}")
     if skill.categories:
@@ -102,7 +122,10 @@ def _show(skill: Skill, catalog: SkillCatalog, outcomes: dict[str, SkillOutcomes
         by_name = f"yes (openkoi think --skill {skill.name} …, /think --skill {skill.name} …)"
         click.echo("by name        " + (by_name if skill.user_invocable else "no (user-invocable: false)"))
         click.echo("automatically  " + ("yes" if skill.model_invocable else "no (disable-model-invocation: true)"))
-        click.echo(f"effectiveness  {_effectiveness(skill, outcomes)}")
+        click.echo(f"version        {skill.digest} (content hash of its SKILL.md, in source {skill.source.value})")
+        click.echo(f"effectiveness  {_effectiveness(skill, outcomes)} (this version)")
+        for line in _history(skill, outcomes):
+            click.echo(line)
     elif skill.rubric is not None:
         dims = ", ".join(f"{d.name} {d.weight:.2f}" for d in skill.rubric.dimensions)
         click.echo(f"dimensions     {dims}")

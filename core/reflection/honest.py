@@ -106,7 +106,22 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
     """What went wrong in ``period``. 👎 votes count when cast or changed in the period; the other lists
     hold tasks that ended in it."""
     start, end = period.start_utc, period.end_utc
-    checks = [
+    checks = await economist_checks(db, start, end)
+    return HonestReflection(
+        period=period,
+        down_votes=tuple(DownVote(**r) for r in await q.down_votes(db, start, end)),
+        regressions=tuple(Regression(**r) for r in await q.regressions(db, start, end)),
+        escalations=tuple(Escalation(**r) for r in await q.escalations(db, start, end)),
+        overridden_then_failed=tuple(OverrideFailure(**r) for r in await q.overridden_then_failed(db, start, end)),
+        economist=tuple(c for c in checks if c.vote != "APPROVE"),
+        forecasts=forecasts(checks),
+    )
+
+
+async def economist_checks(db: Database, start: str, end: str) -> list[EconomistCheck]:
+    """The Economist's vote on each task that ended in ``[start, end)`` with its estimate and the actual cost
+    (also what `openkoi mind calibrate` weighs the Economist by)."""
+    return [
         EconomistCheck(
             r["task_id"],
             r["description"],
@@ -117,18 +132,10 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
         )
         for r in await q.economist_votes(db, start, end)
     ]
-    return HonestReflection(
-        period=period,
-        down_votes=tuple(DownVote(**r) for r in await q.down_votes(db, start, end)),
-        regressions=tuple(Regression(**r) for r in await q.regressions(db, start, end)),
-        escalations=tuple(Escalation(**r) for r in await q.escalations(db, start, end)),
-        overridden_then_failed=tuple(OverrideFailure(**r) for r in await q.overridden_then_failed(db, start, end)),
-        economist=tuple(c for c in checks if c.vote != "APPROVE"),
-        forecasts=_forecasts(checks),
-    )
 
 
-def _forecasts(checks: list[EconomistCheck]) -> EconomistForecasts | None:
+def forecasts(checks: list[EconomistCheck]) -> EconomistForecasts | None:
+    """The estimates against the actual costs over the checks that have an estimate; None when none has."""
     estimated = [c for c in checks if c.predicted_cost_usd is not None]
     if not estimated:
         return None

@@ -4,11 +4,13 @@
 new qualifying pattern once. A pattern with a pending or approved proposal is skipped; a dismissed
 one is proposed again only when its support has at least doubled since. A pattern that a more
 specific one covers (a recurring task that has a time pattern, or is a step of a sequence) is not
-proposed on its own.
+proposed on its own. A draft never takes the name of an existing skill (nor of a bundled one that
+guards the loop) or of another pattern's proposal: it gets the first free ``<name>-<n>``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -28,7 +30,8 @@ from core.models import Phase, Role, utcnow
 from core.prompt import Prompt
 from core.reflection.mining import mine
 from core.reflection.patterns import Pattern
-from core.reflection.proposals import check_skill_md, proposed_skill_path
+from core.reflection.proposals import check_skill_md, proposed_skill_path, taken_names
+from core.skills.catalog import load_catalog, skills_home
 from core.store.patterns import PatternRepository
 from core.store.proposals import Proposal
 
@@ -186,7 +189,8 @@ def _from_draft(pattern: Pattern, draft: SkillDraft, model: str, name: str) -> t
 
 
 def _unique(name: str, taken: dict[str, str], key: str) -> str:
-    """``name``, or ``name-2`` …, so that two patterns never install over each other's skill."""
+    """``name``, or ``name-2`` …, so that two patterns never install over each other's skill, and no
+    proposal is named like an existing skill (those are taken under a key no pattern has)."""
     candidate, n = name, 1
     while taken.get(candidate, key) != key:
         n += 1
@@ -248,6 +252,9 @@ async def run_pattern_mining(
     for proposal in existing:  # newest first
         latest.setdefault(proposal.pattern_key, proposal)
     taken = {p.name: p.pattern_key for p in reversed(existing)}
+    home = skills_home(settings.home, settings.config_dir)
+    catalog = await asyncio.to_thread(load_catalog, home, settings.config_dir, settings.tools.workspace)
+    taken |= {name: f"skill:{name}" for name in taken_names(catalog)}
     briefs = PatternRepository(store.db)
     for pattern in mined.patterns:
         if pattern.key in covering:

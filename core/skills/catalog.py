@@ -10,6 +10,11 @@ Sources, lowest precedence first (a higher one replaces a lower one's skill of t
 | user      | ``$OPENKOI_HOME/skills/user/*``, and ``$config_dir/evaluators/*`` (rubrics, as before) |
 | proposed  | ``$OPENKOI_HOME/skills/proposed/*``: approved proposals                  |
 
+An approved proposal adds a skill; it never replaces one. A SKILL.md in the proposed source named like a
+skill of a lower source is skipped and listed in ``problems`` with the reason (approving a proposal
+installs it under a free name, so this happens only to files put there by hand or approved before that
+rule), and so is one named like a bundled skill that guards the loop (``core.skills.guarded``).
+
 Each skill is a directory holding a ``SKILL.md``; directories whose names start with a dot are
 skipped (a proposal awaiting review can wait in ``proposed/.pending/``). Task skills and evaluator
 rubrics are separate kinds, so a task skill named ``general`` does not replace the ``general`` rubric.
@@ -24,6 +29,7 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.skills.document import Kind, Skill, Source, parse_document
+from core.skills.guarded import guard_reason
 from core.skills.rubric import RubricSet
 
 
@@ -42,7 +48,7 @@ class SkillProblem:
 
     @property
     def label(self) -> str:
-        return "evaluator rubric" if self.kind == "evaluator" else "task skill"
+        return _label(self.kind)
 
 
 @dataclass
@@ -143,8 +149,34 @@ def load_catalog(home: Path, config_dir: Path, workspace: Path | None) -> SkillC
             continue
         key = (skill.kind, skill.name)
         replaced = catalog.skills.get(key)
+        refusal = _proposal_refusal(skill, replaced) if skill.source is Source.PROPOSED else None
+        if refusal is not None:
+            problems.append(SkillProblem(path, f"{path}: not used: {refusal}", skill.kind))
+            continue
         if replaced is not None:
             catalog.overridden.setdefault(key, []).append(replaced)
         catalog.skills[key] = skill
     catalog.problems = sorted(problems, key=lambda p: p.path)
     return catalog
+
+
+def described(skill: Skill) -> str:
+    """Where a skill comes from, as shown: "bundled", or "user (/home/…/SKILL.md)"."""
+    return skill.source.value if skill.path.startswith("bundled:") else f"{skill.source.value} ({skill.path})"
+
+
+def _proposal_refusal(skill: Skill, replaced: Skill | None) -> str | None:
+    """Why an approved proposal's skill may not take its place in the catalog, or None."""
+    guarded = guard_reason(skill.name) if skill.kind == "task" else None
+    if guarded is not None:
+        return guarded
+    if replaced is None:
+        return None
+    return (
+        f"a {_label(replaced.kind)} named '{skill.name}' already comes from {described(replaced)}, and an approved"
+        " proposal never replaces a skill; rename it (its directory and its name:)"
+    )
+
+
+def _label(kind: Kind) -> str:
+    return "evaluator rubric" if kind == "evaluator" else "task skill"

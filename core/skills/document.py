@@ -14,6 +14,7 @@ and ignored):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,6 +55,8 @@ class Skill:
     source: Source
     path: str  # the SKILL.md's path, or "bundled:<dir>" for one shipped with openkoi
     rubric: Rubric | None = None  # evaluators only
+    # The SKILL.md's content hash (12 hex digits): with ``source``, the version its effectiveness is kept for.
+    digest: str = ""
 
 
 def _as_list(value: Any) -> Any:
@@ -193,4 +196,10 @@ def parse_document(text: str, path: str, source: Source, default_kind: Kind) -> 
         source=source,
         path=path,
         rubric=rubric,
+        digest=content_digest(text),
     )
+
+
+def content_digest(text: str) -> str:
+    """A SKILL.md's version within its source: the first 12 hex digits of its text's SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

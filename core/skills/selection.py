@@ -12,13 +12,13 @@ that does not, while effectiveness alone never brings in a skill unrelated to th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.skills.document import Skill
-from core.skills.effectiveness import Effectiveness, effectiveness_of
+from core.skills.effectiveness import Effectiveness, of_version
 from core.skills.similarity import Similarity, terms
-from core.store.skill_uses import SkillOutcomes
+from core.store.skill_uses import SkillOutcomes, SkillVersion
 from core.text import CHARS_PER_TOKEN, estimated_tokens
 
 W_SIMILARITY, W_CATEGORY, W_EFFECTIVENESS = 0.5, 0.2, 0.3
@@ -72,13 +72,14 @@ def category_match(skill: Skill, task_terms: set[str], hint: str | None) -> floa
 async def rank(
     task: str,
     skills: Sequence[Skill],
-    outcomes: dict[str, SkillOutcomes],
+    outcomes: Mapping[SkillVersion, SkillOutcomes],
     similarity: Similarity,
     *,
     min_relevance: float,
     category_hint: str | None = None,
 ) -> list[Choice]:
-    """The relevant skills among ``skills``, best first (ties by name)."""
+    """The relevant skills among ``skills``, best first (ties by name); each weighed by its own version's
+    effectiveness (``outcomes`` as ``SkillUseRepository.version_outcomes`` gives them)."""
     if not skills:
         return []
     scores = await similarity.scores(task, [skill_document(s) for s in skills])
@@ -87,7 +88,7 @@ async def rank(
     for skill, relevance in zip(skills, scores, strict=True):
         category = category_match(skill, task_terms, category_hint)
         if relevance >= min_relevance or category > 0:
-            choices.append(Choice(skill, relevance, category, effectiveness_of(skill.name, outcomes)))
+            choices.append(Choice(skill, relevance, category, of_version(skill, outcomes)))
     return sorted(choices, key=lambda c: (-c.score, c.skill.name))
 
 

@@ -10,7 +10,7 @@ from core.config import SkillSettings
 from core.errors import OpenKoiError
 from core.skills.catalog import SkillCatalog
 from core.skills.document import Skill
-from core.skills.effectiveness import effectiveness_of
+from core.skills.effectiveness import of_version
 from core.skills.selection import Choice, Injected, fit, rank
 from core.skills.similarity import LexicalSimilarity, Similarity
 from core.store import Store
@@ -77,7 +77,7 @@ async def choose_for_task(
     """Choose, fit and record the task's skills. Raises SkillNotAvailable for a bad ``asked_for``."""
     forced = invocable(catalog, asked_for) if asked_for else None
     candidates = [s for s in catalog.tasks() if s.model_invocable and not s.requirements.missing()]
-    outcomes = await store.skill_uses.outcomes([s.name for s in candidates] + ([forced.name] if forced else []))
+    outcomes = await store.skill_uses.version_outcomes([s.name for s in candidates] + ([forced.name] if forced else []))
     ranked = await rank(
         description,
         [s for s in candidates if forced is None or s.name != forced.name],
@@ -88,13 +88,21 @@ async def choose_for_task(
     )
     chosen: list[Choice] = ranked[: settings.max_per_task]
     if forced is not None:
-        chosen = [Choice(forced, 1.0, 1.0, effectiveness_of(forced.name, outcomes), forced=True), *chosen]
+        chosen = [Choice(forced, 1.0, 1.0, of_version(forced, outcomes), forced=True), *chosen]
         chosen = chosen[: max(settings.max_per_task, 1)]
     injected = fit(chosen, token_limit)
     await store.skill_uses.record(
         task_id,
         [
-            SkillUse(i.choice.skill.name, i.choice.skill.source.value, n, i.choice.forced, i.choice.relevance, i.tokens)
+            SkillUse(
+                i.choice.skill.name,
+                i.choice.skill.source.value,
+                n,
+                i.choice.forced,
+                i.choice.relevance,
+                i.tokens,
+                i.choice.skill.digest,
+            )
             for n, i in enumerate(injected, 1)
         ],
     )

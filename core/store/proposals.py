@@ -121,18 +121,30 @@ class ProposalRepository:
         )
         return _proposal(row) if row else None
 
-    async def decide(self, proposal_id: str, status: Literal["approved", "dismissed"], decided_by: str) -> bool:
-        """Move a pending proposal to ``status``; False when it was already decided (single-use)."""
+    async def decide(
+        self,
+        proposal_id: str,
+        status: Literal["approved", "dismissed"],
+        decided_by: str,
+        *,
+        name: str | None = None,
+        skill_md: str | None = None,
+    ) -> bool:
+        """Move a pending proposal to ``status``; False when it was already decided (single-use). An approval
+        may record, in the same change, the name and SKILL.md it was installed under (a renamed proposal)."""
         changed = await self.db.execute(
-            """UPDATE skill_proposals SET status = ?, decided_by = ?, decided_at = ?
+            """UPDATE skill_proposals SET status = ?, decided_by = ?, decided_at = ?,
+                      name = COALESCE(?, name), skill_md = COALESCE(?, skill_md)
                WHERE id = ? AND status = 'pending'""",
-            (status, decided_by, utcnow().isoformat(), proposal_id),
+            (status, decided_by, utcnow().isoformat(), name, skill_md, proposal_id),
         )
         return changed == 1
 
-    async def reopen(self, proposal_id: str) -> None:
-        """Undo an approval whose skill file could not be written, so it can be decided again."""
+    async def reopen(self, proposal_id: str, *, name: str | None = None, skill_md: str | None = None) -> None:
+        """Undo an approval whose skill file could not be written, so it can be decided again (with the name
+        and SKILL.md it had before, when the approval renamed it)."""
         await self.db.execute(
-            "UPDATE skill_proposals SET status = 'pending', decided_by = NULL, decided_at = NULL WHERE id = ?",
-            (proposal_id,),
+            """UPDATE skill_proposals SET status = 'pending', decided_by = NULL, decided_at = NULL,
+                      name = COALESCE(?, name), skill_md = COALESCE(?, skill_md) WHERE id = ?""",
+            (name, skill_md, proposal_id),
         )

@@ -1,14 +1,17 @@
-"""Which task skills each task used, and the outcomes of those tasks per skill.
+"""Which task skills each task used, and the outcomes of those tasks per skill and per skill version.
 
 A skill's effectiveness is never stored as a running figure: it is read from these rows joined with
 the tasks' final scores and the feedback on them, so every outcome and every changed vote counts at
-once, and nothing can drift.
+once, and nothing can drift. Each use is recorded with the skill's version (its source and the content
+hash of its SKILL.md), so a replaced or edited skill has a record of its own (``version_outcomes``);
+uses recorded before versions were kept have none (``SkillVersion.version`` None: "before versions").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from core.store.db import Database
 
@@ -18,7 +21,7 @@ _FINISHED = ("done", "aborted", "escalated", "failed", "cancelled")
 
 @dataclass(frozen=True)
 class SkillUse:
-    """One skill as chosen for one task."""
+    """One skill as chosen for one task (``version``: its SKILL.md's content hash; None before versions)."""
 
     skill: str
     source: str
@@ -26,6 +29,20 @@ class SkillUse:
     forced: bool
     relevance: float
     tokens: int
+    version: str | None = None
+
+
+class SkillVersion(NamedTuple):
+    """One version of a skill: its name, its source and its SKILL.md's content hash. ``version`` None
+    (with ``source`` "") is the name's "before versions" bucket: uses recorded before versions were kept."""
+
+    skill: str
+    source: str
+    version: str | None
+
+    @property
+    def before_versions(self) -> bool:
+        return self.version is None
 
 
 @dataclass(frozen=True)
@@ -54,26 +71,48 @@ class SkillUseRepository:
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM task_skills WHERE task_id = ?", (task_id,))
             await conn.executemany(
-                """INSERT INTO task_skills (task_id, skill, source, rank, forced, relevance, tokens)
-                   VALUES (?,?,?,?,?,?,?)""",
-                [(task_id, u.skill, u.source, u.rank, int(u.forced), u.relevance, u.tokens) for u in uses],
+                """INSERT INTO task_skills (task_id, skill, source, rank, forced, relevance, tokens, version)
+                   VALUES (?,?,?,?,?,?,?,?)""",
+                [(task_id, u.skill, u.source, u.rank, int(u.forced), u.relevance, u.tokens, u.version) for u in uses],
             )
 
     async def for_task(self, task_id: str) -> list[SkillUse]:
         rows = await self.db.fetchall("SELECT * FROM task_skills WHERE task_id = ? ORDER BY rank", (task_id,))
         return [
-            SkillUse(r["skill"], r["source"], r["rank"], bool(r["forced"]), r["relevance"], r["tokens"]) for r in rows
+            SkillUse(r["skill"], r["source"], r["rank"], bool(r["forced"]), r["relevance"], r["tokens"], r["version"])
+            for r in rows
         ]
 
     async def outcomes(self, skills: Iterable[str] | None = None) -> dict[str, SkillOutcomes]:
-        """Outcomes per skill name (all skills ever used, or only ``skills``); absent: never used."""
+        """Outcomes per skill name, every version together (all skills ever used, or only ``skills``);
+        absent: never used."""
+        rows = await self._outcome_rows(skills, by_version=False)
+        return {r["skill"]: _outcomes(r) for r in rows}
+
+    async def version_outcomes(self, skills: Iterable[str] | None = None) -> dict[SkillVersion, SkillOutcomes]:
+        """Outcomes per skill version (of all skills ever used, or only those named ``skills``); the uses
+        recorded before versions were kept are one bucket per name (``SkillVersion(name, "", None)``)."""
+        rows = await self._outcome_rows(skills, by_version=True)
+        return {
+            SkillVersion(r["skill"], r["source"] if r["version"] is not None else "", r["version"]): _outcomes(r)
+            for r in rows
+        }
+
+    async def _outcome_rows(self, skills: Iterable[str] | None, *, by_version: bool) -> list[Any]:
         names = sorted(set(skills)) if skills is not None else None
         if names == []:
-            return {}
+            return []
         where = f"AND ts.skill IN ({','.join('?' * len(names))})" if names else ""
         marks = ",".join("?" * len(_FINISHED))
-        rows = await self.db.fetchall(
-            f"""SELECT ts.skill AS skill, COUNT(*) AS tasks, COUNT(t.score) AS scored,
+        # Before versions, a row's source says nothing about which text it used: one bucket per name.
+        key = (
+            "ts.skill, CASE WHEN ts.version IS NULL THEN '' ELSE ts.source END, ts.version"
+            if by_version
+            else "ts.skill"
+        )
+        return await self.db.fetchall(
+            f"""SELECT ts.skill AS skill, MIN(ts.source) AS source, ts.version AS version,
+                       COUNT(*) AS tasks, COUNT(t.score) AS scored,
                        COALESCE(SUM(t.score), 0) AS score_sum,
                        COUNT(f.task_id) AS rated,
                        COALESCE(SUM(CAST(f.up AS REAL) / (f.up + f.down)), 0) AS approval_sum,
@@ -83,12 +122,12 @@ class SkillUseRepository:
                 LEFT JOIN (SELECT task_id, SUM(vote = 1) AS up, SUM(vote = -1) AS down
                              FROM feedback GROUP BY task_id) f ON f.task_id = ts.task_id
                 WHERE 1 = 1 {where}
-                GROUP BY ts.skill""",
+                GROUP BY {key}""",
             (*_FINISHED, *(names or ())),
         )
-        return {
-            r["skill"]: SkillOutcomes(
-                r["skill"], r["tasks"], r["scored"], r["score_sum"], r["rated"], r["approval_sum"], r["up"], r["down"]
-            )
-            for r in rows
-        }
+
+
+def _outcomes(r: Any) -> SkillOutcomes:
+    return SkillOutcomes(
+        r["skill"], r["tasks"], r["scored"], r["score_sum"], r["rated"], r["approval_sum"], r["up"], r["down"]
+    )

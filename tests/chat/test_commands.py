@@ -12,8 +12,11 @@ from bots.chat.commands import (
     Cancel,
     Command,
     CommandError,
+    CommandNamed,
     Deny,
     Help,
+    ShowMind,
+    ShowSoul,
     Status,
     Think,
     parse_command,
@@ -322,3 +325,61 @@ def test_commands_are_frozen_and_comparable() -> None:
     with pytest.raises(AttributeError):
         think.simulate = False  # type: ignore[misc]
     assert hash(think) == hash(Think("deploy", simulate=True))
+
+
+# --- command names are never tasks (issue 16, defect 6) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("soul", ShowSoul()),
+        ("Soul show", ShowSoul()),
+        ("mind", ShowMind("agencies")),
+        ("mind agencies", ShowMind("agencies")),
+        ("mind dissent", ShowMind("dissent")),
+        ("MIND calibrate", ShowMind("calibrate")),
+        ("--simulate soul", ShowSoul()),
+    ],
+)
+def test_soul_and_mind_are_views(text: str, expected: Command) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("init", "'init' is not an openkoi command yet. Instead: nothing to set up by command"),
+        ("trust show", "'trust show' is not an openkoi command yet."),
+        ("world tools", "'world tools' is not an openkoi command yet."),
+        ("chat --resume abc1", "'chat' is not an openkoi command yet."),
+        ("connect copilot", "'connect copilot' is not an openkoi command yet."),
+        ("soul evolve", "'soul evolve' is not an openkoi command yet. Instead: edit the SOUL.md"),
+        ("--simulate init", "To run it as a task: /think -- init"),
+        ("reflect week", "`openkoi reflect week` is a terminal command: run it where openkoi is installed."),
+        ("reflect week", "In chat: /think digest week."),
+        ("learn", "`openkoi learn` is a terminal command"),
+        ("mind parliament", "In chat: each task's thread shows its deliberation."),
+        ("mind dissnt", "Did you mean /think mind dissent? To run it as a task: /think -- mind dissnt"),
+    ],
+)
+def test_other_command_names_are_answered_never_tasks(text: str, said: str) -> None:
+    parsed = parse_command(text)
+    assert isinstance(parsed, CommandNamed), parsed
+    assert said in parsed.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-- init", Think("init")),
+        ("-- soul show", Think("soul show")),
+        ("update the changelog", Think("update the changelog")),
+        ("chat with the team about the outage", Think("chat with the team about the outage")),
+        ("task 0 --simulate", Think("task 0", simulate=True)),
+        ("soul searching", Think("soul searching")),
+        ("update the changelog --simulate", Think("update the changelog", simulate=True)),
+    ],
+)
+def test_a_task_is_asked_for_with_dashes_or_several_words(text: str, expected: Command) -> None:
+    assert parse_command(text) == expected

@@ -348,6 +348,26 @@ async def test_approve_and_dismiss_follow_the_override_rules_on_slack(settings: 
         assert not installed(settings, "late-proposal").exists()
 
 
+async def test_a_proposal_approved_by_button_never_replaces_a_skill_of_its_name(
+    settings: Settings, slack: FakeSlack
+) -> None:
+    service = service_settings(slack=slack_section(slack), digest={"slack_channels": [SLACK_DIGEST]})
+    async with serving(settings, service, Builder(empty=True)) as svc:
+        proposal = await propose(svc.store, "self-iterate", SKILL.replace("rotate-staging-certs", "self-iterate"))
+        assert svc.digests is not None
+        await svc.digests.post_scheduled("daily", NOW)
+        (_, card) = top_level(slack, SLACK_DIGEST)
+        await slack_press(svc, card, blocks.PROPOSAL_APPROVE_ACTION, APPROVER, "boss")
+        await wait_until(lambda: card.edited)
+        assert not installed(settings, "self-iterate").exists()
+        assert "name: self-iterate-2\n" in installed(settings, "self-iterate-2").read_text()
+        text = card.text or ""
+        assert "installed as the skill `self-iterate-2`" in text
+        assert "Renamed from `self-iterate`: 'self-iterate' is a bundled skill that guards the loop (" in text
+        decided = await svc.store.proposals.get(proposal.id)
+        assert decided is not None and decided.name == "self-iterate-2"
+
+
 async def test_discord_and_telegram_presses_reach_the_proposal_desk(
     settings: Settings, discord_fake: FakeDiscord, telegram: FakeTelegram
 ) -> None:

@@ -112,3 +112,34 @@ def test_unknown_and_ambiguous_ids(home: Path, monkeypatch: pytest.MonkeyPatch) 
     assert ambiguous.exit_code == 2 and "id prefix 'abcd' is ambiguous" in ambiguous.output
     unknown = runner.invoke(cli, ["learn", "show", "ffff"])
     assert unknown.exit_code == 2 and "no skill proposal with id 'ffff'" in unknown.output
+
+
+def test_learn_show_and_approve_say_when_a_proposal_is_renamed(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _seed(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+
+    async def propose() -> str:
+        async with Store(db) as store:
+            proposal = await store.proposals.add(
+                pattern_key="recurring:x", kind="recurring", name="self-iterate", description="d",
+                skill_md="---\nname: self-iterate\ndescription: mine\n---\nbody\n", drafted_by="template",
+                support=3, confidence=1.0, evidence=("certs-1",),
+            )  # fmt: skip
+            return proposal.id
+
+    proposal_id = asyncio.run(propose())
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["learn", "show", proposal_id])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "installs as self-iterate-2 (renamed from self-iterate: 'self-iterate' is a bundled skill that guards the"
+        " loop (" in shown.output
+    )
+    approved = runner.invoke(cli, ["learn", "approve", proposal_id])
+    assert approved.exit_code == 0, approved.output
+    assert "✓ approved self-iterate-2: installed as a proposed skill at " in approved.output
+    assert "renamed from self-iterate" in approved.output
+    listed = [line.split()[:3] for line in runner.invoke(cli, ["skills", "list"]).output.splitlines()]
+    assert ["task", "self-iterate", "bundled"] in listed and ["task", "self-iterate-2", "proposed"] in listed

@@ -69,6 +69,22 @@ def test_think_with_a_skill_then_rate_it(env: dict[str, str], server: FakeModelS
     refused = openkoi(env, "task", "rate", "ffff", "up")
     assert refused.returncode == 2 and "no task with id 'ffff'" in refused.stderr
 
+    # Effectiveness is kept per version (source + content hash): an edited skill starts its own record.
+    with database(env) as db:
+        ((version,),) = db.execute("SELECT version FROM task_skills").fetchall()
+    view = openkoi(env, "skills", "show", "release-notes", cwd=project).stdout.splitlines()
+    assert f"version        {version} (content hash of its SKILL.md, in source workspace)" in view
+    assert "effectiveness  0.45 (1 scored task, 👍 0 / 👎 1) (this version)" in view
+    skill(project / ".agents" / "skills", "release-notes", "Write release notes.", RELEASE + " And be brief.")
+    view = openkoi(env, "skills", "show", "release-notes", cwd=project).stdout.splitlines()
+    assert "effectiveness  not measured yet (this version)" in view
+    assert "other versions 0.45 (1 scored task, 👍 0 / 👎 1) over 1 other version" in view
+    with database(env) as db:  # a use recorded before versions were kept
+        db.execute("UPDATE task_skills SET version = NULL")
+    view = openkoi(env, "skills", "show", "release-notes", cwd=project).stdout.splitlines()
+    assert "before versions 0.45 (1 scored task, 👍 0 / 👎 1) (recorded before versions were kept)" in view
+    assert not any(line.startswith("other versions") for line in view)
+
 
 def test_skills_list_and_show(env: dict[str, str], tmp_path: Path) -> None:
     home, project = Path(env["OPENKOI_HOME"]), tmp_path / "project"
@@ -94,7 +110,7 @@ def test_skills_list_and_show(env: dict[str, str], tmp_path: Path) -> None:
     lines = shown.stdout.splitlines()
     assert lines[:3] == ["self-iterate (task skill)", f"source         managed ({managed})", "overrides      bundled"]
     assert "by name        yes (openkoi think --skill self-iterate …, /think --skill self-iterate …)" in lines
-    assert "effectiveness  not measured yet" in lines and lines[-1] == "Be careful."
+    assert "effectiveness  not measured yet (this version)" in lines and lines[-1] == "Be careful."
     rubric = openkoi(env, "skills", "show", "general")
     assert "general (evaluator rubric)" in rubric.stdout
     assert "dimensions     relevance 0.40, quality 0.35, completeness 0.25" in rubric.stdout

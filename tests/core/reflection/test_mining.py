@@ -243,6 +243,20 @@ async def test_the_model_drafts_a_proposal_recorded_under_learn(
         await store.close()
 
 
+async def test_a_draft_named_like_an_existing_skill_gets_a_free_name(
+    model_env: FakeModelServer, team: Settings, local_embedder: LocalEmbedder
+) -> None:
+    model_env.script.queue("SkillDraft", json_reply({**DRAFT, "name": "self-iterate"}))
+    store = await _seeded(team, CERTS)
+    try:
+        report = await run_pattern_mining(store, team, local_embedder, ModelGateway(team), now=NOW)
+        (proposal,) = report.proposals
+        assert proposal.drafted_by == "openai/fake" and proposal.name == "self-iterate-2"
+        check_skill_md(proposal)
+    finally:
+        await store.close()
+
+
 async def test_an_invalid_model_draft_falls_back_to_the_template(
     model_env: FakeModelServer, team: Settings, local_embedder: LocalEmbedder
 ) -> None:

@@ -13,13 +13,13 @@ from core.engine import Engine
 from core.events import SkillsChosen
 from core.models import Session, Task, TaskOptions, TaskStatus
 from core.skills import Skill, Source, load_catalog
-from core.skills.effectiveness import effectiveness_of
+from core.skills.effectiveness import effectiveness_of, of_version
 from core.skills.requirements import Requirements
 from core.skills.selection import CLIP_MARK, MIN_CLIPPED_TOKENS, Choice, fit
 from core.skills.similarity import LexicalSimilarity
 from core.skills.use import SkillNotAvailable, choose_for_task, invocable
 from core.store import Store
-from core.store.skill_uses import SkillUse
+from core.store.skill_uses import SkillUse, SkillVersion
 from tests.conftest import Recorder
 from tests.fakes.model_server import FakeModelServer, prompt_text
 
@@ -129,12 +129,14 @@ async def test_a_skill_that_cannot_be_asked_for_fails_the_task_clearly(
     assert "execute" not in model_env.kinds(), "nothing is executed with a skill that was asked for and missing"
 
 
-async def _finished_task(store: Store, skill: str, score: float) -> str:
+async def _finished_task(
+    store: Store, skill: str, score: float, version: str | None = None, source: str = "user"
+) -> str:
     session = Session(kind="terminal")
     await store.sessions.create(session)
     task = await store.tasks.create(Task(session_id=session.id, description=f"uses {skill}"))
     await store.tasks.update(task.id, status=TaskStatus.DONE, score=score)
-    await store.skill_uses.record(task.id, [SkillUse(skill, "user", 1, False, 0.5, 10)])
+    await store.skill_uses.record(task.id, [SkillUse(skill, source, 1, False, 0.5, 10, version)])
     return task.id
 
 
@@ -156,9 +158,10 @@ async def test_effectiveness_changes_the_ranking_after_scored_outcomes(store: St
     await store.sessions.create(session)
     probe = (await store.tasks.create(Task(session_id=session.id, description="p", status=TaskStatus.RUNNING))).id
     assert await chosen(probe) == ["changelog-a"], "a tie goes by name"
+    versions = {name: skill.digest for name in ("changelog-a", "changelog-b") if (skill := catalog.task(name))}
     for _ in range(3):
-        await _finished_task(store, "changelog-a", 0.35)
-        await _finished_task(store, "changelog-b", 0.95)
+        await _finished_task(store, "changelog-a", 0.35, versions["changelog-a"])
+        await _finished_task(store, "changelog-b", 0.95, versions["changelog-b"])
     assert await chosen(probe) == ["changelog-b"]
     outcomes = await store.skill_uses.outcomes(["changelog-a", "changelog-b"])
     assert effectiveness_of("changelog-b", outcomes).value == pytest.approx(0.95)
@@ -166,6 +169,47 @@ async def test_effectiveness_changes_the_ranking_after_scored_outcomes(store: St
     assert [u.skill for u in await store.skill_uses.for_task(probe)] == ["changelog-b"], "recorded on the task"
     # The probe is still running: it has no outcome yet and does not count.
     assert (await store.skill_uses.outcomes(["changelog-b"]))["changelog-b"].tasks == 3
+
+
+async def test_an_edited_or_replaced_skill_starts_its_own_record(store: Store, tmp_path: Path) -> None:
+    """Issue 16: effectiveness is kept per skill version (source + content hash), not per name."""
+    home = tmp_path / "skills-home"
+    write_skill(home / "skills" / "managed", "changelog", "Write a changelog entry for a release.", "Keep it short.")
+    first = load_catalog(home, home, None).task("changelog")
+    assert first is not None and len(first.digest) == 12
+    for _ in range(3):
+        await _finished_task(store, "changelog", 0.9, first.digest, "managed")
+    for _ in range(2):  # recorded before versions were kept: which text they used is unknown
+        await _finished_task(store, "changelog", 0.2)
+    outcomes = await store.skill_uses.version_outcomes(["changelog"])
+    assert of_version(first, outcomes).describe() == "0.90 (3 scored tasks)"
+    before = outcomes[SkillVersion("changelog", "", None)]
+    assert (
+        before.scored == 2
+        and before.score_sum == pytest.approx(0.4)
+        and SkillVersion("changelog", "", None).before_versions
+    )
+    assert effectiveness_of("changelog", await store.skill_uses.outcomes(["changelog"])).value == pytest.approx(0.62)
+
+    write_skill(home / "skills" / "managed", "changelog", "Write a changelog entry for a release.", "Keep it shorter.")
+    edited = load_catalog(home, home, None).task("changelog")
+    assert edited is not None and edited.digest != first.digest
+    assert of_version(edited, outcomes).describe() == "not measured yet", "an edited skill starts again"
+    write_skill(home / "skills" / "user", "changelog", "Write a changelog entry for a release.", "Keep it short.")
+    replaced = load_catalog(home, home, None).task("changelog")
+    assert replaced is not None and replaced.source is Source.USER
+    assert of_version(replaced, outcomes).samples == 0, "so does one replaced by another source"
+
+    session = Session(kind="terminal")
+    await store.sessions.create(session)
+    probe = (await store.tasks.create(Task(session_id=session.id, description="p", status=TaskStatus.RUNNING))).id
+    catalog = load_catalog(home, home, None)
+    await choose_for_task(
+        store, catalog, probe, "write the changelog entry", asked_for="changelog", token_limit=5000,
+        settings=SkillSettings(),
+    )  # fmt: skip
+    (use,) = await store.skill_uses.for_task(probe)
+    assert (use.skill, use.source, use.version) == ("changelog", "user", replaced.digest), "recorded with its version"
 
 
 def _skill(name: str, body: str, requirements: Requirements | None = None) -> Skill:

@@ -13,6 +13,7 @@ from core.errors import ConfigError
 from core.events import Notice
 from core.models import TaskStatus
 from core.skills import Source, load_catalog, load_rubrics, parse_skill
+from core.skills.guarded import guard_reason, guarded_skills
 from tests.conftest import Recorder
 from tests.fakes.model_server import FakeModelServer
 
@@ -139,11 +140,12 @@ def test_precedence_replaces_by_name_across_all_five_sources(tmp_path: Path) -> 
     home, workspace = tmp_path / "home", tmp_path / "repo"
     bundled = load_catalog(home, home, workspace).task("self-iterate")
     assert bundled is not None and bundled.source is Source.BUNDLED and bundled.path == "bundled:self-iterate"
+    # The proposed source, highest of all, only ever adds a skill: see
+    # test_an_approved_proposal_never_replaces_a_skill_in_the_catalog.
     layers = [
         (Source.MANAGED, home / "skills" / "managed"),
         (Source.WORKSPACE, workspace / ".agents" / "skills"),
         (Source.USER, home / "skills" / "user"),
-        (Source.PROPOSED, home / "skills" / "proposed"),
     ]
     for n, (source, root) in enumerate(layers):
         path = _task_skill(root, "self-iterate", f"from {source.value}")
@@ -155,12 +157,45 @@ def test_precedence_replaces_by_name_across_all_five_sources(tmp_path: Path) -> 
         assert [s.source for s in replaced] == [Source.BUNDLED, *(s for s, _ in layers[:n])]
     # A lower source added later still loses to the higher ones already there.
     _task_skill(home / "skills" / "managed", "self-iterate", "managed again")
-    assert load_catalog(home, home, workspace).task("self-iterate").source is Source.PROPOSED  # type: ignore[union-attr]
+    assert load_catalog(home, home, workspace).task("self-iterate").source is Source.USER  # type: ignore[union-attr]
     # Kinds are separate: a task skill called "general" does not replace the general rubric.
     _task_skill(home / "skills" / "proposed", "general", "a task skill")
     catalog = load_catalog(home, home, workspace)
     assert catalog.task("general") is not None and catalog.rubrics.get("general").source == "bundled:general"
     assert [s.kind for s in catalog.named("general")] == ["evaluator", "task"]
+
+
+def test_an_approved_proposal_never_replaces_a_skill_in_the_catalog(tmp_path: Path) -> None:
+    """Defect 5 of issue 16: the proposed source (approved proposals, model-named) replaced any skill of the
+    same name, the bundled self-iterate included."""
+    home, workspace = tmp_path / "home", tmp_path / "repo"
+    proposed = home / "skills" / "proposed"
+    guarded = _task_skill(proposed, "self-iterate", "a proposal's self-iterate")
+    catalog = load_catalog(home, home, workspace)
+    kept = catalog.task("self-iterate")
+    assert kept is not None and kept.source is Source.BUNDLED, "a guarded bundled skill is never replaced"
+    (refused,) = catalog.problems
+    assert refused.path == str(guarded) and refused.label == "task skill"
+    assert refused.reason.startswith(f"{guarded}: not used: 'self-iterate' is a bundled skill that guards the loop (")
+    assert refused.reason.endswith("a skill proposal can never replace it")
+
+    # Any other skill of a lower source keeps its place too, whichever was there first.
+    team = _task_skill(workspace / ".agents" / "skills", "release-notes", "the team's own")
+    clash = _task_skill(proposed, "release-notes", "a proposal's release notes")
+    fresh = _task_skill(proposed, "rotate-certs", "a new skill from a proposal")
+    catalog = load_catalog(home, home, workspace)
+    assert catalog.task("release-notes").path == str(team)  # type: ignore[union-attr]
+    assert ("task", "release-notes") not in catalog.overridden
+    reasons = {p.path: p.reason for p in catalog.problems}
+    assert reasons[str(clash)] == (
+        f"{clash}: not used: a task skill named 'release-notes' already comes from workspace ({team}), and an"
+        " approved proposal never replaces a skill; rename it (its directory and its name:)"
+    )
+    added = catalog.task("rotate-certs")
+    assert added is not None and added.source is Source.PROPOSED and added.path == str(fresh), "it may add one"
+    # The list of guarded skills is data shipped with the bundled skills, not a literal in the code.
+    assert set(guarded_skills()) == {"self-iterate"}
+    assert guard_reason("release-notes") is None
 
 
 def test_a_broken_task_skill_is_skipped_with_its_path_in_every_source(tmp_path: Path) -> None:
