@@ -114,13 +114,6 @@ class ProposalRepository:
     async def pending(self) -> list[Proposal]:
         return await self.listed("pending")
 
-    async def latest_for_pattern(self, pattern_key: str) -> Proposal | None:
-        row = await self.db.fetchone(
-            "SELECT * FROM skill_proposals WHERE pattern_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (pattern_key,),
-        )
-        return _proposal(row) if row else None
-
     async def decide(self, proposal_id: str, status: Literal["approved", "dismissed"], decided_by: str) -> bool:
         """Move a pending proposal to ``status``; False when it was already decided (single-use)."""
         changed = await self.db.execute(
