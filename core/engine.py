@@ -224,7 +224,7 @@ class Engine:
         Fails closed: without an approved confirmation on record the task does not run.
         """
         latest = await self.store.confirmations.latest_for_task(task_id)
-        if latest is None or latest["status"] != "approved":
+        if latest is None or latest.status != "approved":
             raise OpenKoiError(f"task {task_id} has no approved override; it stays blocked")
         return await self._run(task_id, approved=True)
 
@@ -244,7 +244,7 @@ class Engine:
             return False
         pending = await self.store.confirmations.pending_for_task(task_id)
         if pending is not None:
-            await self.store.confirmations.decide(pending["id"], "cancelled", by)
+            await self.store.confirmations.decide(pending.id, "cancelled", by)
         reason = f"cancelled by {by or 'a person'}"
         running = self._running.get(task_id)
         if running is not None and running is not asyncio.current_task():

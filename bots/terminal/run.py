@@ -124,8 +124,8 @@ async def drive(t: Terminal, task_id: str, work: Awaitable[Task], *, override: b
     if result.status is TaskStatus.AWAITING_CONFIRMATION:
         pending = await t.store.confirmations.pending_for_task(task_id)
         if override and pending is not None and _ask("The Guardian blocked this task. Override and proceed?", yes):
-            return await drive(t, task_id, t.engine.resume(task_id, pending["id"], True, getpass.getuser()))
-        reason = result.error or (pending or {}).get("reason", "the Parliament blocked this task")
+            return await drive(t, task_id, t.engine.resume(task_id, pending.id, True, getpass.getuser()))
+        reason = result.error or (pending.reason if pending else "the Parliament blocked this task")
         click.echo(f"Blocked: {reason}.\n{blocked_hint(task_id)}", err=True)
     if result.output is not None:
         click.echo(result.output)

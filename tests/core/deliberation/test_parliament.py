@@ -91,7 +91,7 @@ async def test_guardian_block_waits_then_override_resumes(
     assert model_env.kinds().count("ParliamentReply") == 1, "an override must not re-deliberate"
     confirmation = await store.confirmations.get(needed.confirmation_id)
     assert confirmation is not None
-    assert confirmation["status"] == "approved" and confirmation["decided_by"] == "alice"
+    assert confirmation.status == "approved" and confirmation.decided_by == "alice"
     plan_prompt = model_env.requests_of("Plan")[0]["messages"][1]["content"]
     assert "snapshot first" in plan_prompt and "overridden block" in plan_prompt
     execute_prompt = model_env.requests_of("execute")[0]["messages"][1]["content"]
@@ -115,7 +115,7 @@ async def test_cancel_a_waiting_task(engine: Engine, model_env: FakeModelServer,
     assert await engine.cancel(task_id, by="bob") is True
     assert (await store.tasks.get(task_id)).status is TaskStatus.CANCELLED
     confirmation = await store.confirmations.get(recorder.of(ConfirmationNeeded)[0].confirmation_id)
-    assert confirmation is not None and confirmation["status"] == "cancelled"
+    assert confirmation is not None and confirmation.status == "cancelled"
     assert await engine.cancel(task_id) is False
 
 
