@@ -132,10 +132,10 @@ async def task_show(prefix: str) -> None:
         if tally.up or tally.down:
             click.echo(f"feedback 👍 {tally.up} · 👎 {tally.down}")
         for c in await store.cycles.for_task(task_id):
-            score = f"{c['score']:.2f}" if c["score"] is not None else "-"
-            flags = " incremental" if c["incremental"] else ""
-            flags += " (evaluation reused)" if c["skipped"] else ""
-            click.echo(f"  iter {c['iteration']}: score {score}{flags} → {c['decision']}: {c['decision_reason']}")
+            score = f"{c.score:.2f}" if c.score is not None else "-"
+            flags = " incremental" if c.incremental else ""
+            flags += " (evaluation reused)" if c.skipped else ""
+            click.echo(f"  iter {c.iteration}: score {score}{flags} → {c.decision}: {c.decision_reason}")
         for u in await store.usage.for_task(task_id):
             tokens = u["prompt_tokens"] + u["completion_tokens"]
             click.echo(

@@ -124,7 +124,7 @@ async def test_old_transcripts_are_compacted_into_a_recallable_summary(
     await engine.run(recent.id)
     cycles_before = await engine.store.cycles.for_task(old.id)
     output_before = (await engine.store.tasks.get(old.id)).output
-    assert len(cycles_before) == 2 and all(c["output"] for c in cycles_before)
+    assert len(cycles_before) == 2 and all(c.output for c in cycles_before)
     aged = (utcnow() - timedelta(days=45)).isoformat()
     await engine.store.db.execute("UPDATE tasks SET updated_at = ? WHERE id = ?", (aged, old.id))
 
@@ -136,11 +136,11 @@ async def test_old_transcripts_are_compacted_into_a_recallable_summary(
     assert (
         "write a runbook for rotating auth tokens" in summary.text and "score 0.90 after 2 iterations" in summary.text
     )
-    assert all(c["output"] == "" and c["evaluation_json"] is None for c in await engine.store.cycles.for_task(old.id))
+    assert all(c.output == "" and c.evaluation_json is None for c in await engine.store.cycles.for_task(old.id))
     kept = await engine.store.tasks.get(old.id)
     assert kept.output is not None and kept.output == output_before  # the result itself stays
-    assert [c["score"] for c in await engine.store.cycles.for_task(old.id)] == [c["score"] for c in cycles_before]
-    assert all(c["output"] for c in await engine.store.cycles.for_task(recent.id))  # too young
+    assert [c.score for c in await engine.store.cycles.for_task(old.id)] == [c.score for c in cycles_before]
+    assert all(c.output for c in await engine.store.cycles.for_task(recent.id))  # too young
 
     again = await compact_transcripts(memory)
     assert again.tasks == 0 and len(await engine.store.memories.for_task(old.id)) == 1
