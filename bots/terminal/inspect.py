@@ -162,16 +162,13 @@ async def mind_parliament(prefix: str | None) -> None:
         if d is None:
             click.echo("no deliberation yet")
             return
-        click.echo(f"task: {d['task']} ({d['task_id']})")
-        click.echo(
-            f"outcome: {d['outcome']}" + (" (fail-closed: deliberation unavailable)" if d["fail_closed"] else "")
-        )
-        if d["reversibility"]:
+        click.echo(f"task: {d.task_description} ({d.task_id})")
+        click.echo(f"outcome: {d.outcome}" + (" (fail-closed: deliberation unavailable)" if d.fail_closed else ""))
+        if d.reversibility:
             click.echo(
-                f"reversibility {d['reversibility']}, blast radius {d['blast_radius']}, permission {d['permission_level']}"
+                f"reversibility {d.reversibility}, blast radius {d.blast_radius}, permission {d.permission_level}"
             )
-        for v in d["votes"]:
+        for v in d.votes:
             click.echo(
-                f"  {v['agency'].upper():<11} {v['vote']:<20} {v['reason']}"
-                + (f" (caveat: {v['caveat']})" if v["caveat"] else "")
+                f"  {v.agency.upper():<11} {v.vote:<20} {v.reason}" + (f" (caveat: {v.caveat})" if v.caveat else "")
             )

@@ -38,9 +38,9 @@ async def test_a_malformed_deliberation_fails_closed_as_a_block(
     task_id, store = await blocked_by(engine, model_env, *replies)
     deliberation = await store.deliberations.latest(task_id)
     assert deliberation is not None
-    assert deliberation["outcome"] == "guardian_block" and deliberation["fail_closed"] == 1
-    assert deliberation["votes"][0]["agency"] == "guardian" and deliberation["votes"][0]["vote"] == "BLOCK"
-    assert "deliberation unavailable" in deliberation["reason"] and "malformed" in deliberation["reason"]
+    assert deliberation.outcome == "guardian_block" and deliberation.fail_closed
+    assert deliberation.votes[0].agency == "guardian" and deliberation.votes[0].vote == "BLOCK"
+    assert "deliberation unavailable" in deliberation.reason and "malformed" in deliberation.reason
     needed = recorder.of(ConfirmationNeeded)
     assert len(needed) == 1 and "deliberation unavailable" in needed[0].reason
 
@@ -153,11 +153,12 @@ async def test_votes_are_stored_with_the_task(engine: Engine, model_env: FakeMod
     task = await engine.submit("refactor auth")
     await engine.run(task.id)
     deliberation = await engine.store.deliberations.latest(task.id)
-    assert deliberation is not None and deliberation["task_id"] == task.id
-    assert [v["agency"] for v in deliberation["votes"]] == ["guardian", "economist", "empath", "scholar", "strategist"]
-    assert deliberation["reversibility"] == "FULL"
+    assert deliberation is not None and deliberation.task_id == task.id
+    assert deliberation.task_description == "refactor auth"
+    assert [v.agency for v in deliberation.votes] == ["guardian", "economist", "empath", "scholar", "strategist"]
+    assert deliberation.reversibility == "FULL"
     # The Economist's estimate is kept for `openkoi reflect honest`, made from the costs it was shown.
-    assert [v["estimate_usd"] for v in deliberation["votes"]] == [None, 0.05, None, None, None]
+    assert [v.estimate_usd for v in deliberation.votes] == [None, 0.05, None, None, None]
     (call,) = model_env.requests_of("ParliamentReply")
     prompt = call["messages"][1]["content"]
     assert "## Costs" in prompt and "Budget: at most $" in prompt
