@@ -4,7 +4,7 @@ the opaque ids the buttons carry, and what a vote does to the learnings the task
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import aiosqlite
 
@@ -16,6 +16,18 @@ from core.store.db import Database
 class Tally:
     up: int = 0
     down: int = 0
+
+
+@dataclass(frozen=True)
+class FeedbackVote:
+    """A person's vote on a task as it stands (a second press changed it rather than adding one)."""
+
+    task_id: str
+    voter: str  # "<platform>:<user id>", or "terminal:<os user>"
+    vote: int  # +1 👍, -1 👎
+    note: str | None
+    created_at: datetime  # when first cast
+    updated_at: datetime  # when last changed
 
 
 # The memories a vote moves: those the task produced, and those it recalled and used.
@@ -98,6 +110,17 @@ class FeedbackRepository:
     async def learning_confidences(self, task_id: str) -> list[float]:
         return await learning_confidences(self.db, task_id)
 
-    async def for_task(self, task_id: str) -> list[dict[str, Any]]:
+    async def for_task(self, task_id: str) -> list[FeedbackVote]:
+        """Every vote on the task, first cast first."""
         rows = await self.db.fetchall("SELECT * FROM feedback WHERE task_id = ? ORDER BY created_at", (task_id,))
-        return [dict(r) for r in rows]
+        return [
+            FeedbackVote(
+                task_id=r["task_id"],
+                voter=r["voter"],
+                vote=r["vote"],
+                note=r["note"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                updated_at=datetime.fromisoformat(r["updated_at"]),
+            )
+            for r in rows
+        ]

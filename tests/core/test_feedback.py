@@ -55,7 +55,7 @@ async def test_a_second_vote_by_the_same_person_changes_it_and_moves_every_figur
     await rate(store, task.id, "slack:U3", Vote.DOWN)
     assert await _confidences(store, task.id) == [round(0.8 - CONFIDENCE_STEP, 4)]
     await rate(store, task.id, "slack:U3", Vote.UP)  # changed back
-    votes = {r["voter"]: (r["vote"], r["note"]) for r in await store.feedback.for_task(task.id)}
+    votes = {r.voter: (r.vote, r.note) for r in await store.feedback.for_task(task.id)}
     assert votes == {"slack:U1": (-1, "missed the migration"), "slack:U2": (1, None), "slack:U3": (1, None)}
     assert await _confidences(store, task.id) == [round(0.8 + CONFIDENCE_STEP, 4)]
     assert await effectiveness() == pytest.approx((0.9 + 2 / 3) / 2)
