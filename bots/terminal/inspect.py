@@ -65,8 +65,9 @@ async def session_list(limit: int) -> None:
         if not rows:
             click.echo("no sessions yet")
         for r in rows:
+            s = r.session
             click.echo(
-                f"{r['id']}  {r['created_at'][:19]}  {r['status']:<7} {r['tasks']:>3} tasks  {_money(r['cost_usd'])}  {r['title']}"
+                f"{s.id}  {s.created_at.isoformat()[:19]}  {s.status:<7} {r.tasks:>3} tasks  {_money(r.cost_usd)}  {s.title}"
             )
 
 
@@ -120,10 +121,10 @@ async def task_show(prefix: str) -> None:
             click.echo(f"rubric   {t.category}")
         if t.decision:
             click.echo(f"decision {t.decision.value}")
-        row = await store.tasks.row(task_id)
-        if row["recall_ms"] is not None:
+        trace = await store.tasks.trace(task_id)
+        if trace.recall_ms is not None:
             click.echo(
-                f"recall   {row['recall_memories']} memories, {row['recall_tokens']} tokens, {row['recall_ms']:.1f} ms"
+                f"recall   {trace.recall_memories} memories, {trace.recall_tokens} tokens, {trace.recall_ms:.1f} ms"
             )
         uses = await store.skill_uses.for_task(task_id)
         if uses:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,36 @@ def task_row(task: Task) -> tuple[Any, ...]:
     )
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """A session as ``openkoi session list`` shows it: the session, how many tasks it holds, what they cost."""
+
+    session: Session
+    tasks: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class TaskTrace:
+    """What a task's run recorded beside the ``Task`` itself: how its recall went (None before the
+    recall ran) and whether its directive is the static fallback."""
+
+    recall_memories: int | None
+    recall_tokens: int | None
+    recall_ms: float | None
+    directive_fallback: bool
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        status=row["status"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
 class SessionRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -54,20 +85,15 @@ class SessionRepository:
         row = await self.db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
         if row is None:
             raise NotFound(f"no session with id '{session_id}'")
-        return Session(
-            id=row["id"],
-            kind=row["kind"],
-            title=row["title"],
-            status=row["status"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-        )
+        return _session(row)
 
     async def set_status(self, session_id: str, status: str) -> None:
         await self.db.execute(
             "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (status, _ts(utcnow()), session_id)
         )
 
-    async def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+    async def recent(self, limit: int = 20) -> list[SessionSummary]:
+        """The ``limit`` most recent sessions, newest first."""
         rows = await self.db.fetchall(
             """SELECT s.*, COUNT(DISTINCT t.id) AS tasks,
                       (SELECT COALESCE(SUM(u.cost_usd), 0) FROM usage u
@@ -76,7 +102,7 @@ class SessionRepository:
                GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?""",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [SessionSummary(_session(r), int(r["tasks"]), float(r["cost_usd"])) for r in rows]
 
     async def delete(self, session_id: str) -> None:
         await self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -117,11 +143,14 @@ class TaskRepository:
             raise NotFound(f"no task with id '{task_id}'")
         return _task_from_row(row)
 
-    async def row(self, task_id: str) -> dict[str, Any]:
-        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
+    async def trace(self, task_id: str) -> TaskTrace:
+        """The task's recall figures and directive fallback flag; raises NotFound."""
+        row = await self.db.fetchone(
+            "SELECT recall_memories, recall_tokens, recall_ms, directive_fallback FROM tasks WHERE id = ?", (task_id,)
+        )
         if row is None:
             raise NotFound(f"no task with id '{task_id}'")
-        return dict(row)
+        return TaskTrace(row[0], row[1], row[2], bool(row[3]))
 
     async def update(self, task_id: str, **fields: Any) -> None:
         """Update named columns; enums and models are stored by value / as JSON."""
@@ -168,6 +197,8 @@ class TaskRepository:
         return {r["status"]: r["n"] for r in rows}
 
     async def stored_json(self, task_id: str, column: str) -> dict[str, Any] | None:
+        """The directive, plan or simulation stored on the task, as the JSON document it is (each stage
+        validates it into its own model); None when the stage has not run."""
         if column not in {"directive_json", "plan_json", "simulation_json"}:
             raise ValueError(column)
         row = await self.db.fetchone(f"SELECT {column} FROM tasks WHERE id = ?", (task_id,))

@@ -193,5 +193,6 @@ async def test_directive_failure_uses_a_labelled_fallback(engine: Engine, model_
     task = await engine.submit("write docs")
     result = await engine.run(task.id)
     assert result.status is TaskStatus.DONE
-    row = await engine.store.tasks.row(task.id)
-    assert row["directive_fallback"] == 1 and "static fallback" in row["directive_json"]
+    assert (await engine.store.tasks.trace(task.id)).directive_fallback
+    stored = await engine.store.tasks.stored_json(task.id, "directive_json")
+    assert stored is not None and "static fallback" in stored["stance"]
