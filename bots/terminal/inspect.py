@@ -46,17 +46,13 @@ async def status(costs: bool) -> None:
             click.echo(line)
         for label, since in (("24h", timedelta(days=1)), ("all", None)):
             t = await store.usage.totals(since)
-            unpriced = f" ({t['unpriced']} calls without a known price)" if t.get("unpriced") else ""
-            click.echo(
-                f"spent {label:>3}: {t['calls']} calls, {t['tokens']:,} tokens, {_money(t['cost_usd'])}{unpriced}"
-            )
+            unpriced = f" ({t.unpriced} calls without a known price)" if t.unpriced else ""
+            click.echo(f"spent {label:>3}: {t.calls} calls, {t.tokens:,} tokens, {_money(t.cost_usd)}{unpriced}")
         if costs:
             for by in ("phase", "model"):
                 click.echo(f"by {by}:")
                 for row in await store.usage.breakdown(by):
-                    click.echo(
-                        f"  {row['key']:<28} {row['calls']:>5} calls {row['tokens']:>10,} tokens {_money(row['cost_usd'])}"
-                    )
+                    click.echo(f"  {row.key:<28} {row.calls:>5} calls {row.tokens:>10,} tokens {_money(row.cost_usd)}")
 
 
 async def session_list(limit: int) -> None:
@@ -138,10 +134,7 @@ async def task_show(prefix: str) -> None:
             flags += " (evaluation reused)" if c.skipped else ""
             click.echo(f"  iter {c.iteration}: score {score}{flags} → {c.decision}: {c.decision_reason}")
         for u in await store.usage.for_task(task_id):
-            tokens = u["prompt_tokens"] + u["completion_tokens"]
-            click.echo(
-                f"  {u['phase']:<10} {u['model']:<30} {u['calls']} calls {tokens:,} tokens {_money(u['cost_usd'])}"
-            )
+            click.echo(f"  {u.phase:<10} {u.model:<30} {u.calls} calls {u.tokens:,} tokens {_money(u.cost_usd)}")
         if t.output:
             preview = t.output if len(t.output) <= 600 else t.output[:600] + "…"
             click.echo("output:\n" + preview)

@@ -88,7 +88,7 @@ async def test_every_finished_task_records_one_usage_event(engine: Engine, model
     event = await store.usage_events.get(task.id)
     assert event is not None
     asked = task.created_at
-    cost = sum(u["cost_usd"] for u in await store.usage.for_task(task.id))
+    cost = sum(u.cost_usd for u in await store.usage.for_task(task.id))
     assert (event.category, event.skills, event.platform, event.channel, event.requester) == (
         "code-review", ("self-iterate",), "terminal", None, "dev"
     )  # fmt: skip

@@ -159,10 +159,15 @@ async def test_usage_and_cost_recorded_per_call(settings: Settings, store: Store
     )
     assert completion.cost_usd == pytest.approx(100 * 0.001 + 50 * 0.002)
     rows = await store.usage.for_task("t1")
-    assert rows == [
-        {"phase": "execute", "model": "openai/fake", "calls": 1, "prompt_tokens": 100, "completion_tokens": 50,
-         "cost_usd": pytest.approx(0.2)}
-    ]  # fmt: skip
+    [row] = rows
+    assert (row.phase, row.model, row.calls, row.prompt_tokens, row.completion_tokens) == (
+        "execute",
+        "openai/fake",
+        1,
+        100,
+        50,
+    )
+    assert row.cost_usd == pytest.approx(0.2)
     assert budget.spend.tokens == 150 and budget.spend.cost_usd == pytest.approx(0.2)
 
 

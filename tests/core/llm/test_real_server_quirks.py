@@ -204,7 +204,7 @@ async def test_a_server_without_usage_is_charged_from_a_local_count(
     result = await engine.run(task.id)
     assert result.status is TaskStatus.DONE
     rows = await engine.store.usage.for_task(task.id)
-    assert rows and all(r["prompt_tokens"] > 0 for r in rows)
+    assert rows and all(r.prompt_tokens > 0 for r in rows)
     assert sum(1 for n in recorder.of(Notice) if "reports no token usage" in n.text) == 1
 
 
@@ -219,7 +219,7 @@ async def test_a_token_budget_is_never_overspent(engine: Engine, model_env: Fake
     budget = 6000
     task = await engine.submit("write at length", options=TaskOptions(token_budget=budget, max_iterations=5))
     result = await engine.run(task.id)
-    spent = sum(r["prompt_tokens"] + r["completion_tokens"] for r in await engine.store.usage.for_task(task.id))
+    spent = sum(r.tokens for r in await engine.store.usage.for_task(task.id))
     assert result.status is TaskStatus.ABORTED  # by the budget, or with its output cut off at the cap
     assert 0 < spent <= budget
 

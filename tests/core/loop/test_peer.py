@@ -203,7 +203,7 @@ async def test_cost_budget_aborts_before_overspending(engine: Engine, model_env:
     assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     assert result.error is not None and "cost budget exceeded" in result.error
     totals = await engine.store.usage.totals()
-    assert 0 < totals["cost_usd"] <= budget, totals
+    assert 0 < totals.cost_usd <= budget, totals
     assert model_env.kinds().count("Revision") >= 1, "some refinement happened before the budget ran out"
     cycles = await engine.store.cycles.for_task(task.id)
     best = max(cycles, key=lambda c: c.score or 0.0)
@@ -216,19 +216,19 @@ async def test_token_budget_aborts_before_the_call(engine: Engine, model_env: Fa
     result = await engine.run(task.id)
     assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     totals = await engine.store.usage.totals()
-    assert totals["tokens"] <= 3000
+    assert totals.tokens <= 3000
 
 
 async def test_cost_recorded_for_every_phase(engine: Engine, model_env: FakeModelServer) -> None:
     model_env.script.queue("Learnings", scripts.learnings("Prefer WAL mode for concurrent readers"))
     task = await engine.submit("document sqlite")
     await engine.run(task.id)
-    phases = {row["phase"] for row in await engine.store.usage.for_task(task.id)}
+    phases = {row.phase for row in await engine.store.usage.for_task(task.id)}
     assert phases == {"directive", "parliament", "plan", "execute", "evaluate", "learn"}
     sim = await engine.submit("send the email", options=TaskOptions(simulate=True))
     await engine.run(sim.id)
-    assert "simulate" in {row["phase"] for row in await engine.store.usage.for_task(sim.id)}
-    assert len(model_env.requests) == sum(r["calls"] for r in await engine.store.usage.breakdown("phase"))
+    assert "simulate" in {row.phase for row in await engine.store.usage.for_task(sim.id)}
+    assert len(model_env.requests) == sum(r.calls for r in await engine.store.usage.breakdown("phase"))
 
 
 async def test_learnings_are_stored_deduplicated_and_recalled(
