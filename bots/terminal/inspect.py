@@ -13,6 +13,9 @@ import click
 
 from bots.terminal.command import opened_store
 from core.errors import OpenKoiError
+from core.text import clip
+
+PREVIEW_CHARS = 600  # of a task's output in `openkoi task show`; `openkoi task replay` prints it whole
 
 
 def _money(value: float | None) -> str:
@@ -136,8 +139,7 @@ async def task_show(prefix: str) -> None:
         for u in await store.usage.for_task(task_id):
             click.echo(f"  {u.phase:<10} {u.model:<30} {u.calls} calls {u.tokens:,} tokens {_money(u.cost_usd)}")
         if t.output:
-            preview = t.output if len(t.output) <= 600 else t.output[:600] + "…"
-            click.echo("output:\n" + preview)
+            click.echo("output:\n" + clip(t.output, PREVIEW_CHARS))
 
 
 async def task_replay(prefix: str) -> None:
