@@ -20,6 +20,7 @@ from core.engine import Engine
 from core.errors import ConfigError, OpenKoiError
 from core.events import EventBus
 from core.llm.gateway import ModelGateway
+from core.loop.workspace import workspace_root
 from core.models import Role, Task, TaskOptions, TaskStatus
 from core.secrets import SECRETS, environment_secrets, secret_fields
 from core.skills.use import invocable
@@ -39,12 +40,7 @@ def think_workspace(flag: Path | None, configured: Path | None) -> Path:
     """The directory `openkoi think` lets the file tools read: ``--workspace``, else ``[tools] workspace``,
     else the current directory (a person at a terminal runs it in their project). Raises ConfigError
     when the chosen directory does not exist."""
-    chosen = flag or configured or Path.cwd()
-    root = chosen.expanduser()
-    if not root.is_dir():
-        source = "--workspace" if flag else "[tools] workspace"
-        raise ConfigError(f"{source}: {root} is not a directory")
-    return root.resolve()
+    return workspace_root(flag or configured or Path.cwd(), "--workspace" if flag else "[tools] workspace")
 
 
 def _ask(question: str, yes: bool) -> bool:
