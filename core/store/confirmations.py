@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 PENDING = "pending"
 
@@ -56,10 +56,7 @@ def _confirmation(row: sqlite3.Row) -> Confirmation:
     )
 
 
-class ConfirmationRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ConfirmationRepository(Repository):
     async def create(
         self, task_id: str, kind: str, reason: str, requested_by: str | None, ttl: timedelta | None
     ) -> str:

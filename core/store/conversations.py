@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,9 @@ def conversation_row(c: Conversation) -> tuple[Any, ...]:
     )
 
 
-class InboundRepository:
+class InboundRepository(Repository):
     """Platform delivery keys already taken: a redelivery of the same key is recognised forever
     (until ``purge``), across restarts."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
 
     async def claim(self, platform: str, key: str) -> bool:
         """Record a delivery that creates no task; False if this key was seen before (a retry or
@@ -84,10 +81,7 @@ class InboundRepository:
         return await self.db.execute("DELETE FROM inbound_deliveries WHERE received_at < ?", (cutoff,))
 
 
-class ConversationRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ConversationRepository(Repository):
     async def get(self, task_id: str) -> Conversation | None:
         row = await self.db.fetchone("SELECT * FROM conversations WHERE task_id = ?", (task_id,))
         return None if row is None else _conversation(dict(row))

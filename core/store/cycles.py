@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.models import LoopDecision, new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
     from core.outputs import Evaluation
@@ -73,10 +73,7 @@ def _cycle(row: sqlite3.Row) -> CycleRecord:
     )
 
 
-class CycleRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class CycleRepository(Repository):
     async def record(
         self,
         *,

@@ -212,6 +212,13 @@ class Database:
         return str(ids[0])
 
 
+class Repository:
+    """The queries of one stored concept, over the process's one ``Database`` (its connection and write lock)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+
 def _bounded(work: Callable[[sqlite3.Connection], T], seconds: float) -> Callable[[sqlite3.Connection], T]:
     """``work`` with SQLite's busy wait cut to ``seconds``; a lock still held after that is ``StoreBusy``.
 

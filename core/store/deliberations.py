@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
     from core.deliberation.verdict import Verdict
@@ -42,10 +42,7 @@ class StoredDeliberation:
     votes: tuple[StoredVote, ...]
 
 
-class DeliberationRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class DeliberationRepository(Repository):
     async def record(self, task_id: str, verdict: Verdict, model: str | None) -> str:
         deliberation_id = new_id()
         assessment = verdict.assessment

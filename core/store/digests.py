@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 DigestPostStatus = Literal["claimed", "posted", "failed"]
 
@@ -63,10 +63,7 @@ def _card(row: Any) -> ProposalCard:
     )
 
 
-class DigestRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class DigestRepository(Repository):
     async def claim(self, period_key: str, platform: str, channel_id: str) -> bool:
         """Claim a channel for a period's digest before posting there; False when it was claimed before.
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import aiosqlite
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Database, Repository
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,7 @@ async def learning_confidences(db: Database, task_id: str) -> list[float]:
     return [float(r[0]) for r in rows]
 
 
-class FeedbackRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class FeedbackRepository(Repository):
     async def request_for(self, task_id: str) -> str:
         """The opaque id for the task's feedback buttons, created on first use (the same id ever after)."""
         await self.db.execute(

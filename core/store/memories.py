@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import AmbiguousId, NotFound
 from core.models import GLOBAL_SCOPE, Scope, new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 _COLUMNS = """seq, id, kind, text, confidence, reinforcements, scope_key, platform, workspace, team, channel,
               is_global, source_task_id, embedder, created_at, last_used_at"""
@@ -61,10 +61,7 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-class MemoryRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class MemoryRepository(Repository):
     async def add(
         self,
         kind: str,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,7 @@ def read_vectors(conn: sqlite3.Connection, embedder: str, hashes: Iterable[str])
     return found
 
 
-class PatternRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class PatternRepository(Repository):
     async def briefs(self, task_ids: Iterable[str]) -> list[TaskBrief]:
         """The text and time of each task in ``task_ids`` (those that still exist), oldest first."""
         ids = list(dict.fromkeys(task_ids))

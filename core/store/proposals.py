@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 ProposalKind = Literal["recurring", "time", "sequence"]
 ProposalStatus = Literal["pending", "approved", "dismissed"]
@@ -50,10 +50,7 @@ def _proposal(row: Any) -> Proposal:
     )
 
 
-class ProposalRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ProposalRepository(Repository):
     async def add(
         self,
         *,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from core.errors import NotFound
-from core.store.db import Database
+from core.store.db import Repository
 from core.text import one_line
 
 RunTrigger = Literal["schedule", "catch-up", "manual"]
@@ -97,10 +97,7 @@ def _request(row: sqlite3.Row) -> JobRequest:
     )
 
 
-class ScheduleRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ScheduleRepository(Repository):
     # The lease ----------------------------------------------------------------------------------
 
     async def acquire(self, owner: str, ttl: timedelta, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.store.db import Database
+from core.store.db import Repository
 
 # Only a task that has ended has a final score (or a verdict from people) to count.
 _FINISHED = ("done", "aborted", "escalated", "failed", "cancelled")
@@ -45,10 +45,7 @@ class SkillOutcomes:
     down: int = 0
 
 
-class SkillUseRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class SkillUseRepository(Repository):
     async def record(self, task_id: str, uses: Sequence[SkillUse]) -> None:
         """Replace the task's skills with ``uses`` (a resumed task chooses again)."""
         async with self.db.transaction() as conn:

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.errors import NotFound
 from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 def _ts(value: datetime) -> str:
@@ -73,10 +73,7 @@ def _session(row: sqlite3.Row) -> Session:
     )
 
 
-class SessionRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class SessionRepository(Repository):
     async def create(self, session: Session) -> Session:
         await self.db.execute(SESSION_INSERT, session_row(session))
         return session
@@ -129,10 +126,7 @@ def _task_from_row(row: sqlite3.Row) -> Task:
     )
 
 
-class TaskRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class TaskRepository(Repository):
     async def create(self, task: Task) -> Task:
         await self.db.execute(TASK_INSERT, task_row(task))
         return task

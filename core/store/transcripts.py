@@ -11,7 +11,7 @@ from datetime import datetime
 
 from core.models import Task, TaskStatus, utcnow
 from core.store.cycles import CycleRecord, CycleRepository, StoredFinding
-from core.store.db import Database
+from core.store.db import Database, Repository
 from core.store.tasks import TaskRepository
 
 FINISHED = tuple(s.value for s in TaskStatus if s.finished)
@@ -24,9 +24,9 @@ class Transcript:
     findings: list[StoredFinding] = field(default_factory=list)
 
 
-class TranscriptRepository:
+class TranscriptRepository(Repository):
     def __init__(self, db: Database) -> None:
-        self.db = db
+        super().__init__(db)
         self.tasks = TaskRepository(db)
         self.cycles = CycleRepository(db)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,7 @@ class UsageGroup:
     cost_usd: float
 
 
-class UsageRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class UsageRepository(Repository):
     async def record(
         self,
         *,

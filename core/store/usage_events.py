@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from core.errors import NotFound
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,7 @@ def _asked_at(created_at: str) -> datetime:
         return utcnow()
 
 
-class UsageEventRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class UsageEventRepository(Repository):
     async def record(self, task_id: str) -> UsageEvent:
         """Write (or rewrite: a task ends once, but a cancellation may race its end) the task's event."""
         task = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
