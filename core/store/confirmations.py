@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from core.models import new_id, utcnow
 from core.store.db import Repository
+from core.store.rows import from_row
 
 PENDING = "pending"
 
@@ -37,23 +38,9 @@ class Confirmation:
         return self.expires_at is not None and self.expires_at <= (now or utcnow())
 
 
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
 def _confirmation(row: sqlite3.Row) -> Confirmation:
-    return Confirmation(
-        id=row["id"],
-        task_id=row["task_id"],
-        kind=row["kind"],
-        reason=row["reason"],
-        status=row["status"],
-        requested_by=row["requested_by"],
-        decided_by=row["decided_by"],
-        decided_at=_when(row["decided_at"]),
-        expires_at=_when(row["expires_at"]),
-        created_at=datetime.fromisoformat(row["created_at"]),
-    )
+    when = datetime.fromisoformat
+    return from_row(Confirmation, row, decided_at=when, expires_at=when, created_at=when)
 
 
 class ConfirmationRepository(Repository):

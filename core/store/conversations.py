@@ -13,6 +13,7 @@ from typing import Any
 
 from core.models import utcnow
 from core.store.db import Repository
+from core.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class InboundRepository(Repository):
 class ConversationRepository(Repository):
     async def get(self, task_id: str) -> Conversation | None:
         row = await self.db.fetchone("SELECT * FROM conversations WHERE task_id = ?", (task_id,))
-        return None if row is None else _conversation(dict(row))
+        return None if row is None else from_row(Conversation, row)
 
     async def set_thread(self, task_id: str, parent_message_id: str, thread_id: str) -> None:
         await self.db.execute(
@@ -100,7 +101,7 @@ class ConversationRepository(Repository):
                 WHERE c.platform = ? AND t.status IN ({marks}) ORDER BY t.created_at""",
             (platform, *statuses),
         )
-        return [_conversation(dict(r)) for r in rows]
+        return [from_row(Conversation, r) for r in rows]
 
     async def record_post(self, message: PostedMessage) -> None:
         m = message
@@ -121,16 +122,3 @@ class ConversationRepository(Repository):
             "SELECT * FROM outbound_messages WHERE task_id = ? ORDER BY created_at, rowid", (task_id,)
         )
         return [PostedMessage(r["task_id"], r["slot"], r["platform"], r["channel_id"], r["message_id"]) for r in rows]
-
-
-def _conversation(row: dict[str, Any]) -> Conversation:
-    return Conversation(
-        task_id=row["task_id"],
-        platform=row["platform"],
-        channel_id=row["channel_id"],
-        requester_id=row["requester_id"],
-        requester_name=row["requester_name"],
-        thread_id=row["thread_id"],
-        parent_message_id=row["parent_message_id"],
-        origin=json.loads(row["origin_json"] or "{}"),
-    )

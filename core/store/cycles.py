@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from core.models import LoopDecision, new_id, utcnow
 from core.store.db import Repository
+from core.store.rows import from_row
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
     from core.outputs import Evaluation
@@ -52,24 +53,14 @@ class StoredFinding:
 
 
 def _cycle(row: sqlite3.Row) -> CycleRecord:
-    scores = row["dimension_scores_json"]
-    return CycleRecord(
-        id=row["id"],
-        task_id=row["task_id"],
-        iteration=row["iteration"],
-        output=row["output"],
-        output_hash=row["output_hash"],
-        revision=bool(row["revision"]),
-        evaluation_json=row["evaluation_json"],
-        score=row["score"],
-        dimension_scores=json.loads(scores) if scores is not None else None,
-        decision=LoopDecision(row["decision"]) if row["decision"] else None,
-        decision_reason=row["decision_reason"],
-        incremental=bool(row["incremental"]),
-        skipped=bool(row["skipped"]),
-        tokens=row["tokens"],
-        duration_ms=row["duration_ms"],
-        created_at=datetime.fromisoformat(row["created_at"]),
+    return from_row(
+        CycleRecord,
+        row,
+        revision=bool,
+        decision=LoopDecision,
+        incremental=bool,
+        skipped=bool,
+        created_at=datetime.fromisoformat,
     )
 
 

@@ -10,6 +10,7 @@ import aiosqlite
 
 from core.models import new_id, utcnow
 from core.store.db import Database, Repository
+from core.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,5 @@ class FeedbackRepository(Repository):
     async def for_task(self, task_id: str) -> list[FeedbackVote]:
         """Every vote on the task, first cast first."""
         rows = await self.db.fetchall("SELECT * FROM feedback WHERE task_id = ? ORDER BY created_at", (task_id,))
-        return [
-            FeedbackVote(
-                task_id=r["task_id"],
-                voter=r["voter"],
-                vote=r["vote"],
-                note=r["note"],
-                created_at=datetime.fromisoformat(r["created_at"]),
-                updated_at=datetime.fromisoformat(r["updated_at"]),
-            )
-            for r in rows
-        ]
+        when = datetime.fromisoformat
+        return [from_row(FeedbackVote, r, created_at=when, updated_at=when) for r in rows]

@@ -15,6 +15,7 @@ from typing import Literal
 
 from core.errors import NotFound
 from core.store.db import Repository
+from core.store.rows import from_row
 from core.text import one_line
 
 RunTrigger = Literal["schedule", "catch-up", "manual"]
@@ -33,10 +34,6 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("the scheduler stores aware datetimes only")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -72,29 +69,13 @@ class JobRequest:
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        job=row["job"],
-        fire_time=datetime.fromisoformat(row["fire_time"]),
-        trigger=row["trigger"],
-        status=row["status"],
-        started_at=_when(row["started_at"]),
-        finished_at=_when(row["finished_at"]),
-        detail=row["detail"],
-        owner=row["owner"],
-    )
+    when = datetime.fromisoformat
+    return from_row(RunRecord, row, fire_time=when, started_at=when, finished_at=when)
 
 
 def _request(row: sqlite3.Row) -> JobRequest:
-    return JobRequest(
-        id=int(row["id"]),
-        job=row["job"],
-        requested_by=row["requested_by"],
-        requested_at=datetime.fromisoformat(row["requested_at"]),
-        status=row["status"],
-        taken_by=row["taken_by"],
-        fire_time=_when(row["fire_time"]),
-        detail=row["detail"],
-    )
+    when = datetime.fromisoformat
+    return from_row(JobRequest, row, id=int, requested_at=when, fire_time=when)
 
 
 class ScheduleRepository(Repository):
@@ -143,12 +124,8 @@ class ScheduleRepository(Repository):
         row = await self.db.fetchone("SELECT * FROM schedule_lease WHERE id = 1 AND expires_at > ?", (iso(now),))
         if row is None:
             return None
-        return LeaseHolder(
-            owner=row["owner"],
-            acquired_at=datetime.fromisoformat(row["acquired_at"]),
-            heartbeat_at=datetime.fromisoformat(row["heartbeat_at"]),
-            expires_at=datetime.fromisoformat(row["expires_at"]),
-        )
+        when = datetime.fromisoformat
+        return from_row(LeaseHolder, row, acquired_at=when, heartbeat_at=when, expires_at=when)
 
     # Runs ---------------------------------------------------------------------------------------
 

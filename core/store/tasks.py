@@ -64,13 +64,7 @@ class TaskTrace:
 
 
 def _session(row: sqlite3.Row) -> Session:
-    return Session(
-        id=row["id"],
-        kind=row["kind"],
-        title=row["title"],
-        status=row["status"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-    )
+    return Session.model_validate(dict(row))  # the timestamps are parsed from ISO-8601 by the model
 
 
 class SessionRepository(Repository):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from core.errors import NotFound
 from core.models import utcnow
 from core.store.db import Repository
+from core.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -105,24 +106,7 @@ class UsageEventRepository(Repository):
         row = await self.db.fetchone("SELECT * FROM usage_events WHERE task_id = ?", (task_id,))
         if row is None:
             return None
-        return UsageEvent(
-            task_id=row["task_id"],
-            category=row["category"],
-            skills=tuple(json.loads(row["skills_json"])),
-            platform=row["platform"],
-            channel=row["channel"],
-            requester=row["requester"],
-            hour=row["hour"],
-            weekday=row["weekday"],
-            iterations=row["iterations"],
-            score=row["score"],
-            cost_usd=row["cost_usd"],
-            outcome=row["outcome"],
-            decision=row["decision"],
-            feedback_up=row["feedback_up"],
-            feedback_down=row["feedback_down"],
-            finished_at=row["finished_at"],
-        )
+        return from_row(UsageEvent, row, skills=tuple)
 
     async def count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM usage_events")
