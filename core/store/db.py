@@ -46,6 +46,15 @@ def bundled_migrations() -> list[tuple[int, str]]:
 
 T = TypeVar("T")
 
+# The tables whose ids people type (a unique prefix is enough), and what one row of each is called.
+_ID_TABLES = {
+    "tasks": "task",
+    "sessions": "session",
+    "deliberations": "deliberation",
+    "confirmations": "confirmation",
+    "memories": "memory",
+}
+
 
 class Database:
     def __init__(self, path: Path) -> None:
@@ -196,14 +205,15 @@ class Database:
 
     async def resolve_id(self, table: str, prefix: str) -> str:
         """Expand a unique id prefix for ``table``; raises NotFound or AmbiguousId."""
-        if table not in {"tasks", "sessions", "deliberations", "confirmations"}:
+        thing = _ID_TABLES.get(table)
+        if thing is None:
             raise ValueError(table)
         cleaned = prefix.strip().lower()
         if not cleaned or any(c not in "0123456789abcdef" for c in cleaned):
-            raise NotFound(f"no {table[:-1]} with id '{prefix}'")
+            raise NotFound(f"no {thing} with id '{prefix}'")
         rows = await self.fetchall(f"SELECT id FROM {table} WHERE id LIKE ? LIMIT 6", (cleaned + "%",))
         if not rows:
-            raise NotFound(f"no {table[:-1]} with id '{prefix}'")
+            raise NotFound(f"no {thing} with id '{prefix}'")
         ids = [r["id"] for r in rows]
         if cleaned in ids:
             return cleaned
@@ -217,6 +227,13 @@ class Repository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def one(self, sql: str, params: Sequence[Any], missing: str) -> sqlite3.Row:
+        """The query's first row; NotFound saying ``missing`` (e.g. "no task with id '…'") when it has none."""
+        row = await self.db.fetchone(sql, params)
+        if row is None:
+            raise NotFound(missing)
+        return row
 
 
 def _bounded(work: Callable[[sqlite3.Connection], T], seconds: float) -> Callable[[sqlite3.Connection], T]:

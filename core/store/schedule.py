@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from core.errors import NotFound
 from core.store.db import Repository
 from core.store.rows import from_row
 from core.text import one_line
@@ -217,7 +216,7 @@ class ScheduleRepository(Repository):
         return changed == 1
 
     async def get_request(self, request_id: int) -> JobRequest:
-        row = await self.db.fetchone("SELECT * FROM job_requests WHERE id = ?", (request_id,))
-        if row is None:
-            raise NotFound(f"no schedule request {request_id}")
+        row = await self.one(
+            "SELECT * FROM job_requests WHERE id = ?", (request_id,), f"no schedule request {request_id}"
+        )
         return _request(row)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.errors import NotFound
 from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
 from core.store.db import Repository
 
@@ -73,9 +72,7 @@ class SessionRepository(Repository):
         return session
 
     async def get(self, session_id: str) -> Session:
-        row = await self.db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        if row is None:
-            raise NotFound(f"no session with id '{session_id}'")
+        row = await self.one("SELECT * FROM sessions WHERE id = ?", (session_id,), f"no session with id '{session_id}'")
         return _session(row)
 
     async def set_status(self, session_id: str, status: str) -> None:
@@ -120,24 +117,25 @@ def _task_from_row(row: sqlite3.Row) -> Task:
     )
 
 
+def _no_task(task_id: str) -> str:
+    return f"no task with id '{task_id}'"
+
+
 class TaskRepository(Repository):
     async def create(self, task: Task) -> Task:
         await self.db.execute(TASK_INSERT, task_row(task))
         return task
 
     async def get(self, task_id: str) -> Task:
-        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        if row is None:
-            raise NotFound(f"no task with id '{task_id}'")
-        return _task_from_row(row)
+        return _task_from_row(await self.one("SELECT * FROM tasks WHERE id = ?", (task_id,), _no_task(task_id)))
 
     async def trace(self, task_id: str) -> TaskTrace:
         """The task's recall figures and directive fallback flag; raises NotFound."""
-        row = await self.db.fetchone(
-            "SELECT recall_memories, recall_tokens, recall_ms, directive_fallback FROM tasks WHERE id = ?", (task_id,)
+        row = await self.one(
+            "SELECT recall_memories, recall_tokens, recall_ms, directive_fallback FROM tasks WHERE id = ?",
+            (task_id,),
+            _no_task(task_id),
         )
-        if row is None:
-            raise NotFound(f"no task with id '{task_id}'")
         return TaskTrace(row[0], row[1], row[2], bool(row[3]))
 
     async def update(self, task_id: str, **fields: Any) -> None:

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.errors import NotFound
 from core.models import utcnow
 from core.store.db import Repository
 from core.store.rows import from_row
@@ -47,9 +46,7 @@ def _asked_at(created_at: str) -> datetime:
 class UsageEventRepository(Repository):
     async def record(self, task_id: str) -> UsageEvent:
         """Write (or rewrite: a task ends once, but a cancellation may race its end) the task's event."""
-        task = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        if task is None:
-            raise NotFound(f"no task with id '{task_id}'")
+        task = await self.one("SELECT * FROM tasks WHERE id = ?", (task_id,), f"no task with id '{task_id}'")
         conversation = await self.db.fetchone(
             "SELECT platform, channel_id, requester_id FROM conversations WHERE task_id = ?", (task_id,)
         )
