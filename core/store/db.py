@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
@@ -56,7 +56,24 @@ _ID_TABLES = {
 }
 
 
-class Database:
+class Opened:
+    """Something opened with ``open`` and released with ``close``, usable as ``async with``: the database
+    connection and the store over it."""
+
+    async def open(self) -> Self:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Database(Opened):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
@@ -68,7 +85,7 @@ class Database:
             raise RuntimeError("database is not open")
         return self._conn
 
-    async def open(self) -> Database:
+    async def open(self) -> Self:
         # Every task, output and Slack response_url lives here: owner-only (0700 directory, 0600
         # files). SQLite gives its -wal and -shm files the database file's mode, so creating the
         # database 0600 before SQLite does keeps them private too; older ones are tightened.
@@ -89,12 +106,6 @@ class Database:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
-
-    async def __aenter__(self) -> Database:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def schema_version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
