@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bots.chat import registry
 from bots.chat.settings import PlatformSettings, Section
 from bots.chat.spec import PlatformSpec
-from core.config import SERVICE_SECTIONS, FileSource, blame, describe_errors, read_config_file
+from core.config import SERVICE_SECTIONS, FileSource, LayeredSettings, blame, describe_errors, read_config_file
 
 P = TypeVar("P", bound=PlatformSettings)
 
@@ -64,7 +64,7 @@ class DigestSettings(Section):
         return [(spec.name, c) for spec in registry.platforms().values() for c in self.channels(spec.digest_key)]
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(LayeredSettings):
     """The service's settings. Build them with ``load_service_settings`` (or validate data with
     ``service_settings_model()``): this class alone has no platform sections and refuses to be built."""
 
@@ -97,16 +97,9 @@ class ServiceSettings(BaseSettings):
         return section
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Deep-merged by pydantic-settings, highest priority first.
-        return (init_settings, env_settings, _PlatformEnvSource(settings_cls), _FileSource(settings_cls))
+    def lower_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Under OPENKOI_*: the platforms' own variables (SLACK_BOT_TOKEN …), then config.toml; deep-merged.
+        return (_PlatformEnvSource(settings_cls), _FileSource(settings_cls))
 
 
 _built: tuple[Mapping[str, PlatformSpec[Any]], type[ServiceSettings]] | None = None

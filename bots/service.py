@@ -47,10 +47,10 @@ from bots.config import ServiceSettings
 from core.config import Settings
 from core.deliberation.soul import read_soul
 from core.engine import Engine
-from core.errors import ConfigError
 from core.events import EventBus
 from core.llm.gateway import warm_up
 from core.llm.providers import model_summary
+from core.loop.workspace import workspace_root
 from core.models import TaskStatus
 from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
 from core.skills import skills_home
@@ -133,12 +133,7 @@ class Service:
     def workspace(self) -> Path | None:
         """``[tools] workspace``, checked; None (no file tools) when it is not configured."""
         configured = self.settings.tools.workspace
-        if configured is None:
-            return None
-        root = configured.expanduser()
-        if not root.is_dir():
-            raise ConfigError(f"[tools] workspace: {root} is not a directory")
-        return root.resolve()
+        return workspace_root(configured, "[tools] workspace") if configured is not None else None
 
     async def _start(self) -> None:
         bus = EventBus()

@@ -191,7 +191,28 @@ class Pricing(_Section):
     output_per_mtok: float = Field(ge=0.0)
 
 
-class Settings(BaseSettings):
+class LayeredSettings(BaseSettings):
+    """Settings whose values come, highest priority first, from explicit arguments, then ``OPENKOI_*``
+    variables, then the layers under them (``lower_sources``): the one place that order is written."""
+
+    @classmethod
+    def lower_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The layers under the ``OPENKOI_*`` variables, highest first: for the engine, config.toml."""
+        return (FileSource(settings_cls),)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, *cls.lower_sources(settings_cls))
+
+
+class Settings(LayeredSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPENKOI_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
@@ -234,18 +255,6 @@ class Settings(BaseSettings):
     @property
     def config_dir(self) -> Path:
         return self.config_path.parent
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Highest priority first: explicit overrides, then environment, then the TOML file.
-        return (init_settings, env_settings, FileSource(settings_cls))
 
 
 class FileSource(PydanticBaseSettingsSource):

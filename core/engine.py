@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from core.budget import TaskBudget
 from core.config import Settings
@@ -85,6 +86,16 @@ ENDINGS: tuple[Ending, ...] = (
 )
 
 
+class TaskFields(TypedDict, total=False):
+    """What a new task may say besides its description; ``Engine.prepare`` gives each its meaning."""
+
+    options: TaskOptions | None
+    session_id: str | None
+    source: str
+    requester: str | None
+    scope: Scope | None
+
+
 @dataclass
 class Engine:
     settings: Settings
@@ -126,20 +137,10 @@ class Engine:
     def _notice(self, task_id: str, text: str, level: str = "info") -> None:
         asyncio.get_running_loop().create_task(self.bus.publish(Notice(task_id, text, level)))
 
-    async def submit(
-        self,
-        description: str,
-        *,
-        options: TaskOptions | None = None,
-        session_id: str | None = None,
-        source: str = "terminal",
-        requester: str | None = None,
-        scope: Scope | None = None,
-    ) -> Task:
-        """Persist a new task (and its session if none is given); it does not start running."""
-        session, task = self.prepare(
-            description, options=options, session_id=session_id, source=source, requester=requester, scope=scope
-        )
+    async def submit(self, description: str, **fields: Unpack[TaskFields]) -> Task:
+        """Persist a new task (and its session if none is given; ``fields`` as for ``prepare``); it does
+        not start running."""
+        session, task = self.prepare(description, **fields)
         if session is not None:
             await self.store.sessions.create(session)
         return await self.store.tasks.create(task)
@@ -224,7 +225,7 @@ class Engine:
         Fails closed: without an approved confirmation on record the task does not run.
         """
         latest = await self.store.confirmations.latest_for_task(task_id)
-        if latest is None or latest["status"] != "approved":
+        if latest is None or latest.status != "approved":
             raise OpenKoiError(f"task {task_id} has no approved override; it stays blocked")
         return await self._run(task_id, approved=True)
 
@@ -244,7 +245,7 @@ class Engine:
             return False
         pending = await self.store.confirmations.pending_for_task(task_id)
         if pending is not None:
-            await self.store.confirmations.decide(pending["id"], "cancelled", by)
+            await self.store.confirmations.decide(pending.id, "cancelled", by)
         reason = f"cancelled by {by or 'a person'}"
         running = self._running.get(task_id)
         if running is not None and running is not asyncio.current_task():

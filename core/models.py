@@ -155,16 +155,6 @@ class Session(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-@dataclass(frozen=True)
-class TokenUsage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
 @dataclass
 class Spend:
     """Running totals for one task, across every phase."""

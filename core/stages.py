@@ -154,9 +154,9 @@ class TaskRun:
         latest = await self.store.deliberations.latest(self.task.id)
         if latest is None:
             return []
-        votes = latest["votes"]
-        caveats = [f"{v['agency']}: {v['caveat'] or v['reason']}" for v in votes if v["vote"] == "APPROVE_WITH_CAVEAT"]
-        caveats += [f"{v['agency']} (overridden block): {v['reason']}" for v in votes if v["vote"] == "BLOCK"]
+        votes = latest.votes
+        caveats = [f"{v.agency}: {v.caveat or v.reason}" for v in votes if v.vote == "APPROVE_WITH_CAVEAT"]
+        caveats += [f"{v.agency} (overridden block): {v.reason}" for v in votes if v.vote == "BLOCK"]
         return caveats
 
     async def simulate(self, directive: str, caveats: list[str]) -> Simulation:

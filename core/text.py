@@ -19,8 +19,10 @@ def estimated_tokens(text: str) -> int:
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` if it has at most ``limit`` characters, else its first ``limit - 1`` and an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+    """``text`` if it has at most ``limit`` characters, else its first ``limit - 1`` and an ellipsis
+    (whitespace at the cut dropped, so the ellipsis follows the last word): the one place a text is
+    cut to a length with a mark that it was."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
 def one_line(text: str, limit: int) -> str:

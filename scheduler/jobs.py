@@ -23,7 +23,6 @@ NEEDS_SERVICE = frozenset({"daily_digest", "weekly_digest"})
 
 DigestKind = Literal["daily", "weekly"]
 PostDigest = Callable[[DigestKind, JobRun], Awaitable[str]]
-MinePatterns = Callable[[JobRun], Awaitable[str]]
 
 
 def memory_maintenance(memory: Memory) -> JobFunc:
@@ -64,11 +63,10 @@ def standard_jobs(
     store: Store,
     *,
     post_digest: PostDigest | None = None,
-    mine_patterns: MinePatterns | None = None,
     memory: Memory | None = None,
 ) -> dict[str, JobFunc]:
-    """The jobs to schedule, by name: ``pattern_mining`` and ``memory_maintenance`` always (``mine_patterns``
-    replaces the former); the digests when their body is given. ``memory`` defaults to a ``Memory`` over ``store`` (its embedder loads only when
+    """The jobs to schedule, by name: ``pattern_mining`` and ``memory_maintenance`` always, the digests when
+    their body is given. ``memory`` defaults to a ``Memory`` over ``store`` (its embedder loads only when
     compaction writes a summary)."""
     if memory is None:
         from core.memory.memory import Memory
@@ -86,6 +84,6 @@ def standard_jobs(
 
         jobs["daily_digest"] = daily
         jobs["weekly_digest"] = weekly
-    jobs["pattern_mining"] = mine_patterns if mine_patterns is not None else pattern_mining(settings, store)
+    jobs["pattern_mining"] = pattern_mining(settings, store)
     jobs["memory_maintenance"] = memory_maintenance(memory)
     return jobs

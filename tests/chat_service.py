@@ -68,7 +68,7 @@ class FeedbackFigures:
 
 
 async def feedback_figures(store: Store, task_id: str, skill: str) -> FeedbackFigures:
-    votes = {r["voter"]: r["vote"] for r in await store.feedback.for_task(task_id)}
+    votes = {r.voter: r.vote for r in await store.feedback.for_task(task_id)}
     event = await store.usage_events.get(task_id)
     assert event is not None, "a finished task has a usage event"
     outcomes = (await store.skill_uses.outcomes([skill])).get(skill)

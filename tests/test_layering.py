@@ -1,4 +1,4 @@
-"""The project's layers hold: the engine never imports an outer package (core ← integrations ← scheduler ← bots),
+"""The project's layers hold: the engine never imports an outer package (core ← scheduler ← bots),
 no module is part of an import cycle (lazy imports count), and no platform is named outside its own package —
 the engine's least of all."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from bots.chat import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTER = {"bots", "scheduler", "integrations"}
-PACKAGES = ("core", "bots", "scheduler", "integrations", "skills")
+OUTER = {"bots", "scheduler"}
+PACKAGES = ("core", "bots", "scheduler", "skills")
 
 
 def imported_packages(path: Path) -> set[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from bots.chat.access import AccessPolicy
 from bots.chat.feedback import FeedbackDesk
@@ -24,7 +23,6 @@ from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import AmbiguousId, NotFound
 from core.feedback import Vote
-from core.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +52,16 @@ class ConfirmationDesk:
     async def decide(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
         """Decide a pending confirmation. Refusals are private; a decision is announced in the thread."""
         store = self.engine.store
-        row = await store.confirmations.get(confirmation_id)
-        conversation = await store.conversations.get(row["task_id"]) if row else None
-        if row is None or conversation is None:
+        confirmation = await store.confirmations.get(confirmation_id)
+        conversation = await store.conversations.get(confirmation.task_id) if confirmation else None
+        if confirmation is None or conversation is None:
             return Reply("There is no such override request.", private=True)
-        if row["status"] != "pending":
-            by = f" by {row['decided_by']}" if row["decided_by"] else ""
-            return Reply(f"This request was already {row['status']}{by}.", private=True)
-        if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= utcnow():
-            await self.engine.expire(row["task_id"], confirmation_id)
+        task_id = confirmation.task_id
+        if not confirmation.pending:
+            by = f" by {confirmation.decided_by}" if confirmation.decided_by else ""
+            return Reply(f"This request was already {confirmation.status}{by}.", private=True)
+        if confirmation.has_expired():
+            await self.engine.expire(task_id, confirmation_id)
             return Reply("This request has expired; the task was cancelled.", private=True)
         policy = self.policies.get(conversation.platform)
         if policy is None or actor.platform != conversation.platform:
@@ -72,12 +71,12 @@ class ConfirmationDesk:
         if not allowed:
             log.info("refused %s deciding confirmation %s", actor.label, confirmation_id)
             return Reply(refusal(policy, conversation.platform, actor.user_id == requester, approve), private=True)
-        if not await self.engine.decide_confirmation(row["task_id"], confirmation_id, approve, actor.label):
+        if not await self.engine.decide_confirmation(task_id, confirmation_id, approve, actor.label):
             return Reply("Someone else decided this request first.", private=True)
         if approve:
-            self.continue_task(row["task_id"])
-            return Reply(f"Override approved by {actor.name}; the task continues.", task_id=row["task_id"])
-        return Reply(f"Cancelled by {actor.name}.", task_id=row["task_id"])
+            self.continue_task(task_id)
+            return Reply(f"Override approved by {actor.name}; the task continues.", task_id=task_id)
+        return Reply(f"Cancelled by {actor.name}.", task_id=task_id)
 
     async def by_task_or_id(self, actor: Actor, ident: str, approve: bool) -> Reply:
         """`/think approve|deny <id>`: the id may be the confirmation's or its task's (prefixes work)."""
@@ -96,7 +95,7 @@ class ConfirmationDesk:
             pending = await store.confirmations.pending_for_task(task_id)
             if pending is None:
                 return Reply(f"Task {task_id[:8]} is not waiting for an override.", private=True)
-            confirmation_id = pending["id"]
+            confirmation_id = pending.id
         return await self.decide(actor, confirmation_id, approve)
 
     def continue_task(self, task_id: str) -> None:
@@ -106,8 +105,8 @@ class ConfirmationDesk:
     async def sweep(self) -> int:
         """Expire every pending confirmation past its deadline (cancelling its task)."""
         expired = 0
-        for row in await self.engine.store.confirmations.expired():
-            if await self.engine.expire(row["task_id"], row["id"]):
+        for confirmation in await self.engine.store.confirmations.expired():
+            if await self.engine.expire(confirmation.task_id, confirmation.id):
                 expired += 1
         return expired
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bots.chat.markup import Markup
-from bots.chat.render import clip
 from bots.chat.split import split_message
 from core.reflection.digest import Digest
 from core.reflection.proposals import Installation
 from core.store.proposals import Proposal
+from core.text import clip, one_line
 
 # A digest line is a sentence or a figure; clipping keeps every cut on a line boundary (never inside
 # a tag or an entity of the converted markup).
@@ -37,17 +37,17 @@ def title(digest: Digest) -> str:
 def digest_messages(m: Markup, digest: Digest) -> list[str]:
     """The digest's own messages (without proposals), split within ``m.limit``; the first one starts
     with the headline. An empty digest is its headline (and title) alone."""
-    lines = [f"📊 {m.bold(clip(digest.headline, MAX_LINE))}", m.italic(title(digest))]
+    lines = [f"📊 {m.bold(one_line(digest.headline, MAX_LINE))}", m.italic(title(digest))]
     if not digest.empty:
         if digest.sparklines:
             lines.append("")
             width = max(len(name) for name in digest.sparklines)
             for name, spark in digest.sparklines.items():
-                lines.append(f"{m.escape(name.ljust(width))}  {m.escape(clip(spark, MAX_LINE))}")
+                lines.append(f"{m.escape(name.ljust(width))}  {m.escape(one_line(spark, MAX_LINE))}")
         for section in digest.sections:
             lines.append("")
-            lines.append(m.bold(clip(section.title, 200)))
-            lines += [f"• {m.escape(clip(line, MAX_LINE))}" for line in section.lines]
+            lines.append(m.bold(one_line(section.title, 200)))
+            lines += [f"• {m.escape(one_line(line, MAX_LINE))}" for line in section.lines]
     return split_message("\n".join(lines), m.limit, measure_for(m))
 
 
@@ -59,7 +59,7 @@ def proposal_card(m: Markup, proposal: Proposal, ttl_hours: float) -> str:
         [
             f"💡 {m.bold('Skill proposal')}: {m.code(proposal.name)}",
             f"{icon} {m.escape(figures)}",
-            m.escape(clip(proposal.description, 1000)),
+            m.escape(one_line(proposal.description, 1000)),
             f"An approver may {m.bold('Approve')} (install it as a skill) or {m.bold('Dismiss')} it;"
             f" the buttons work for {ttl_hours:g} hours. Details: {m.code(f'openkoi learn show {proposal.id}')}",
         ]
@@ -78,4 +78,4 @@ def proposal_decided(m: Markup, proposal: Proposal, when: datetime, placed: Inst
             outcome += f"\n↪️ Renamed from {m.code(placed.proposed_name)}: {m.escape(why)}."
     else:
         outcome = f"🗑️ {m.bold('Dismissed')} by {who} at {at}."
-    return f"💡 {m.bold('Skill proposal')}: {m.code(proposal.name)}\n{m.escape(clip(proposal.description, 300))}\n{outcome}"
+    return f"💡 {m.bold('Skill proposal')}: {m.code(proposal.name)}\n{m.escape(one_line(proposal.description, 300))}\n{outcome}"

@@ -310,9 +310,9 @@ class ThreadPublisher:
                 self._post(thread, f"confirmation:{c.confirmation_id}", text, buttons)
                 thread.set_status(render.status_line(TaskStatus.AWAITING_CONFIRMATION, "an approver must decide"))
             case ConfirmationResolved() as r:
-                row = await self.store.confirmations.get(r.confirmation_id)
-                reason = SECRETS.redact(row["reason"]) if row else ""  # model text, read back from the store
-                when = datetime.fromisoformat(row["decided_at"]) if row and row["decided_at"] else datetime.now(UTC)
+                stored = await self.store.confirmations.get(r.confirmation_id)
+                reason = SECRETS.redact(stored.reason) if stored else ""  # model text, read back from the store
+                when = stored.decided_at if stored and stored.decided_at else datetime.now(UTC)
                 text = render.confirmation_decided(m, reason, r, when)
                 thread.ops.put_nowait(lambda t: t.edit_slot(f"confirmation:{r.confirmation_id}", Outgoing(text)))
                 if r.approved:

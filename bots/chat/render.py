@@ -13,6 +13,7 @@ from core.deliberation.verdict import Verdict
 from core.events import ConfirmationNeeded, ConfirmationResolved, Evaluated, TaskFinished
 from core.models import TaskStatus
 from core.outputs import Agency, Directive, Simulation, Vote
+from core.text import one_line
 
 VOTE_ICON = {
     Vote.APPROVE: "✅",
@@ -40,18 +41,13 @@ STATUS_ICON = {
 MAX_LINE = 300  # reasons and findings are clipped in thread lines; the full text is in `openkoi task show`
 
 
-def clip(text: str, limit: int = MAX_LINE) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def tokens(n: int) -> str:
     return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
 
 
 def parent(m: Markup, task_id: str, description: str, requester: str, status: str) -> str:
     """The task's parent message: what was asked, by whom, and its live status."""
-    title = clip(description, 500)
+    title = one_line(description, 500)
     return (
         f"{m.bold('/think')} {m.escape(title)}\nasked by {m.escape(requester)} · task {m.code(task_id[:8])}\n{status}"
     )
@@ -60,7 +56,7 @@ def parent(m: Markup, task_id: str, description: str, requester: str, status: st
 def cannot_post(task_id: str, description: str, reason: str, remedy: str) -> str:
     """Plain text for the requester alone: their task's chat refused the thread, so it was cancelled."""
     return (
-        f"I could not post in this chat, so task {task_id[:8]} ({clip(description, 80)}) was cancelled"
+        f"I could not post in this chat, so task {task_id[:8]} ({one_line(description, 80)}) was cancelled"
         f" instead of running where nobody could see it. {reason}. {remedy} Then ask again."
     )
 
@@ -73,7 +69,7 @@ def lost_thread(task_id: str, description: str, reason: str, remedy: str, cancel
         else "so its last messages (its result) could not be posted"
     )
     return (
-        f"I can no longer post in the thread of task {task_id[:8]} ({clip(description, 80)}), {what}."
+        f"I can no longer post in the thread of task {task_id[:8]} ({one_line(description, 80)}), {what}."
         f" {reason}. {remedy} Then ask again."
     )
 
@@ -84,9 +80,11 @@ def status_line(status: TaskStatus, detail: str = "") -> str:
 
 
 def directive(m: Markup, d: Directive, fallback: bool) -> str:
-    lines = [f"{m.bold('Sovereign')} · {m.italic(clip(d.stance, 200))}" + (" (static fallback)" if fallback else "")]
-    lines += [f"• {m.escape(clip(g))}" for g in d.good_looks_like]
-    lines += [f"• constraint: {m.escape(clip(c))}" for c in d.constraints]
+    lines = [
+        f"{m.bold('Sovereign')} · {m.italic(one_line(d.stance, 200))}" + (" (static fallback)" if fallback else "")
+    ]
+    lines += [f"• {m.escape(one_line(g, MAX_LINE))}" for g in d.good_looks_like]
+    lines += [f"• constraint: {m.escape(one_line(c, MAX_LINE))}" for c in d.constraints]
     return "\n".join(lines)
 
 
@@ -96,10 +94,10 @@ def verdict(m: Markup, v: Verdict) -> str:
     for vote in v.votes:
         line = (
             f"{VOTE_ICON[vote.vote]} {AGENCY_ICON[vote.agency]} {m.bold(vote.agency.value.capitalize())} "
-            f"{vote.vote.value}: {m.escape(clip(vote.reason))}"
+            f"{vote.vote.value}: {m.escape(one_line(vote.reason, MAX_LINE))}"
         )
         if vote.caveat:
-            line += f" — caveat: {m.escape(clip(vote.caveat))}"
+            line += f" — caveat: {m.escape(one_line(vote.caveat, MAX_LINE))}"
         lines.append(line)
     if v.assessment is not None:
         a = v.assessment
@@ -108,7 +106,7 @@ def verdict(m: Markup, v: Verdict) -> str:
         )
     if v.caveats:
         lines.append(m.bold("Caveats (carried into the plan):"))
-        lines += [f"• {m.escape(clip(c))}" for c in v.caveats]
+        lines += [f"• {m.escape(one_line(c, MAX_LINE))}" for c in v.caveats]
     return "\n".join(lines)
 
 
@@ -123,20 +121,24 @@ def iteration(m: Markup, e: Evaluated) -> str:
     if e.evaluation is not None:
         lines.append(" · ".join(f"{m.escape(d.name)} {d.score:.2f}" for d in e.evaluation.dimensions))
         for f in e.evaluation.findings[:3]:
-            lines.append(f"• [{f.severity.value}] {m.escape(f.dimension)}: {m.escape(clip(f.description, 200))}")
+            lines.append(f"• [{f.severity.value}] {m.escape(f.dimension)}: {m.escape(one_line(f.description, 200))}")
     return "\n".join(lines)
 
 
 def simulation(m: Markup, s: Simulation) -> str:
     lines = [m.bold("Simulation")]
     for f in s.futures:
-        lines.append(f"{m.bold(clip(f.label, 100))} — {m.escape(clip(f.action, 200))}")
-        lines.append(f"  consequence: {m.escape(clip(f.consequence, 200))}")
-        lines.append(f"  likely response: {m.escape(clip(f.likely_response, 200))} · risk {f.risk}")
-    lines.append(f"{m.bold('Recommendation')}: {m.escape(clip(s.recommendation, 100))} — {m.escape(clip(s.reason))}")
-    lines.append(f"champion: {s.champion.value.capitalize()} — {m.escape(clip(s.champion_reason))}")
+        lines.append(f"{m.bold(one_line(f.label, 100))} — {m.escape(one_line(f.action, 200))}")
+        lines.append(f"  consequence: {m.escape(one_line(f.consequence, 200))}")
+        lines.append(f"  likely response: {m.escape(one_line(f.likely_response, 200))} · risk {f.risk}")
+    lines.append(
+        f"{m.bold('Recommendation')}: {m.escape(one_line(s.recommendation, 100))} — {m.escape(one_line(s.reason, MAX_LINE))}"
+    )
+    lines.append(f"champion: {s.champion.value.capitalize()} — {m.escape(one_line(s.champion_reason, MAX_LINE))}")
     if s.dissent is not None:
-        lines.append(f"dissent: {s.dissent.value.capitalize()} — {m.escape(clip(s.dissent_reason or ''))}")
+        lines.append(
+            f"dissent: {s.dissent.value.capitalize()} — {m.escape(one_line(s.dissent_reason or '', MAX_LINE))}"
+        )
     return "\n".join(lines)
 
 
@@ -149,7 +151,7 @@ def done(m: Markup, f: TaskFinished) -> str:
         return f"{STATUS_ICON[f.status]} {m.bold('Done')} · {its}, {spent}{score}{learned}"
     if f.status is TaskStatus.FAILED:
         return failure(m, f.reason)
-    reason = f": {m.escape(clip(f.reason))}" if f.reason else ""
+    reason = f": {m.escape(one_line(f.reason, MAX_LINE))}" if f.reason else ""
     return f"{STATUS_ICON[f.status]} {m.bold(f.status.value.capitalize())}{reason} · {its}, {spent}{score}"
 
 
@@ -157,7 +159,7 @@ def confirmation(m: Markup, c: ConfirmationNeeded, ttl_minutes: float) -> str:
     what = "The Guardian blocked this task" if c.kind == "guardian_block" else "The Parliament blocked this task"
     return "\n".join(
         [
-            f"✋ {m.bold(what)}: {m.escape(clip(c.reason, 600))}",
+            f"✋ {m.bold(what)}: {m.escape(one_line(c.reason, 600))}",
             f"reversibility {c.reversibility or 'unknown'} · blast radius {c.blast_radius or 'unknown'}"
             f" · permission {c.permission_level or 'ELEVATED'}",
             f"An approver may {m.bold('Override')} (run it anyway) or {m.bold('Cancel')}."
@@ -175,12 +177,12 @@ def confirmation_decided(m: Markup, original_reason: str, r: ConfirmationResolve
         outcome = f"🔓 {m.bold('Overridden')} by {m.escape(r.decided_by or 'someone')} at {at} — the task continues."
     else:
         outcome = f"🚫 {m.bold('Cancelled')} by {m.escape(r.decided_by or 'someone')} at {at}."
-    return f"✋ Blocked: {m.escape(clip(original_reason, 600))}\n{outcome}"
+    return f"✋ Blocked: {m.escape(one_line(original_reason, 600))}\n{outcome}"
 
 
 def failure(m: Markup, error: str) -> str:
-    return f"❌ {m.bold('Failed')}: {m.escape(clip(error, 1000))}"
+    return f"❌ {m.bold('Failed')}: {m.escape(one_line(error, 1000))}"
 
 
 def notice(m: Markup, text: str) -> str:
-    return f"⚠️ {m.escape(clip(text, 1000))}"
+    return f"⚠️ {m.escape(one_line(text, 1000))}"

@@ -18,11 +18,11 @@ from bots.chat.commands import ShowMind, ShowSoul, View
 from bots.chat.markup import Markup
 from bots.chat.pacing import Pacer
 from bots.chat.platform import CannotPost, ChatPlatform, Outgoing
-from bots.chat.render import clip
 from bots.chat.split import split_message
 from core.deliberation.soul import SoulReading
 from core.reflection.mind import mind_agencies, mind_calibration, mind_dissent
 from core.store import Store
+from core.text import clip
 
 log = logging.getLogger(__name__)
 

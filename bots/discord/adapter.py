@@ -39,6 +39,7 @@ from bots.discord.markup import DISCORD
 from bots.discord.settings import DiscordSettings
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
 from core.store.conversations import Conversation
+from core.text import clip
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ REMEDY = (
 def _clip(text: str) -> str:
     # The publisher already fits messages to 2000 characters; this only keeps a stray long reply
     # (an ingress answer) from being refused outright.
-    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
+    return clip(text, CONTENT_LIMIT)
 
 
 class _Client(discord.Client):

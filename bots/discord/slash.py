@@ -14,6 +14,7 @@ from discord import app_commands
 
 from bots.chat import commands
 from bots.chat.platform import Actor
+from core.text import one_line
 
 THREAD_NAME_LIMIT = 100
 
@@ -59,8 +60,7 @@ def thread_name(text: str, fallback: str) -> str:
         title = parsed.description if isinstance(parsed, commands.Think) else text
     except commands.CommandError:
         title = text
-    title = " ".join(title.split()) or fallback
-    return title if len(title) <= THREAD_NAME_LIMIT else title[: THREAD_NAME_LIMIT - 1].rstrip() + "…"
+    return one_line(title, THREAD_NAME_LIMIT) or one_line(fallback, THREAD_NAME_LIMIT)
 
 
 def role_ids(user: discord.User | discord.Member) -> frozenset[str]:

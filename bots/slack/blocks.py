@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from bots.chat.platform import Button, ButtonAction, Outgoing, Pressed
+from core.text import clip
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -119,7 +120,7 @@ def actions(buttons: tuple[Button, ...]) -> Block:
 
 
 def button(b: Button) -> Block:
-    label = b.label if len(b.label) <= BUTTON_LABEL_LIMIT else b.label[: BUTTON_LABEL_LIMIT - 1] + "…"
+    label = clip(b.label, BUTTON_LABEL_LIMIT)
     action_id, value = CODEC.encode(b)
     element: Block = {
         "type": "button",

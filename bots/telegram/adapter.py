@@ -70,6 +70,7 @@ from bots.telegram.wire import (
     with_retry,
 )
 from core.store.conversations import Conversation
+from core.text import clip
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,7 @@ class TelegramAdapter:
         log.error("telegram: handling update %s failed", update_id, exc_info=context.error)
 
     async def _answer(self, query: CallbackQuery, text: str, *, alert: bool) -> None:
-        clipped = text if len(text) <= ANSWER_LIMIT else text[: ANSWER_LIMIT - 1] + "…"
+        clipped = clip(text, ANSWER_LIMIT)
         try:
             await with_retry("answerCallbackQuery", lambda: query.answer(clipped, show_alert=alert))
         except BadRequest as exc:  # the query expired (~15 s without an answer): the decision still stands

@@ -9,16 +9,15 @@ the OS user.
 from __future__ import annotations
 
 import getpass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import click
 
 from bots.terminal import command as codes
 from bots.terminal.run import Terminal, drive, terminal
 from core.errors import ConfigError, OpenKoiError
-from core.models import Task, TaskStatus, utcnow
+from core.models import Task, TaskStatus
 
 Action = Literal["approve", "deny", "cancel"]
 
@@ -81,15 +80,15 @@ async def _decide(t: Terminal, task: Task, *, approve: bool, quiet: bool) -> int
     pending = await t.store.confirmations.pending_for_task(task.id)
     if pending is None:
         raise Refused(await _why_not_pending(t, task))
-    if _expired(pending):
-        await t.engine.expire(task.id, pending["id"])
+    if pending.has_expired():
+        await t.engine.expire(task.id, pending.id)
         raise Refused(f"the override request for task {task.id[:8]} had expired; the task was cancelled")
     if approve:
         problem = t.check_models()  # before the decision is recorded, so it can be made again once fixed
         if problem is not None:
             raise Refused(problem)
     by = getpass.getuser()
-    if not await t.engine.decide_confirmation(task.id, pending["id"], approve, by):
+    if not await t.engine.decide_confirmation(task.id, pending.id, approve, by):
         raise Refused(f"task {task.id[:8]} was already decided; a decision counts once")
     if not approve:
         click.echo(f"Task {task.id[:8]} cancelled: override denied by {by}.", err=True)
@@ -104,10 +103,5 @@ async def _why_not_pending(t: Terminal, task: Task) -> str:
     latest = await t.store.confirmations.latest_for_task(task.id)
     if latest is None:
         return f"task {task.id[:8]} is not waiting for a decision ({task.status.value})"
-    by = f" by {latest['decided_by']}" if latest["decided_by"] else ""
-    return f"task {task.id[:8]} was already decided ({latest['status']}{by}); a decision counts once"
-
-
-def _expired(confirmation: dict[str, Any]) -> bool:
-    expires = confirmation.get("expires_at")
-    return bool(expires) and datetime.fromisoformat(str(expires)) <= utcnow()
+    by = f" by {latest.decided_by}" if latest.decided_by else ""
+    return f"task {task.id[:8]} was already decided ({latest.status}{by}); a decision counts once"

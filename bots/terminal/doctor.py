@@ -21,6 +21,7 @@ import click
 from bots.terminal import command as codes
 from core.config import resolve_paths
 from core.errors import ConfigError, MissingCredentials, OpenKoiError
+from core.loop.workspace import workspace_root
 
 if TYPE_CHECKING:
     from bots.chat.settings import PlatformSettings
@@ -272,9 +273,10 @@ def _workspace(configured: Path | None) -> Check:
             "workspace: not set (think: the current directory; serve: no file tools)",
             "set [tools] workspace to give openkoi serve read access to a checkout",
         )
-    root = configured.expanduser()
-    if not root.is_dir():
-        return Check("fail", f"workspace: [tools] workspace {root} is not a directory", "create it or fix the path")
+    try:
+        root = workspace_root(configured, "[tools] workspace")
+    except ConfigError as exc:
+        return Check("fail", f"workspace: {exc}", "create it or fix the path")
     return Check("ok", f"workspace: {root} (the directory the file tools may read)")
 
 

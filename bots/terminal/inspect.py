@@ -13,6 +13,9 @@ import click
 
 from bots.terminal.command import opened_store
 from core.errors import OpenKoiError
+from core.text import clip
+
+PREVIEW_CHARS = 600  # of a task's output in `openkoi task show`; `openkoi task replay` prints it whole
 
 
 def _money(value: float | None) -> str:
@@ -46,17 +49,13 @@ async def status(costs: bool) -> None:
             click.echo(line)
         for label, since in (("24h", timedelta(days=1)), ("all", None)):
             t = await store.usage.totals(since)
-            unpriced = f" ({t['unpriced']} calls without a known price)" if t.get("unpriced") else ""
-            click.echo(
-                f"spent {label:>3}: {t['calls']} calls, {t['tokens']:,} tokens, {_money(t['cost_usd'])}{unpriced}"
-            )
+            unpriced = f" ({t.unpriced} calls without a known price)" if t.unpriced else ""
+            click.echo(f"spent {label:>3}: {t.calls} calls, {t.tokens:,} tokens, {_money(t.cost_usd)}{unpriced}")
         if costs:
             for by in ("phase", "model"):
                 click.echo(f"by {by}:")
                 for row in await store.usage.breakdown(by):
-                    click.echo(
-                        f"  {row['key']:<28} {row['calls']:>5} calls {row['tokens']:>10,} tokens {_money(row['cost_usd'])}"
-                    )
+                    click.echo(f"  {row.key:<28} {row.calls:>5} calls {row.tokens:>10,} tokens {_money(row.cost_usd)}")
 
 
 async def session_list(limit: int) -> None:
@@ -65,8 +64,9 @@ async def session_list(limit: int) -> None:
         if not rows:
             click.echo("no sessions yet")
         for r in rows:
+            s = r.session
             click.echo(
-                f"{r['id']}  {r['created_at'][:19]}  {r['status']:<7} {r['tasks']:>3} tasks  {_money(r['cost_usd'])}  {r['title']}"
+                f"{s.id}  {s.created_at.isoformat()[:19]}  {s.status:<7} {r.tasks:>3} tasks  {_money(r.cost_usd)}  {s.title}"
             )
 
 
@@ -120,10 +120,10 @@ async def task_show(prefix: str) -> None:
             click.echo(f"rubric   {t.category}")
         if t.decision:
             click.echo(f"decision {t.decision.value}")
-        row = await store.tasks.row(task_id)
-        if row["recall_ms"] is not None:
+        trace = await store.tasks.trace(task_id)
+        if trace.recall_ms is not None:
             click.echo(
-                f"recall   {row['recall_memories']} memories, {row['recall_tokens']} tokens, {row['recall_ms']:.1f} ms"
+                f"recall   {trace.recall_memories} memories, {trace.recall_tokens} tokens, {trace.recall_ms:.1f} ms"
             )
         uses = await store.skill_uses.for_task(task_id)
         if uses:
@@ -132,18 +132,14 @@ async def task_show(prefix: str) -> None:
         if tally.up or tally.down:
             click.echo(f"feedback 👍 {tally.up} · 👎 {tally.down}")
         for c in await store.cycles.for_task(task_id):
-            score = f"{c['score']:.2f}" if c["score"] is not None else "-"
-            flags = " incremental" if c["incremental"] else ""
-            flags += " (evaluation reused)" if c["skipped"] else ""
-            click.echo(f"  iter {c['iteration']}: score {score}{flags} → {c['decision']}: {c['decision_reason']}")
+            score = f"{c.score:.2f}" if c.score is not None else "-"
+            flags = " incremental" if c.incremental else ""
+            flags += " (evaluation reused)" if c.skipped else ""
+            click.echo(f"  iter {c.iteration}: score {score}{flags} → {c.decision}: {c.decision_reason}")
         for u in await store.usage.for_task(task_id):
-            tokens = u["prompt_tokens"] + u["completion_tokens"]
-            click.echo(
-                f"  {u['phase']:<10} {u['model']:<30} {u['calls']} calls {tokens:,} tokens {_money(u['cost_usd'])}"
-            )
+            click.echo(f"  {u.phase:<10} {u.model:<30} {u.calls} calls {u.tokens:,} tokens {_money(u.cost_usd)}")
         if t.output:
-            preview = t.output if len(t.output) <= 600 else t.output[:600] + "…"
-            click.echo("output:\n" + preview)
+            click.echo("output:\n" + clip(t.output, PREVIEW_CHARS))
 
 
 async def task_replay(prefix: str) -> None:
@@ -162,16 +158,13 @@ async def mind_parliament(prefix: str | None) -> None:
         if d is None:
             click.echo("no deliberation yet")
             return
-        click.echo(f"task: {d['task']} ({d['task_id']})")
-        click.echo(
-            f"outcome: {d['outcome']}" + (" (fail-closed: deliberation unavailable)" if d["fail_closed"] else "")
-        )
-        if d["reversibility"]:
+        click.echo(f"task: {d.task_description} ({d.task_id})")
+        click.echo(f"outcome: {d.outcome}" + (" (fail-closed: deliberation unavailable)" if d.fail_closed else ""))
+        if d.reversibility:
             click.echo(
-                f"reversibility {d['reversibility']}, blast radius {d['blast_radius']}, permission {d['permission_level']}"
+                f"reversibility {d.reversibility}, blast radius {d.blast_radius}, permission {d.permission_level}"
             )
-        for v in d["votes"]:
+        for v in d.votes:
             click.echo(
-                f"  {v['agency'].upper():<11} {v['vote']:<20} {v['reason']}"
-                + (f" (caveat: {v['caveat']})" if v["caveat"] else "")
+                f"  {v.agency.upper():<11} {v.vote:<20} {v.reason}" + (f" (caveat: {v.caveat})" if v.caveat else "")
             )

@@ -13,6 +13,7 @@ import click
 
 from bots.terminal.command import opened_store
 from core.errors import OpenKoiError
+from core.text import clip
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -81,8 +82,7 @@ def doctor_checks(settings: Settings) -> list[tuple[Literal["ok", "warn"], str, 
 
 
 def _line(settings: Settings, m: StoredMemory) -> str:
-    text = m.text if len(m.text) <= 90 else m.text[:89] + "…"
-    return f"{m.id}  {m.kind:<12} {_decayed(settings, m):.2f}  {m.last_used_at:%Y-%m-%d}  [{m.scope_key}] {text}"
+    return f"{m.id}  {m.kind:<12} {_decayed(settings, m):.2f}  {m.last_used_at:%Y-%m-%d}  [{m.scope_key}] {clip(m.text, 90)}"
 
 
 async def memory_list(kind: str | None, scope: str | None, limit: int) -> None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
+from core.text import one_line
+
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
@@ -223,8 +225,7 @@ def _print_growth(g: GrowthReflection) -> None:
 
 
 def _task(task_id: str, description: str) -> str:
-    flat = " ".join(description.split())
-    return f"task {task_id[:8]} {flat[:57] + '…' if len(flat) > 58 else flat}"
+    return f"task {task_id[:8]} {one_line(description, 58)}"
 
 
 def _said(note: str | None) -> str:

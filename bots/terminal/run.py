@@ -20,6 +20,7 @@ from core.engine import Engine
 from core.errors import ConfigError, OpenKoiError
 from core.events import EventBus
 from core.llm.gateway import ModelGateway
+from core.loop.workspace import workspace_root
 from core.models import Role, Task, TaskOptions, TaskStatus
 from core.secrets import SECRETS, environment_secrets, secret_fields
 from core.skills.use import invocable
@@ -39,12 +40,7 @@ def think_workspace(flag: Path | None, configured: Path | None) -> Path:
     """The directory `openkoi think` lets the file tools read: ``--workspace``, else ``[tools] workspace``,
     else the current directory (a person at a terminal runs it in their project). Raises ConfigError
     when the chosen directory does not exist."""
-    chosen = flag or configured or Path.cwd()
-    root = chosen.expanduser()
-    if not root.is_dir():
-        source = "--workspace" if flag else "[tools] workspace"
-        raise ConfigError(f"{source}: {root} is not a directory")
-    return root.resolve()
+    return workspace_root(flag or configured or Path.cwd(), "--workspace" if flag else "[tools] workspace")
 
 
 def _ask(question: str, yes: bool) -> bool:
@@ -124,8 +120,8 @@ async def drive(t: Terminal, task_id: str, work: Awaitable[Task], *, override: b
     if result.status is TaskStatus.AWAITING_CONFIRMATION:
         pending = await t.store.confirmations.pending_for_task(task_id)
         if override and pending is not None and _ask("The Guardian blocked this task. Override and proceed?", yes):
-            return await drive(t, task_id, t.engine.resume(task_id, pending["id"], True, getpass.getuser()))
-        reason = result.error or (pending or {}).get("reason", "the Parliament blocked this task")
+            return await drive(t, task_id, t.engine.resume(task_id, pending.id, True, getpass.getuser()))
+        reason = result.error or (pending.reason if pending else "the Parliament blocked this task")
         click.echo(f"Blocked: {reason}.\n{blocked_hint(task_id)}", err=True)
     if result.output is not None:
         click.echo(result.output)

@@ -26,6 +26,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ConfigError
+
 # Lower-cased shell patterns; a component matching any of them is never read nor listed.
 PRIVATE_NAMES = (
     "*.pem",
@@ -42,6 +44,16 @@ PRIVATE_NAMES = (
 # Kernel and device trees: reading them leaks the process's environment or blocks forever.
 SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
 MAX_READ_BYTES = 10_000_000  # larger files are cut: the model could not use more, memory could
+
+
+def workspace_root(path: Path, source: str) -> Path:
+    """``path`` (``~`` expanded) resolved, when it is a directory the file tools may be given; raises
+    ConfigError naming ``source`` (the flag or setting that chose it) when it is not. The one check
+    of a configured workspace: ``openkoi think``, ``serve`` and ``doctor`` all make it."""
+    root = path.expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"{source}: {root} is not a directory")
+    return root.resolve()
 
 
 class OutsideWorkspace(ValueError):

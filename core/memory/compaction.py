@@ -39,7 +39,7 @@ def summarize(transcript: Transcript) -> str:
     if transcript.cycles:
         outcome += f" after {len(transcript.cycles)} iteration{'s' if len(transcript.cycles) != 1 else ''}"
     parts = [f"Task: {one_line(task.description, 200)} → {outcome}" + (f" ({task.category})" if task.category else "")]
-    fixed = [f"{f['dimension']}: {one_line(f['description'], 100)}" for f in transcript.findings[:4]]
+    fixed = [f"{f.dimension}: {one_line(f.description, 100)}" for f in transcript.findings[:4]]
     if fixed:
         parts.append("Had to fix: " + "; ".join(fixed))
     if task.output:

@@ -14,47 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
 
 from core.reflection.period import Period, period_containing
 from core.reflection.sparkline import sparkline
 from core.store import reflection as q
 from core.store.db import Database
+from core.store.reflection_rows import DissentingVote, FeedbackNote, ModelSpend, Override, Place
 
 # The outcomes a digest counts, in the order it lists them. ``blocked``: the Parliament blocked the task
 # and nobody overrode it (denied, expired, cancelled while waiting, or still waiting for a person).
 # ``cancelled``: a person cancelled it without a block. Every other name is the task's final status
 # (core.models.TaskStatus); an abort for regression keeps the better output and ends ``done``.
 OUTCOMES = ("done", "failed", "blocked", "aborted", "escalated", "cancelled")
-
-
-@dataclass(frozen=True)
-class Place:
-    platform: str
-    channel: str | None  # None: the terminal (no channel)
-    tasks: int
-
-
-@dataclass(frozen=True)
-class ModelSpend:
-    model: str
-    calls: int
-    tokens: int
-    cost_usd: float
-    unpriced: int  # calls with no known price (their cost counts as 0)
-
-
-@dataclass(frozen=True)
-class Override:
-    """A person's (or the clock's) decision on a blocked task: status approved, denied, expired or cancelled."""
-
-    task_id: str
-    description: str
-    kind: str  # guardian_block | dissent_block
-    status: str
-    decided_by: str | None  # None when it expired
-    decided_at: str
-    task_status: str  # how the task stands now
 
 
 @dataclass(frozen=True)
@@ -65,15 +36,6 @@ class Dissent:
     description: str
     verdict: str  # approved | guardian_block | dissent_block
     votes: tuple[tuple[str, str], ...]  # (agency, vote) of each disagreeing vote
-
-
-@dataclass(frozen=True)
-class FeedbackNote:
-    task_id: str
-    description: str
-    vote: int  # +1 👍, -1 👎
-    note: str
-    voter: str
 
 
 @dataclass(frozen=True)
@@ -194,47 +156,41 @@ async def _figures(db: Database, period: Period, *, days: list[DayFigures], brie
             brief=True,
         )
     figures = await q.task_figures(db, start, end)
-    models = tuple(
-        ModelSpend(r["model"], r["calls"], int(r["tokens"] or 0), float(r["cost_usd"] or 0), int(r["unpriced"] or 0))
-        for r in await q.models(db, start, end)
-    )
     feedback = await q.feedback(db, start, end)
     learnt = await q.learnings(db, start, end)
     return PeriodReflection(
         period=period,
         outcomes={**dict.fromkeys(OUTCOMES, 0), **counts},
-        scored=int(figures.get("scored") or 0),
-        mean_score=figures.get("mean_score"),
-        gain_tasks=int(figures.get("gain_tasks") or 0),
-        mean_first_score=figures.get("mean_first"),
-        mean_gain=figures.get("mean_gain"),
-        iterations=int(figures.get("iterations") or 0),
-        ran=int(figures.get("ran") or 0),
-        places=tuple(Place(r["platform"], r["channel"], r["tasks"]) for r in await q.places(db, start, end)),
-        models=models,
-        overrides=tuple(Override(**r) for r in await q.overrides(db, start, end)),
+        scored=figures.scored,
+        mean_score=figures.mean_score,
+        gain_tasks=figures.gain_tasks,
+        mean_first_score=figures.mean_first,
+        mean_gain=figures.mean_gain,
+        iterations=figures.iterations,
+        ran=figures.ran,
+        places=tuple(await q.places(db, start, end)),
+        models=tuple(await q.models(db, start, end)),
+        overrides=tuple(await q.overrides(db, start, end)),
         dissent=_dissent(await q.dissent(db, start, end)),
-        learnings_added=learnt["added"],
-        learnings_reinforced=learnt["reinforced"],
-        learning_examples=tuple(r["text"] for r in learnt["examples"]),
-        thumbs_up=feedback["up"],
-        thumbs_down=feedback["down"],
-        notes=tuple(
-            FeedbackNote(r["task_id"], r["description"], r["vote"], r["note"], r["voter"]) for r in feedback["notes"]
-        ),
+        learnings_added=learnt.added,
+        learnings_reinforced=learnt.reinforced,
+        learning_examples=learnt.examples,
+        thumbs_up=feedback.up,
+        thumbs_down=feedback.down,
+        notes=feedback.notes,
         days=tuple(days),
     )
 
 
-def _dissent(rows: list[dict[str, Any]]) -> tuple[Dissent, ...]:
+def _dissent(votes: list[DissentingVote]) -> tuple[Dissent, ...]:
     by_task: dict[str, Dissent] = {}
-    for r in rows:
-        seen = by_task.get(r["task_id"])
-        vote = (r["agency"], r["vote"])
+    for v in votes:
+        seen = by_task.get(v.task_id)
+        vote = (v.agency, v.vote)
         if seen is None:
-            by_task[r["task_id"]] = Dissent(r["task_id"], r["description"], r["verdict"], (vote,))
+            by_task[v.task_id] = Dissent(v.task_id, v.description, v.verdict, (vote,))
         elif vote not in seen.votes:
-            by_task[r["task_id"]] = Dissent(seen.task_id, seen.description, seen.verdict, (*seen.votes, vote))
+            by_task[v.task_id] = Dissent(seen.task_id, seen.description, seen.verdict, (*seen.votes, vote))
     return tuple(by_task.values())
 
 

@@ -83,11 +83,9 @@ async def _skill_trends(db: Database, periods: list[Period]) -> tuple[SkillTrend
     middle = periods[len(periods) // 2]
     bounds = [periods[0].start_utc, middle.start_utc, periods[-1].end_utc]
     halves: dict[str, list[SkillOutcomes]] = {}
-    for r in await q.skill_outcomes_per_range(db, bounds):
-        side = halves.setdefault(r["skill"], [SkillOutcomes(r["skill"]), SkillOutcomes(r["skill"])])
-        side[int(r["bucket"])] = SkillOutcomes(
-            r["skill"], r["tasks"], r["scored"], r["score_sum"], r["rated"], r["approval_sum"], r["up"], r["down"]
-        )
+    for bucket, outcomes in await q.skill_outcomes_per_range(db, bounds):
+        side = halves.setdefault(outcomes.skill, [SkillOutcomes(outcomes.skill), SkillOutcomes(outcomes.skill)])
+        side[bucket] = outcomes
     trends = [
         SkillTrend(name, early.tasks + late.tasks, Effectiveness(early).value, Effectiveness(late).value)
         for name, (early, late) in halves.items()

@@ -13,63 +13,7 @@ from dataclasses import dataclass
 from core.reflection.period import Period
 from core.store import reflection as q
 from core.store.db import Database
-
-
-@dataclass(frozen=True)
-class DownVote:
-    task_id: str
-    description: str
-    voter: str
-    note: str | None
-    status: str  # the task's final status
-    decision: str | None  # "accept": its score met the quality threshold
-    score: float | None
-
-    @property
-    def passed_threshold(self) -> bool:
-        return self.decision == "accept"
-
-
-@dataclass(frozen=True)
-class Regression:
-    task_id: str
-    description: str
-    decision: str | None
-    drop: float | None  # the largest fall from an earlier to a later iteration; None if only the decision says so
-    scores: str | None  # the scored iterations in order, e.g. "0.80 → 0.60"
-
-
-@dataclass(frozen=True)
-class Escalation:
-    task_id: str
-    description: str
-    reason: str | None
-    score: float | None
-
-
-@dataclass(frozen=True)
-class OverrideFailure:
-    task_id: str
-    description: str
-    outcome: str  # failed | aborted
-    reason: str | None
-    decided_by: str | None
-    kind: str
-
-
-@dataclass(frozen=True)
-class EconomistCheck:
-    task_id: str
-    description: str
-    vote: str  # APPROVE_WITH_CAVEAT | ABSTAIN | BLOCK
-    reason: str
-    actual_cost_usd: float
-    predicted_cost_usd: float | None  # None: deliberated before the Economist's estimates were recorded
-
-    @property
-    def miss_usd(self) -> float | None:
-        """How far the estimate was from the actual cost (positive: it cost more than predicted)."""
-        return None if self.predicted_cost_usd is None else self.actual_cost_usd - self.predicted_cost_usd
+from core.store.reflection_rows import DownVote, EconomistCheck, Escalation, OverrideFailure, Regression
 
 
 @dataclass(frozen=True)
@@ -109,10 +53,10 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
     checks = await economist_checks(db, start, end)
     return HonestReflection(
         period=period,
-        down_votes=tuple(DownVote(**r) for r in await q.down_votes(db, start, end)),
-        regressions=tuple(Regression(**r) for r in await q.regressions(db, start, end)),
-        escalations=tuple(Escalation(**r) for r in await q.escalations(db, start, end)),
-        overridden_then_failed=tuple(OverrideFailure(**r) for r in await q.overridden_then_failed(db, start, end)),
+        down_votes=tuple(await q.down_votes(db, start, end)),
+        regressions=tuple(await q.regressions(db, start, end)),
+        escalations=tuple(await q.escalations(db, start, end)),
+        overridden_then_failed=tuple(await q.overridden_then_failed(db, start, end)),
         economist=tuple(c for c in checks if c.vote != "APPROVE"),
         forecasts=forecasts(checks),
     )
@@ -121,17 +65,7 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
 async def economist_checks(db: Database, start: str, end: str) -> list[EconomistCheck]:
     """The Economist's vote on each task that ended in ``[start, end)`` with its estimate and the actual cost
     (also what `openkoi mind calibrate` weighs the Economist by)."""
-    return [
-        EconomistCheck(
-            r["task_id"],
-            r["description"],
-            r["vote"],
-            r["reason"],
-            float(r["cost_usd"]),
-            None if r["estimate_usd"] is None else float(r["estimate_usd"]),
-        )
-        for r in await q.economist_votes(db, start, end)
-    ]
+    return await q.economist_votes(db, start, end)
 
 
 def forecasts(checks: list[EconomistCheck]) -> EconomistForecasts | None:

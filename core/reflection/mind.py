@@ -23,10 +23,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from core.reflection.honest import EconomistCheck, EconomistForecasts, economist_checks, forecasts
+from core.reflection.honest import EconomistForecasts, economist_checks, forecasts
 from core.skills.similarity import terms
 from core.store import mind as q
 from core.store.db import Database
+from core.store.reflection_rows import EconomistCheck
 
 AGENCIES = ("guardian", "economist", "empath", "scholar", "strategist")
 VOTES = ("APPROVE", "APPROVE_WITH_CAVEAT", "ABSTAIN", "BLOCK")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 from core.store.confirmations import ConfirmationRepository
 from core.store.conversations import ConversationRepository, InboundRepository
 from core.store.cycles import CycleRepository
-from core.store.db import Database
+from core.store.db import Database, Opened
 from core.store.deliberations import DeliberationRepository
 from core.store.digests import DigestRepository
 from core.store.feedback import FeedbackRepository
@@ -24,7 +25,7 @@ from core.store.usage_events import UsageEventRepository
 from core.store.vectors import VectorIndex
 
 
-class Store:
+class Store(Opened):
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
         self.sessions = SessionRepository(self.db)
@@ -48,19 +49,13 @@ class Store:
         self.digests = DigestRepository(self.db)
         self.schedule = ScheduleRepository(self.db)
 
-    async def open(self) -> Store:
+    async def open(self) -> Self:
         await self.db.open()
         return self
 
     async def close(self) -> None:
         await self.vectors.close()
         await self.db.close()
-
-    async def __aenter__(self) -> Store:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 __all__ = ["Database", "Store"]

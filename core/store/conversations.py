@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
+from core.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,9 @@ def conversation_row(c: Conversation) -> tuple[Any, ...]:
     )
 
 
-class InboundRepository:
+class InboundRepository(Repository):
     """Platform delivery keys already taken: a redelivery of the same key is recognised forever
     (until ``purge``), across restarts."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
 
     async def claim(self, platform: str, key: str) -> bool:
         """Record a delivery that creates no task; False if this key was seen before (a retry or
@@ -84,13 +82,10 @@ class InboundRepository:
         return await self.db.execute("DELETE FROM inbound_deliveries WHERE received_at < ?", (cutoff,))
 
 
-class ConversationRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ConversationRepository(Repository):
     async def get(self, task_id: str) -> Conversation | None:
         row = await self.db.fetchone("SELECT * FROM conversations WHERE task_id = ?", (task_id,))
-        return None if row is None else _conversation(dict(row))
+        return None if row is None else from_row(Conversation, row)
 
     async def set_thread(self, task_id: str, parent_message_id: str, thread_id: str) -> None:
         await self.db.execute(
@@ -106,7 +101,7 @@ class ConversationRepository:
                 WHERE c.platform = ? AND t.status IN ({marks}) ORDER BY t.created_at""",
             (platform, *statuses),
         )
-        return [_conversation(dict(r)) for r in rows]
+        return [from_row(Conversation, r) for r in rows]
 
     async def record_post(self, message: PostedMessage) -> None:
         m = message
@@ -127,16 +122,3 @@ class ConversationRepository:
             "SELECT * FROM outbound_messages WHERE task_id = ? ORDER BY created_at, rowid", (task_id,)
         )
         return [PostedMessage(r["task_id"], r["slot"], r["platform"], r["channel_id"], r["message_id"]) for r in rows]
-
-
-def _conversation(row: dict[str, Any]) -> Conversation:
-    return Conversation(
-        task_id=row["task_id"],
-        platform=row["platform"],
-        channel_id=row["channel_id"],
-        requester_id=row["requester_id"],
-        requester_name=row["requester_name"],
-        thread_id=row["thread_id"],
-        parent_message_id=row["parent_message_id"],
-        origin=json.loads(row["origin_json"] or "{}"),
-    )

@@ -3,19 +3,68 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from core.models import LoopDecision, new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
+from core.store.rows import from_row
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
     from core.outputs import Evaluation
 
 
-class CycleRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+@dataclass(frozen=True)
+class CycleRecord:
+    """One iteration of the PEER loop as stored: its output, how it was judged, what the loop decided."""
 
+    id: str
+    task_id: str
+    iteration: int
+    output: str  # "" once the task's transcript is compacted
+    output_hash: str
+    revision: bool
+    evaluation_json: str | None  # the evaluation as a document; None when there was none or it was compacted
+    score: float | None
+    dimension_scores: dict[str, float] | None
+    decision: LoopDecision | None
+    decision_reason: str | None
+    incremental: bool  # evaluated on what changed since the previous iteration
+    skipped: bool  # the output was unchanged: the previous evaluation was reused
+    tokens: int
+    duration_ms: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding of an iteration's evaluation, with the iteration it came from."""
+
+    cycle_id: str
+    task_id: str
+    iteration: int
+    severity: str
+    dimension: str
+    description: str
+    fix: str
+    quote: str | None
+
+
+def _cycle(row: sqlite3.Row) -> CycleRecord:
+    return from_row(
+        CycleRecord,
+        row,
+        revision=bool,
+        decision=LoopDecision,
+        incremental=bool,
+        skipped=bool,
+        created_at=datetime.fromisoformat,
+    )
+
+
+class CycleRepository(Repository):
     async def record(
         self,
         *,
@@ -60,14 +109,17 @@ class CycleRepository:
                 )
         return cycle_id
 
-    async def for_task(self, task_id: str) -> list[dict[str, Any]]:
+    async def for_task(self, task_id: str) -> list[CycleRecord]:
+        """The task's iterations, in order."""
         rows = await self.db.fetchall("SELECT * FROM iteration_cycles WHERE task_id = ? ORDER BY iteration", (task_id,))
-        return [dict(r) for r in rows]
+        return [_cycle(r) for r in rows]
 
-    async def findings(self, task_id: str) -> list[dict[str, Any]]:
+    async def findings(self, task_id: str) -> list[StoredFinding]:
+        """Every finding of the task's evaluations, by iteration and then in the order they were given."""
         rows = await self.db.fetchall(
-            """SELECT f.*, c.iteration FROM findings f JOIN iteration_cycles c ON c.id = f.cycle_id
+            """SELECT f.cycle_id, f.task_id, c.iteration, f.severity, f.dimension, f.description, f.fix, f.quote
+               FROM findings f JOIN iteration_cycles c ON c.id = f.cycle_id
                WHERE f.task_id = ? ORDER BY c.iteration, f.id""",
             (task_id,),
         )
-        return [dict(r) for r in rows]
+        return [StoredFinding(*r) for r in rows]

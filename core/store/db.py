@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
@@ -46,8 +46,34 @@ def bundled_migrations() -> list[tuple[int, str]]:
 
 T = TypeVar("T")
 
+# The tables whose ids people type (a unique prefix is enough), and what one row of each is called.
+_ID_TABLES = {
+    "tasks": "task",
+    "sessions": "session",
+    "deliberations": "deliberation",
+    "confirmations": "confirmation",
+    "memories": "memory",
+}
 
-class Database:
+
+class Opened:
+    """Something opened with ``open`` and released with ``close``, usable as ``async with``: the database
+    connection and the store over it."""
+
+    async def open(self) -> Self:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Database(Opened):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: aiosqlite.Connection | None = None
@@ -59,7 +85,7 @@ class Database:
             raise RuntimeError("database is not open")
         return self._conn
 
-    async def open(self) -> Database:
+    async def open(self) -> Self:
         # Every task, output and Slack response_url lives here: owner-only (0700 directory, 0600
         # files). SQLite gives its -wal and -shm files the database file's mode, so creating the
         # database 0600 before SQLite does keeps them private too; older ones are tightened.
@@ -80,12 +106,6 @@ class Database:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
-
-    async def __aenter__(self) -> Database:
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def schema_version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
@@ -196,20 +216,35 @@ class Database:
 
     async def resolve_id(self, table: str, prefix: str) -> str:
         """Expand a unique id prefix for ``table``; raises NotFound or AmbiguousId."""
-        if table not in {"tasks", "sessions", "deliberations", "confirmations"}:
+        thing = _ID_TABLES.get(table)
+        if thing is None:
             raise ValueError(table)
         cleaned = prefix.strip().lower()
         if not cleaned or any(c not in "0123456789abcdef" for c in cleaned):
-            raise NotFound(f"no {table[:-1]} with id '{prefix}'")
+            raise NotFound(f"no {thing} with id '{prefix}'")
         rows = await self.fetchall(f"SELECT id FROM {table} WHERE id LIKE ? LIMIT 6", (cleaned + "%",))
         if not rows:
-            raise NotFound(f"no {table[:-1]} with id '{prefix}'")
+            raise NotFound(f"no {thing} with id '{prefix}'")
         ids = [r["id"] for r in rows]
         if cleaned in ids:
             return cleaned
         if len(ids) > 1:
             raise AmbiguousId(prefix, ids)
         return str(ids[0])
+
+
+class Repository:
+    """The queries of one stored concept, over the process's one ``Database`` (its connection and write lock)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def one(self, sql: str, params: Sequence[Any], missing: str) -> sqlite3.Row:
+        """The query's first row; NotFound saying ``missing`` (e.g. "no task with id '…'") when it has none."""
+        row = await self.db.fetchone(sql, params)
+        if row is None:
+            raise NotFound(missing)
+        return row
 
 
 def _bounded(work: Callable[[sqlite3.Connection], T], seconds: float) -> Callable[[sqlite3.Connection], T]:

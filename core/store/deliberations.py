@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
     from core.deliberation.verdict import Verdict
 
 
-class DeliberationRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+@dataclass(frozen=True)
+class StoredVote:
+    """One agency's vote as recorded (the values of ``core.outputs.Agency`` and ``Vote``)."""
 
+    agency: str
+    vote: str  # APPROVE, APPROVE_WITH_CAVEAT, ABSTAIN or BLOCK
+    reason: str
+    caveat: str | None
+    estimate_usd: float | None  # the Economist's cost estimate; None for the others and before estimates
+
+
+@dataclass(frozen=True)
+class StoredDeliberation:
+    """A recorded deliberation: the verdict on a task, the Guardian's assessment, and every vote."""
+
+    id: str
+    task_id: str
+    task_description: str | None  # None if the task is gone
+    outcome: str  # the verdict: approved, guardian_block or dissent_block
+    reason: str
+    fail_closed: bool  # the Parliament could not deliberate, so the task was blocked
+    reversibility: str | None
+    blast_radius: str | None
+    permission_level: str | None
+    model: str | None
+    created_at: datetime
+    votes: tuple[StoredVote, ...]
+
+
+class DeliberationRepository(Repository):
     async def record(self, task_id: str, verdict: Verdict, model: str | None) -> str:
         deliberation_id = new_id()
         assessment = verdict.assessment
@@ -39,7 +67,8 @@ class DeliberationRepository:
             )
         return deliberation_id
 
-    async def latest(self, task_id: str | None = None) -> dict[str, Any] | None:
+    async def latest(self, task_id: str | None = None) -> StoredDeliberation | None:
+        """The most recent deliberation (on ``task_id``, or on any task), with its votes in the order cast."""
         if task_id:
             row = await self.db.fetchone(
                 "SELECT * FROM deliberations WHERE task_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
@@ -49,12 +78,22 @@ class DeliberationRepository:
             row = await self.db.fetchone("SELECT * FROM deliberations ORDER BY created_at DESC, rowid DESC LIMIT 1")
         if row is None:
             return None
-        result = dict(row)
         votes = await self.db.fetchall(
             "SELECT agency, vote, reason, caveat, estimate_usd FROM votes WHERE deliberation_id = ? ORDER BY id",
             (row["id"],),
         )
-        result["votes"] = [dict(v) for v in votes]
         task = await self.db.fetchone("SELECT description FROM tasks WHERE id = ?", (row["task_id"],))
-        result["task"] = task["description"] if task else None
-        return result
+        return StoredDeliberation(
+            id=row["id"],
+            task_id=row["task_id"],
+            task_description=task["description"] if task else None,
+            outcome=row["outcome"],
+            reason=row["reason"],
+            fail_closed=bool(row["fail_closed"]),
+            reversibility=row["reversibility"],
+            blast_radius=row["blast_radius"],
+            permission_level=row["permission_level"],
+            model=row["model"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            votes=tuple(StoredVote(*v) for v in votes),
+        )

@@ -3,14 +3,14 @@ proposal cards (a skill proposal shown in one message, with buttons that expire)
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
+from core.store.rows import from_row
 
 DigestPostStatus = Literal["claimed", "posted", "failed"]
 
@@ -38,35 +38,15 @@ class ProposalCard:
     created_at: str
 
 
-def _post(row: Any) -> DigestPost:
-    return DigestPost(
-        row["period_key"],
-        row["platform"],
-        row["channel_id"],
-        row["status"],
-        tuple(json.loads(row["message_ids_json"])),
-        row["error"],
-        row["claimed_at"],
-        row["finished_at"],
-    )
+def _post(row: sqlite3.Row) -> DigestPost:
+    return from_row(DigestPost, row, message_ids=tuple)
 
 
-def _card(row: Any) -> ProposalCard:
-    return ProposalCard(
-        row["id"],
-        row["proposal_id"],
-        row["platform"],
-        row["channel_id"],
-        row["message_id"],
-        datetime.fromisoformat(row["expires_at"]),
-        row["created_at"],
-    )
+def _card(row: sqlite3.Row) -> ProposalCard:
+    return from_row(ProposalCard, row, expires_at=datetime.fromisoformat)
 
 
-class DigestRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class DigestRepository(Repository):
     async def claim(self, period_key: str, platform: str, channel_id: str) -> bool:
         """Claim a channel for a period's digest before posting there; False when it was claimed before.
 

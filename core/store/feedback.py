@@ -4,18 +4,31 @@ the opaque ids the buttons carry, and what a vote does to the learnings the task
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import aiosqlite
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Database, Repository
+from core.store.rows import from_row
 
 
 @dataclass(frozen=True)
 class Tally:
     up: int = 0
     down: int = 0
+
+
+@dataclass(frozen=True)
+class FeedbackVote:
+    """A person's vote on a task as it stands (a second press changed it rather than adding one)."""
+
+    task_id: str
+    voter: str  # "<platform>:<user id>", or "terminal:<os user>"
+    vote: int  # +1 👍, -1 👎
+    note: str | None
+    created_at: datetime  # when first cast
+    updated_at: datetime  # when last changed
 
 
 # The memories a vote moves: those the task produced, and those it recalled and used.
@@ -43,10 +56,7 @@ async def learning_confidences(db: Database, task_id: str) -> list[float]:
     return [float(r[0]) for r in rows]
 
 
-class FeedbackRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class FeedbackRepository(Repository):
     async def request_for(self, task_id: str) -> str:
         """The opaque id for the task's feedback buttons, created on first use (the same id ever after)."""
         await self.db.execute(
@@ -98,6 +108,8 @@ class FeedbackRepository:
     async def learning_confidences(self, task_id: str) -> list[float]:
         return await learning_confidences(self.db, task_id)
 
-    async def for_task(self, task_id: str) -> list[dict[str, Any]]:
+    async def for_task(self, task_id: str) -> list[FeedbackVote]:
+        """Every vote on the task, first cast first."""
         rows = await self.db.fetchall("SELECT * FROM feedback WHERE task_id = ? ORDER BY created_at", (task_id,))
-        return [dict(r) for r in rows]
+        when = datetime.fromisoformat
+        return [from_row(FeedbackVote, r, created_at=when, updated_at=when) for r in rows]

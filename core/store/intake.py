@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from core.models import Session, Task, TaskStatus, utcnow
 from core.store.conversations import CONVERSATION_INSERT, DELIVERY_INSERT, Conversation, conversation_row
-from core.store.db import Database
+from core.store.db import Repository
 from core.store.tasks import SESSION_INSERT, TASK_INSERT, session_row, task_row
 
 _KEYS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
@@ -68,10 +68,7 @@ class QueueLimits:
     per_channel: int | None = None
 
 
-class IntakeRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class IntakeRepository(Repository):
     async def record(
         self, items: Sequence[Intake], limits: QueueLimits | None = None, wait: float | None = None
     ) -> list[Recorded]:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.errors import AmbiguousId, NotFound
 from core.models import GLOBAL_SCOPE, Scope, new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 _COLUMNS = """seq, id, kind, text, confidence, reinforcements, scope_key, platform, workspace, team, channel,
               is_global, source_task_id, embedder, created_at, last_used_at"""
@@ -61,10 +60,7 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-class MemoryRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class MemoryRepository(Repository):
     async def add(
         self,
         kind: str,
@@ -101,25 +97,14 @@ class MemoryRepository:
         )
 
     async def get(self, memory_id: str) -> StoredMemory:
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM memories WHERE id = ?", (memory_id,))
-        if row is None:
-            raise NotFound(f"no memory with id '{memory_id}'")
+        row = await self.one(
+            f"SELECT {_COLUMNS} FROM memories WHERE id = ?", (memory_id,), f"no memory with id '{memory_id}'"
+        )
         return _memory(row)
 
     async def resolve(self, prefix: str) -> str:
         """Expand a unique id prefix; raises NotFound or AmbiguousId."""
-        cleaned = prefix.strip().lower()
-        if not cleaned or any(c not in "0123456789abcdef" for c in cleaned):
-            raise NotFound(f"no memory with id '{prefix}'")
-        rows = await self.db.fetchall("SELECT id FROM memories WHERE id LIKE ? LIMIT 6", (cleaned + "%",))
-        ids = [str(r["id"]) for r in rows]
-        if not ids:
-            raise NotFound(f"no memory with id '{prefix}'")
-        if cleaned in ids:
-            return cleaned
-        if len(ids) > 1:
-            raise AmbiguousId(prefix, ids)
-        return ids[0]
+        return await self.db.resolve_id("memories", prefix)
 
     async def by_seqs(self, seqs: Sequence[int]) -> list[StoredMemory]:
         found: list[StoredMemory] = []
@@ -267,9 +252,7 @@ class MemoryRepository:
 
     async def set_global(self, seq: int, is_global: bool) -> str:
         """Mark a memory global (recalled in every scope) or return it to its own scope; returns its key."""
-        row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM memories WHERE seq = ?", (seq,))
-        if row is None:
-            raise NotFound(f"no memory #{seq}")
+        row = await self.one(f"SELECT {_COLUMNS} FROM memories WHERE seq = ?", (seq,), f"no memory #{seq}")
         key = GLOBAL_SCOPE if is_global else _memory(row).scope.key
         await self.db.execute(
             "UPDATE memories SET is_global = ?, scope_key = ? WHERE seq = ?", (int(is_global), key, seq)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class TaskBrief:
 
 def read_asked_tasks(conn: sqlite3.Connection, since: str | None) -> list[AskedTask]:
     """Every task with a usage event (asked at or after ``since``, ISO-8601), oldest first.
-    Synchronous: for the mining process, which reads with its own connection (and for the repository)."""
+    Synchronous: for the mining process, which reads with its own connection."""
     where, params = ("WHERE t.created_at >= ?", (since,)) if since is not None else ("", ())
     sql = f"""SELECT e.task_id, t.description, t.created_at, e.category, e.platform, e.channel, e.requester
               FROM usage_events e JOIN tasks t ON t.id = e.task_id {where}
@@ -57,15 +56,7 @@ def read_vectors(conn: sqlite3.Connection, embedder: str, hashes: Iterable[str])
     return found
 
 
-class PatternRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def asked_tasks(self, since: datetime | None = None) -> list[AskedTask]:
-        """Every task with a usage event (asked at or after ``since``), oldest first, in one hop."""
-        iso = since.isoformat() if since is not None else None
-        return await self.db.read_batch(lambda conn: read_asked_tasks(conn, iso))
-
+class PatternRepository(Repository):
     async def briefs(self, task_ids: Iterable[str]) -> list[TaskBrief]:
         """The text and time of each task in ``task_ids`` (those that still exist), oldest first."""
         ids = list(dict.fromkeys(task_ids))
@@ -78,11 +69,6 @@ class PatternRepository:
             )
             found += [TaskBrief(r["id"], r["description"], r["created_at"]) for r in rows]
         return sorted(found, key=lambda b: (b.created_at, b.task_id))
-
-    async def cached_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, bytes]:
-        """The cached vectors (raw float32 bytes) for those of ``hashes`` that have one, in one hop."""
-        wanted = list(hashes)
-        return await self.db.read_batch(lambda conn: read_vectors(conn, embedder, wanted))
 
     async def save_vectors(self, embedder: str, vectors: list[tuple[str, bytes]]) -> None:
         now = utcnow().isoformat()

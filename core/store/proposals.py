@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from core.models import new_id, utcnow
-from core.store.db import Database
+from core.store.db import Repository
+from core.store.rows import from_row
 
 ProposalKind = Literal["recurring", "time", "sequence"]
 ProposalStatus = Literal["pending", "approved", "dismissed"]
@@ -31,29 +33,11 @@ class Proposal:
     created_at: str
 
 
-def _proposal(row: Any) -> Proposal:
-    return Proposal(
-        id=row["id"],
-        pattern_key=row["pattern_key"],
-        kind=row["kind"],
-        name=row["name"],
-        description=row["description"],
-        skill_md=row["skill_md"],
-        drafted_by=row["drafted_by"],
-        support=int(row["support"]),
-        confidence=float(row["confidence"]),
-        evidence=tuple(json.loads(row["evidence_json"])),
-        status=row["status"],
-        decided_by=row["decided_by"],
-        decided_at=row["decided_at"],
-        created_at=row["created_at"],
-    )
+def _proposal(row: sqlite3.Row) -> Proposal:
+    return from_row(Proposal, row, support=int, confidence=float, evidence=tuple)
 
 
-class ProposalRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ProposalRepository(Repository):
     async def add(
         self,
         *,
@@ -113,13 +97,6 @@ class ProposalRepository:
 
     async def pending(self) -> list[Proposal]:
         return await self.listed("pending")
-
-    async def latest_for_pattern(self, pattern_key: str) -> Proposal | None:
-        row = await self.db.fetchone(
-            "SELECT * FROM skill_proposals WHERE pattern_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (pattern_key,),
-        )
-        return _proposal(row) if row else None
 
     async def decide(
         self,

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from core.models import TaskStatus
-from core.store.db import Database
+from core.store.db import Repository
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,7 @@ class Runnable:
     continuation: bool
 
 
-class QueueRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class QueueRepository(Repository):
     async def next(self, platforms: Collection[str], busy: Collection[str] = ()) -> Runnable | None:
         """The task to run next among chat tasks of ``platforms``, skipping the task ids in ``busy``
         (taken by a worker but maybe not marked running yet).

@@ -16,12 +16,29 @@ Which time puts a row in a period:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from core.store.db import Database
+from core.store.reflection_rows import (
+    DissentingVote,
+    DownVote,
+    EconomistCheck,
+    Escalation,
+    FeedbackFigures,
+    FeedbackNote,
+    LearningFigures,
+    ModelSpend,
+    Override,
+    OverrideFailure,
+    Place,
+    Regression,
+    TaskFigures,
+)
+from core.store.skill_uses import SkillOutcomes
 
-Rows = list[dict[str, Any]]
+R = TypeVar("R")
 
 # A cancelled task whose block nobody overrode (denied, expired, or cancelled while waiting) ended
 # because of the block: it counts as blocked, not as an ordinary cancellation.
@@ -36,8 +53,9 @@ _LAST_SCORE = """(SELECT c.score FROM iteration_cycles c WHERE c.task_id = e.tas
                    ORDER BY c.iteration DESC LIMIT 1)"""
 
 
-def _dicts(rows: Sequence[Any]) -> Rows:
-    return [dict(r) for r in rows]
+def _each(make: Callable[..., R], rows: Sequence[sqlite3.Row]) -> list[R]:
+    """Each row made into ``make``'s type, its columns passed by name: the query names them after the fields."""
+    return [make(**dict(r)) for r in rows]
 
 
 def _bucket(column: str, bounds: Sequence[str]) -> tuple[str, list[str]]:
@@ -63,12 +81,10 @@ async def outcomes(db: Database, start: str, end: str) -> dict[str, int]:
     return counts
 
 
-async def task_figures(db: Database, start: str, end: str) -> dict[str, Any]:
-    """Over tasks that ended in the range: ``tasks``, ``scored``, ``mean_score`` (final scores),
-    ``iterations`` (total) and ``ran`` (tasks with at least one iteration), and the first-to-final
-    figures over tasks with at least one scored iteration: ``gain_tasks``, ``mean_first``,
-    ``mean_final``, ``mean_gain``. The final score is the task's own (the delivered output's), else
-    its last scored iteration's."""
+async def task_figures(db: Database, start: str, end: str) -> TaskFigures:
+    """Over tasks that ended in the range: how many, their final scores, iterations, and the first-to-final
+    figures (see ``TaskFigures``). The final score is the task's own (the delivered output's), else its
+    last scored iteration's."""
     row = await db.fetchone(
         f"""SELECT COUNT(*) AS tasks, COUNT(score) AS scored, AVG(score) AS mean_score,
                    COALESCE(SUM(iterations), 0) AS iterations, COUNT(NULLIF(iterations, 0)) AS ran,
@@ -79,20 +95,20 @@ async def task_figures(db: Database, start: str, end: str) -> dict[str, Any]:
                   FROM usage_events e WHERE {_ENDED})""",
         (start, end),
     )
-    return dict(row) if row else {}
+    return TaskFigures(**dict(row)) if row else TaskFigures()
 
 
-async def places(db: Database, start: str, end: str) -> Rows:
+async def places(db: Database, start: str, end: str) -> list[Place]:
     """Tasks that ended in the range by ``platform`` and ``channel`` (None for the terminal), most first."""
     rows = await db.fetchall(
         f"""SELECT platform, channel, COUNT(*) AS tasks FROM usage_events e WHERE {_ENDED}
             GROUP BY platform, channel ORDER BY tasks DESC, platform, channel""",
         (start, end),
     )
-    return _dicts(rows)
+    return _each(Place, rows)
 
 
-async def models(db: Database, start: str, end: str) -> Rows:
+async def models(db: Database, start: str, end: str) -> list[ModelSpend]:
     """Model calls made in the range by ``model``: ``calls``, ``tokens``, ``cost_usd``, ``unpriced`` calls."""
     rows = await db.fetchall(
         """SELECT model, COUNT(*) AS calls, SUM(prompt_tokens + completion_tokens) AS tokens,
@@ -101,10 +117,12 @@ async def models(db: Database, start: str, end: str) -> Rows:
            GROUP BY model ORDER BY cost_usd DESC, tokens DESC, model""",
         (start, end),
     )
-    return _dicts(rows)
+    return [
+        ModelSpend(r["model"], r["calls"], int(r["tokens"]), float(r["cost_usd"]), int(r["unpriced"])) for r in rows
+    ]
 
 
-async def overrides(db: Database, start: str, end: str) -> Rows:
+async def overrides(db: Database, start: str, end: str) -> list[Override]:
     """Confirmations decided in the range (approved, denied, expired, cancelled), oldest first, with who
     decided (None when it expired) and how the task ended (``task_status``)."""
     rows = await db.fetchall(
@@ -113,10 +131,10 @@ async def overrides(db: Database, start: str, end: str) -> Rows:
            WHERE c.decided_at >= ? AND c.decided_at < ? ORDER BY c.decided_at, c.rowid""",
         (start, end),
     )
-    return _dicts(rows)
+    return _each(Override, rows)
 
 
-async def dissent(db: Database, start: str, end: str) -> Rows:
+async def dissent(db: Database, start: str, end: str) -> list[DissentingVote]:
     """Votes that disagreed with their deliberation's verdict, for tasks that ended in the range: a BLOCK
     under an approval, or an APPROVE / APPROVE_WITH_CAVEAT under a block. One row per such vote."""
     rows = await db.fetchall(
@@ -130,33 +148,32 @@ async def dissent(db: Database, start: str, end: str) -> Rows:
             ORDER BY d.finished_at, d.created_at, d.id""",
         (start, end),
     )
-    return _dicts(rows)
+    return _each(DissentingVote, rows)
 
 
-async def learnings(db: Database, start: str, end: str, sample: int = 5) -> dict[str, Any]:
-    """``added``: memories created in the range (with up to ``sample`` of their texts, newest first);
-    ``reinforced``: memories reinforced at least once whose last use falls in the range (the store
-    keeps no time per reinforcement, and recall also marks use, so this is an upper bound)."""
+async def learnings(db: Database, start: str, end: str, sample: int = 5) -> LearningFigures:
+    """Memories created in the range (with up to ``sample`` of their texts, newest first), and those
+    reinforced at least once whose last use falls in the range (the store keeps no time per
+    reinforcement, and recall also marks use, so this is an upper bound)."""
     added = await db.fetchone("SELECT COUNT(*) FROM memories WHERE created_at >= ? AND created_at < ?", (start, end))
     reinforced = await db.fetchone(
         "SELECT COUNT(*) FROM memories WHERE reinforcements > 0 AND last_used_at >= ? AND last_used_at < ?",
         (start, end),
     )
     texts = await db.fetchall(
-        """SELECT kind, text FROM memories WHERE created_at >= ? AND created_at < ?
+        """SELECT text FROM memories WHERE created_at >= ? AND created_at < ?
            ORDER BY created_at DESC, seq DESC LIMIT ?""",
         (start, end, sample),
     )
-    return {
-        "added": int(added[0]) if added else 0,
-        "reinforced": int(reinforced[0]) if reinforced else 0,
-        "examples": _dicts(texts),
-    }
+    return LearningFigures(
+        added=int(added[0]) if added else 0,
+        reinforced=int(reinforced[0]) if reinforced else 0,
+        examples=tuple(str(r[0]) for r in texts),
+    )
 
 
-async def feedback(db: Database, start: str, end: str) -> dict[str, Any]:
-    """Votes cast or changed in the range: ``up``, ``down``, and ``notes`` (each vote with a note:
-    task, vote, note, voter), oldest first."""
+async def feedback(db: Database, start: str, end: str) -> FeedbackFigures:
+    """Votes cast or changed in the range: 👍 and 👎 counts, and each vote with a note, oldest first."""
     counts = await db.fetchone(
         """SELECT COALESCE(SUM(vote = 1), 0) AS up, COALESCE(SUM(vote = -1), 0) AS down
            FROM feedback WHERE updated_at >= ? AND updated_at < ?""",
@@ -168,8 +185,11 @@ async def feedback(db: Database, start: str, end: str) -> dict[str, Any]:
            ORDER BY f.updated_at, f.task_id""",
         (start, end),
     )
-    return {"up": int(counts["up"]) if counts else 0, "down": int(counts["down"]) if counts else 0,
-            "notes": _dicts(notes)}  # fmt: skip
+    return FeedbackFigures(
+        up=int(counts["up"]) if counts else 0,
+        down=int(counts["down"]) if counts else 0,
+        notes=tuple(_each(FeedbackNote, notes)),
+    )
 
 
 async def daily_scores(db: Database, bounds: Sequence[str]) -> dict[int, tuple[int, int, float | None]]:
@@ -201,7 +221,7 @@ async def daily_costs(db: Database, bounds: Sequence[str]) -> dict[int, tuple[in
 # --- the honest view ---------------------------------------------------------------------------
 
 
-async def down_votes(db: Database, start: str, end: str) -> Rows:
+async def down_votes(db: Database, start: str, end: str) -> list[DownVote]:
     """👎 votes cast or changed in the range, oldest first, with the task's final status, decision
     (``accept`` means its score met the quality threshold) and score."""
     rows = await db.fetchall(
@@ -210,10 +230,10 @@ async def down_votes(db: Database, start: str, end: str) -> Rows:
            WHERE f.updated_at >= ? AND f.updated_at < ? AND f.vote = -1 ORDER BY f.updated_at, f.task_id""",
         (start, end),
     )
-    return _dicts(rows)
+    return _each(DownVote, rows)
 
 
-async def regressions(db: Database, start: str, end: str) -> Rows:
+async def regressions(db: Database, start: str, end: str) -> list[Regression]:
     """Tasks that ended in the range where a later iteration scored lower than an earlier one, or that the
     loop stopped for a regression: ``drop`` (the largest fall, None if only the decision says so),
     ``scores`` (the scored iterations in order, e.g. "0.80 → 0.60"), the decision."""
@@ -231,20 +251,20 @@ async def regressions(db: Database, start: str, end: str) -> Rows:
             WHERE drop_ IS NOT NULL OR decision = 'abort_regression'""",
         (start, end),
     )
-    return [{**{k: v for k, v in r.items() if k != "drop_"}, "drop": r["drop_"]} for r in _dicts(rows)]
+    return [Regression(r["task_id"], r["description"], r["decision"], r["drop_"], r["scores"]) for r in rows]
 
 
-async def escalations(db: Database, start: str, end: str) -> Rows:
+async def escalations(db: Database, start: str, end: str) -> list[Escalation]:
     """Tasks that ended escalated (a person is needed) in the range, with the reason recorded."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, t.error AS reason, e.score FROM usage_events e
             JOIN tasks t ON t.id = e.task_id WHERE {_ENDED} AND e.outcome = 'escalated' ORDER BY e.finished_at""",
         (start, end),
     )
-    return _dicts(rows)
+    return _each(Escalation, rows)
 
 
-async def overridden_then_failed(db: Database, start: str, end: str) -> Rows:
+async def overridden_then_failed(db: Database, start: str, end: str) -> list[OverrideFailure]:
     """Tasks that ended in the range as failed or aborted after a person overrode their block."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, e.outcome, t.error AS reason, c.decided_by, c.kind
@@ -253,13 +273,13 @@ async def overridden_then_failed(db: Database, start: str, end: str) -> Rows:
             WHERE {_ENDED} AND e.outcome IN ('failed', 'aborted') ORDER BY e.finished_at""",
         (start, end),
     )
-    return _dicts(rows)
+    return _each(OverrideFailure, rows)
 
 
-async def economist_votes(db: Database, start: str, end: str) -> Rows:
-    """The Economist's vote on each task that ended in the range, with its cost estimate (``estimate_usd``,
-    None before estimates were recorded) and the task's actual cost (``cost_usd``), oldest first. A
-    task deliberated more than once (resumed) has a row per deliberation."""
+async def economist_votes(db: Database, start: str, end: str) -> list[EconomistCheck]:
+    """The Economist's vote on each task that ended in the range, with its cost estimate (None before
+    estimates were recorded) and the task's actual cost, oldest first. A task deliberated more than
+    once (resumed) has a row per deliberation."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, v.vote, COALESCE(v.caveat, v.reason) AS reason, v.estimate_usd,
                    e.cost_usd
@@ -268,7 +288,17 @@ async def economist_votes(db: Database, start: str, end: str) -> Rows:
             WHERE {_ENDED} ORDER BY e.finished_at, v.id""",
         (start, end),
     )
-    return _dicts(rows)
+    return [
+        EconomistCheck(
+            r["task_id"],
+            r["description"],
+            r["vote"],
+            r["reason"],
+            float(r["cost_usd"]),
+            None if r["estimate_usd"] is None else float(r["estimate_usd"]),
+        )
+        for r in rows
+    ]
 
 
 # --- growth ------------------------------------------------------------------------------------
@@ -301,10 +331,9 @@ async def skills_known(db: Database) -> int:
     return int(row[0]) if row else 0
 
 
-async def skill_outcomes_per_range(db: Database, bounds: Sequence[str]) -> Rows:
-    """Per skill and range (by the time the task ended): the figures a skill's effectiveness is made of
-    (``tasks``, ``scored``, ``score_sum``, ``rated``, ``approval_sum``, ``up``, ``down``), as in
-    ``core.store.skill_uses`` but split by time."""
+async def skill_outcomes_per_range(db: Database, bounds: Sequence[str]) -> list[tuple[int, SkillOutcomes]]:
+    """Per skill and range (by the time the task ended; the range's index first): the figures a skill's
+    effectiveness is made of, as in ``core.store.skill_uses`` but split by time."""
     case, params = _bucket("e.finished_at", bounds)
     # The tasks that ended in the range drive the read (CROSS JOIN keeps SQLite from scanning every
     # task's skills first), and each one's votes are summed through feedback's key: a task nobody
@@ -321,7 +350,11 @@ async def skill_outcomes_per_range(db: Database, bounds: Sequence[str]) -> Rows:
             GROUP BY skill, bucket ORDER BY skill, bucket""",
         (*params, bounds[0], bounds[-1]),
     )
-    return [r for r in _dicts(rows) if r["bucket"] is not None]
+    return [
+        (int(r["bucket"]), SkillOutcomes(**{k: v for k, v in dict(r).items() if k != "bucket"}))
+        for r in rows
+        if r["bucket"] is not None
+    ]
 
 
 async def proposals_approved(db: Database, bounds: Sequence[str]) -> tuple[int, dict[int, int]]:

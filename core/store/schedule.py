@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from core.errors import NotFound
-from core.store.db import Database
+from core.store.db import Repository
+from core.store.rows import from_row
 from core.text import one_line
 
 RunTrigger = Literal["schedule", "catch-up", "manual"]
@@ -33,10 +33,6 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("the scheduler stores aware datetimes only")
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -72,35 +68,16 @@ class JobRequest:
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
-    return RunRecord(
-        job=row["job"],
-        fire_time=datetime.fromisoformat(row["fire_time"]),
-        trigger=row["trigger"],
-        status=row["status"],
-        started_at=_when(row["started_at"]),
-        finished_at=_when(row["finished_at"]),
-        detail=row["detail"],
-        owner=row["owner"],
-    )
+    when = datetime.fromisoformat
+    return from_row(RunRecord, row, fire_time=when, started_at=when, finished_at=when)
 
 
 def _request(row: sqlite3.Row) -> JobRequest:
-    return JobRequest(
-        id=int(row["id"]),
-        job=row["job"],
-        requested_by=row["requested_by"],
-        requested_at=datetime.fromisoformat(row["requested_at"]),
-        status=row["status"],
-        taken_by=row["taken_by"],
-        fire_time=_when(row["fire_time"]),
-        detail=row["detail"],
-    )
+    when = datetime.fromisoformat
+    return from_row(JobRequest, row, id=int, requested_at=when, fire_time=when)
 
 
-class ScheduleRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class ScheduleRepository(Repository):
     # The lease ----------------------------------------------------------------------------------
 
     async def acquire(self, owner: str, ttl: timedelta, now: datetime) -> bool:
@@ -146,12 +123,8 @@ class ScheduleRepository:
         row = await self.db.fetchone("SELECT * FROM schedule_lease WHERE id = 1 AND expires_at > ?", (iso(now),))
         if row is None:
             return None
-        return LeaseHolder(
-            owner=row["owner"],
-            acquired_at=datetime.fromisoformat(row["acquired_at"]),
-            heartbeat_at=datetime.fromisoformat(row["heartbeat_at"]),
-            expires_at=datetime.fromisoformat(row["expires_at"]),
-        )
+        when = datetime.fromisoformat
+        return from_row(LeaseHolder, row, acquired_at=when, heartbeat_at=when, expires_at=when)
 
     # Runs ---------------------------------------------------------------------------------------
 
@@ -243,7 +216,7 @@ class ScheduleRepository:
         return changed == 1
 
     async def get_request(self, request_id: int) -> JobRequest:
-        row = await self.db.fetchone("SELECT * FROM job_requests WHERE id = ?", (request_id,))
-        if row is None:
-            raise NotFound(f"no schedule request {request_id}")
+        row = await self.one(
+            "SELECT * FROM job_requests WHERE id = ?", (request_id,), f"no schedule request {request_id}"
+        )
         return _request(row)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from core.store.db import Database
+from core.store.db import Repository
 
 # Only a task that has ended has a final score (or a verdict from people) to count.
 _FINISHED = ("done", "aborted", "escalated", "failed", "cancelled")
@@ -62,10 +62,7 @@ class SkillOutcomes:
     down: int = 0
 
 
-class SkillUseRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class SkillUseRepository(Repository):
     async def record(self, task_id: str, uses: Sequence[SkillUse]) -> None:
         """Replace the task's skills with ``uses`` (a resumed task chooses again)."""
         async with self.db.transaction() as conn:

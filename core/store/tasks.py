@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.errors import NotFound
 from core.models import LoopDecision, Scope, Session, Task, TaskOptions, TaskStatus, utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
 def _ts(value: datetime) -> str:
@@ -42,32 +42,46 @@ def task_row(task: Task) -> tuple[Any, ...]:
     )
 
 
-class SessionRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+@dataclass(frozen=True)
+class SessionSummary:
+    """A session as ``openkoi session list`` shows it: the session, how many tasks it holds, what they cost."""
 
+    session: Session
+    tasks: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class TaskTrace:
+    """What a task's run recorded beside the ``Task`` itself: how its recall went (None before the
+    recall ran) and whether its directive is the static fallback."""
+
+    recall_memories: int | None
+    recall_tokens: int | None
+    recall_ms: float | None
+    directive_fallback: bool
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session.model_validate(dict(row))  # the timestamps are parsed from ISO-8601 by the model
+
+
+class SessionRepository(Repository):
     async def create(self, session: Session) -> Session:
         await self.db.execute(SESSION_INSERT, session_row(session))
         return session
 
     async def get(self, session_id: str) -> Session:
-        row = await self.db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        if row is None:
-            raise NotFound(f"no session with id '{session_id}'")
-        return Session(
-            id=row["id"],
-            kind=row["kind"],
-            title=row["title"],
-            status=row["status"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-        )
+        row = await self.one("SELECT * FROM sessions WHERE id = ?", (session_id,), f"no session with id '{session_id}'")
+        return _session(row)
 
     async def set_status(self, session_id: str, status: str) -> None:
         await self.db.execute(
             "UPDATE sessions SET status = ?, updated_at = ? WHERE id = ?", (status, _ts(utcnow()), session_id)
         )
 
-    async def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+    async def recent(self, limit: int = 20) -> list[SessionSummary]:
+        """The ``limit`` most recent sessions, newest first."""
         rows = await self.db.fetchall(
             """SELECT s.*, COUNT(DISTINCT t.id) AS tasks,
                       (SELECT COALESCE(SUM(u.cost_usd), 0) FROM usage u
@@ -76,7 +90,7 @@ class SessionRepository:
                GROUP BY s.id ORDER BY s.created_at DESC LIMIT ?""",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [SessionSummary(_session(r), int(r["tasks"]), float(r["cost_usd"])) for r in rows]
 
     async def delete(self, session_id: str) -> None:
         await self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
@@ -103,25 +117,26 @@ def _task_from_row(row: sqlite3.Row) -> Task:
     )
 
 
-class TaskRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+def _no_task(task_id: str) -> str:
+    return f"no task with id '{task_id}'"
 
+
+class TaskRepository(Repository):
     async def create(self, task: Task) -> Task:
         await self.db.execute(TASK_INSERT, task_row(task))
         return task
 
     async def get(self, task_id: str) -> Task:
-        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        if row is None:
-            raise NotFound(f"no task with id '{task_id}'")
-        return _task_from_row(row)
+        return _task_from_row(await self.one("SELECT * FROM tasks WHERE id = ?", (task_id,), _no_task(task_id)))
 
-    async def row(self, task_id: str) -> dict[str, Any]:
-        row = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        if row is None:
-            raise NotFound(f"no task with id '{task_id}'")
-        return dict(row)
+    async def trace(self, task_id: str) -> TaskTrace:
+        """The task's recall figures and directive fallback flag; raises NotFound."""
+        row = await self.one(
+            "SELECT recall_memories, recall_tokens, recall_ms, directive_fallback FROM tasks WHERE id = ?",
+            (task_id,),
+            _no_task(task_id),
+        )
+        return TaskTrace(row[0], row[1], row[2], bool(row[3]))
 
     async def update(self, task_id: str, **fields: Any) -> None:
         """Update named columns; enums and models are stored by value / as JSON."""
@@ -168,6 +183,8 @@ class TaskRepository:
         return {r["status"]: r["n"] for r in rows}
 
     async def stored_json(self, task_id: str, column: str) -> dict[str, Any] | None:
+        """The directive, plan or simulation stored on the task, as the JSON document it is (each stage
+        validates it into its own model); None when the stage has not run."""
         if column not in {"directive_json", "plan_json", "simulation_json"}:
             raise ValueError(column)
         row = await self.db.fetchone(f"SELECT {column} FROM tasks WHERE id = ?", (task_id,))

@@ -8,10 +8,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from core.models import Task, TaskStatus, utcnow
-from core.store.db import Database
+from core.store.cycles import CycleRecord, CycleRepository, StoredFinding
+from core.store.db import Database, Repository
 from core.store.tasks import TaskRepository
 
 FINISHED = tuple(s.value for s in TaskStatus if s.finished)
@@ -20,14 +20,15 @@ FINISHED = tuple(s.value for s in TaskStatus if s.finished)
 @dataclass(frozen=True)
 class Transcript:
     task: Task
-    cycles: list[dict[str, Any]] = field(default_factory=list)  # iteration, score, decision, reason, chars
-    findings: list[dict[str, Any]] = field(default_factory=list)  # severity, dimension, description, fix
+    cycles: list[CycleRecord] = field(default_factory=list)
+    findings: list[StoredFinding] = field(default_factory=list)
 
 
-class TranscriptRepository:
+class TranscriptRepository(Repository):
     def __init__(self, db: Database) -> None:
-        self.db = db
+        super().__init__(db)
         self.tasks = TaskRepository(db)
+        self.cycles = CycleRepository(db)
 
     async def compactable(self, finished_before: datetime, limit: int) -> list[str]:
         """Finished tasks last updated before ``finished_before`` whose transcript is still whole, oldest first."""
@@ -42,17 +43,7 @@ class TranscriptRepository:
 
     async def load(self, task_id: str) -> Transcript:
         task = await self.tasks.get(task_id)
-        cycles = await self.db.fetchall(
-            """SELECT iteration, score, decision, decision_reason, length(output) AS chars FROM iteration_cycles
-               WHERE task_id = ? ORDER BY iteration""",
-            (task_id,),
-        )
-        findings = await self.db.fetchall(
-            """SELECT f.severity, f.dimension, f.description, f.fix FROM findings f
-               JOIN iteration_cycles c ON c.id = f.cycle_id WHERE f.task_id = ? ORDER BY c.iteration, f.id""",
-            (task_id,),
-        )
-        return Transcript(task, [dict(r) for r in cycles], [dict(r) for r in findings])
+        return Transcript(task, await self.cycles.for_task(task_id), await self.cycles.findings(task_id))
 
     async def compact(self, task_id: str) -> int:
         """Drop the intermediate drafts and evaluations of a task and mark it compacted; returns the

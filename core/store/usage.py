@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
 
 
-class UsageRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+@dataclass(frozen=True)
+class PhaseUsage:
+    """What one task's calls of one phase to one model took."""
 
+    phase: str
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Every model call over a span: how many, their tokens and cost, and how many had no known price."""
+
+    calls: int
+    tokens: int
+    cost_usd: float
+    unpriced: int
+
+
+@dataclass(frozen=True)
+class UsageGroup:
+    """The calls that share one phase, model or role (``key``), over a span."""
+
+    key: str
+    calls: int
+    tokens: int
+    cost_usd: float
+
+
+class UsageRepository(Repository):
     async def record(
         self,
         *,
@@ -35,16 +69,18 @@ class UsageRepository:
             ),
         )  # fmt: skip
 
-    async def for_task(self, task_id: str) -> list[dict[str, Any]]:
+    async def for_task(self, task_id: str) -> list[PhaseUsage]:
+        """The task's calls by phase and model, in the order each pair was first used."""
         rows = await self.db.fetchall(
             """SELECT phase, model, COUNT(*) AS calls, SUM(prompt_tokens) AS prompt_tokens,
                       SUM(completion_tokens) AS completion_tokens, SUM(cost_usd) AS cost_usd
                FROM usage WHERE task_id = ? GROUP BY phase, model ORDER BY MIN(id)""",
             (task_id,),
         )
-        return [dict(r) for r in rows]
+        return [PhaseUsage(*r) for r in rows]
 
-    async def totals(self, since: timedelta | None = None) -> dict[str, Any]:
+    async def totals(self, since: timedelta | None = None) -> UsageTotals:
+        """Every call (made within ``since`` of now, if given)."""
         where, params = self._since(since)
         row = await self.db.fetchone(
             f"""SELECT COUNT(*) AS calls, COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,
@@ -52,9 +88,12 @@ class UsageRepository:
                 FROM usage {where}""",
             params,
         )
-        return dict(row) if row else {}
+        if row is None:
+            return UsageTotals(0, 0, 0.0, 0)
+        return UsageTotals(int(row["calls"]), int(row["tokens"]), float(row["cost_usd"]), int(row["unpriced"]))
 
-    async def breakdown(self, by: str, since: timedelta | None = None) -> list[dict[str, Any]]:
+    async def breakdown(self, by: str, since: timedelta | None = None) -> list[UsageGroup]:
+        """The calls grouped by ``phase``, ``model`` or ``role``, costliest first."""
         if by not in {"phase", "model", "role"}:
             raise ValueError(by)
         where, params = self._since(since)
@@ -63,7 +102,7 @@ class UsageRepository:
                        SUM(cost_usd) AS cost_usd FROM usage {where} GROUP BY {by} ORDER BY cost_usd DESC, tokens DESC""",
             params,
         )
-        return [dict(r) for r in rows]
+        return [UsageGroup(*r) for r in rows]
 
     @staticmethod
     def _since(since: timedelta | None) -> tuple[str, tuple[Any, ...]]:

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.errors import NotFound
 from core.models import utcnow
-from core.store.db import Database
+from core.store.db import Repository
+from core.store.rows import from_row
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,10 @@ def _asked_at(created_at: str) -> datetime:
         return utcnow()
 
 
-class UsageEventRepository:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
+class UsageEventRepository(Repository):
     async def record(self, task_id: str) -> UsageEvent:
         """Write (or rewrite: a task ends once, but a cancellation may race its end) the task's event."""
-        task = await self.db.fetchone("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        if task is None:
-            raise NotFound(f"no task with id '{task_id}'")
+        task = await self.one("SELECT * FROM tasks WHERE id = ?", (task_id,), f"no task with id '{task_id}'")
         conversation = await self.db.fetchone(
             "SELECT platform, channel_id, requester_id FROM conversations WHERE task_id = ?", (task_id,)
         )
@@ -108,24 +103,7 @@ class UsageEventRepository:
         row = await self.db.fetchone("SELECT * FROM usage_events WHERE task_id = ?", (task_id,))
         if row is None:
             return None
-        return UsageEvent(
-            task_id=row["task_id"],
-            category=row["category"],
-            skills=tuple(json.loads(row["skills_json"])),
-            platform=row["platform"],
-            channel=row["channel"],
-            requester=row["requester"],
-            hour=row["hour"],
-            weekday=row["weekday"],
-            iterations=row["iterations"],
-            score=row["score"],
-            cost_usd=row["cost_usd"],
-            outcome=row["outcome"],
-            decision=row["decision"],
-            feedback_up=row["feedback_up"],
-            feedback_down=row["feedback_down"],
-            finished_at=row["finished_at"],
-        )
+        return from_row(UsageEvent, row, skills=tuple)
 
     async def count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM usage_events")

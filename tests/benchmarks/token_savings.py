@@ -445,15 +445,15 @@ async def run() -> dict[str, Any]:
         cycles = await harness.engine.store.cycles.for_task(task.id)
         check(not harness.notices, f"notices: {harness.notices[:3]}")
     check(done.status is TaskStatus.DONE and done.decision is LoopDecision.ACCEPT_BEST, f"{done.status} {done.error}")
-    check([c["score"] for c in cycles] == list(TARGETS), f"scores {[c['score'] for c in cycles]}")
+    check([c.score for c in cycles] == list(TARGETS), f"scores {[c.score for c in cycles]}")
     check(server.kinds() == EXPECTED_CALLS, f"unexpected calls {server.kinds()}")
     check(len(CODE) >= 8000 and tokens(CODE) >= 2000, "the first output is too small")
-    outputs = [str(c["output"]) for c in cycles]
-    evaluations = [str(c["evaluation_json"]) for c in cycles]
+    outputs = [c.output for c in cycles]
+    evaluations = [str(c.evaluation_json) for c in cycles]
     check(outputs[0] == CODE, "the first output is not the scripted code")
     for n in (1, 2):
         check(ISSUES[n - 1][1] in outputs[n] and ISSUES[n - 1][0] not in outputs[n], f"revision {n} not applied")
-    check(not any(c["incremental"] == 0 for c in cycles[1:]), "iterations 2-3 were not evaluated incrementally")
+    check(all(c.incremental for c in cycles[1:]), "iterations 2-3 were not evaluated incrementally")
 
     executions = server.requests_of("execute")
     revisions = server.requests_of("Revision")

@@ -22,6 +22,14 @@ from bots.chat.commands import (
     parse_command,
 )
 
+
+def refusal(text: str) -> str:
+    """What parsing ``text`` as a /think command refuses it with (it must be refused)."""
+    with pytest.raises(CommandError) as caught:
+        parse_command(text)
+    return str(caught.value)
+
+
 # --- subcommands ----------------------------------------------------------------------------------
 
 
@@ -83,9 +91,7 @@ def test_subcommand_words_with_another_shape_are_a_task(text: str) -> None:
     ],
 )
 def test_subcommands_that_need_an_id(text: str, message: str) -> None:
-    with pytest.raises(CommandError) as caught:
-        parse_command(text)
-    assert str(caught.value) == message
+    assert refusal(text) == message
 
 
 # --- tasks and flags ------------------------------------------------------------------------------
@@ -222,9 +228,7 @@ def test_autocorrected_dashes_are_flags(text: str, expected: Think) -> None:
     ],
 )
 def test_bad_values_name_the_flag_and_what_it_expects(text: str, message: str) -> None:
-    with pytest.raises(CommandError) as caught:
-        parse_command(text)
-    assert str(caught.value) == message
+    assert refusal(text) == message
 
 
 @pytest.mark.parametrize(
@@ -241,18 +245,14 @@ def test_bad_values_name_the_flag_and_what_it_expects(text: str, message: str) -
     ],
 )
 def test_unknown_option_suggests_the_closest(text: str, bad: str, suggestion: str) -> None:
-    with pytest.raises(CommandError) as caught:
-        parse_command(text)
-    message = str(caught.value)
+    message = refusal(text)
     assert message.startswith(f"unknown option {bad} (did you mean {suggestion}?). ")
     assert "Options: --simulate, -i N, --quality Q, --budget USD" in message
 
 
 @pytest.mark.parametrize("text", ["--verbose deploy", "explain rm -rf", "-x deploy"])
 def test_unknown_option_without_a_close_match_still_lists_the_options(text: str) -> None:
-    with pytest.raises(CommandError) as caught:
-        parse_command(text)
-    message = str(caught.value)
+    message = refusal(text)
     assert message.startswith("unknown option -")
     assert "did you mean" not in message
     assert "Options: --simulate, -i N, --quality Q, --budget USD" in message
@@ -261,9 +261,7 @@ def test_unknown_option_without_a_close_match_still_lists_the_options(text: str)
 
 @pytest.mark.parametrize("text", ["--simulate", "-i 3", "--simulate --budget 2 --quality 0.5", "--", "--simulate --"])
 def test_flags_without_a_task_are_an_error(text: str) -> None:
-    with pytest.raises(CommandError) as caught:
-        parse_command(text)
-    assert str(caught.value) == (
+    assert refusal(text) == (
         "say what you want done: /think <task> [--simulate] [-i N] [--quality Q] [--budget USD] [--skill NAME]"
     )
 
@@ -292,9 +290,7 @@ def test_skill_asked_for_by_name(text: str, expected: Think) -> None:
     ],
 )
 def test_bad_skill_flags_are_explained(text: str, message: str) -> None:
-    with pytest.raises(CommandError) as caught:
-        parse_command(text)
-    assert message in str(caught.value)
+    assert message in refusal(text)
 
 
 def test_command_error_is_a_value_error() -> None:

@@ -188,7 +188,7 @@ async def blocked_task(svc: Service, fake_model: FakeModelServer, key: str = "bl
     await wait_until(lambda: _awaiting(svc, reply.task_id or ""))
     pending = await svc.store.confirmations.pending_for_task(reply.task_id)
     assert pending is not None
-    return reply.task_id, pending["id"]
+    return reply.task_id, pending.id
 
 
 async def test_self_approval_is_refused_by_default_and_the_refusal_names_the_setting(
@@ -245,7 +245,7 @@ async def test_concurrent_presses_decide_once(svc: Service, fake_model: FakeMode
     replies = await asyncio.gather(svc.desk.decide(ALICE, cid, True), svc.desk.decide(BOB, cid, False))
     assert sum(not r.private for r in replies) == 1
     row = await svc.store.confirmations.get(cid)
-    assert row is not None and row["status"] in {"approved", "denied"}
+    assert row is not None and row.status in {"approved", "denied"}
 
 
 async def test_text_fallback_approves_by_task_id_prefix(svc: Service, fake_model: FakeModelServer) -> None:

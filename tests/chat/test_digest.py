@@ -31,8 +31,6 @@ from core.config import Settings
 from core.reflection.digest import Digest, DigestKind, DigestSection
 from core.reflection.period import Period, last_complete, period_containing
 from core.skills import skills_home
-from core.store import Store
-from core.store.proposals import Proposal
 from tests.chat_service import service_settings, wait_until
 from tests.platforms.discord.fake_api import FakeDiscord
 from tests.platforms.discord.test_adapter import TOKEN as DISCORD_TOKEN
@@ -45,6 +43,7 @@ from tests.platforms.slack.fake_api import (
     slash_command_body,
 )
 from tests.platforms.telegram.fake_api import FakeTelegram, utf16_len
+from tests.proposals import SKILL, propose
 
 SLACK_TOKEN = "xoxb-test"
 SLACK_SECRET = "test-signing-secret"
@@ -55,15 +54,6 @@ APPROVER = "UAPPROVER"
 TG_APPROVER = 99
 HEADLINE = "Quality rose to 0.91 while cost fell by a third"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-SKILL = """---
-name: rotate-staging-certs
-description: Rotate the staging TLS certificates the way this team does it.
-metadata:
-  categories: [ops]
----
-1. List the certificates that expire within 30 days.
-2. Renew them and reload the ingress.
-"""
 
 pytestmark = pytest.mark.usefixtures("discord_globals")
 
@@ -134,20 +124,6 @@ def discord_section(fake: FakeDiscord) -> dict[str, Any]:
 
 def telegram_section(fake: FakeTelegram) -> dict[str, Any]:
     return {"bot_token": fake.token, "api_url": fake.base_url, "access": {"approvers": [str(TG_APPROVER)]}}
-
-
-async def propose(store: Store, name: str = "rotate-staging-certs", skill_md: str = SKILL) -> Proposal:
-    return await store.proposals.add(
-        pattern_key=f"recurring:{name}",
-        kind="recurring",
-        name=name,
-        description="Rotate the staging certs every month, as the team keeps asking",
-        skill_md=skill_md,
-        drafted_by="template",
-        support=4,
-        confidence=0.8,
-        evidence=("t1", "t2", "t3", "t4"),
-    )
 
 
 def top_level(fake: FakeSlack, channel: str) -> list[SlackMessage]:

@@ -153,33 +153,32 @@ def test_missing_config_file_is_fine(koi_home: Path) -> None:
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def test_bad_value_names_file_key_and_expectation(koi_home: Path) -> None:
-    path = write_config(koi_home, '[iteration]\nmax_iterations = "lots"\n')
+def refused(koi_home: Path, toml: str) -> tuple[str, str]:
+    """The config file written with ``toml``, and the message of the ConfigError loading it raises."""
+    path = write_config(koi_home, toml)
     with pytest.raises(ConfigError) as caught:
         load_settings()
-    message = str(caught.value)
-    assert str(path) in message
+    return str(path), str(caught.value)
+
+
+def test_bad_value_names_file_key_and_expectation(koi_home: Path) -> None:
+    path, message = refused(koi_home, '[iteration]\nmax_iterations = "lots"\n')
+    assert path in message
     assert "iteration.max_iterations" in message
     assert "integer" in message
     assert "'lots'" in message
 
 
 def test_out_of_range_value_says_what_was_expected(koi_home: Path) -> None:
-    path = write_config(koi_home, "[iteration]\nquality_threshold = 1.5\n")
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    message = str(caught.value)
-    assert str(path) in message
+    path, message = refused(koi_home, "[iteration]\nquality_threshold = 1.5\n")
+    assert path in message
     assert "iteration.quality_threshold" in message
     assert "less than or equal to 1" in message
 
 
 def test_misspelt_key_is_an_error_naming_it(koi_home: Path) -> None:
-    path = write_config(koi_home, "[iteration]\nmax_iteratons = 4\n")
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    message = str(caught.value)
-    assert str(path) in message
+    path, message = refused(koi_home, "[iteration]\nmax_iteratons = 4\n")
+    assert path in message
     assert "iteration.max_iteratons" in message
     assert "Extra inputs are not permitted" in message
 
@@ -201,11 +200,8 @@ def test_every_problem_is_reported(koi_home: Path) -> None:
 
 
 def test_invalid_toml_names_the_file(koi_home: Path) -> None:
-    path = write_config(koi_home, "[iteration\nmax_iterations = 4\n")
-    with pytest.raises(ConfigError) as caught:
-        load_settings()
-    message = str(caught.value)
-    assert str(path) in message
+    path, message = refused(koi_home, "[iteration\nmax_iterations = 4\n")
+    assert path in message
     assert "not valid TOML" in message
 
 

@@ -55,7 +55,7 @@ async def test_a_second_vote_by_the_same_person_changes_it_and_moves_every_figur
     await rate(store, task.id, "slack:U3", Vote.DOWN)
     assert await _confidences(store, task.id) == [round(0.8 - CONFIDENCE_STEP, 4)]
     await rate(store, task.id, "slack:U3", Vote.UP)  # changed back
-    votes = {r["voter"]: (r["vote"], r["note"]) for r in await store.feedback.for_task(task.id)}
+    votes = {r.voter: (r.vote, r.note) for r in await store.feedback.for_task(task.id)}
     assert votes == {"slack:U1": (-1, "missed the migration"), "slack:U2": (1, None), "slack:U3": (1, None)}
     assert await _confidences(store, task.id) == [round(0.8 + CONFIDENCE_STEP, 4)]
     assert await effectiveness() == pytest.approx((0.9 + 2 / 3) / 2)
@@ -88,7 +88,7 @@ async def test_every_finished_task_records_one_usage_event(engine: Engine, model
     event = await store.usage_events.get(task.id)
     assert event is not None
     asked = task.created_at
-    cost = sum(u["cost_usd"] for u in await store.usage.for_task(task.id))
+    cost = sum(u.cost_usd for u in await store.usage.for_task(task.id))
     assert (event.category, event.skills, event.platform, event.channel, event.requester) == (
         "code-review", ("self-iterate",), "terminal", None, "dev"
     )  # fmt: skip

@@ -68,7 +68,7 @@ def test_doctor_names_a_missing_key_a_broken_skill_file_and_a_missing_workspace(
     ) in lines
     assert any(line.startswith("ok    rubrics: api-design, code-review, general") for line in lines), lines
     assert (
-        f"fail  workspace: [tools] workspace {tmp_path / 'no-such-checkout'} is not a directory"
+        f"fail  workspace: [tools] workspace: {tmp_path / 'no-such-checkout'} is not a directory"
         "  — create it or fix the path"
     ) in lines
     assert lines[-1] == "2 failed, 1 warning, 9 ok"

@@ -26,7 +26,7 @@ FIRST_CALL_PROBE = """
 import asyncio, json, sys
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
-from core.llm.gateway import _LITELLM, warm_up
+from core.llm.gateway import load_litellm, warm_up
 
 async def main():
     model = FakeModelServer()
@@ -34,7 +34,7 @@ async def main():
     await model.start()
     warm_up()
     before = set(sys.modules)
-    await _LITELLM.get().acompletion(
+    await load_litellm().acompletion(
         model="openai/fake", messages=[{"role": "user", "content": "hi"}], api_base=model.url, api_key="x",
         max_tokens=20, timeout=30,
     )

@@ -38,9 +38,9 @@ async def test_a_malformed_deliberation_fails_closed_as_a_block(
     task_id, store = await blocked_by(engine, model_env, *replies)
     deliberation = await store.deliberations.latest(task_id)
     assert deliberation is not None
-    assert deliberation["outcome"] == "guardian_block" and deliberation["fail_closed"] == 1
-    assert deliberation["votes"][0]["agency"] == "guardian" and deliberation["votes"][0]["vote"] == "BLOCK"
-    assert "deliberation unavailable" in deliberation["reason"] and "malformed" in deliberation["reason"]
+    assert deliberation.outcome == "guardian_block" and deliberation.fail_closed
+    assert deliberation.votes[0].agency == "guardian" and deliberation.votes[0].vote == "BLOCK"
+    assert "deliberation unavailable" in deliberation.reason and "malformed" in deliberation.reason
     needed = recorder.of(ConfirmationNeeded)
     assert len(needed) == 1 and "deliberation unavailable" in needed[0].reason
 
@@ -91,7 +91,7 @@ async def test_guardian_block_waits_then_override_resumes(
     assert model_env.kinds().count("ParliamentReply") == 1, "an override must not re-deliberate"
     confirmation = await store.confirmations.get(needed.confirmation_id)
     assert confirmation is not None
-    assert confirmation["status"] == "approved" and confirmation["decided_by"] == "alice"
+    assert confirmation.status == "approved" and confirmation.decided_by == "alice"
     plan_prompt = model_env.requests_of("Plan")[0]["messages"][1]["content"]
     assert "snapshot first" in plan_prompt and "overridden block" in plan_prompt
     execute_prompt = model_env.requests_of("execute")[0]["messages"][1]["content"]
@@ -115,7 +115,7 @@ async def test_cancel_a_waiting_task(engine: Engine, model_env: FakeModelServer,
     assert await engine.cancel(task_id, by="bob") is True
     assert (await store.tasks.get(task_id)).status is TaskStatus.CANCELLED
     confirmation = await store.confirmations.get(recorder.of(ConfirmationNeeded)[0].confirmation_id)
-    assert confirmation is not None and confirmation["status"] == "cancelled"
+    assert confirmation is not None and confirmation.status == "cancelled"
     assert await engine.cancel(task_id) is False
 
 
@@ -153,11 +153,12 @@ async def test_votes_are_stored_with_the_task(engine: Engine, model_env: FakeMod
     task = await engine.submit("refactor auth")
     await engine.run(task.id)
     deliberation = await engine.store.deliberations.latest(task.id)
-    assert deliberation is not None and deliberation["task_id"] == task.id
-    assert [v["agency"] for v in deliberation["votes"]] == ["guardian", "economist", "empath", "scholar", "strategist"]
-    assert deliberation["reversibility"] == "FULL"
+    assert deliberation is not None and deliberation.task_id == task.id
+    assert deliberation.task_description == "refactor auth"
+    assert [v.agency for v in deliberation.votes] == ["guardian", "economist", "empath", "scholar", "strategist"]
+    assert deliberation.reversibility == "FULL"
     # The Economist's estimate is kept for `openkoi reflect honest`, made from the costs it was shown.
-    assert [v["estimate_usd"] for v in deliberation["votes"]] == [None, 0.05, None, None, None]
+    assert [v.estimate_usd for v in deliberation.votes] == [None, 0.05, None, None, None]
     (call,) = model_env.requests_of("ParliamentReply")
     prompt = call["messages"][1]["content"]
     assert "## Costs" in prompt and "Budget: at most $" in prompt
@@ -192,5 +193,6 @@ async def test_directive_failure_uses_a_labelled_fallback(engine: Engine, model_
     task = await engine.submit("write docs")
     result = await engine.run(task.id)
     assert result.status is TaskStatus.DONE
-    row = await engine.store.tasks.row(task.id)
-    assert row["directive_fallback"] == 1 and "static fallback" in row["directive_json"]
+    assert (await engine.store.tasks.trace(task.id)).directive_fallback
+    stored = await engine.store.tasks.stored_json(task.id, "directive_json")
+    assert stored is not None and "static fallback" in stored["stance"]

@@ -10,11 +10,10 @@ from core.budget import TaskBudget
 from core.config import Settings
 from core.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from core.llm.gateway import CallContext, ModelGateway
-from core.llm.structured import ask
 from core.models import Phase, Role
-from core.outputs import Directive
 from core.prompt import Prompt
 from core.store import Store
+from tests.core.llm.directive_call import ask_directive
 from tests.fakes.model_server import FakeModelServer, Reply, json_reply
 
 
@@ -108,9 +107,7 @@ async def test_overflow_with_nothing_left_to_shrink_fails_clearly(
 
 async def test_structured_uses_json_schema_and_repairs_once(settings: Settings, model_env: FakeModelServer) -> None:
     model_env.script.queue("Directive", Reply(content="Sure! Here is my answer: stance is direct"))
-    directive = await ask(
-        gateway(settings), CallContext(None, None), Role.PLANNER, Phase.DIRECTIVE, Prompt("s").add("", "x"), Directive
-    )
+    directive = await ask_directive(gateway(settings))
     assert directive.stance.startswith("Direct")
     first, second = model_env.requests
     assert first["response_format"]["type"] == "json_schema"
@@ -122,22 +119,13 @@ async def test_structured_uses_json_schema_and_repairs_once(settings: Settings, 
 async def test_structured_gives_up_after_one_repair(settings: Settings, model_env: FakeModelServer) -> None:
     model_env.script.queue("Directive", json_reply({"stance": ""}), json_reply({"wrong": True}))
     with pytest.raises(StructuredOutputError, match="Directive"):
-        await ask(
-            gateway(settings),
-            CallContext(None, None),
-            Role.PLANNER,
-            Phase.DIRECTIVE,
-            Prompt("s").add("", "x"),
-            Directive,
-        )
+        await ask_directive(gateway(settings))
     assert len(model_env.requests) == 2
 
 
 async def test_structured_accepts_fenced_json(settings: Settings, model_env: FakeModelServer) -> None:
     model_env.script.queue("Directive", Reply(content='```json\n{"stance": "Calm", "good_looks_like": ["a"]}\n```'))
-    directive = await ask(
-        gateway(settings), CallContext(None, None), Role.PLANNER, Phase.DIRECTIVE, Prompt("s").add("", "x"), Directive
-    )
+    directive = await ask_directive(gateway(settings))
     assert directive.stance == "Calm" and len(model_env.requests) == 1
 
 
@@ -159,10 +147,15 @@ async def test_usage_and_cost_recorded_per_call(settings: Settings, store: Store
     )
     assert completion.cost_usd == pytest.approx(100 * 0.001 + 50 * 0.002)
     rows = await store.usage.for_task("t1")
-    assert rows == [
-        {"phase": "execute", "model": "openai/fake", "calls": 1, "prompt_tokens": 100, "completion_tokens": 50,
-         "cost_usd": pytest.approx(0.2)}
-    ]  # fmt: skip
+    [row] = rows
+    assert (row.phase, row.model, row.calls, row.prompt_tokens, row.completion_tokens) == (
+        "execute",
+        "openai/fake",
+        1,
+        100,
+        50,
+    )
+    assert row.cost_usd == pytest.approx(0.2)
     assert budget.spend.tokens == 150 and budget.spend.cost_usd == pytest.approx(0.2)
 
 

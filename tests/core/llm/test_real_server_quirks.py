@@ -16,12 +16,11 @@ from core.engine import Engine
 from core.errors import ModelCallError, StructuredOutputError, TaskTimeout
 from core.events import Executed, Notice, PlanReady
 from core.llm.gateway import CallContext, ModelGateway, warm_up
-from core.llm.structured import ask
 from core.loop.executor import TRUNCATION_MARK
 from core.models import LoopDecision, Phase, Role, TaskOptions, TaskStatus
-from core.outputs import Directive
 from core.prompt import Prompt
 from tests.conftest import Recorder
+from tests.core.llm.directive_call import ask_directive
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply, json_reply
 
@@ -136,15 +135,7 @@ async def test_a_structured_reply_cut_off_is_asked_again_once_with_more_room(
 ) -> None:
     cut = Reply(content='{"stance": "Direct", "good_looks_like": ["corr', finish_reason="length")
     model_env.script.queue("Directive", cut)
-    directive = await ask(
-        ModelGateway(settings),
-        CallContext(None, None),
-        Role.PLANNER,
-        Phase.DIRECTIVE,
-        Prompt("s").add("", "x"),
-        Directive,
-        max_tokens=600,
-    )
+    directive = await ask_directive(ModelGateway(settings), max_tokens=600)
     assert directive.stance.startswith("Direct")
     assert [r["max_tokens"] for r in model_env.requests] == [600, 1200]
 
@@ -154,15 +145,7 @@ async def test_a_cut_off_reply_without_room_to_grow_is_invalid(settings: Setting
     model_env.script.queue("Directive", cut, cut)
     budget = TaskBudget(token_budget=1000, max_cost_usd=5.0, timeout_seconds=60)
     with pytest.raises(StructuredOutputError, match="cut off at the output limit"):
-        await ask(
-            ModelGateway(settings),
-            CallContext(None, budget),
-            Role.PLANNER,
-            Phase.DIRECTIVE,
-            Prompt("s").add("", "x"),
-            Directive,
-            max_tokens=600,
-        )
+        await ask_directive(ModelGateway(settings), budget, max_tokens=600)
     assert len(model_env.requests) == 2  # the first reply and the one repair; no widening without budget
     assert model_env.requests[1]["max_tokens"] <= 600
 
@@ -204,7 +187,7 @@ async def test_a_server_without_usage_is_charged_from_a_local_count(
     result = await engine.run(task.id)
     assert result.status is TaskStatus.DONE
     rows = await engine.store.usage.for_task(task.id)
-    assert rows and all(r["prompt_tokens"] > 0 for r in rows)
+    assert rows and all(r.prompt_tokens > 0 for r in rows)
     assert sum(1 for n in recorder.of(Notice) if "reports no token usage" in n.text) == 1
 
 
@@ -219,7 +202,7 @@ async def test_a_token_budget_is_never_overspent(engine: Engine, model_env: Fake
     budget = 6000
     task = await engine.submit("write at length", options=TaskOptions(token_budget=budget, max_iterations=5))
     result = await engine.run(task.id)
-    spent = sum(r["prompt_tokens"] + r["completion_tokens"] for r in await engine.store.usage.for_task(task.id))
+    spent = sum(r.tokens for r in await engine.store.usage.for_task(task.id))
     assert result.status is TaskStatus.ABORTED  # by the budget, or with its output cut off at the cap
     assert 0 < spent <= budget
 

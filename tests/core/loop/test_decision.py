@@ -50,46 +50,26 @@ def test_first_iteration_below_threshold_continues() -> None:
     assert "0.50" in step.reason and "0.80" in step.reason
 
 
+# Each breaker at its edge: just under it the loop continues; at it (equality means used up) and over it, it stops.
 @pytest.mark.parametrize(
-    ("tokens_used", "expected"),
+    ("breaker", "used", "expected"),
     [
-        (199_999, LoopDecision.CONTINUE),
-        (200_000, LoopDecision.ABORT_BUDGET),  # equality means the budget is used up
-        (250_000, LoopDecision.ABORT_BUDGET),
+        ("tokens_used", 199_999, LoopDecision.CONTINUE),
+        ("tokens_used", 200_000, LoopDecision.ABORT_BUDGET),
+        ("tokens_used", 250_000, LoopDecision.ABORT_BUDGET),
+        ("cost_used", 1.99, LoopDecision.CONTINUE),
+        ("cost_used", 2.0, LoopDecision.ABORT_BUDGET),
+        ("cost_used", 3.5, LoopDecision.ABORT_BUDGET),
+        ("elapsed_seconds", 299.9, LoopDecision.CONTINUE),
+        ("elapsed_seconds", 300.0, LoopDecision.ABORT_TIMEOUT),
+        ("elapsed_seconds", 1_000.0, LoopDecision.ABORT_TIMEOUT),
     ],
 )
-def test_token_budget_edge(tokens_used: int, expected: LoopDecision) -> None:
-    step = run(tokens_used=tokens_used)
+def test_token_cost_and_time_budget_edges(breaker: str, used: float, expected: LoopDecision) -> None:
+    step = run(**{breaker: used})
     assert step.decision is expected
-    if expected is LoopDecision.ABORT_BUDGET:
-        assert "token" in step.reason
-
-
-@pytest.mark.parametrize(
-    ("cost_used", "expected"),
-    [
-        (1.99, LoopDecision.CONTINUE),
-        (2.0, LoopDecision.ABORT_BUDGET),
-        (3.5, LoopDecision.ABORT_BUDGET),
-    ],
-)
-def test_cost_budget_edge(cost_used: float, expected: LoopDecision) -> None:
-    step = run(cost_used=cost_used)
-    assert step.decision is expected
-    if expected is LoopDecision.ABORT_BUDGET:
-        assert "cost" in step.reason
-
-
-@pytest.mark.parametrize(
-    ("elapsed", "expected"),
-    [
-        (299.9, LoopDecision.CONTINUE),
-        (300.0, LoopDecision.ABORT_TIMEOUT),
-        (1_000.0, LoopDecision.ABORT_TIMEOUT),
-    ],
-)
-def test_timeout_edge(elapsed: float, expected: LoopDecision) -> None:
-    assert run(elapsed_seconds=elapsed).decision is expected
+    if expected is LoopDecision.ABORT_BUDGET:  # the reason names the budget that ran out
+        assert {"tokens_used": "token", "cost_used": "cost"}[breaker] in step.reason
 
 
 # Dyadic values (exact in binary floating point) so "equal to the threshold" really is equal.

@@ -3,7 +3,6 @@ budgets, learnings and persistence."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from core.config import Pricing
@@ -98,8 +97,8 @@ async def test_incremental_evaluation_rescored_only_affected_dimension(
     # quality and completeness carried forward: 0.4*0.9 + 0.35*0.9 + 0.25*0.8
     assert result.score == round(0.40 * 0.9 + 0.35 * 0.9 + 0.25 * 0.8, 4)
     cycles = await engine.store.cycles.for_task(task.id)
-    assert [c["incremental"] for c in cycles] == [0, 1]
-    assert json.loads(cycles[1]["dimension_scores_json"]) == {"relevance": 0.9, "quality": 0.9, "completeness": 0.8}
+    assert [c.incremental for c in cycles] == [False, True]
+    assert cycles[1].dimension_scores == {"relevance": 0.9, "quality": 0.9, "completeness": 0.8}
 
 
 async def test_identical_output_skips_evaluation(
@@ -115,7 +114,7 @@ async def test_identical_output_skips_evaluation(
     assert recorder.of(Evaluated)[1].skipped
     assert result.decision is LoopDecision.ACCEPT_BEST  # no improvement: diminishing returns
     cycles = await engine.store.cycles.for_task(task.id)
-    assert cycles[1]["skipped"] == 1 and cycles[1]["score"] == 0.6
+    assert cycles[1].skipped and cycles[1].score == 0.6
 
 
 async def test_best_cycle_output_is_returned(engine: Engine, model_env: FakeModelServer) -> None:
@@ -169,7 +168,7 @@ async def test_unparseable_evaluation_never_gets_a_made_up_score(engine: Engine,
     assert result.status is TaskStatus.ESCALATED
     assert result.score is None
     cycles = await engine.store.cycles.for_task(task.id)
-    assert cycles[0]["score"] is None and cycles[0]["decision"] == "escalate"
+    assert cycles[0].score is None and cycles[0].decision is LoopDecision.ESCALATE
     assert result.output == "The answer."  # the work is not lost
 
 
@@ -204,11 +203,11 @@ async def test_cost_budget_aborts_before_overspending(engine: Engine, model_env:
     assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     assert result.error is not None and "cost budget exceeded" in result.error
     totals = await engine.store.usage.totals()
-    assert 0 < totals["cost_usd"] <= budget, totals
+    assert 0 < totals.cost_usd <= budget, totals
     assert model_env.kinds().count("Revision") >= 1, "some refinement happened before the budget ran out"
     cycles = await engine.store.cycles.for_task(task.id)
-    best = max(cycles, key=lambda c: c["score"])
-    assert result.output == best["output"] and result.score == best["score"]  # the best output so far is kept
+    best = max(cycles, key=lambda c: c.score or 0.0)
+    assert result.output == best.output and result.score == best.score  # the best output so far is kept
 
 
 async def test_token_budget_aborts_before_the_call(engine: Engine, model_env: FakeModelServer) -> None:
@@ -217,19 +216,19 @@ async def test_token_budget_aborts_before_the_call(engine: Engine, model_env: Fa
     result = await engine.run(task.id)
     assert result.status is TaskStatus.ABORTED and result.decision is LoopDecision.ABORT_BUDGET
     totals = await engine.store.usage.totals()
-    assert totals["tokens"] <= 3000
+    assert totals.tokens <= 3000
 
 
 async def test_cost_recorded_for_every_phase(engine: Engine, model_env: FakeModelServer) -> None:
     model_env.script.queue("Learnings", scripts.learnings("Prefer WAL mode for concurrent readers"))
     task = await engine.submit("document sqlite")
     await engine.run(task.id)
-    phases = {row["phase"] for row in await engine.store.usage.for_task(task.id)}
+    phases = {row.phase for row in await engine.store.usage.for_task(task.id)}
     assert phases == {"directive", "parliament", "plan", "execute", "evaluate", "learn"}
     sim = await engine.submit("send the email", options=TaskOptions(simulate=True))
     await engine.run(sim.id)
-    assert "simulate" in {row["phase"] for row in await engine.store.usage.for_task(sim.id)}
-    assert len(model_env.requests) == sum(r["calls"] for r in await engine.store.usage.breakdown("phase"))
+    assert "simulate" in {row.phase for row in await engine.store.usage.for_task(sim.id)}
+    assert len(model_env.requests) == sum(r.calls for r in await engine.store.usage.breakdown("phase"))
 
 
 async def test_learnings_are_stored_deduplicated_and_recalled(

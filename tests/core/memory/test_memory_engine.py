@@ -53,20 +53,21 @@ async def test_recall_stays_within_its_token_share_feeds_plan_and_execution_and_
     await engine.run(task.id)
 
     share = 2000  # 2 % of 100,000 tokens
-    row = await engine.store.tasks.row(task.id)
-    assert 0 < row["recall_memories"] < len(NOTES), "the share cut the recall short"
-    assert 0 < row["recall_tokens"] <= share and row["recall_ms"] > 0
+    trace = await engine.store.tasks.trace(task.id)
+    assert trace.recall_memories is not None and trace.recall_tokens is not None and trace.recall_ms is not None
+    assert 0 < trace.recall_memories < len(NOTES), "the share cut the recall short"
+    assert 0 < trace.recall_tokens <= share and trace.recall_ms > 0
     [event] = recorder.of(Recalled)
-    assert (event.learnings, event.tokens) == (row["recall_memories"], row["recall_tokens"])
+    assert (event.learnings, event.tokens) == (trace.recall_memories, trace.recall_tokens)
     recalled_lines = [
         line for line in prompt_text(model_env.requests_of("execute")[0]).splitlines() if "SQLite note" in line
     ]
-    assert len(recalled_lines) == row["recall_memories"]
-    assert sum(estimated_tokens(line) for line in recalled_lines) == row["recall_tokens"]
+    assert len(recalled_lines) == trace.recall_memories
+    assert sum(estimated_tokens(line) for line in recalled_lines) == trace.recall_tokens
     assert "SQLite note" in prompt_text(model_env.requests_of("Plan")[0])
     assert await engine.store.memories.count_unembedded() == 0
     uses = await engine.store.db.fetchone("SELECT COUNT(*) FROM memory_uses WHERE task_id = ?", (task.id,))
-    assert uses is not None and uses[0] == row["recall_memories"]
+    assert uses is not None and uses[0] == trace.recall_memories
 
 
 async def test_a_chat_task_learns_in_its_channel_and_other_scopes_do_not_recall_it(
@@ -124,7 +125,7 @@ async def test_old_transcripts_are_compacted_into_a_recallable_summary(
     await engine.run(recent.id)
     cycles_before = await engine.store.cycles.for_task(old.id)
     output_before = (await engine.store.tasks.get(old.id)).output
-    assert len(cycles_before) == 2 and all(c["output"] for c in cycles_before)
+    assert len(cycles_before) == 2 and all(c.output for c in cycles_before)
     aged = (utcnow() - timedelta(days=45)).isoformat()
     await engine.store.db.execute("UPDATE tasks SET updated_at = ? WHERE id = ?", (aged, old.id))
 
@@ -136,11 +137,11 @@ async def test_old_transcripts_are_compacted_into_a_recallable_summary(
     assert (
         "write a runbook for rotating auth tokens" in summary.text and "score 0.90 after 2 iterations" in summary.text
     )
-    assert all(c["output"] == "" and c["evaluation_json"] is None for c in await engine.store.cycles.for_task(old.id))
+    assert all(c.output == "" and c.evaluation_json is None for c in await engine.store.cycles.for_task(old.id))
     kept = await engine.store.tasks.get(old.id)
     assert kept.output is not None and kept.output == output_before  # the result itself stays
-    assert [c["score"] for c in await engine.store.cycles.for_task(old.id)] == [c["score"] for c in cycles_before]
-    assert all(c["output"] for c in await engine.store.cycles.for_task(recent.id))  # too young
+    assert [c.score for c in await engine.store.cycles.for_task(old.id)] == [c.score for c in cycles_before]
+    assert all(c.output for c in await engine.store.cycles.for_task(recent.id))  # too young
 
     again = await compact_transcripts(memory)
     assert again.tasks == 0 and len(await engine.store.memories.for_task(old.id)) == 1

@@ -12,37 +12,13 @@ from core.reflection.proposals import decide_proposal, installation, renamed_ski
 from core.skills.catalog import load_catalog
 from core.skills.document import Source
 from core.store import Store
-from core.store.proposals import Proposal
-
-SKILL = """---
-name: rotate-staging-certs
-description: Rotate the staging TLS certificates the way this team does it.
-metadata:
-  categories: [ops]
----
-1. List the certificates that expire within 30 days.
-2. Renew them and reload the ingress.
-"""
-
-
-async def _propose(store: Store, skill_md: str = SKILL, name: str = "rotate-staging-certs") -> Proposal:
-    return await store.proposals.add(
-        pattern_key="recurring:rotate-staging-certs",
-        kind="recurring",
-        name=name,
-        description="Rotate the staging certs",
-        skill_md=skill_md,
-        drafted_by="template",
-        support=4,
-        confidence=0.8,
-        evidence=("t1", "t2", "t3", "t4"),
-    )
+from tests.proposals import SKILL, propose
 
 
 async def test_an_approved_proposal_becomes_a_proposed_task_skill(tmp_path: Path) -> None:
     home = tmp_path / "home"
     async with Store(tmp_path / "t.db") as store:
-        proposal = await _propose(store)
+        proposal = await propose(store)
         assert [p.id for p in await store.proposals.pending()] == [proposal.id]
         decision = await decide_proposal(store.db, home, proposal.id, "approved", "slack:U1")
         assert decision.won and decision.path is not None
@@ -55,7 +31,7 @@ async def test_an_approved_proposal_becomes_a_proposed_task_skill(tmp_path: Path
 
 async def test_a_proposal_is_decided_once_even_by_concurrent_presses(tmp_path: Path) -> None:
     async with Store(tmp_path / "t.db") as store:
-        proposal = await _propose(store)
+        proposal = await propose(store)
         first, second = await asyncio.gather(
             decide_proposal(store.db, tmp_path, proposal.id, "dismissed", "slack:U1"),
             decide_proposal(store.db, tmp_path, proposal.id, "approved", "slack:U2"),
@@ -68,7 +44,7 @@ async def test_a_proposal_is_decided_once_even_by_concurrent_presses(tmp_path: P
 
 async def test_a_proposal_whose_skill_does_not_parse_is_not_approved(tmp_path: Path) -> None:
     async with Store(tmp_path / "t.db") as store:
-        proposal = await _propose(store, skill_md="no front matter at all", name="broken")
+        proposal = await propose(store, "broken", "no front matter at all")
         with pytest.raises(ConfigError):
             await decide_proposal(store.db, tmp_path, proposal.id, "approved", "slack:U1")
         found = await store.proposals.get(proposal.id)
@@ -82,7 +58,7 @@ async def test_an_approval_whose_file_cannot_be_written_stays_pending(tmp_path: 
     blocked.mkdir()
     (blocked / "skills").write_text("a file where the skills directory should be")
     async with Store(tmp_path / "t.db") as store:
-        proposal = await _propose(store)
+        proposal = await propose(store)
         with pytest.raises(OSError):
             await decide_proposal(store.db, blocked, proposal.id, "approved", "slack:U1")
         found = await store.proposals.get(proposal.id)
@@ -97,7 +73,7 @@ async def test_a_proposal_named_like_an_existing_skill_is_installed_under_a_free
     team.parent.mkdir(parents=True)
     team.write_text(SKILL.replace("the way this team does it", "(the team's own)"), "utf-8")
     async with Store(tmp_path / "t.db") as store:
-        guarded = await _propose(store, SKILL.replace("rotate-staging-certs", "self-iterate"), "self-iterate")
+        guarded = await propose(store, "self-iterate", SKILL.replace("rotate-staging-certs", "self-iterate"))
         decision = await decide_proposal(store.db, home, guarded.id, "approved", "slack:U1", workspace=workspace)
         placed = decision.installation
         assert decision.won and placed is not None and placed.renamed
@@ -108,7 +84,7 @@ async def test_a_proposal_named_like_an_existing_skill_is_installed_under_a_free
         assert "name: self-iterate-2\n" in decision.proposal.skill_md
         assert decision.path.read_text("utf-8") == decision.proposal.skill_md
 
-        clash = await _propose(store)
+        clash = await propose(store)
         decision = await decide_proposal(store.db, home, clash.id, "approved", "slack:U1", workspace=workspace)
         assert decision.installation is not None and decision.installation.name == "rotate-staging-certs-2"
         assert decision.installation.describe() == (
@@ -116,7 +92,7 @@ async def test_a_proposal_named_like_an_existing_skill_is_installed_under_a_free
             f" already comes from workspace ({team}); a proposal never replaces a skill)"
         )
         # A second proposal of the same name never overwrites the first one's file either.
-        again = await _propose(store)
+        again = await propose(store)
         decision = await decide_proposal(store.db, home, again.id, "approved", "slack:U1", workspace=workspace)
         assert decision.installation is not None and decision.installation.name == "rotate-staging-certs-3"
 
@@ -134,13 +110,13 @@ async def test_a_free_name_is_kept_and_a_renamed_approval_that_fails_to_write_re
     tmp_path: Path,
 ) -> None:
     async with Store(tmp_path / "t.db") as store:
-        proposal = await _propose(store)
+        proposal = await propose(store)
         placed = installation(proposal.name, {}, tmp_path)
         assert not placed.renamed and placed.describe() == "rotate-staging-certs"
         blocked = tmp_path / "blocked"
         blocked.mkdir()
         (blocked / "skills").write_text("a file where the skills directory should be")
-        guarded = await _propose(store, SKILL.replace("rotate-staging-certs", "self-iterate"), "self-iterate")
+        guarded = await propose(store, "self-iterate", SKILL.replace("rotate-staging-certs", "self-iterate"))
         with pytest.raises(OSError):
             await decide_proposal(store.db, blocked, guarded.id, "approved", "slack:U1")
         found = await store.proposals.get(guarded.id)

@@ -12,7 +12,8 @@ from core.engine import Engine
 from core.errors import ConfigError
 from core.events import Notice
 from core.models import TaskStatus
-from core.skills import Source, load_catalog, load_rubrics, parse_skill
+from core.skills import Source, load_catalog
+from core.skills.document import parse_document
 from core.skills.guarded import guard_reason, guarded_skills
 from tests.conftest import Recorder
 from tests.fakes.model_server import FakeModelServer
@@ -31,7 +32,7 @@ Be brief.
 
 
 def test_bundled_rubrics_have_the_reference_weights(tmp_path: Path) -> None:
-    rubrics = load_rubrics(tmp_path, None).rubrics
+    rubrics = load_catalog(tmp_path, tmp_path, None).rubrics.rubrics
     assert set(rubrics) == {"general", "code-review", "prose-quality", "sql-safety", "api-design", "test-quality"}
     weights = {name: {d.name: d.weight for d in r.dimensions} for name, r in rubrics.items()}
     assert weights["general"] == {"relevance": 0.40, "quality": 0.35, "completeness": 0.25}
@@ -49,17 +50,17 @@ def test_user_rubric_overrides_workspace_and_bundled(tmp_path: Path) -> None:
     project = workspace / ".agents" / "evaluators" / "general"
     project.mkdir(parents=True)
     (project / "SKILL.md").write_text(CUSTOM, encoding="utf-8")
-    general = load_rubrics(config_dir, workspace).get("general")
+    general = load_catalog(config_dir, config_dir, workspace).rubrics.get("general")
     assert general.description == "Our house rubric." and general.dimension_names == ["usefulness", "brevity"]
     assert general.score({"usefulness": 1.0, "brevity": 0.5}) == 0.8
     user = config_dir / "evaluators" / "general"
     user.mkdir(parents=True)
     (user / "SKILL.md").write_text(CUSTOM.replace("Our house rubric.", "user level"), encoding="utf-8")
-    assert load_rubrics(config_dir, workspace).get("general").description == "user level"
+    assert load_catalog(config_dir, config_dir, workspace).rubrics.get("general").description == "user level"
 
 
 def test_unknown_category_falls_back_to_general(tmp_path: Path) -> None:
-    assert load_rubrics(tmp_path, None).get("no-such-rubric").name == "general"
+    assert load_catalog(tmp_path, tmp_path, None).rubrics.get("no-such-rubric").name == "general"
 
 
 @pytest.mark.parametrize(
@@ -73,7 +74,7 @@ def test_unknown_category_falls_back_to_general(tmp_path: Path) -> None:
 )
 def test_bad_skill_files_are_rejected_with_the_source(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
-        parse_skill(text, "/x/SKILL.md")
+        parse_document(text, "/x/SKILL.md", Source.USER, "evaluator")
     assert "/x/SKILL.md" in str(caught.value)
 
 
@@ -93,7 +94,7 @@ def test_a_broken_skill_file_is_skipped_and_named_not_fatal(tmp_path: Path) -> N
     good = workspace / ".agents" / "evaluators" / "general" / "SKILL.md"
     good.parent.mkdir(parents=True)
     good.write_text(CUSTOM, encoding="utf-8")
-    loaded = load_rubrics(config_dir, workspace)
+    loaded = load_catalog(config_dir, config_dir, workspace).rubrics
     assert "broken" not in loaded.rubrics
     assert loaded.get("general").description == "Our house rubric.", "the good files still load"
     assert len(loaded.problems) == 2
@@ -279,10 +280,12 @@ def test_the_seed_evaluator_format_loads(tmp_path: Path) -> None:
     evaluator = catalog.named("my-evaluator")[0]
     assert evaluator.categories == ("database", "migration") and evaluator.source is Source.WORKSPACE
     # Without `kind`, metadata.dimensions alone make it an evaluator, even in a task-skill directory.
-    parse = parse_skill(SEED_EVALUATOR.replace("kind: evaluator\n", ""), "/x/SKILL.md")
-    assert parse.dimension_names == ["reversibility", "data_safety", "performance"]
+    parsed = parse_document(SEED_EVALUATOR.replace("kind: evaluator\n", ""), "/x/SKILL.md", Source.USER, "task")
+    assert parsed.kind == "evaluator" and parsed.rubric is not None
+    assert parsed.rubric.dimension_names == ["reversibility", "data_safety", "performance"]
+    twice = SEED_EVALUATOR.replace("kind: evaluator\n", "dimensions: [{name: a, weight: 1}]\n")
     with pytest.raises(ConfigError, match="dimensions are given twice"):
-        parse_skill(SEED_EVALUATOR.replace("kind: evaluator\n", "dimensions: [{name: a, weight: 1}]\n"), "/x/SKILL.md")
+        parse_document(twice, "/x/SKILL.md", Source.USER, "evaluator")
 
 
 OPENCLAW_SKILL = """---

@@ -78,10 +78,10 @@ async def test_a_confirmation_is_decided_once_even_under_concurrency(tmp_path: P
         results = await asyncio.gather(*(store.confirmations.decide(cid, "approved", f"user{n}") for n in range(10)))
         assert results.count(True) == 1
         decided = await store.confirmations.get(cid)
-        assert decided is not None and decided["status"] == "approved"
+        assert decided is not None and decided.status == "approved"
         assert await store.confirmations.expired() == []
         expiring = await store.confirmations.create(task.id, "guardian_block", "risky", "alice", timedelta(seconds=-1))
-        assert [c["id"] for c in await store.confirmations.expired()] == [expiring]
+        assert [c.id for c in await store.confirmations.expired()] == [expiring]
 
 
 async def test_deleting_a_session_deletes_its_tasks(tmp_path: Path) -> None:

@@ -238,7 +238,7 @@ async def test_guardian_block_is_decided_by_an_approver_only(
         assert "it drops the production table" in (confirmation.text or "")
         assert action_ids(confirmation) == [blocks.APPROVE_ACTION, blocks.DENY_ACTION]
         buttons = [e for b in confirmation.blocks or [] if b["type"] == "actions" for e in b["elements"]]
-        assert [b["value"] for b in buttons] == [pending["id"], pending["id"]]
+        assert [b["value"] for b in buttons] == [pending.id, pending.id]
         assert buttons[0]["style"] == "danger" and "style" not in buttons[1]
 
         # The requester may not override her own task (four eyes): refused, privately, in the thread.
@@ -363,7 +363,7 @@ async def test_unanswered_confirmation_expires(
         await wait_until(lambda: "*Expired*" in (confirmation.text or ""), within=5)
         assert action_ids(confirmation) == []
         confirmation_row = await svc.store.confirmations.latest_for_task(task_id)
-        assert confirmation_row is not None and confirmation_row["status"] == "expired"
+        assert confirmation_row is not None and confirmation_row.status == "expired"
 
 
 async def test_pending_confirmation_survives_a_restart(

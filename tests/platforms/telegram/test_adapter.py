@@ -156,7 +156,7 @@ async def blocked_task(svc: Service, fake: FakeTelegram, fake_model: FakeModelSe
 
     async def confirmation_posted() -> bool:
         row = await svc.store.confirmations.latest_for_task(task_id)
-        slot = await svc.store.conversations.posted(task_id, f"confirmation:{row['id']}") if row else None
+        slot = await svc.store.conversations.posted(task_id, f"confirmation:{row.id}") if row else None
         if slot is not None:
             posted.append(int(slot.message_id))
         return slot is not None
