@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.gate.settings import GateSettings
 from core.secrets import SECRET_VARIABLE
 
 
@@ -214,6 +215,7 @@ class Settings(BaseSettings):
     skills: SkillSettings = Field(default_factory=SkillSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     patterns: PatternSettings = Field(default_factory=PatternSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)
 
