@@ -129,7 +129,7 @@ class TrustLedger:
         if grant.reason:
             note.append(f"reason: {grant.reason}")
         if grant.expires_at is not None:
-            note.append(f"until {grant.expires_at.isoformat(timespec='minutes')}")
+            note.append(f"until {grant.expires_at.strftime('%Y-%m-%d %H:%M UTC')}")
         if grant.approved_by:
             note.append(f"confirmed by {grant.approved_by}")
         note.append(f"via {grant.source}")
