@@ -145,6 +145,17 @@ class TrustLedger:
             )
         )
 
+    async def audit_request(
+        self, domain: str, level: TrustLevel, outcome: str, by: str | None, note: str | None = None
+    ) -> None:
+        """Audit a grant that waits for a second approver (four eyes): ``requested``, ``refused`` or
+        ``expired`` (its confirmation is the grant's own row, ``granted``)."""
+        if self.settings.audit:
+            entry = AuditEntry(
+                kind="grant", outcome=outcome, domains=(domain,), level=level.value, decided_by=by, note=_clean(note)
+            )
+            await self.store.gate_audit.record(entry)
+
     # The audit ---------------------------------------------------------------------------------------
 
     async def record_decision(self, task_id: str, decision: GateDecision, verdict: Verdict | None) -> None:

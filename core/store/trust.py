@@ -181,6 +181,10 @@ class TrustRepository:
         )
         return changed == 1
 
+    async def set_grant(self, request_id: str, grant_id: str) -> None:
+        """Link a confirmed request to the grant it made."""
+        await self.db.execute("UPDATE trust_requests SET grant_id = ? WHERE id = ?", (grant_id, request_id))
+
     async def expired_requests(self, now: datetime | None = None) -> list[TrustRequest]:
         rows = await self.db.fetchall(
             "SELECT * FROM trust_requests WHERE status = 'pending' AND expires_at <= ?",
