@@ -144,3 +144,17 @@ async def test_audit_rows_older_than_the_retention_are_pruned(settings: Settings
     assert [e.domains for e in await ledger.entries()] == [("deploy",)]
     # The grants themselves stay: they decide the level in force, whatever the audit keeps.
     assert len(await store.trust.history()) == 2
+
+
+async def test_the_scheduled_job_prunes_to_the_configured_retention(settings: Settings, store: Store) -> None:
+    from scheduler.jobs import standard_jobs
+    from scheduler.runs import JobRun
+
+    short = settings.model_copy(update={"gate": GateSettings(audit_retention_days=10)})
+    ledger = Gatekeeper(short.gate, store).ledger
+    fire = datetime.now(UTC)
+    await ledger.grant("code", TrustLevel.ACT, by="alice", source="terminal", now=fire - timedelta(days=11))
+    await ledger.grant("code", TrustLevel.ASK, by="alice", source="terminal", now=fire - timedelta(days=9))
+    job = standard_jobs(short, store)["audit_pruning"]
+    assert await job(JobRun("audit_pruning", fire, "schedule")) == "pruned 1 audit row older than 10 days"
+    assert [e.level for e in await ledger.entries()] == ["ask"]
