@@ -1,9 +1,9 @@
 """The engine: a task's life from submission to result.
 
 the rule floor (no model) → recall → Sovereign directive → Parliament → the gate (a block waits for a
-person's decision) → [simulate] → skills → plan → PEER loop → learn. Every step is persisted before it is announced; a
-task that stops early (budget, timeout, tool loop, failure) says why and keeps its best output, and
-every task that ends leaves one usage event.
+person's decision) → [simulate] → skills → plan → PEER loop → learn. Every step is persisted before it
+is announced; a task that stops early (budget, timeout, tool loop, failure) says why and keeps its best
+output, and every task that ends leaves one usage event.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from core.store.trust import RequestStatus, TrustRequest
 log = logging.getLogger(__name__)
 
 AUDIT_ROWS = 20  # a chat reply shows the latest rows; the terminal's `openkoi trust audit -n` shows more
+AUDIT_CHARS = 2500  # and stays well within every platform's message limit
 
 
 @dataclass
@@ -73,8 +74,7 @@ class TrustDesk:
                 entries = await self.ledger.entries(domain, start, AUDIT_ROWS)
                 if not entries:
                     return Reply("Nothing in the audit" + (f" about {domain}." if domain else "."), private=True)
-                lines = [line for entry in entries for line in describe_entry(entry)]
-                return Reply("\n".join(lines), private=True)
+                return Reply(_latest_within([describe_entry(entry) for entry in entries]), private=True)
             case commands.TrustRevoke(domain=domain, reason=reason):
                 grant = await self.ledger.revoke(domain, by=actor.label, source=source, reason=reason)
                 return Reply(f"🔒 Trust for {grant.domain} is back to ask (revoked by {actor.name}).")
@@ -206,6 +206,21 @@ class TrustDesk:
             await platform.edit_in_channel(request.channel_id, request.message_id, Outgoing(text))
         except Exception:  # the decision stands; only its display failed
             log.exception("editing the trust grant message %s failed", request.message_id)
+
+
+def _latest_within(entries: list[list[str]], limit: int = AUDIT_CHARS) -> str:
+    """The latest audit entries (oldest first) whose lines fit in ``limit`` characters, saying when some were
+    left out."""
+    kept: list[str] = []
+    size = 0
+    for lines in reversed(entries):
+        text = "\n".join(lines)
+        if kept and size + len(text) + 1 > limit:
+            kept.insert(0, "… earlier rows left out: openkoi trust audit shows them all")
+            break
+        kept.insert(0, text)
+        size += len(text) + 1
+    return "\n".join(kept)
 
 
 def granted_text(grant: Grant, asked_by: str, confirmed_by: str | None) -> str:

@@ -178,3 +178,14 @@ async def test_the_service_prunes_the_audit_when_it_starts(settings: Settings) -
         await store.gate_audit.record(AuditEntry(kind="task", outcome="proceeded", task_id="1" * 16))
     async with running_service(settings, service_settings()) as svc:
         assert [e.task_id for e in await svc.store.gate_audit.entries()] == ["1" * 16]
+
+
+async def test_a_long_audit_reply_keeps_the_latest_rows_within_the_limit(svc: Service) -> None:
+    await attach(svc, APPROVERS)
+    ledger = svc.engine.gatekeeper.ledger
+    for n in range(20):
+        await ledger.grant("code", TrustLevel.ASK, by="alice", source="terminal", reason=f"row {n:02d} " + "x" * 150)
+    reply = await answer(svc, trust("audit"))
+    assert reply.text.startswith("… earlier rows left out: openkoi trust audit shows them all\n")
+    assert len(reply.text) <= 2600 and reply.text.rstrip().endswith("via terminal)") and "row 19" in reply.text
+    assert "row 00" not in reply.text
