@@ -51,7 +51,6 @@ _KEYS = (
     " in config.toml; `openkoi doctor --live` checks it"
 )
 _SOUL = "edit the SOUL.md that `openkoi soul show` names; the Sovereign reads it at every task"
-_TRUST = "a blocked task waits for a person: `openkoi task approve ID` (or `--override`), or Override in chat"
 
 _LISTED: tuple[CommandForm, ...] = (
     # The seeds' commands that do not exist (yet): what to use now.
@@ -80,13 +79,13 @@ _LISTED: tuple[CommandForm, ...] = (
     CommandForm(("world", "domains"), False, "`openkoi memory list` and `openkoi skills list`"),
     CommandForm(("world", "human"), False, "`openkoi memory list --kind preference`"),
     CommandForm(("world", "map"), False, "`openkoi memory list`, `openkoi skills list` and `openkoi reflect growth`"),
-    *_forms("trust", ("show", "grant", "revoke", "audit"), False, _TRUST),
     CommandForm(("soul",), True),
     CommandForm(("soul", "show"), True),
     *(CommandForm(("soul", s), False, _SOUL) for s in ("evolve", "diff", "history")),
     CommandForm(("session", "resume"), False, "a session cannot be resumed; `openkoi session show ID` lists its tasks"),
     # This CLI's own commands (chat answers them by name too: they are never tasks there either).
     *_forms("mind", ("parliament", "agencies", "dissent", "calibrate"), True),
+    *_forms("trust", ("show", "grant", "revoke", "audit"), True),
     *_forms("learn", ("list", "show", "approve", "dismiss", "mine"), True),
     *_forms("reflect", ("today", "week", "honest", "growth"), True),
     *_forms("session", ("list", "show", "delete"), True),

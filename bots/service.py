@@ -41,6 +41,7 @@ from bots.chat.proposal_desk import ProposalDesk
 from bots.chat.publisher import ThreadPublisher
 from bots.chat.queue import TaskQueue, job_name, task_of
 from bots.chat.tasklog import TaskLog
+from bots.chat.trust_desk import TrustDesk
 from bots.chat.views import ViewPoster
 from bots.chat.workers import WorkerPool
 from bots.config import ServiceSettings
@@ -139,6 +140,12 @@ class Service:
         bus = EventBus()
         # Never the process's working directory: for a service that is often / or where its .env lives.
         self.engine = Engine(self.settings, self.store, bus, workspace=self.workspace())
+        # A broken [gate] stops the start here, naming the key, rather than failing every task; and the
+        # gate's audit is pruned to its retention now, as the scheduled audit_pruning job does each day.
+        await asyncio.to_thread(self.engine.gatekeeper.check)
+        pruned = await self.engine.gatekeeper.ledger.prune()
+        if pruned:
+            log.info("gate audit: pruned %d rows older than %d days", pruned, self.settings.gate.audit_retention_days)
         TaskLog(self.store).attach(bus)
         s = self.service
         # A task whose chat stops taking its messages mid-task is cancelled: nobody would see it go on.
@@ -262,6 +269,7 @@ class Service:
         self.desk.proposals = ProposalDesk(
             self.store, home, self.desk.policies, self.adapters, pacer, workspace=self.engine.workspace
         )
+        self.desk.trust = TrustDesk(self.engine, self.desk.policies, self.adapters, pacer)
         build = self.digest_builder or stored_digest_builder(self.store)
         self.digests = DigestPoster(self.store, self.adapters, self.service.digest, build, tz, pacer)
         self.ingress.digests = self.digests.request

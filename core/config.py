@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import ConfigError
+from core.gate.settings import GateSettings
 from core.secrets import SECRET_VARIABLE
 
 
@@ -141,6 +142,8 @@ class ScheduleSettings(_Section):
     weekly_digest: str = "0 9 * * mon"
     pattern_mining: str = "30 3 * * *"
     memory_maintenance: str = "0 4 * * *"
+    # Deletes the gate's audit rows older than [gate] audit_retention_days.
+    audit_pruning: str = "30 4 * * *"
     # A run missed by at most this much (downtime, a busy loop) still runs once when the service is back.
     misfire_grace_seconds: int = Field(6 * 3600, ge=1)
     # Only one process schedules per database: it holds a lease renewed every third of this. A
@@ -158,7 +161,7 @@ class ScheduleSettings(_Section):
             raise ValueError(f"unknown timezone {value!r}; use an IANA name such as 'Europe/Berlin' or 'UTC'") from None
         return value
 
-    @field_validator("daily_digest", "weekly_digest", "pattern_mining", "memory_maintenance")
+    @field_validator("daily_digest", "weekly_digest", "pattern_mining", "memory_maintenance", "audit_pruning")
     @classmethod
     def _crontab(cls, value: str) -> str:
         from core import cron
@@ -235,6 +238,7 @@ class Settings(LayeredSettings):
     skills: SkillSettings = Field(default_factory=SkillSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     patterns: PatternSettings = Field(default_factory=PatternSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)
 

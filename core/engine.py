@@ -1,9 +1,9 @@
 """The engine: a task's life from submission to result.
 
-recall → Sovereign directive → Parliament (a block waits for a person's decision) →
-[simulate] → skills → plan → PEER loop → learn. Every step is persisted before it is announced; a
-task that stops early (budget, timeout, tool loop, failure) says why and keeps its best output, and
-every task that ends leaves one usage event.
+the rule floor (no model) → recall → Sovereign directive → Parliament → the gate (a block waits for a
+person's decision) → [simulate] → skills → plan → PEER loop → learn. Every step is persisted before it
+is announced; a task that stops early (budget, timeout, tool loop, failure) says why and keeps its best
+output, and every task that ends leaves one usage event.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from core.deliberation import simulate as simulation
 from core.errors import (
     BudgetExceeded,
     ConfigError,
+    GateUnavailable,
     ModelCallError,
     ModelNotFoundError,
     NoModelConfigured,
@@ -38,6 +39,7 @@ from core.events import (
     TaskStarted,
 )
 from core.files import write_private
+from core.gate.gatekeeper import Gatekeeper
 from core.llm.gateway import ModelGateway
 from core.loop.executor import Escalation
 from core.loop.peer import LoopOutcome
@@ -81,6 +83,7 @@ ENDINGS: tuple[Ending, ...] = (
     Ending(TaskTimeout, TaskStatus.ABORTED, LoopDecision.ABORT_TIMEOUT),
     Ending(ToolLoopAbort, TaskStatus.ABORTED, LoopDecision.ESCALATE),
     Ending((ModelCallError, StructuredOutputError, NotFound, SkillNotAvailable), TaskStatus.FAILED),
+    Ending(GateUnavailable, TaskStatus.FAILED, prefix="the gate cannot screen this task: "),
     Ending((ConfigError, ModelNotFoundError, NoModelConfigured), TaskStatus.FAILED, prefix="model unavailable: "),
     Ending(Exception, TaskStatus.FAILED, prefix="internal error: ", bug=True),
 )
@@ -111,6 +114,14 @@ class Engine:
     # the end before ``cancel`` does: both then say who cancelled it.
     _cancel_reasons: dict[str, str] = field(default_factory=dict)
     _memory: Memory | None = field(default=None, repr=False)
+    _gatekeeper: Gatekeeper | None = field(default=None, repr=False)
+
+    @property
+    def gatekeeper(self) -> Gatekeeper:
+        """The rule floor, the trust levels and the audit; the floor loads on the first screen."""
+        if self._gatekeeper is None:
+            self._gatekeeper = Gatekeeper(self.settings.gate, self.store)
+        return self._gatekeeper
 
     @property
     def memory(self) -> Memory:
@@ -206,6 +217,7 @@ class Engine:
         status = "approved" if approved else "denied"
         if not await self.store.confirmations.decide(confirmation_id, status, decided_by):
             return False
+        await self._audit_follow_up(task_id, status, decided_by)
         await self.bus.publish(ConfirmationResolved(task_id, confirmation_id, approved, decided_by))
         if not approved:
             await self._end(task_id, TaskStatus.CANCELLED, None, None, f"override denied by {decided_by}")
@@ -215,9 +227,17 @@ class Engine:
         """Expire a pending confirmation and cancel its task. False if someone decided it first."""
         if not await self.store.confirmations.decide(confirmation_id, "expired", None):
             return False
+        await self._audit_follow_up(task_id, "expired", None)
         await self.bus.publish(ConfirmationResolved(task_id, confirmation_id, False, None, expired=True))
         await self._end(task_id, TaskStatus.CANCELLED, None, None, "the override request expired")
         return True
+
+    async def _audit_follow_up(self, task_id: str, status: str, decided_by: str | None) -> None:
+        """Record a decision on a block in the gate's audit. The decision itself stands whatever happens here."""
+        try:
+            await self.gatekeeper.ledger.follow_up(task_id, status, decided_by)
+        except ConfigError as exc:
+            log.warning("task %s: the gate's audit could not record the %s decision: %s", task_id, status, exc)
 
     async def continue_approved(self, task_id: str) -> Task:
         """Run a task whose block a person overrode (its confirmation is already decided).
@@ -244,8 +264,8 @@ class Engine:
         if task.status.finished:
             return False
         pending = await self.store.confirmations.pending_for_task(task_id)
-        if pending is not None:
-            await self.store.confirmations.decide(pending.id, "cancelled", by)
+        if pending is not None and await self.store.confirmations.decide(pending.id, "cancelled", by):
+            await self._audit_follow_up(task_id, "cancelled", by)
         reason = f"cancelled by {by or 'a person'}"
         running = self._running.get(task_id)
         if running is not None and running is not asyncio.current_task():
@@ -277,9 +297,11 @@ class Engine:
             self._cancel_reasons.pop(task_id, None)
 
     async def _stages(self, run: TaskRun, approved: bool) -> Task:
-        """recall → directive → Parliament (a block waits for a person) → [simulate] → skills → plan →
-        PEER loop → learn. ``approved``: a person overrode the block, so the stored verdict stands."""
+        """the rule floor → recall → directive → Parliament → the gate (a block waits for a person) →
+        [simulate] → skills → plan → PEER loop → learn. ``approved``: a person overrode the block, so the
+        stored verdict stands."""
         task, opts = run.task, run.task.options
+        floor = await run.screen()  # the rule floor, before any model is asked
         if opts.max_cost_usd is not None:
             await run.warn_if_unpriced()
         recalled = await run.recall()
@@ -288,9 +310,10 @@ class Engine:
             caveats = await run.stored_caveats()
         else:
             verdict = await run.deliberate(directive, recalled.text)
-            if verdict.blocked and not opts.simulate:
-                return await run.await_confirmation(verdict)
-            caveats = loop_caveats(verdict)
+            gate = await run.gate(floor, verdict)  # a model may add caution, never remove it
+            if gate.stops:
+                return await run.await_confirmation(verdict, gate)
+            caveats = loop_caveats(verdict, gate)
         if opts.simulate:
             sim = await run.simulate(directive, caveats)
             return await self._end(
@@ -303,9 +326,8 @@ class Engine:
         outcome = await run.iterate(context, rubrics.get(plan.category), read_only)
         learned = await run.learn(outcome) if not read_only and outcome.cycles else 0
         status = STATUS_FOR[outcome.decision]
-        return await self._end(
-            task.id, status, outcome, outcome.output, outcome.reason, budget=run.budget, learned=learned
-        )
+        output = run.presented(outcome.output)  # in suggest mode, a proposal
+        return await self._end(task.id, status, outcome, output, outcome.reason, budget=run.budget, learned=learned)
 
     async def _start(self, task: Task) -> TaskRun:
         await self.store.tasks.set_status(task.id, TaskStatus.RUNNING)
@@ -325,6 +347,7 @@ class Engine:
             task,
             budget,
             self.gateway(task.id),
+            self.gatekeeper,
             self.workspace,
             self.tools,
             self.escalate,

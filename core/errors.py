@@ -11,6 +11,10 @@ class ConfigError(OpenKoiError):
     """The configuration is invalid; the message names the file, the key and what was expected."""
 
 
+class GateUnavailable(OpenKoiError):
+    """The gate cannot screen a task (its ``[gate]`` configuration is wrong): the task does not run."""
+
+
 class ModelNotFoundError(OpenKoiError):
     """A model name is unknown; ``suggestions`` holds close matches ("did you mean")."""
 

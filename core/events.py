@@ -48,11 +48,16 @@ class DeliberationReady(Event):
 @dataclass(frozen=True)
 class ConfirmationNeeded(Event):
     confirmation_id: str
-    kind: str  # "guardian_block" | "dissent" | "tool_loop"
+    kind: str  # a core.gate.decision.BlockKind: guardian_block, dissent_block, guardian_invalid, floor
     reason: str
     reversibility: str | None
     blast_radius: str | None
     permission_level: str | None
+    # What the block message shows beside the reason: each floor rule that matched (id, domain, description,
+    # evidence), the trust levels in force and the Guardian's ballot (``core.gate.decision.block_lines``).
+    gate: tuple[str, ...] = ()
+    # True when the floor matched: then ``--yes`` alone never overrides it; a person answers.
+    floor: bool = False
 
 
 @dataclass(frozen=True)

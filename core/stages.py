@@ -30,11 +30,14 @@ from core.events import (
     SimulationReady,
     SkillsChosen,
 )
+from core.gate.decision import GateDecision, GateOutcome, block_lines
+from core.gate.floor import FloorResult
+from core.gate.gatekeeper import Gatekeeper
 from core.llm.gateway import CallContext, ModelGateway
 from core.loop import planner
 from core.loop.executor import Escalation, Executor
 from core.loop.peer import LoopOutcome, PeerLoop
-from core.loop.tools import Tool, ToolLoopDetector, workspace_tools
+from core.loop.tools import Tool, ToolLoopDetector, ToolMode, tools_for, workspace_tools
 from core.memory import learning
 from core.memory.embedder import EmbedderUnavailable
 from core.memory.memory import Memory
@@ -45,6 +48,9 @@ from core.skills import Rubric, RubricSet, SkillCatalog
 from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
 from core.skills.use import ChosenSkills, choose_for_task
 from core.store import Store
+
+# The first line of a result the gate allowed only as a proposal (trust level suggest).
+PROPOSAL_HEADER = "PROPOSAL — nothing was done; a person acts on it."
 
 
 @dataclass
@@ -58,10 +64,14 @@ class TaskRun:
     task: Task
     budget: TaskBudget
     gateway: ModelGateway
+    # The rule floor, the trust levels and the audit (``core.gate``).
+    gatekeeper: Gatekeeper
     # The directory the file tools may read; None: no file tools. ``tools``, when given, replace them.
     workspace: Path | None = None
     tools: list[Tool] | None = None
     escalate: Escalation | None = None
+    # What the tools may do: ``read_only`` when the gate allows only a proposal (trust level suggest).
+    mode: ToolMode = ToolMode.ACT
     # Set when the loop starts: its outcome so far outlives a budget or time abort.
     loop: PeerLoop | None = None
     ctx: CallContext = field(init=False)
@@ -82,6 +92,28 @@ class TaskRun:
                     "warn",
                 )
             )
+
+    async def screen(self) -> FloorResult:
+        """The rule floor's result on the task, before any model is asked (no model, no network)."""
+        result = await self.gatekeeper.screen(self.task.description)
+        for note in result.notes:
+            await self.bus.publish(Notice(self.task.id, f"rule floor: {note}", "warn"))
+        return result
+
+    async def gate(self, floor: FloorResult, verdict: Verdict) -> GateDecision:
+        """The gate's decision from the floor, the verdict and the trust levels in force; audited. In suggest
+        mode the tools become read-only from here on."""
+        task = self.task
+        decision = await self.gatekeeper.decide(task.id, floor, verdict, simulate=task.options.simulate)
+        if decision.read_only:
+            self.mode = ToolMode.READ_ONLY
+            text = f"{decision.reason}: the task runs read-only and its result is a proposal; nothing is done"
+            await self.bus.publish(Notice(task.id, text, "warn"))
+        elif decision.outcome is GateOutcome.AUTONOMOUS:
+            await self.bus.publish(Notice(task.id, f"{decision.reason} (recorded in the audit)", "warn"))
+        elif decision.simulated and decision.outcome is GateOutcome.BLOCKED:
+            await self.bus.publish(Notice(task.id, f"blocked at the gate, simulated anyway: {decision.reason}", "warn"))
+        return decision
 
     async def recall(self) -> Recall:
         """Memories for the task within its share of tokens, recorded on the task. Memory helps a task
@@ -128,12 +160,14 @@ class TaskRun:
         await self.bus.publish(DeliberationReady(task_id, deliberation_id, verdict))
         return verdict
 
-    async def await_confirmation(self, verdict: Verdict) -> Task:
-        """Stop at a blocking verdict: a pending confirmation a person decides (until it expires)."""
+    async def await_confirmation(self, verdict: Verdict, decision: GateDecision | None = None) -> Task:
+        """Stop at a block: a pending confirmation a person decides (until it expires). The block names the
+        floor's rules beside the Guardian's ballot (``decision``), when the gate decided it."""
         task = self.task
         ttl = timedelta(minutes=self.settings.parliament.confirmation_ttl_minutes)
-        kind = verdict.outcome.value
-        confirmation_id = await self.store.confirmations.create(task.id, kind, verdict.reason, task.requester, ttl)
+        kind = decision.block.value if decision is not None and decision.block is not None else verdict.outcome.value
+        reason = decision.reason if decision is not None else verdict.reason
+        confirmation_id = await self.store.confirmations.create(task.id, kind, reason, task.requester, ttl)
         await self.store.tasks.set_status(task.id, TaskStatus.AWAITING_CONFIRMATION)
         a = verdict.assessment
         await self.bus.publish(
@@ -141,10 +175,12 @@ class TaskRun:
                 task.id,
                 confirmation_id,
                 kind,
-                verdict.reason,
+                reason,
                 a.reversibility if a else None,
                 a.blast_radius if a else None,
                 a.permission_level if a else None,
+                tuple(block_lines(decision, verdict)) if decision is not None else (),
+                decision.floor_matched if decision is not None else False,
             )
         )
         return await self.store.tasks.get(task.id)
@@ -157,6 +193,10 @@ class TaskRun:
         votes = latest.votes
         caveats = [f"{v.agency}: {v.caveat or v.reason}" for v in votes if v.vote == "APPROVE_WITH_CAVEAT"]
         caveats += [f"{v.agency} (overridden block): {v.reason}" for v in votes if v.vote == "BLOCK"]
+        decided = await self.store.gate_audit.decision_for(self.task.id)
+        if decided is not None and decided.rules:
+            rules = "; ".join(f"{r.rule} ({r.domain}): {r.description}" for r in decided.rules)
+            caveats.append(f"rule floor (a person decided it may run): {rules}")
         return caveats
 
     async def simulate(self, directive: str, caveats: list[str]) -> Simulation:
@@ -193,6 +233,7 @@ class TaskRun:
         )
         plan = planning.plan
         await self.store.tasks.update(task_id, plan_json=plan.model_dump_json(), category=plan.category)
+        await self.gatekeeper.ledger.note_category(task_id, plan.category)
         if planning.fallback:
             text = f"the planner's reply was unusable ({planning.error}); using the fallback plan"
             await self.bus.publish(Notice(task_id, text, "warn"))
@@ -210,7 +251,7 @@ class TaskRun:
         executor = Executor(
             self.gateway,
             self.bus,
-            self.tools if self.tools is not None else self._workspace_tools(),
+            tools_for(self.mode, self.tools if self.tools is not None else self._workspace_tools()),
             ToolLoopDetector(ts.loop_warning, ts.loop_escalate, ts.loop_abort),
             self.settings.data_dir / "tool-output",
             ts,
@@ -234,6 +275,12 @@ class TaskRun:
             return []
         return workspace_tools(self.workspace, private=(self.settings.config_dir, self.settings.data_dir))
 
+    def presented(self, output: str | None) -> str | None:
+        """The result as a person gets it: in suggest mode (read-only), a proposal that says nothing was done."""
+        if output is None or self.mode is not ToolMode.READ_ONLY:
+            return output
+        return f"{PROPOSAL_HEADER}\n\n{output}"
+
     async def learn(self, outcome: LoopOutcome) -> int:
         """Learnings from the loop's history, remembered in the task's scope; how many. A failed
         extraction is said, never a reason for the task to fail."""
@@ -249,12 +296,15 @@ class TaskRun:
         return len(extracted.learnings)
 
 
-def loop_caveats(verdict: Verdict) -> list[str]:
+def loop_caveats(verdict: Verdict, decision: GateDecision | None = None) -> list[str]:
     """What the loop must respect. A blocked verdict reaches the loop only in a simulation, which
-    executes nothing, so a block does not stop it: it shows what the blocked action would lead to."""
+    executes nothing, so a block does not stop it: it shows what the blocked action would lead to. The
+    gate adds its own (a floor block in a simulation, suggest mode)."""
     caveats = list(verdict.caveats)
     if verdict.blocked:
         caveats.insert(0, f"BLOCKED ({verdict.outcome.value}): {verdict.reason}")
+    if decision is not None:
+        caveats[:0] = decision.caveats()
     return caveats
 
 

@@ -1,6 +1,6 @@
 """The standard jobs and their bodies: each a thin call into ``core``.
 
-``memory_maintenance`` and ``pattern_mining`` are here in full. The digests are posted by the chat
+``memory_maintenance``, ``pattern_mining`` and ``audit_pruning`` are here in full. The digests are posted by the chat
 service (``bots.chat.digest_post``), which passes their body to ``standard_jobs``; without it (a
 process with no chat) they are not scheduled, and ``openkoi schedule list`` says "not available".
 """
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from core.memory.memory import Memory
     from core.store import Store
 
-JOB_NAMES = ("daily_digest", "weekly_digest", "pattern_mining", "memory_maintenance")
+JOB_NAMES = ("daily_digest", "weekly_digest", "pattern_mining", "memory_maintenance", "audit_pruning")
 # Jobs that post into chat, so only ``openkoi serve`` can run them.
 NEEDS_SERVICE = frozenset({"daily_digest", "weekly_digest"})
 
@@ -38,6 +38,19 @@ def memory_maintenance(memory: Memory) -> JobFunc:
             f"compacted {compacted.tasks} task transcript{'s' if compacted.tasks != 1 else ''}"
             f" ({compacted.chars_freed:,} chars freed); pruned {pruned} faded memor{'ies' if pruned != 1 else 'y'}"
         )
+
+    return run
+
+
+def audit_pruning(settings: Settings, store: Store) -> JobFunc:
+    """Delete the gate's audit rows older than ``[gate] audit_retention_days`` (``core.gate.ledger``)."""
+
+    async def run(job: JobRun) -> str:
+        from core.gate.gatekeeper import Gatekeeper
+
+        pruned = await Gatekeeper(settings.gate, store).ledger.prune(now=job.fire_time)
+        days = settings.gate.audit_retention_days
+        return f"pruned {pruned} audit row{'s' if pruned != 1 else ''} older than {days} days"
 
     return run
 
@@ -65,8 +78,8 @@ def standard_jobs(
     post_digest: PostDigest | None = None,
     memory: Memory | None = None,
 ) -> dict[str, JobFunc]:
-    """The jobs to schedule, by name: ``pattern_mining`` and ``memory_maintenance`` always, the digests when
-    their body is given. ``memory`` defaults to a ``Memory`` over ``store`` (its embedder loads only when
+    """The jobs to schedule, by name: ``pattern_mining``, ``memory_maintenance`` and ``audit_pruning`` always, the
+    digests when their body is given. ``memory`` defaults to a ``Memory`` over ``store`` (its embedder loads only when
     compaction writes a summary)."""
     if memory is None:
         from core.memory.memory import Memory
@@ -86,4 +99,5 @@ def standard_jobs(
         jobs["weekly_digest"] = weekly
     jobs["pattern_mining"] = pattern_mining(settings, store)
     jobs["memory_maintenance"] = memory_maintenance(memory)
+    jobs["audit_pruning"] = audit_pruning(settings, store)
     return jobs

@@ -117,7 +117,8 @@ async def test_a_secret_in_the_models_output_is_posted_as_redacted(
     finding = scripts.finding("quality", description=f"the output leaks {fake.token}", quote=fake.token)
     fake_model.script.queue("Evaluation", scripts.evaluation(0.9, [finding]))
     async with serving(settings, tg_settings(fake)) as svc:
-        task_id = await run_task(svc, fake, "/think tell me your tokens")
+        # A task the rule floor lets through (asking for the tokens is a floor match): the model leaks them anyway.
+        task_id = await run_task(svc, fake, "/think write a status note for the team")
         stored = await svc.store.tasks.get(task_id)
     assert stored.output is not None and fake.token in stored.output, "the record keeps the truth; chat does not"
     sent = everything_sent(fake)

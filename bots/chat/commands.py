@@ -9,9 +9,11 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal, TypeAlias
 
 from bots.command_names import named_command
+from core.gate.trust import BadTrustInput, TrustLevel, parse_duration, parse_level
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,43 @@ class CommandNamed:
 
 
 View: TypeAlias = ShowSoul | ShowMind
-Command: TypeAlias = Think | Status | Cancel | Help | Approve | Deny | ShowDigest | ShowSoul | ShowMind | CommandNamed
+
+
+@dataclass(frozen=True, slots=True)
+class TrustShow:
+    """`/think trust [show]`: every domain's trust level (approvers only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrustGrant:
+    """`/think trust grant <domain> <level> [--for 7d] [--reason …]` (approvers only; four eyes when on)."""
+
+    domain: str
+    level: TrustLevel
+    duration: timedelta | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustRevoke:
+    """`/think trust revoke <domain> [--reason …]` (approvers only)."""
+
+    domain: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustAudit:
+    """`/think trust audit [domain] [--since 7d]` (approvers only)."""
+
+    domain: str | None = None
+    since: str | None = None
+
+
+TrustCommand: TypeAlias = TrustShow | TrustGrant | TrustRevoke | TrustAudit
+Command: TypeAlias = (
+    Think | Status | Cancel | Help | Approve | Deny | ShowDigest | ShowSoul | ShowMind | CommandNamed | TrustCommand
+)
 
 
 class CommandError(ValueError):
@@ -102,6 +140,11 @@ HELP_TEXT = """\
 /think digest [today or week]   Post the reflection digest of today (or this week) so far, here.
 /think soul           Post the team's values (SOUL.md) and where they come from, here.
 /think mind [agencies, dissent or calibrate]   Post each agency's record against outcomes, here.
+/think trust [show]   Trust levels per domain (approvers only; so are grant, revoke and audit).
+/think trust grant <domain> <level> [--for 7d] [--reason why]
+    Level: ask, suggest, act or autonomous. Raising a level needs a second approver's press when four eyes are on.
+/think trust revoke <domain> [--reason why]    Back to ask.
+/think trust audit [domain] [--since 7d]       The gate's latest decisions and trust changes.
 /think help           Show this help.
 An id may be shortened to its first 4 or more characters. Start the task with -- to keep leading dashes as text.
 Words that name an openkoi command (init, soul, trust show …) are never a task: /think -- init runs one."""
@@ -146,8 +189,9 @@ def parse_command(text: str) -> Command:
     Callers may rely on: empty or blank text is Help(); ``status``/``cancel``/``approve``/``deny``/``help``/
     ``digest`` (any case) are subcommands only as the first word followed by the right shape (at most one id for
     status, exactly one for the others, none for help, nothing or ``today``/``week`` for digest), and ids are 4-32 hex characters returned
-    lowercased; words that name another openkoi command (``bots.command_names``: ``soul``, ``mind dissent``,
-    ``init``, ``trust show`` …, also after leading flags) are ShowSoul, ShowMind or CommandNamed, never a
+    lowercased; ``trust`` alone or followed by ``show``/``grant``/``revoke``/``audit`` is a trust command (a
+    malformed one is a CommandError); other words that name an openkoi command (``bots.command_names``: ``soul``,
+    ``mind dissent``, ``init`` …, also after leading flags) are ShowSoul, ShowMind or CommandNamed, never a
     task, unless a ``--`` token asks for one; anything else is a Think whose description is the original text between the leading
     and trailing flags, sliced verbatim (inner spacing, newlines and non-ASCII kept; outer whitespace
     trimmed). Flags are read only at the start and the end, so dashes mid-sentence stay text; a ``--``
@@ -214,6 +258,8 @@ def _subcommand(tokens: list[_Token]) -> Command | None:
             return ShowDigest("today")
         if span == "week":
             return ShowDigest("week")
+    if head == "trust" and (not args or args[0].lower() in _TRUST_VERBS):
+        return _trust(args)
     if head in ("cancel", "approve", "deny"):
         if not args:
             what = "task id" if head == "cancel" else "confirmation or task id"
@@ -249,6 +295,65 @@ def _named(words: list[str]) -> Command | None:
         f"`openkoi {named.form.text}` is a terminal command: run it where openkoi is installed.{in_chat}"
         f" To run it as a task: {as_task}"
     )
+
+
+_TRUST_VERBS = ("show", "grant", "revoke", "audit")
+_TRUST_USAGE = {
+    "show": "/think trust show",
+    "grant": "/think trust grant <domain> ask|suggest|act|autonomous [--for 7d] [--reason why]",
+    "revoke": "/think trust revoke <domain> [--reason why]",
+    "audit": "/think trust audit [domain] [--since 7d]",
+}
+
+
+def _trust(args: list[str]) -> TrustCommand:
+    """`/think trust …` (the words after ``trust``). A domain is checked later, against the team's."""
+    verb = args[0].lower() if args else "show"
+    words, flags = _trust_flags(verb, args[1:])
+    try:
+        if verb == "show" and not words and not flags:
+            return TrustShow()
+        if verb == "grant" and len(words) == 2 and set(flags) <= {"--for", "--reason"}:
+            span = parse_duration(flags["--for"]) if "--for" in flags else None
+            return TrustGrant(words[0].lower(), parse_level(words[1]), span, flags.get("--reason"))
+        if verb == "revoke" and len(words) == 1 and set(flags) <= {"--reason"}:
+            return TrustRevoke(words[0].lower(), flags.get("--reason"))
+        if verb == "audit" and len(words) <= 1 and set(flags) <= {"--since"}:
+            return TrustAudit(words[0].lower() if words else None, flags.get("--since"))
+    except BadTrustInput as exc:
+        raise CommandError(f"{exc}. Usage: {_TRUST_USAGE[verb]}") from None
+    raise CommandError(f"usage: {_TRUST_USAGE[verb]}")
+
+
+def _trust_flags(verb: str, args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Positional words, and flags with their values; ``--reason`` takes the rest of the line."""
+    words: list[str] = []
+    flags: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        word = _undo_autocorrect(args[i])
+        name, eq, inline = word.partition("=")
+        if not _FLAG_LIKE.match(name):
+            words.append(args[i])
+            i += 1
+            continue
+        name = name.lower()
+        if name not in ("--for", "--reason", "--since"):
+            raise CommandError(f"unknown option {name}. Usage: {_TRUST_USAGE[verb]}")
+        if name == "--reason":
+            rest = [inline] if eq else []
+            value = " ".join([*rest, *args[i + 1 :]]).strip(_QUOTES + " ")
+            i = len(args)
+        elif eq:
+            value, i = inline, i + 1
+        elif i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        else:
+            raise CommandError(f"{name} needs a value. Usage: {_TRUST_USAGE[verb]}")
+        if not value:
+            raise CommandError(f"{name} needs a value. Usage: {_TRUST_USAGE[verb]}")
+        flags[name] = value.strip(_QUOTES)
+    return words, flags
 
 
 def _take(tokens: list[_Token], i: int, end: int, opts: _Options) -> int:

@@ -1,6 +1,7 @@
 """The confirmation desk: every button press (``press``), Override / Cancel decisions (and `/think
 approve|deny`), and expiry. A press reaches the desk that owns its action: Override / Cancel here,
-👍 / 👎 ``feedback``, a digest's Approve / Dismiss on skill proposals ``proposals``; so every adapter
+👍 / 👎 ``feedback``, a digest's Approve / Dismiss on skill proposals ``proposals``, Confirm / Refuse on a
+trust grant waiting for a second approver ``trust``; so every adapter
 reaches every kind of button through the one method of the one desk it is given.
 
 A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
@@ -19,6 +20,7 @@ from bots.chat.feedback import FeedbackDesk
 from bots.chat.platform import Actor, ButtonAction, Reply
 from bots.chat.presses import NO_LONGER_VALID
 from bots.chat.proposal_desk import ProposalDesk
+from bots.chat.trust_desk import TrustDesk
 from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.errors import AmbiguousId, NotFound
@@ -35,6 +37,9 @@ class ConfirmationDesk:
     feedback: FeedbackDesk = field(init=False)
     # Set by the service when digests are wired; None: proposal buttons are answered as no longer valid.
     proposals: ProposalDesk | None = None
+    # Set by the service: `/think trust …` and the Confirm / Refuse buttons of a grant waiting for a second
+    # approver (they carry the request's id with the approve / deny actions).
+    trust: TrustDesk | None = None
 
     def __post_init__(self) -> None:
         self.feedback = FeedbackDesk(self.engine.store)
@@ -47,6 +52,8 @@ class ConfirmationDesk:
             if self.proposals is None:
                 return Reply(NO_LONGER_VALID, private=True)
             return await self.proposals.press(actor, target_id, action == "skill_approve")
+        if self.trust is not None and await self.trust.owns(target_id):
+            return await self.trust.press(actor, target_id, action == "approve")
         return await self.decide(actor, target_id, action == "approve")
 
     async def decide(self, actor: Actor, confirmation_id: str, approve: bool) -> Reply:
@@ -108,6 +115,8 @@ class ConfirmationDesk:
         for confirmation in await self.engine.store.confirmations.expired():
             if await self.engine.expire(confirmation.task_id, confirmation.id):
                 expired += 1
+        if self.trust is not None:  # and the grants no second approver confirmed in time
+            expired += await self.trust.sweep()
         return expired
 
     async def run_sweeps(self, every: float) -> None:

@@ -145,6 +145,10 @@ class Ingress:
                 return await self.desk.by_task_or_id(command.actor, ident, approve=True)
             case commands.Deny(confirmation_or_task_id=ident):
                 return await self.desk.by_task_or_id(command.actor, ident, approve=False)
+            case commands.TrustShow() | commands.TrustGrant() | commands.TrustRevoke() | commands.TrustAudit():
+                if self.desk.trust is None:
+                    return Reply("Trust levels are not available in this openkoi.", private=True)
+                return await self.desk.trust.command(command, parsed)
         raise AssertionError(parsed)  # pragma: no cover - the other kinds are answered above
 
     async def _record(self, command: InboundCommand, deadline: float, new: NewTask | None = None) -> Recorded:

@@ -13,7 +13,7 @@ from core.deliberation.verdict import Verdict
 from core.events import ConfirmationNeeded, ConfirmationResolved, Evaluated, TaskFinished
 from core.models import TaskStatus
 from core.outputs import Agency, Directive, Simulation, Vote
-from core.text import one_line
+from core.text import clip, one_line
 
 VOTE_ICON = {
     Vote.APPROVE: "✅",
@@ -155,11 +155,20 @@ def done(m: Markup, f: TaskFinished) -> str:
     return f"{STATUS_ICON[f.status]} {m.bold(f.status.value.capitalize())}{reason} · {its}, {spent}{score}"
 
 
+BLOCKED_BY = {
+    "guardian_block": "The Guardian blocked this task",
+    "guardian_invalid": "The Guardian gave no usable judgement",
+    "floor": "The rule floor blocked this task",
+}
+
+
 def confirmation(m: Markup, c: ConfirmationNeeded, ttl_minutes: float) -> str:
-    what = "The Guardian blocked this task" if c.kind == "guardian_block" else "The Parliament blocked this task"
+    """The block, the floor's rules and the Guardian's ballot beside it, and what an approver may do."""
+    what = BLOCKED_BY.get(c.kind, "The Parliament blocked this task")
     return "\n".join(
         [
             f"✋ {m.bold(what)}: {m.escape(one_line(c.reason, 600))}",
+            *(f"• {m.escape(clip(line, 400))}" for line in c.gate),
             f"reversibility {c.reversibility or 'unknown'} · blast radius {c.blast_radius or 'unknown'}"
             f" · permission {c.permission_level or 'ELEVATED'}",
             f"An approver may {m.bold('Override')} (run it anyway) or {m.bold('Cancel')}."

@@ -33,6 +33,7 @@ def cli() -> None:
     openkoi mind agencies          each agency's record: parliament, agencies, dissent, calibrate
     openkoi soul show              the team's values (SOUL.md) as the Sovereign reads them
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
+    openkoi trust                  trust levels per domain (grant, revoke) and the gate's audit
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
@@ -172,6 +173,57 @@ def task_rate(task_id: str, vote: str, note: str | None) -> None:
 def task_replay(task_id: str) -> None:
     """Print a task's full output to stdout (pipeable)."""
     sys.exit(run(views.task_replay(task_id)))
+
+
+@cli.group(cls=SuggestingGroup, invoke_without_command=True)
+@click.pass_context
+def trust(ctx: click.Context) -> None:
+    """Trust levels per domain (ask, suggest, act, autonomous) and the gate's audit: show, grant, revoke, audit."""
+    if ctx.invoked_subcommand is None:
+        from bots.terminal.trust import trust_show
+
+        sys.exit(run(trust_show()))
+
+
+@trust.command("show")
+def trust_show() -> None:
+    """Every domain's trust level in force, who set it and until when."""
+    from bots.terminal import trust as views_trust
+
+    sys.exit(run(views_trust.trust_show()))
+
+
+@trust.command("grant")
+@click.argument("domain")
+@click.argument("level")
+@click.option("--for", "duration", metavar="DURATION", help="Until it lapses by itself, e.g. 30m, 12h, 7d, 2w.")
+@click.option("--reason", help="Why, in a few words (kept with the grant and in the audit).")
+def trust_grant(domain: str, level: str, duration: str | None, reason: str | None) -> None:
+    """Set DOMAIN's trust level: ask, suggest, act or autonomous (recorded as your OS user)."""
+    from bots.terminal import trust as views_trust
+
+    sys.exit(run(views_trust.trust_grant(domain, level, duration, reason)))
+
+
+@trust.command("revoke")
+@click.argument("domain")
+@click.option("--reason", help="Why, in a few words.")
+def trust_revoke(domain: str, reason: str | None) -> None:
+    """Bring DOMAIN back to ask (a floor match blocks for a person)."""
+    from bots.terminal import trust as views_trust
+
+    sys.exit(run(views_trust.trust_revoke(domain, reason)))
+
+
+@trust.command("audit")
+@click.argument("domain", required=False)
+@click.option("--since", help="Only rows from then: a duration back (7d, 12h) or a date (2026-01-31).")
+@click.option("-n", "--limit", default=50, show_default=True, help="At most this many rows (the latest).")
+def trust_audit(domain: str | None, since: str | None, limit: int) -> None:
+    """The gate's decisions and the trust changes, oldest first: metadata only, never a task's output."""
+    from bots.terminal import trust as views_trust
+
+    sys.exit(run(views_trust.trust_audit(domain, since, limit)))
 
 
 @cli.group(cls=SuggestingGroup)

@@ -152,7 +152,7 @@ async def task_replay(prefix: str) -> None:
 
 
 async def mind_parliament(prefix: str | None) -> None:
-    async with opened_store() as (_, store):
+    async with opened_store() as (settings, store):
         task_id = await store.db.resolve_id("tasks", prefix) if prefix else None
         d = await store.deliberations.latest(task_id)
         if d is None:
@@ -168,3 +168,10 @@ async def mind_parliament(prefix: str | None) -> None:
             click.echo(
                 f"  {v.agency.upper():<11} {v.vote:<20} {v.reason}" + (f" (caveat: {v.caveat})" if v.caveat else "")
             )
+        from bots.terminal.trust import gate_lines  # the floor loads only here
+
+        lines = await gate_lines(settings, store, d.task_id, d.task_description or "")
+        if lines:
+            click.echo("gate:")
+            for line in lines:
+                click.echo(f"  {line}")

@@ -7,7 +7,7 @@ import getpass
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -18,7 +18,7 @@ from bots.terminal.progress import Progress
 from core.config import Settings, load_settings
 from core.engine import Engine
 from core.errors import ConfigError, OpenKoiError
-from core.events import EventBus
+from core.events import ConfirmationNeeded, Event, EventBus
 from core.llm.gateway import ModelGateway
 from core.loop.workspace import workspace_root
 from core.models import Role, Task, TaskOptions, TaskStatus
@@ -52,6 +52,19 @@ def _ask(question: str, yes: bool) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
+def _ask_person(question: str) -> bool:
+    """A question only a person at a terminal answers: ``--yes`` does not (a block where the rule floor
+    matched is one). Without a terminal the answer is no."""
+    if not sys.stdin.isatty():
+        click.echo(
+            f"{question} — the rule floor matched, so --yes does not answer for a person: answer y at a terminal"
+            " (--override), or run openkoi task approve.",
+            err=True,
+        )
+        return False
+    return click.confirm(question, default=False, err=True)
+
+
 @dataclass
 class Terminal:
     """The engine wired to this terminal: progress on stderr, confirmations asked on the tty."""
@@ -61,6 +74,8 @@ class Terminal:
     engine: Engine
     progress: Progress
     model: str | None
+    # The last block each task met, as the engine announced it: what the block message shows.
+    blocks: dict[str, ConfirmationNeeded] = field(default_factory=dict)
 
     def check_models(self) -> str | None:
         """Resolve every role's model (credentials, name) before anything is stored or decided;
@@ -72,6 +87,18 @@ class Terminal:
         except OpenKoiError as exc:
             return str(exc)
         return None
+
+    def check_gate(self) -> str | None:
+        """Load the rule floor and the trust domains before anything is stored; returns the problem, or None."""
+        try:
+            self.engine.gatekeeper.check()
+        except OpenKoiError as exc:
+            return str(exc)
+        return None
+
+    def remember_block(self, event: Event) -> None:
+        if isinstance(event, ConfirmationNeeded):
+            self.blocks[event.task_id] = event
 
 
 @asynccontextmanager
@@ -96,7 +123,9 @@ async def terminal(
             return _ask(f"Escalation: {reason}", yes)
 
         engine = Engine(settings, store, bus, workspace=root, escalate=escalate, model_override=model)
-        yield Terminal(settings, store, engine, progress, model)
+        here = Terminal(settings, store, engine, progress, model)
+        bus.subscribe(here.remember_block)
+        yield here
 
 
 def blocked_hint(task_id: str) -> str:
@@ -119,13 +148,23 @@ async def drive(t: Terminal, task_id: str, work: Awaitable[Task], *, override: b
         return await _interrupted(t, task_id)
     if result.status is TaskStatus.AWAITING_CONFIRMATION:
         pending = await t.store.confirmations.pending_for_task(task_id)
-        if override and pending is not None and _ask("The Guardian blocked this task. Override and proceed?", yes):
+        block = t.blocks.get(task_id)
+        if override and pending is not None and _override(block, yes):
             return await drive(t, task_id, t.engine.resume(task_id, pending.id, True, getpass.getuser()))
         reason = result.error or (pending.reason if pending else "the Parliament blocked this task")
-        click.echo(f"Blocked: {reason}.\n{blocked_hint(task_id)}", err=True)
+        lines = "".join(f"\n  {line}" for line in block.gate) if block is not None else ""
+        click.echo(f"Blocked: {reason}.{lines}\n{blocked_hint(task_id)}", err=True)
     if result.output is not None:
         click.echo(result.output)
     return EXIT_FOR[result.status]
+
+
+def _override(block: ConfirmationNeeded | None, yes: bool) -> bool:
+    """Whether a person overrides the block: ``--yes`` answers for a Parliament block, never where the rule
+    floor matched (then a person answers y at the terminal, or runs ``openkoi task approve``)."""
+    if block is not None and block.floor:
+        return _ask_person("The rule floor matched this task: a person must decide. Override and proceed?")
+    return _ask("The Guardian blocked this task. Override and proceed?", yes)
 
 
 async def _interrupted(t: Terminal, task_id: str) -> int:
@@ -160,7 +199,8 @@ async def run_think(
     )
     try:
         async with terminal(verbose=verbose, quiet=quiet, yes=yes, model=model, workspace=workspace) as t:
-            problem = t.check_models()  # a typo or a missing key is reported before anything is stored
+            # A typo, a missing key or a broken [gate] is reported before anything is stored.
+            problem = t.check_models() or t.check_gate()
             if problem is None and skill is not None:
                 problem = _skill_problem(t.engine, skill)
             if problem is not None:

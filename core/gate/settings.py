@@ -1,4 +1,9 @@
-"""The team's configuration of the rule floor, ``[gate.floor]`` in ``config.toml``.
+"""The team's configuration of the gate, ``[gate]`` in ``config.toml``, and of its rule floor, ``[gate.floor]``.
+
+    [gate]
+    domains = ["payments-eu"]             # the team's own trust domains, besides the floor's
+    categories = { "ledger-review" = "payments-eu" }   # a plan category (rubric) → its domain
+    audit_retention_days = 90             # audit rows older than this are pruned
 
 A team may add rules (inline or from a file, the same shape as the shipped ones, and free to use the
 shipped term families), disable shipped rules by id (narrowing the floor is a deliberate, visible act)
@@ -20,8 +25,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from core.errors import ConfigError
 from core.gate.spec import RulebookSpec, RuleSpec, check_regex, check_rules, describe_validation
@@ -48,6 +54,25 @@ class FloorSettings(BaseModel):
                 except ValueError as exc:
                     raise ValueError(f"terms.{family}[{index}]: {exc}") from None
         return value
+
+
+DomainName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)]
+
+
+class GateSettings(BaseModel):
+    """``[gate]``: the rule floor, the team's own trust domains, and the audit ledger."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    floor: FloorSettings = Field(default_factory=FloorSettings)
+    domains: list[DomainName] = Field(
+        default_factory=list, description="the team's own trust domains (a team rule may name them)"
+    )
+    categories: dict[str, DomainName] = Field(
+        default_factory=dict, description="plan categories (rubric names) mapped to a domain, for the audit"
+    )
+    audit: bool = Field(True, description="record every gate decision and trust change in the audit ledger")
+    audit_retention_days: int = Field(90, ge=1, le=36_500, description="audit rows older than this are pruned")
 
 
 class _ExtraRules(BaseModel):

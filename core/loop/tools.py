@@ -31,6 +31,26 @@ class Tool(Protocol):
     async def run(self, arguments: dict[str, Any]) -> str: ...
 
 
+class ToolMode(StrEnum):
+    """What a task's tools may do. ``read_only``: only tools that change nothing (the gate's suggest level,
+    where the result is a proposal a person acts on); ``act``: every tool the task was given (each action
+    through the gate once tools can act)."""
+
+    ACT = "act"
+    READ_ONLY = "read_only"
+
+
+def changes_nothing(tool: Tool) -> bool:
+    """True when ``tool`` says it only reads (``read_only = True``). A tool that does not say so is taken to
+    change something: a new tool is kept out of read-only runs until it declares itself."""
+    return getattr(tool, "read_only", False) is True
+
+
+def tools_for(mode: ToolMode, tools: list[Tool]) -> list[Tool]:
+    """The tools a task may use in ``mode``."""
+    return list(tools) if mode is ToolMode.ACT else [tool for tool in tools if changes_nothing(tool)]
+
+
 class LoopState(StrEnum):
     OK = "ok"
     WARN = "warn"
@@ -83,6 +103,7 @@ class ReadFile:
     """Read a text file inside the workspace (read-only; private files are refused, see ``core.loop.workspace``)."""
 
     workspace: Workspace
+    read_only: bool = True
     name: str = "read_file"
     description: str = "Read a UTF-8 text file from the workspace. Path is relative to the workspace root."
     parameters: dict[str, Any] = field(
@@ -106,6 +127,7 @@ class ListFiles:
     """List files under a directory inside the workspace (read-only; private entries are not listed)."""
 
     workspace: Workspace
+    read_only: bool = True
     name: str = "list_files"
     description: str = "List files (recursively, up to 500) under a directory of the workspace."
     parameters: dict[str, Any] = field(

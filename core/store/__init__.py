@@ -12,6 +12,7 @@ from core.store.db import Database, Opened
 from core.store.deliberations import DeliberationRepository
 from core.store.digests import DigestRepository
 from core.store.feedback import FeedbackRepository
+from core.store.gate_audit import AuditRepository
 from core.store.intake import IntakeRepository
 from core.store.memories import MemoryRepository
 from core.store.proposals import ProposalRepository
@@ -20,6 +21,7 @@ from core.store.schedule import ScheduleRepository
 from core.store.skill_uses import SkillUseRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.transcripts import TranscriptRepository
+from core.store.trust import TrustRepository
 from core.store.usage import UsageRepository
 from core.store.usage_events import UsageEventRepository
 from core.store.vectors import VectorIndex
@@ -48,6 +50,8 @@ class Store(Opened):
         self.proposals = ProposalRepository(self.db)
         self.digests = DigestRepository(self.db)
         self.schedule = ScheduleRepository(self.db)
+        self.trust = TrustRepository(self.db)
+        self.gate_audit = AuditRepository(self.db)
 
     async def open(self) -> Self:
         await self.db.open()

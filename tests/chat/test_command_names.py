@@ -24,7 +24,7 @@ async def svc(settings: Settings) -> AsyncIterator[Service]:
 async def test_command_names_are_answered_and_never_queued(svc: Service, fake_model: FakeModelServer) -> None:
     await attach(svc)
     for n, text in enumerate(
-        ["init", "chat", "connect", "trust show", "world tools", "soul evolve", "--simulate init", "reflect week"]
+        ["init", "chat", "connect", "world tools", "soul evolve", "--simulate init", "reflect week"]
     ):
         reply = await svc.ingress.handle(think(text, key=f"name-{n}"))
         assert reply is not None and reply.private and reply.task_id is None, (text, reply)

@@ -346,7 +346,7 @@ def test_soul_and_mind_are_views(text: str, expected: Command) -> None:
     ("text", "said"),
     [
         ("init", "'init' is not an openkoi command yet. Instead: nothing to set up by command"),
-        ("trust show", "'trust show' is not an openkoi command yet."),
+        ("trust shwo", "Did you mean /think trust show? To run it as a task: /think -- trust shwo"),
         ("world tools", "'world tools' is not an openkoi command yet."),
         ("chat --resume abc1", "'chat' is not an openkoi command yet."),
         ("connect copilot", "'connect copilot' is not an openkoi command yet."),

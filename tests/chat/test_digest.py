@@ -480,7 +480,9 @@ async def test_a_skill_approved_by_button_is_used_by_the_next_matching_task(
         await wait_until(lambda: card.edited)
 
         body = slash_command_body(
-            text="rotate the staging TLS certificates", trigger_id="trig-rotate", response_url=slack.response_url("r")
+            text="plan how to rotate the staging TLS certificates",
+            trigger_id="trig-rotate",
+            response_url=slack.response_url("r"),
         )
         async with (
             aiohttp.ClientSession() as http,

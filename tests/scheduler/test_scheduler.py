@@ -334,7 +334,8 @@ async def test_memory_maintenance_prunes_faded_memories_through_core(memory: Mem
         "anti_pattern", "Never hard-code auth tokens in the repository", 0.8, scope, now=now - timedelta(weeks=60)
     )
     jobs = standard_jobs(settings, memory.store, memory=memory)
-    assert set(jobs) == {"memory_maintenance", "pattern_mining"}  # the digests are not given: not scheduled
+    # The digests are not given: not scheduled.
+    assert set(jobs) == {"memory_maintenance", "pattern_mining", "audit_pruning"}
     schedule = Schedule(settings.schedule, memory.store, jobs, clock=lambda: now, timer=False)
     outcome = await schedule.run_job("memory_maintenance")
     assert (outcome.status, outcome.detail) == (

@@ -44,8 +44,6 @@ def tasks_stored(env: dict[str, str]) -> int:
         (["world"], "world"),
         (["world", "tools"], "world tools"),
         (["world tools"], "world tools"),
-        (["trust", "show"], "trust show"),
-        (["trust", "grant", "deploy", "act"], "trust grant"),
         (["soul", "evolve"], "soul evolve"),
     ],
     ids=lambda value: "-".join(value).replace(" ", "_") if isinstance(value, list) else "",
@@ -68,10 +66,20 @@ def test_what_to_use_instead_is_named(env: dict[str, str], server: FakeModelServ
     assert "To run it as a task: openkoi think init" in init.stderr
     setup = openkoi(env, "setup", cwd=tmp_path)
     assert "Instead: `openkoi doctor` checks the configuration" in setup.stderr
-    grant = openkoi(env, "trust", "grant", "deploy", "act", cwd=tmp_path)
-    assert "'trust grant' is not an openkoi command yet." in grant.stderr
-    assert "To run it as a task: openkoi think trust grant deploy act" in grant.stderr
+    evolve = openkoi(env, "soul", "evolve", cwd=tmp_path)
+    assert "'soul evolve' is not an openkoi command yet." in evolve.stderr
+    assert "To run it as a task: openkoi think soul evolve" in evolve.stderr
     assert server.requests == []
+
+
+@pytest.mark.parametrize("args", [["trust"], ["trust", "show"], ["trust show"]])
+def test_trust_is_a_command_now_and_never_a_task(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path, args: list[str]
+) -> None:
+    done = openkoi(env, *args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "database" in done.stdout and "ask" in done.stdout, done.stdout
+    assert server.requests == [] and tasks_stored(env) == 0
 
 
 @pytest.mark.parametrize("args", [["soul"], ["soul", "show"], ["soul show"], ["Soul", "show"]])

@@ -80,17 +80,19 @@ def test_guardian_block_exits_nonzero_and_override_yes_proceeds(
         votes={"guardian": "BLOCK"}, reasons={"guardian": "deletion is permanent"}, reversibility="NONE"
     )
     server.script.queue("ParliamentReply", block, block, block)
-    blocked = openkoi(env, "delete the staging database", cwd=tmp_path)
+    # A task the rule floor lets through: the Guardian's block alone may be overridden with --yes (a task the
+    # floor matched may not: tests/terminal/test_gate.py).
+    blocked = openkoi(env, "refactor the billing module", cwd=tmp_path)
     assert blocked.returncode == 3
     assert blocked.stdout == ""
     assert "GUARDIAN -- BLOCK" in blocked.stderr and "deletion is permanent" in blocked.stderr
     assert "--override" in blocked.stderr
 
-    refused = openkoi(env, "delete the staging database", "--override", cwd=tmp_path)
+    refused = openkoi(env, "refactor the billing module", "--override", cwd=tmp_path)
     assert refused.returncode == 3, "without a terminal or --yes nobody confirmed"
     assert "pass --yes" in refused.stderr
 
-    approved = openkoi(env, "delete the staging database", "--override", "--yes", cwd=tmp_path)
+    approved = openkoi(env, "refactor the billing module", "--override", "--yes", cwd=tmp_path)
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout.strip() == "Résultat: 完成 ✓"
     shown = openkoi(env, "mind", "parliament")

@@ -29,7 +29,9 @@ def test_memory_commands_end_to_end(env: dict[str, str], server: FakeModelServer
     workspace = tmp_path / "api"
     workspace.mkdir()
     server.script.queue("Learnings", scripts.learnings(JWT))
-    first = openkoi(env, "think", "rotate the auth tokens of the billing service", "--workspace", str(workspace))
+    first = openkoi(
+        env, "think", "review how the billing service rotates its auth tokens", "--workspace", str(workspace)
+    )
     assert first.returncode == 0, first.stderr
 
     listed = openkoi(env, "memory", "list")
@@ -44,7 +46,7 @@ def test_memory_commands_end_to_end(env: dict[str, str], server: FakeModelServer
     assert "confidence 0.80 as learnt, 0.80 now" in shown.stdout
     assert "embedded   local:all-MiniLM-L6-v2-int8" in shown.stdout and "used by    0 tasks" in shown.stdout
 
-    second = openkoi(env, "think", "rotate our auth tokens", "--workspace", str(workspace), "-v")
+    second = openkoi(env, "think", "review how we rotate our auth tokens", "--workspace", str(workspace), "-v")
     assert second.returncode == 0, second.stderr
     assert "[recall] 1 learnings" in second.stderr
     task_id = re.findall(r"^([0-9a-f]{16})", openkoi(env, "task", "list").stdout, re.M)[0]  # newest first

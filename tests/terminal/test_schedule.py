@@ -35,9 +35,9 @@ def test_list_shows_each_job_and_that_nobody_holds_the_schedule(home: Path) -> N
     assert "schedule: no live owner (openkoi serve is not running on this database)" in out
     assert "timezone: UTC" in out
     assert "memory_maintenance  (0 4 * * *)\n  next: " in out and "  last: never" in out
-    for name in ("daily_digest", "weekly_digest", "pattern_mining"):
+    for name in ("daily_digest", "weekly_digest", "pattern_mining", "audit_pruning"):
         assert f"{name}  (" in out
-    assert out.count("  next: ") == 4 and out.count("  last: never") == 4
+    assert out.count("  next: ") == 5 and out.count("  last: never") == 5
     assert out.count("posted by openkoi serve to the [digest] channels") == 2
 
 

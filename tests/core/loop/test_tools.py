@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 from core.config import ToolSettings
-from core.loop.tools import ListFiles, LoopState, ReadFile, ToolLoopDetector, truncate, workspace_tools
+from core.loop.tools import (
+    ListFiles,
+    LoopState,
+    ReadFile,
+    ToolLoopDetector,
+    ToolMode,
+    changes_nothing,
+    tools_for,
+    truncate,
+    workspace_tools,
+)
 from core.loop.workspace import OutsideWorkspace, PrivatePath, Workspace
 
 # --- ToolLoopDetector -----------------------------------------------------------------------------
@@ -311,3 +321,24 @@ def test_workspace_tools_keep_openkoi_directories_private(workspace: Path) -> No
     tools = workspace_tools(workspace, private=[workspace / "data"])
     assert all(isinstance(t, ReadFile | ListFiles) and t.workspace.root == workspace.resolve() for t in tools)
     assert (workspace / "data").resolve() in tools[0].workspace.private_trees  # type: ignore[attr-defined]
+
+
+class _Unsaid:
+    """A tool that does not say whether it changes anything."""
+
+    name = "restart_worker"
+    description = "Restart a worker."
+    parameters: dict[str, object] = {}  # noqa: RUF012
+
+    async def run(self, arguments: dict[str, object]) -> str:
+        return "restarted"
+
+
+def test_read_only_mode_keeps_only_the_tools_that_say_they_change_nothing(tmp_path: Path) -> None:
+    files = workspace_tools(tmp_path)
+    assert all(changes_nothing(tool) for tool in files), "the file tools declare themselves read-only"
+    unsaid = _Unsaid()
+    assert not changes_nothing(unsaid)
+    every = [*files, unsaid]
+    assert tools_for(ToolMode.ACT, every) == every
+    assert tools_for(ToolMode.READ_ONLY, every) == files

@@ -76,16 +76,18 @@ async def test_a_chat_task_learns_in_its_channel_and_other_scopes_do_not_recall_
     s = model_env.script
     channel = Scope(platform="slack", channel="C1", team="T1")
     s.queue("Learnings", scripts.learnings("JWT refresh tokens must be rotated on every use and the old one revoked"))
-    first = await engine.submit("rotate the auth tokens of the billing service", source="slack", scope=channel)
+    first = await engine.submit("review how the billing service rotates its auth tokens", source="slack", scope=channel)
     assert (await engine.store.tasks.get(first.id)).scope == channel
     await engine.run(first.id)
     [learnt] = await engine.store.memories.for_task(first.id)
     assert learnt.scope_key == "channel:slack:C1" and learnt.embedder is not None
 
-    terminal = await engine.submit("rotate our auth tokens")
+    terminal = await engine.submit("review how we rotate our auth tokens")
     assert terminal.scope == workspace_scope(engine)
     await engine.run(terminal.id)
-    again = await engine.submit("rotate our auth tokens", source="slack", scope=Scope(platform="slack", channel="C1"))
+    again = await engine.submit(
+        "review how we rotate our auth tokens", source="slack", scope=Scope(platform="slack", channel="C1")
+    )
     await engine.run(again.id)
     counts = {e.task_id: e.learnings for e in recorder.of(Recalled)}
     assert counts[terminal.id] == 0 and counts[again.id] == 1

@@ -1,0 +1,193 @@
+"""Trust grants (append-only rows, see ``core.gate.trust``) and the grants in chat that wait for a second
+approver (single-use, expiring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from core.gate.trust import Grant, GrantKind, TrustLevel
+from core.models import new_id, utcnow
+from core.store.db import Database
+
+RequestStatus = Literal["pending", "approved", "refused", "expired"]
+
+
+@dataclass(frozen=True)
+class TrustRequest:
+    """A grant asked for in chat, waiting for another approver's press."""
+
+    id: str
+    domain: str
+    level: TrustLevel
+    reason: str | None
+    duration: timedelta | None
+    requested_by: str
+    requester_id: str
+    platform: str
+    channel_id: str
+    message_id: str | None
+    status: RequestStatus
+    decided_by: str | None
+    decided_at: datetime | None
+    grant_id: str | None
+    expires_at: datetime
+    created_at: datetime
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def _grant(row: Any) -> Grant:
+    created = _when(row["created_at"])
+    assert created is not None
+    return Grant(
+        id=row["id"],
+        domain=row["domain"],
+        level=TrustLevel(row["level"]),
+        kind=row["kind"],
+        granted_by=row["granted_by"],
+        reason=row["reason"],
+        created_at=created,
+        expires_at=_when(row["expires_at"]),
+        source=row["source"],
+        approved_by=row["approved_by"],
+    )
+
+
+def _request(row: Any) -> TrustRequest:
+    expires, created = _when(row["expires_at"]), _when(row["created_at"])
+    assert expires is not None and created is not None
+    seconds = row["duration_seconds"]
+    return TrustRequest(
+        id=row["id"],
+        domain=row["domain"],
+        level=TrustLevel(row["level"]),
+        reason=row["reason"],
+        duration=timedelta(seconds=float(seconds)) if seconds is not None else None,
+        requested_by=row["requested_by"],
+        requester_id=row["requester_id"],
+        platform=row["platform"],
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        status=row["status"],
+        decided_by=row["decided_by"],
+        decided_at=_when(row["decided_at"]),
+        grant_id=row["grant_id"],
+        expires_at=expires,
+        created_at=created,
+    )
+
+
+class TrustRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        *,
+        domain: str,
+        level: TrustLevel,
+        kind: GrantKind,
+        granted_by: str,
+        source: str,
+        reason: str | None = None,
+        expires_at: datetime | None = None,
+        approved_by: str | None = None,
+        now: datetime | None = None,
+    ) -> Grant:
+        """Append a grant or revoke row (rows are never changed: the table refuses updates and deletes)."""
+        grant = Grant(
+            id=new_id(),
+            domain=domain,
+            level=level,
+            kind=kind,
+            granted_by=granted_by,
+            reason=reason,
+            created_at=now or utcnow(),
+            expires_at=expires_at,
+            source=source,
+            approved_by=approved_by,
+        )
+        await self.db.execute(
+            """INSERT INTO trust_grants (id, domain, level, kind, granted_by, approved_by, reason, source,
+                   expires_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+            (
+                grant.id, domain, level.value, kind, granted_by, approved_by, reason, source,
+                expires_at.isoformat() if expires_at else None, grant.created_at.isoformat(),
+            ),
+        )  # fmt: skip
+        return grant
+
+    async def history(self, domains: list[str] | None = None) -> list[Grant]:
+        """Every row (of ``domains``, when given), oldest first."""
+        if domains is None:
+            rows = await self.db.fetchall("SELECT * FROM trust_grants ORDER BY created_at, seq")
+        else:
+            if not domains:
+                return []
+            marks = ",".join("?" for _ in domains)
+            rows = await self.db.fetchall(
+                f"SELECT * FROM trust_grants WHERE domain IN ({marks}) ORDER BY created_at, seq", tuple(domains)
+            )
+        return [_grant(row) for row in rows]
+
+    # Grants waiting for a second approver ------------------------------------------------------------
+
+    async def request(
+        self,
+        *,
+        domain: str,
+        level: TrustLevel,
+        reason: str | None,
+        duration: timedelta | None,
+        requested_by: str,
+        requester_id: str,
+        platform: str,
+        channel_id: str,
+        ttl: timedelta,
+    ) -> TrustRequest:
+        request_id, now = new_id(), utcnow()
+        await self.db.execute(
+            """INSERT INTO trust_requests (id, domain, level, reason, duration_seconds, requested_by, requester_id,
+                   platform, channel_id, status, expires_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,'pending',?,?)""",
+            (
+                request_id, domain, level.value, reason, duration.total_seconds() if duration else None,
+                requested_by, requester_id, platform, channel_id, (now + ttl).isoformat(), now.isoformat(),
+            ),
+        )  # fmt: skip
+        found = await self.get_request(request_id)
+        assert found is not None
+        return found
+
+    async def get_request(self, request_id: str) -> TrustRequest | None:
+        row = await self.db.fetchone("SELECT * FROM trust_requests WHERE id = ?", (request_id,))
+        return _request(row) if row else None
+
+    async def set_message(self, request_id: str, message_id: str) -> None:
+        await self.db.execute("UPDATE trust_requests SET message_id = ? WHERE id = ?", (message_id, request_id))
+
+    async def decide_request(
+        self, request_id: str, status: RequestStatus, decided_by: str | None, grant_id: str | None = None
+    ) -> bool:
+        """Move a pending request to ``status``; False when it was no longer pending (single-use: of two
+        concurrent presses exactly one wins)."""
+        changed = await self.db.execute(
+            """UPDATE trust_requests SET status = ?, decided_by = ?, decided_at = ?, grant_id = ?
+               WHERE id = ? AND status = 'pending'""",
+            (status, decided_by, utcnow().isoformat(), grant_id, request_id),
+        )
+        return changed == 1
+
+    async def set_grant(self, request_id: str, grant_id: str) -> None:
+        """Link a confirmed request to the grant it made."""
+        await self.db.execute("UPDATE trust_requests SET grant_id = ? WHERE id = ?", (grant_id, request_id))
+
+    async def expired_requests(self, now: datetime | None = None) -> list[TrustRequest]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM trust_requests WHERE status = 'pending' AND expires_at <= ?",
+            ((now or utcnow()).isoformat(),),
+        )
+        return [_request(row) for row in rows]
