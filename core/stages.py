@@ -69,6 +69,12 @@ class TaskRun:
     def __post_init__(self) -> None:
         self.ctx = CallContext(self.task.id, self.budget)
 
+    @property
+    def bar(self) -> float:
+        """The quality bar in force: the task's ``--quality``, else ``[iteration] quality_threshold``."""
+        asked = self.task.options.quality_threshold
+        return asked if asked is not None else self.settings.iteration.quality_threshold
+
     async def warn_if_unpriced(self) -> None:
         """A cost budget means nothing for a model with no known price: say so before spending."""
         gateway = self.gateway
@@ -223,7 +229,7 @@ class TaskRun:
             self.bus,
             it,
             options.max_iterations or it.max_iterations,
-            options.quality_threshold if options.quality_threshold is not None else it.quality_threshold,
+            self.bar,
         )
 
     def _workspace_tools(self) -> list[Tool]:

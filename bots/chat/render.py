@@ -32,6 +32,7 @@ STATUS_ICON = {
     TaskStatus.RUNNING: "🧠",
     TaskStatus.AWAITING_CONFIRMATION: "✋",
     TaskStatus.DONE: "✅",
+    TaskStatus.BELOW_BAR: "⚠️",
     TaskStatus.ABORTED: "⏹️",
     TaskStatus.ESCALATED: "🙋",
     TaskStatus.FAILED: "❌",
@@ -146,7 +147,15 @@ def done(m: Markup, f: TaskFinished) -> str:
     score = f", score {f.score:.2f}" if f.score is not None else ""
     learned = f", {f.learnings} learning{'s' if f.learnings != 1 else ''} saved"
     if f.status is TaskStatus.DONE:
-        return f"{STATUS_ICON[f.status]} {m.bold('Done')} · {its}, {spent}{score}{learned}"
+        # "Done" claims the bar was met; an unscored ending (a read-only answer, a simulation) says so.
+        unscored = "" if f.score is not None else f" (not scored: {m.escape(clip(f.reason or 'no evaluation', 100))})"
+        return f"{STATUS_ICON[f.status]} {m.bold('Done')}{unscored} · {its}, {spent}{score}{learned}"
+    if f.status is TaskStatus.BELOW_BAR:
+        figures = f"{f.score:.2f} < {f.bar:.2f}" if f.score is not None and f.bar is not None else "not scored"
+        return (
+            f"{STATUS_ICON[f.status]} {m.bold('Finished below the bar')} ({figures}) after {its}: "
+            f"{m.escape(clip(f.reason))} · {spent}{learned}"
+        )
     if f.status is TaskStatus.FAILED:
         return failure(m, f.reason)
     reason = f": {m.escape(clip(f.reason))}" if f.reason else ""

@@ -60,6 +60,14 @@ def parliament_detail(verdict: Verdict) -> list[str]:
     return lines
 
 
+def below_bar(f: TaskFinished) -> str:
+    """ "below the bar (0.20 < 0.80)", or without the figures it lacks."""
+    if f.score is None:
+        return "below the bar (not scored)"
+    bar = f" < {f.bar:.2f}" if f.bar is not None else ""
+    return f"below the bar ({f.score:.2f}{bar})"
+
+
 class Progress:
     """An event subscriber that writes progress lines; ``quiet`` silences all but errors."""
 
@@ -148,7 +156,11 @@ class Progress:
         score = f", score {f.score:.2f}" if f.score is not None else ""
         learned = f", {f.learnings} learning{'s' if f.learnings != 1 else ''} saved" if f.learnings else ""
         if f.status is TaskStatus.DONE:
-            return f"✓ Done. {its}, {spent}{score}{learned}"
+            # "Done" claims the bar was met; an unscored ending (a read-only answer, a simulation) says so.
+            unscored = "" if f.score is not None else f" (not scored: {f.reason or 'no evaluation'})"
+            return f"✓ Done{unscored}. {its}, {spent}{score}{learned}"
+        if f.status is TaskStatus.BELOW_BAR:
+            return f"⚠ Finished {below_bar(f)} after {its}: {f.reason}. {spent}{learned}"
         if f.status is TaskStatus.AWAITING_CONFIRMATION:
             return "… Waiting for a person's confirmation."
         if f.status is TaskStatus.FAILED:

@@ -1,7 +1,7 @@
 """The honest view of a period: what went wrong or was judged wrong, from the stored rows only.
 
-Lists 👎 results, score regressions inside the PEER loop, escalations, results that met the quality
-threshold and were still rated down, blocks a person overrode that then failed, and the Economist's
+Lists 👎 results, score regressions inside the PEER loop, escalations, results that finished below
+their quality bar, results that met the quality threshold and were still rated down, blocks a person overrode that then failed, and the Economist's
 reservations and its cost estimates next to what the tasks really cost. Nothing is softened and
 nothing is made up: a task deliberated before estimates were recorded has none.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.models import TaskStatus
 from core.reflection.period import Period
 from core.store import reflection as q
 from core.store.db import Database
@@ -48,10 +49,20 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class BelowBar:
+    """A task that finished with a result scored below its quality bar."""
+
+    task_id: str
+    description: str
+    reason: str | None  # "below the bar (0.20 < 0.80): refinement failed: …"
+    score: float | None
+
+
+@dataclass(frozen=True)
 class OverrideFailure:
     task_id: str
     description: str
-    outcome: str  # failed | aborted
+    outcome: str  # failed | aborted | below_bar
     reason: str | None
     decided_by: str | None
     kind: str
@@ -88,6 +99,7 @@ class HonestReflection:
     down_votes: tuple[DownVote, ...]
     regressions: tuple[Regression, ...]
     escalations: tuple[Escalation, ...]
+    below_bar: tuple[BelowBar, ...]
     overridden_then_failed: tuple[OverrideFailure, ...]
     economist: tuple[EconomistCheck, ...]  # its votes other than a plain APPROVE
     forecasts: EconomistForecasts | None  # None: no task in the period has an estimate
@@ -99,7 +111,9 @@ class HonestReflection:
 
     @property
     def empty(self) -> bool:
-        return not (self.down_votes or self.regressions or self.escalations or self.overridden_then_failed)
+        return not (
+            self.down_votes or self.regressions or self.escalations or self.below_bar or self.overridden_then_failed
+        )
 
 
 async def reflect_honest(db: Database, period: Period) -> HonestReflection:
@@ -122,6 +136,7 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
         down_votes=tuple(DownVote(**r) for r in await q.down_votes(db, start, end)),
         regressions=tuple(Regression(**r) for r in await q.regressions(db, start, end)),
         escalations=tuple(Escalation(**r) for r in await q.escalations(db, start, end)),
+        below_bar=tuple(BelowBar(**r) for r in await q.ended_as(db, start, end, TaskStatus.BELOW_BAR)),
         overridden_then_failed=tuple(OverrideFailure(**r) for r in await q.overridden_then_failed(db, start, end)),
         economist=tuple(c for c in checks if c.vote != "APPROVE"),
         forecasts=_forecasts(checks),

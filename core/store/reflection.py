@@ -19,9 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.models import TaskStatus
 from core.store.db import Database
 
 Rows = list[dict[str, Any]]
+
+# An overridden block "then failed" when the task ended without a result that met its bar.
+_FELL_SHORT = TaskStatus.values({TaskStatus.FAILED, TaskStatus.ABORTED, TaskStatus.BELOW_BAR})
 
 # A cancelled task whose block nobody overrode (denied, expired, or cancelled while waiting) ended
 # because of the block: it counts as blocked, not as an ordinary cancellation.
@@ -234,24 +238,30 @@ async def regressions(db: Database, start: str, end: str) -> Rows:
     return [{**{k: v for k, v in r.items() if k != "drop_"}, "drop": r["drop_"]} for r in _dicts(rows)]
 
 
-async def escalations(db: Database, start: str, end: str) -> Rows:
-    """Tasks that ended escalated (a person is needed) in the range, with the reason recorded."""
+async def ended_as(db: Database, start: str, end: str, status: TaskStatus) -> Rows:
+    """Tasks that ended with ``status`` in the range (escalated: a person is needed; below the bar: the
+    result did not meet the quality bar), with the reason recorded and the final score."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, t.error AS reason, e.score FROM usage_events e
-            JOIN tasks t ON t.id = e.task_id WHERE {_ENDED} AND e.outcome = 'escalated' ORDER BY e.finished_at""",
-        (start, end),
+            JOIN tasks t ON t.id = e.task_id WHERE {_ENDED} AND e.outcome = ? ORDER BY e.finished_at""",
+        (start, end, status.value),
     )
     return _dicts(rows)
 
 
+async def escalations(db: Database, start: str, end: str) -> Rows:
+    """Tasks that ended escalated (a person is needed) in the range, with the reason recorded."""
+    return await ended_as(db, start, end, TaskStatus.ESCALATED)
+
+
 async def overridden_then_failed(db: Database, start: str, end: str) -> Rows:
-    """Tasks that ended in the range as failed or aborted after a person overrode their block."""
+    """Tasks that ended in the range as failed, aborted or below their bar after a person overrode their block."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, e.outcome, t.error AS reason, c.decided_by, c.kind
             FROM usage_events e JOIN tasks t ON t.id = e.task_id
             JOIN confirmations c ON c.task_id = e.task_id AND c.status = 'approved'
-            WHERE {_ENDED} AND e.outcome IN ('failed', 'aborted') ORDER BY e.finished_at""",
-        (start, end),
+            WHERE {_ENDED} AND e.outcome IN ({",".join("?" * len(_FELL_SHORT))}) ORDER BY e.finished_at""",
+        (start, end, *_FELL_SHORT),
     )
     return _dicts(rows)
 
@@ -286,6 +296,17 @@ async def memories_per_range(db: Database, bounds: Sequence[str]) -> dict[int, i
         f"""SELECT bucket, COUNT(*) AS n FROM (SELECT {case} AS bucket FROM memories
                 WHERE created_at >= ? AND created_at < ?) GROUP BY bucket""",
         (*params, bounds[0], bounds[-1]),
+    )
+    return {int(r["bucket"]): int(r["n"]) for r in rows if r["bucket"] is not None}
+
+
+async def ended_as_per_range(db: Database, bounds: Sequence[str], status: TaskStatus) -> dict[int, int]:
+    """Tasks that ended with ``status`` in each range between consecutive ``bounds``; ranges with none are absent."""
+    case, params = _bucket("finished_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT bucket, COUNT(*) AS n FROM (SELECT {case} AS bucket FROM usage_events
+                WHERE finished_at >= ? AND finished_at < ? AND outcome = ?) GROUP BY bucket""",
+        (*params, bounds[0], bounds[-1], status.value),
     )
     return {int(r["bucket"]): int(r["n"]) for r in rows if r["bucket"] is not None}
 

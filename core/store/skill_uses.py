@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.models import TaskStatus
 from core.store.db import Database
 
-# Only a task that has ended has a final score (or a verdict from people) to count.
-_FINISHED = ("done", "aborted", "escalated", "failed", "cancelled")
+# Only a task that has ended has a final score (or a verdict from people) to count; one that ended
+# below its quality bar counts with its (low) score, like every other.
+_FINISHED = TaskStatus.values(TaskStatus.FINISHED)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from core.models import Task, TaskStatus, utcnow
 from core.store.db import Database
 from core.store.tasks import TaskRepository
 
-FINISHED = tuple(s.value for s in TaskStatus if s.finished)
+FINISHED = TaskStatus.values(TaskStatus.FINISHED)
 
 
 @dataclass(frozen=True)

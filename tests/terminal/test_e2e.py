@@ -103,8 +103,10 @@ def test_flags_override_config_only_when_given(env: dict[str, str], server: Fake
     (home / "config.toml").write_text("[iteration]\nmax_iterations = 5\nquality_threshold = 0.95\n", encoding="utf-8")
     server.script.default("Evaluation", scripts.evaluation(0.9, [scripts.finding("quality")]))
     one = openkoi(env, "think", "draft it", "-i", "1", cwd=tmp_path)
-    assert one.returncode == 0, one.stderr
-    assert "1 iteration," in one.stderr
+    # One iteration at 0.90 under the file's bar of 0.95: finished below the bar, never "Done" (exit 7).
+    assert one.returncode == 7, one.stderr
+    assert "⚠ Finished below the bar (0.90 < 0.95) after 1 iteration: reached the iteration limit (1)." in one.stderr
+    assert "✓ Done" not in one.stderr and one.stdout.strip() == "Résultat: 完成 ✓"
     # Without flags the file's threshold (0.95) keeps the loop going past a 0.90 score.
     more = openkoi(env, "think", "draft it again", cwd=tmp_path)
     assert "2 iterations" in more.stderr, more.stderr  # then diminishing returns stop it
