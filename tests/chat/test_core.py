@@ -22,8 +22,8 @@ from core.events import DirectiveReady
 from core.models import TaskStatus
 from core.outputs import Directive
 from tests.chat_service import running_service, service_settings, wait_until
-from tests.fakes.chat_platform import NAME as PLATFORM
 from tests.fakes import scripts
+from tests.fakes.chat_platform import NAME as PLATFORM
 from tests.fakes.chat_platform import RecordingPlatform
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.support import guardian_blocks_next, status_of

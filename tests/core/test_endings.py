@@ -48,7 +48,11 @@ def _outcome(decision: LoopDecision, score: float | None) -> LoopOutcome:
     [
         (LoopDecision.ACCEPT, 0.85, TaskStatus.DONE),  # met the bar
         (LoopDecision.ACCEPT, None, TaskStatus.DONE),  # a read-only answer: not scored, no bar claimed
-        (LoopDecision.ACCEPT_BEST, 0.6, TaskStatus.BELOW_BAR),  # iteration limit, diminishing returns, refinement failed
+        (
+            LoopDecision.ACCEPT_BEST,
+            0.6,
+            TaskStatus.BELOW_BAR,
+        ),  # iteration limit, diminishing returns, refinement failed
         (LoopDecision.ACCEPT_BEST, None, TaskStatus.BELOW_BAR),  # never claimed met without a score
         (LoopDecision.ABORT_REGRESSION, 0.7, TaskStatus.BELOW_BAR),  # the earlier, better output is still short
         (LoopDecision.ABORT_REGRESSION, 0.8, TaskStatus.DONE),  # the earlier output met the bar
@@ -69,7 +73,7 @@ def test_every_final_loop_decision_is_mapped() -> None:
 
 
 def test_the_named_status_sets() -> None:
-    assert TaskStatus.FINISHED | TaskStatus.UNFINISHED == set(TaskStatus)
+    assert set(TaskStatus) == TaskStatus.FINISHED | TaskStatus.UNFINISHED
     assert not TaskStatus.FINISHED & TaskStatus.UNFINISHED
     assert TaskStatus.BELOW_BAR in TaskStatus.FINISHED & TaskStatus.WITH_RESULT & TaskStatus.SHORT
     assert TaskStatus.DONE not in TaskStatus.SHORT
