@@ -310,7 +310,7 @@ class Engine:
             )
         rubrics, skills = await run.skills(self.skill_catalog())
         plan = await run.plan(directive, caveats, recalled.text, rubrics, skills.text)
-        read_only = plan.read_only and plan.read_only_confidence >= self.settings.iteration.skip_eval_confidence
+        read_only = plan.read_only and plan.read_only_certainty >= self.settings.iteration.skip_eval_confidence
         context = loop_context(directive, caveats, plan, recalled.text, skills.text)
         outcome = await run.iterate(context, rubrics.get(plan.category), read_only)
         learned = await run.learn(outcome) if not read_only and outcome.cycles else 0

@@ -40,7 +40,7 @@ from core.memory.embedder import EmbedderUnavailable
 from core.memory.memory import Memory
 from core.memory.recall import Recall
 from core.models import Role, Task, TaskStatus
-from core.outputs import Directive, Plan, Simulation
+from core.outputs import Directive, Plan, Simulation, fraction
 from core.skills import Rubric, RubricSet, SkillCatalog
 from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
 from core.skills.use import ChosenSkills, choose_for_task
@@ -250,7 +250,8 @@ class TaskRun:
             await self.bus.publish(Notice(task.id, f"no learnings saved: {exc}", "warn"))
             return 0
         for item in extracted.learnings:
-            _, reinforced = await self.memory.remember(item.kind.value, item.text, item.confidence, task.scope, task.id)
+            confidence = fraction(item.confidence)  # the model's 0–10, stored as 0–1 like every confidence
+            _, reinforced = await self.memory.remember(item.kind.value, item.text, confidence, task.scope, task.id)
             await self.bus.publish(Learned(task.id, item.text, reinforced))
         return len(extracted.learnings)
 

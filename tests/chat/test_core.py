@@ -78,7 +78,7 @@ async def test_a_result_below_the_bar_says_so_in_the_thread_and_can_be_rated(
     svc: Service, fake_model: FakeModelServer
 ) -> None:
     platform = await attach(svc)
-    fake_model.script.queue("Evaluation", scripts.evaluation(0.5, [scripts.finding("quality")]))
+    fake_model.script.queue("Evaluation", scripts.evaluation(5, [scripts.finding("quality")]))
     reply = await svc.ingress.handle(think("write a haiku about tests -i 1"))
     assert reply is not None and reply.task_id is not None
     await _shown(svc, reply.task_id)

@@ -19,7 +19,7 @@ async def test_a_revision_that_fails_below_the_bar_is_not_done(
 ) -> None:
     """Defect 2: a task scored 0.20 against a bar of 0.80 ended "✓ Done … score 0.20" after its revision failed."""
     s = model_env.script
-    s.queue("Evaluation", scripts.evaluation(0.2, [scripts.finding("quality")]))
+    s.queue("Evaluation", scripts.evaluation(2, [scripts.finding("quality")]))
     s.queue("Revision", json_reply({}), json_reply({}))  # no edit and no rewrite, twice: the revision fails
     task = await engine.submit("summarise the incident", options=TaskOptions(quality_threshold=0.8))
     result = await engine.run(task.id)
@@ -84,7 +84,7 @@ def test_the_named_status_sets() -> None:
 async def test_a_read_only_answer_is_done_unscored(
     engine: Engine, model_env: FakeModelServer, recorder: Recorder
 ) -> None:
-    model_env.script.queue("Plan", scripts.plan(read_only=True, confidence=0.98))
+    model_env.script.queue("Plan", scripts.plan(read_only=True, confidence=10))
     task = await engine.submit("what does WAL mode do?")
     result = await engine.run(task.id)
     assert (result.status, result.score) == (TaskStatus.DONE, None)

@@ -1,4 +1,8 @@
-"""Ready-made model replies for the engine's request kinds, for use with FakeModelServer."""
+"""Ready-made model replies for the engine's request kinds, for use with FakeModelServer.
+
+Scores, confidences and counts are scripted as the model writes them: whole points on the 0–10 scale
+the schemas ask for (``core.outputs.Points``); the engine maps them to 0–1.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,8 @@ def parliament(
     return json_reply(payload)
 
 
-def plan(category: str = "general", read_only: bool = False, confidence: float = 0.9, steps: int = 2) -> Reply:
+def plan(category: str = "general", read_only: bool = False, confidence: int = 9, steps: int = 2) -> Reply:
+    """A plan; ``confidence`` in read_only is on the 0–10 scale."""
     return json_reply(
         {
             "category": category,
@@ -70,11 +75,11 @@ def requested_dimensions(body: dict[str, Any]) -> list[str]:
 
 
 def evaluation(
-    score: float | dict[str, float],
+    score: int | dict[str, int],
     findings: list[dict[str, Any]] | None = None,
     needs_human: bool = False,
 ) -> Any:
-    """A handler scoring whichever dimensions the evaluator asked for."""
+    """A handler scoring whichever dimensions the evaluator asked for, in points 0–10 (9 scores 0.9)."""
 
     def handler(body: dict[str, Any]) -> Reply:
         dims = requested_dimensions(body)
@@ -99,8 +104,9 @@ def finding(
     return {"severity": "major", "dimension": dimension, "description": description, "fix": fix, "quote": quote}
 
 
-def learnings(*texts: str) -> Reply:
-    return json_reply({"learnings": [{"kind": "heuristic", "text": t, "confidence": 0.8} for t in texts]})
+def learnings(*texts: str, confidence: int = 8) -> Reply:
+    """Learnings, each with ``confidence`` on the 0–10 scale (8 is stored as 0.8)."""
+    return json_reply({"learnings": [{"kind": "heuristic", "text": t, "confidence": confidence} for t in texts]})
 
 
 def simulation() -> Reply:
@@ -138,8 +144,8 @@ def rewriting_revision() -> Any:
     return handler
 
 
-def install_defaults(server: FakeModelServer, output: str = "The answer.", score: float = 0.9) -> None:
-    """A happy path: approve, plan, answer, score ``score``, no learnings."""
+def install_defaults(server: FakeModelServer, output: str = "The answer.", score: int = 9) -> None:
+    """A happy path: approve, plan, answer, score ``score`` points of 10, no learnings."""
     s = server.script
     s.default("Directive", directive())
     s.default("ParliamentReply", parliament())

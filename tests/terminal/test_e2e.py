@@ -24,7 +24,7 @@ OPENKOI = str(Path(sys.executable).parent / "openkoi")
 @pytest.fixture
 def server() -> Iterator[FakeModelServer]:
     fake = FakeModelServer()
-    scripts.install_defaults(fake, output="Résultat: 完成 ✓", score=0.9)
+    scripts.install_defaults(fake, output="Résultat: 完成 ✓", score=9)
     fake.start_in_thread()
     yield fake
     fake.stop_thread()
@@ -101,7 +101,7 @@ def test_flags_override_config_only_when_given(env: dict[str, str], server: Fake
     home = Path(env["OPENKOI_HOME"])
     home.mkdir(parents=True)
     (home / "config.toml").write_text("[iteration]\nmax_iterations = 5\nquality_threshold = 0.95\n", encoding="utf-8")
-    server.script.default("Evaluation", scripts.evaluation(0.9, [scripts.finding("quality")]))
+    server.script.default("Evaluation", scripts.evaluation(9, [scripts.finding("quality")]))
     one = openkoi(env, "think", "draft it", "-i", "1", cwd=tmp_path)
     # One iteration at 0.90 under the file's bar of 0.95: finished below the bar, never "Done" (exit 7).
     assert one.returncode == 7, one.stderr
