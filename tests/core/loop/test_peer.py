@@ -25,9 +25,7 @@ def user_prompt(body: dict[str, Any]) -> str:
 async def test_regression_detected_at_iteration_two(engine: Engine, model_env: FakeModelServer) -> None:
     s = model_env.script
     s.queue("execute", Reply(content=DOC))
-    s.queue(
-        "Evaluation", scripts.evaluation(7, [scripts.finding("relevance", quote="Line 3")]), scripts.evaluation(4)
-    )
+    s.queue("Evaluation", scripts.evaluation(7, [scripts.finding("relevance", quote="Line 3")]), scripts.evaluation(4))
     s.queue("Revision", json_reply({"rewrite": "A complete rewrite that lost the point."}))
     task = await engine.submit("explain sqlite storage", options=TaskOptions(max_iterations=5))
     result = await engine.run(task.id)
