@@ -6,6 +6,7 @@ the schemas ask for (``core.outputs.Points``); the engine maps them to 0–1.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -109,7 +110,7 @@ def learnings(*texts: str, confidence: int = 8) -> Reply:
     return json_reply({"learnings": [{"kind": "heuristic", "text": t, "confidence": confidence} for t in texts]})
 
 
-def simulation() -> Reply:
+def simulation(reason: str = "everyone is at work") -> Reply:
     return json_reply(
         {
             "futures": [
@@ -119,7 +120,7 @@ def simulation() -> Reply:
                  "likely_response": "high", "risk": "LOW"},
             ],
             "recommendation": "B",
-            "reason": "everyone is at work",
+            "reason": reason,
             "champion": "empath",
             "champion_reason": "don't look careless about timezones",
             "dissent": "economist",
@@ -155,3 +156,85 @@ def install_defaults(server: FakeModelServer, output: str = "The answer.", score
     s.default("Learnings", learnings())
     s.default("Simulation", simulation())
     s.default("Revision", rewriting_revision())
+
+
+# --- bad models ----------------------------------------------------------------------------------------
+# What small models really do (STACK.md, "What the real small model taught us"), as reusable scripts, so
+# that tests meet them. The fake returns whatever is scripted: it does not enforce a grammar. Each script
+# says whether a grammar-constrained server (llama.cpp with the schema as its grammar) could produce it.
+
+
+def requested_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a request asked for: in ``json_schema``, in ``json_object``'s ``schema``, or in the prompt."""
+    fmt = body.get("response_format") or {}
+    schema = fmt.get("json_schema", {}).get("schema") if fmt.get("type") == "json_schema" else fmt.get("schema")
+    if isinstance(schema, dict):
+        return schema
+    text = prompt_text(body)
+    start = text.find("matching this JSON schema (")
+    if start == -1:
+        return None
+    found, _ = json.JSONDecoder().raw_decode(text, text.index("{", start))
+    return found if isinstance(found, dict) else None
+
+
+def _filled(node: dict[str, Any], defs: dict[str, Any], label: str) -> Any:
+    if "$ref" in node:
+        return _filled(defs[node["$ref"].rsplit("/", 1)[-1]], defs, label)
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        return _filled({**options[0], **{k: v for k, v in node.items() if k != "anyOf"}}, defs, label)
+    if "enum" in node:
+        return node["enum"][0]
+    said = str(node.get("description") or node.get("title") or label)
+    kind = node.get("type")
+    if kind == "object":
+        return {name: _filled(sub, defs, str(sub.get("title", name))) for name, sub in node["properties"].items()}
+    if kind == "array":
+        return [_filled(node["items"], defs, said) for _ in range(max(1, node.get("minItems", 1)))]
+    if kind in {"integer", "number"}:
+        return node.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    return said[: node.get("maxLength", len(said))]
+
+
+def placeholders(body: dict[str, Any]) -> Reply:
+    """A handler answering any structured request with what the schema itself says: every text field its
+    description (else its name), every enum its first value, every number its least. A grammar-constrained
+    server can produce this (it matches the schema); it is how a tiny model "fills in" a form."""
+    schema = requested_schema(body)
+    assert schema is not None, "placeholders answers structured requests only"
+    return json_reply(_filled(schema, schema.get("$defs", {}), str(schema.get("title", "reply"))))
+
+
+def the_prompts_example(body: dict[str, Any]) -> Reply:
+    """A handler returning, word for word, the example reply the prompt shows (the first JSON object after
+    "example" in the system text). It matches the schema, so a grammar-constrained server can produce it."""
+    system = str(body["messages"][0]["content"])
+    start = system.index("{", system.lower().index("example"))
+    example, _ = json.JSONDecoder().raw_decode(system, start)
+    return json_reply(example)
+
+
+def approve_everything(reason: str | None = None) -> Reply:
+    """Every agency approves and the Guardian calls anything FULL / LOW / NONE. With ``reason``, every agency
+    gives those same words (a rubber stamp); without, each its own. A grammar-constrained server can produce
+    either."""
+    reasons = {a: reason or f"{a}: nothing here worries me" for a in AGENCIES}
+    return parliament(reasons=reasons, permission_level="NONE")
+
+
+def off_scale_evaluation(value: float = 0.7) -> Any:
+    """An evaluator writing a fraction (or any number off the 0–10 integer scale) as every score. Under
+    llama.cpp's grammar the integer enum cannot be left; only a server that does not constrain decoding
+    (the schema in the prompt alone, or ``json_schema`` ignored) can send it."""
+
+    def handler(body: dict[str, Any]) -> Reply:
+        reply = evaluation(0)(body)
+        payload = json.loads(reply.content or "{}")
+        for judgement in payload["dimensions"].values():
+            judgement["score"] = value
+        return json_reply(payload)
+
+    return handler
