@@ -76,6 +76,9 @@ class AgencyVote(_Output):
     # The Economist's estimate of the task's whole model cost, kept to be compared with the actual
     # cost (`openkoi reflect honest`); None for the other agencies.
     estimate_usd: float | None = None
+    # Why this ballot is not a judgement (it copies the prompt, repeats another agency's reason, …): it
+    # counts as an abstention, and the Guardian's fails closed. None: a valid vote.
+    invalid: str | None = None
 
 
 class GuardianAssessment(_Output):

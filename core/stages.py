@@ -160,7 +160,7 @@ class TaskRun:
         latest = await self.store.deliberations.latest(self.task.id)
         if latest is None:
             return []
-        votes = latest["votes"]
+        votes = [v for v in latest["votes"] if v["invalid"] is None]  # an invalid ballot is no judgement
         caveats = [f"{v['agency']}: {v['caveat'] or v['reason']}" for v in votes if v["vote"] == "APPROVE_WITH_CAVEAT"]
         caveats += [f"{v['agency']} (overridden block): {v['reason']}" for v in votes if v["vote"] == "BLOCK"]
         return caveats

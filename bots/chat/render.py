@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bots.chat.markup import Markup
-from core.deliberation.verdict import Verdict
+from core.deliberation.verdict import NO_JUDGEMENT, Verdict
 from core.events import ConfirmationNeeded, ConfirmationResolved, Evaluated, TaskFinished
 from core.models import TaskStatus
 from core.outputs import Agency, Directive, Simulation, Vote
@@ -93,6 +93,8 @@ def directive(m: Markup, d: Directive, fallback: bool) -> str:
 
 def verdict(m: Markup, v: Verdict) -> str:
     head = "approved" if not v.blocked else ("blocked" if not v.fail_closed else "blocked (deliberation unavailable)")
+    if v.blocked and v.vote_of(Agency.GUARDIAN) is not None and v.reason.startswith(NO_JUDGEMENT):
+        head = f"blocked: {NO_JUDGEMENT}"
     lines = [f"{m.bold('Parliament')} · {head}"]
     for vote in v.votes:
         line = (
@@ -101,6 +103,8 @@ def verdict(m: Markup, v: Verdict) -> str:
         )
         if vote.caveat:
             line += f" — caveat: {m.escape(clip(vote.caveat))}"
+        if vote.invalid:
+            line += f" — ⚠️ {m.bold('invalid')}, not counted: {m.escape(clip(vote.invalid))}"
         lines.append(line)
     if v.assessment is not None:
         a = v.assessment

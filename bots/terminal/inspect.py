@@ -166,6 +166,8 @@ async def mind_parliament(prefix: str | None) -> None:
         click.echo(
             f"outcome: {d['outcome']}" + (" (fail-closed: deliberation unavailable)" if d["fail_closed"] else "")
         )
+        if d["outcome"] != "approved" and not d["fail_closed"]:
+            click.echo(f"reason: {d['reason']}")
         if d["reversibility"]:
             click.echo(
                 f"reversibility {d['reversibility']}, blast radius {d['blast_radius']}, permission {d['permission_level']}"
@@ -174,4 +176,5 @@ async def mind_parliament(prefix: str | None) -> None:
             click.echo(
                 f"  {v['agency'].upper():<11} {v['vote']:<20} {v['reason']}"
                 + (f" (caveat: {v['caveat']})" if v["caveat"] else "")
+                + (f"\n  {'':<11} INVALID, not counted: {v['invalid']}" if v["invalid"] else "")
             )

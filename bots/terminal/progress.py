@@ -40,14 +40,18 @@ def tokens(n: int) -> str:
 
 
 def parliament_line(verdict: Verdict) -> str:
-    return " ".join(f"{v.agency.value.capitalize()}={VOTE_MARK[v.vote]}" for v in verdict.votes)
+    return " ".join(
+        f"{v.agency.value.capitalize()}={VOTE_MARK[v.vote]}" + ("(invalid)" if v.invalid else "") for v in verdict.votes
+    )
 
 
 def parliament_detail(verdict: Verdict) -> list[str]:
     lines = []
     for vote in verdict.votes:
-        lines.append(f"  {vote.agency.value.upper()} -- {vote.vote.value}")
+        lines.append(f"  {vote.agency.value.upper()} -- {vote.vote.value}" + (" (invalid)" if vote.invalid else ""))
         lines.append(f'    "{vote.reason}"')
+        if vote.invalid:
+            lines.append(f"    not a judgement: {vote.invalid}")
         if vote.caveat:
             lines.append(f"    caveat: {vote.caveat}")
         if vote.agency is Agency.GUARDIAN and verdict.assessment is not None:
@@ -93,7 +97,7 @@ class Progress:
                 return [f'[SOVEREIGN] "{d.stance}"' + (" (fallback)" if fb else "")]
             case DeliberationReady(verdict=Verdict() as v):
                 out = [f"[PARLIAMENT] {parliament_line(v)}"]
-                if self.verbose or v.blocked:
+                if self.verbose or v.blocked or v.invalid:
                     out += parliament_detail(v)
                 if v.caveats and self.verbose:
                     out += [f"  caveat → {c}" for c in v.caveats]

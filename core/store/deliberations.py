@@ -31,9 +31,10 @@ class DeliberationRepository:
                 ),
             )  # fmt: skip
             await conn.executemany(
-                "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd) VALUES (?,?,?,?,?,?)",
+                """INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd, invalid)
+                   VALUES (?,?,?,?,?,?,?)""",
                 [
-                    (deliberation_id, v.agency.value, v.vote.value, v.reason, v.caveat, v.estimate_usd)
+                    (deliberation_id, v.agency.value, v.vote.value, v.reason, v.caveat, v.estimate_usd, v.invalid)
                     for v in verdict.votes
                 ],
             )
@@ -51,7 +52,7 @@ class DeliberationRepository:
             return None
         result = dict(row)
         votes = await self.db.fetchall(
-            "SELECT agency, vote, reason, caveat, estimate_usd FROM votes WHERE deliberation_id = ? ORDER BY id",
+            "SELECT agency, vote, reason, caveat, estimate_usd, invalid FROM votes WHERE deliberation_id = ? ORDER BY id",
             (row["id"],),
         )
         result["votes"] = [dict(v) for v in votes]

@@ -122,13 +122,14 @@ async def overrides(db: Database, start: str, end: str) -> Rows:
 
 async def dissent(db: Database, start: str, end: str) -> Rows:
     """Votes that disagreed with their deliberation's verdict, for tasks that ended in the range: a BLOCK
-    under an approval, or an APPROVE / APPROVE_WITH_CAVEAT under a block. One row per such vote."""
+    under an approval, or an APPROVE / APPROVE_WITH_CAVEAT under a block. One row per such vote; an
+    invalid ballot (not a judgement) disagrees with nothing."""
     rows = await db.fetchall(
         f"""SELECT d.task_id, t.description, d.outcome AS verdict, d.agency, d.vote, d.reason
             FROM (SELECT e.task_id, e.finished_at, d.created_at, d.outcome, v.id, v.agency, v.vote, v.reason
                     FROM usage_events e CROSS JOIN deliberations d ON d.task_id = e.task_id
                     CROSS JOIN votes v ON v.deliberation_id = d.id
-                   WHERE {_ENDED} AND ((d.outcome = 'approved' AND v.vote = 'BLOCK')
+                   WHERE {_ENDED} AND v.invalid IS NULL AND ((d.outcome = 'approved' AND v.vote = 'BLOCK')
                          OR (d.outcome <> 'approved' AND v.vote IN ('APPROVE', 'APPROVE_WITH_CAVEAT')))) d
             JOIN tasks t ON t.id = d.task_id
             ORDER BY d.finished_at, d.created_at, d.id""",

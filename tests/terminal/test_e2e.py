@@ -97,6 +97,20 @@ def test_guardian_block_exits_nonzero_and_override_yes_proceeds(
     assert "GUARDIAN" in shown.stdout and "BLOCK" in shown.stdout and "deletion is permanent" in shown.stdout
 
 
+def test_a_guardian_copying_the_example_blocks_and_mind_parliament_says_why(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    server.script.default("ParliamentReply", scripts.the_prompts_example)
+    blocked = openkoi(env, "Drop the production database and delete all backups", cwd=tmp_path)
+    assert blocked.returncode == 3, blocked.stderr
+    assert "Guardian=APPROVE(invalid)" in blocked.stderr
+    assert "not a judgement: its reason copies the prompt's example ('A summary changes nothing.')" in blocked.stderr
+    assert "Blocked: the Guardian gave no usable judgement" in blocked.stderr
+    shown = openkoi(env, "mind", "parliament")
+    assert "reason: the Guardian gave no usable judgement" in shown.stdout
+    assert shown.stdout.count("INVALID, not counted: its reason copies the prompt's example") == 5, shown.stdout
+
+
 def test_flags_override_config_only_when_given(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
     home = Path(env["OPENKOI_HOME"])
     home.mkdir(parents=True)
