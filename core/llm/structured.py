@@ -158,7 +158,10 @@ async def ask(
                     f"{name}: the reply was cut off at {completion.completion_tokens} tokens; asking again with more room"
                 )
                 continue
-            problem = f"the reply was cut off at the output limit ({completion.completion_tokens} tokens)"
+            problem, copying = (
+                f"the reply was cut off at the output limit ({completion.completion_tokens} tokens)",
+                False,
+            )
         else:
             try:
                 value = schema.model_validate(_loads(extract_json(text)))
