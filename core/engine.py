@@ -53,14 +53,27 @@ from core.store import Store
 
 log = logging.getLogger(__name__)
 
+# How each way the loop ends ends the task. "Done" means the quality bar was met: accepting the best
+# output so far (iteration limit, diminishing returns, a refinement that failed) or keeping the earlier,
+# better output after a regression ends below the bar unless that output's score met it (``status_for``).
+# A read-only question accepted unscored is done without a bar being claimed (it says "not scored").
 STATUS_FOR = {
     LoopDecision.ACCEPT: TaskStatus.DONE,
-    LoopDecision.ACCEPT_BEST: TaskStatus.DONE,
+    LoopDecision.ACCEPT_BEST: TaskStatus.BELOW_BAR,
     LoopDecision.ESCALATE: TaskStatus.ESCALATED,
     LoopDecision.ABORT_BUDGET: TaskStatus.ABORTED,
     LoopDecision.ABORT_TIMEOUT: TaskStatus.ABORTED,
-    LoopDecision.ABORT_REGRESSION: TaskStatus.DONE,  # the better, earlier output is the result
+    LoopDecision.ABORT_REGRESSION: TaskStatus.BELOW_BAR,  # the better, earlier output is the result
 }
+
+
+def status_for(outcome: LoopOutcome, bar: float) -> TaskStatus:
+    """The task's status after the loop: ``STATUS_FOR``'s, with a kept output judged by its own score
+    against ``bar`` — done only when it met the bar, below the bar when it did not."""
+    status = STATUS_FOR[outcome.decision]
+    if status in {TaskStatus.DONE, TaskStatus.BELOW_BAR} and outcome.score is not None:
+        return TaskStatus.DONE if outcome.score >= bar else TaskStatus.BELOW_BAR
+    return status
 
 
 @dataclass(frozen=True)
@@ -321,13 +334,21 @@ class Engine:
             )
         rubrics, skills = await run.skills(self.skill_catalog())
         plan = await run.plan(directive, caveats, recalled.text, rubrics, skills.text)
-        read_only = plan.read_only and plan.read_only_confidence >= self.settings.iteration.skip_eval_confidence
+        read_only = plan.read_only and plan.read_only_certainty >= self.settings.iteration.skip_eval_confidence
         context = loop_context(directive, caveats, plan, recalled.text, skills.text)
         outcome = await run.iterate(context, rubrics.get(plan.category), read_only)
         learned = await run.learn(outcome) if not read_only and outcome.cycles else 0
-        status = STATUS_FOR[outcome.decision]
         output = run.presented(outcome.output)  # in suggest mode, a proposal
-        return await self._end(task.id, status, outcome, output, outcome.reason, budget=run.budget, learned=learned)
+        return await self._end(
+            task.id,
+            status_for(outcome, run.bar),
+            outcome,
+            output,
+            outcome.reason,
+            budget=run.budget,
+            learned=learned,
+            bar=run.bar,
+        )
 
     async def _start(self, task: Task) -> TaskRun:
         await self.store.tasks.set_status(task.id, TaskStatus.RUNNING)
@@ -391,6 +412,7 @@ class Engine:
         budget: TaskBudget | None = None,
         learned: int = 0,
         decision: LoopDecision | None = None,
+        bar: float | None = None,
     ) -> Task:
         decision = decision or (outcome.decision if outcome else None)
         iterations = len(outcome.cycles) if outcome else 0
@@ -398,8 +420,9 @@ class Engine:
         fields: dict[str, object] = {"status": status, "iterations": iterations, "score": score, "output": output}
         if decision is not None:
             fields["decision"] = decision
-        if status in {TaskStatus.FAILED, TaskStatus.ABORTED, TaskStatus.CANCELLED, TaskStatus.ESCALATED}:
-            fields["error"] = reason
+        if status in TaskStatus.SHORT:  # why it fell short is kept with the task
+            short_of = f"below the bar ({score:.2f} < {bar:.2f}): " if score is not None and bar is not None else ""
+            fields["error"] = short_of + reason if status is TaskStatus.BELOW_BAR else reason
         await self.store.tasks.update(task_id, **fields)
         await self.store.usage_events.record(task_id)  # before TaskFinished: a 👍 may follow at once
         log.info("task %s %s (%s): %s", task_id, status.value, decision.value if decision else "-", reason)
@@ -418,6 +441,7 @@ class Engine:
                 budget.spend.cost_usd if budget else 0.0,
                 learned,
                 reason,
+                bar,
             )
         )
         return task

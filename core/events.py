@@ -150,6 +150,7 @@ class TaskFinished(Event):
     cost_usd: float
     learnings: int
     reason: str = ""
+    bar: float | None = None  # the quality bar the score was held to; None when the loop did not run
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from core.store import Store
 from core.store.feedback import Tally
 
 CONFIDENCE_STEP = 0.05
-# Tasks with a result to judge. A failed or cancelled task has none.
-RATEABLE = frozenset({TaskStatus.DONE, TaskStatus.ABORTED, TaskStatus.ESCALATED})
+# Tasks with a result to judge (a failed or cancelled task has none); one below its bar is rateable.
+RATEABLE = TaskStatus.WITH_RESULT
 
 
 class Vote(IntEnum):

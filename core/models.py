@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,21 +25,46 @@ class TaskStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     AWAITING_CONFIRMATION = "awaiting_confirmation"
+    # The result met the quality bar; or, unscored, a read-only question answered or a simulation shown.
     DONE = "done"
+    # Finished with its best result, which scored below the quality bar: never reported as done.
+    BELOW_BAR = "below_bar"
     ABORTED = "aborted"  # a circuit breaker stopped it; the best output (if any) is kept
     ESCALATED = "escalated"  # a human is needed; the best output (if any) is kept
     FAILED = "failed"
     CANCELLED = "cancelled"
 
+    # Named sets, one home for each rule (assigned below the class: inside its body the members are
+    # still plain strings). SQL status lists use ``values(...)`` of these.
+    FINISHED: ClassVar[frozenset[TaskStatus]]  # ended for good: nothing more will run
+    UNFINISHED: ClassVar[frozenset[TaskStatus]]  # queued, running or waiting for a person
+    WITH_RESULT: ClassVar[frozenset[TaskStatus]]  # ended with a result people can judge (rate)
+    SHORT: ClassVar[frozenset[TaskStatus]]  # ended short of done: the reason is kept on the task
+
     @property
     def finished(self) -> bool:
-        return self in {
-            TaskStatus.DONE,
-            TaskStatus.ABORTED,
-            TaskStatus.ESCALATED,
-            TaskStatus.FAILED,
-            TaskStatus.CANCELLED,
-        }
+        return self in TaskStatus.FINISHED
+
+    @staticmethod
+    def values(statuses: Iterable[TaskStatus]) -> tuple[str, ...]:
+        """The stored values of ``statuses``, in a fixed order (for SQL ``IN (...)`` lists)."""
+        return tuple(sorted(s.value for s in statuses))
+
+
+TaskStatus.FINISHED = frozenset(
+    {
+        TaskStatus.DONE,
+        TaskStatus.BELOW_BAR,
+        TaskStatus.ABORTED,
+        TaskStatus.ESCALATED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+    }
+)
+TaskStatus.UNFINISHED = frozenset(TaskStatus) - TaskStatus.FINISHED
+# A failed or cancelled task has no result; an aborted or escalated one keeps its best output so far.
+TaskStatus.WITH_RESULT = frozenset({TaskStatus.DONE, TaskStatus.BELOW_BAR, TaskStatus.ABORTED, TaskStatus.ESCALATED})
+TaskStatus.SHORT = TaskStatus.FINISHED - {TaskStatus.DONE}
 
 
 class Phase(StrEnum):

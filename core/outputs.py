@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -22,9 +22,27 @@ Paragraph = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 OptionalSentence = Annotated[str, StringConstraints(max_length=500)] | None
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
+# Scores, confidences and counts a model gives are small integer scales, sent as a JSON-schema ``enum``:
+# a grammar-constrained server (llama.cpp) enforces enums and string lengths but not ``minimum`` /
+# ``maximum``, so asked for a score in 0–1 a small model writes 7. On a 0–10 enum it cannot write
+# anything else; from an unconstrained server an out-of-range number fails validation and gets the one
+# repair attempt, never a clamp. Code maps a point to 0–1 (``fraction``): what is stored, shown and
+# compared with the quality bar stays 0–1.
+SCALE_TOP = 10
+Points = Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+Count = Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+
+
+def fraction(points: int) -> float:
+    """A point on the 0–10 scale as a fraction of 1 (7 → 0.7)."""
+    return points / SCALE_TOP
+
 
 class _Output(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    # Fields holding text the work itself is made of (an edit, a rewrite, a quote of the output): they
+    # may quote anything, so the echo check (``core.llm.echo``) leaves them alone.
+    VERBATIM: ClassVar[frozenset[str]] = frozenset()
 
 
 class Directive(_Output):
@@ -58,6 +76,9 @@ class AgencyVote(_Output):
     # The Economist's estimate of the task's whole model cost, kept to be compared with the actual
     # cost (`openkoi reflect honest`); None for the other agencies.
     estimate_usd: float | None = None
+    # Why this ballot is not a judgement (it copies the prompt, repeats another agency's reason, …): it
+    # counts as an abstention, and the Guardian's fails closed. None: a valid vote.
+    invalid: str | None = None
 
 
 class GuardianAssessment(_Output):
@@ -158,9 +179,14 @@ class Plan(_Output):
     # The JSON schema sent narrows this to the loaded rubric names (see plan_schema).
     category: str = Field(description="The evaluator rubric that fits the task best")
     read_only: bool = Field(description="True when the task only asks a question and changes nothing")
-    read_only_confidence: Score
+    read_only_confidence: Points = Field(description="How sure you are of read_only: 0 (a guess) to 10 (certain)")
     steps: list[PlanStep] = Field(min_length=1, max_length=12)
-    estimated_iterations: int = Field(ge=1, le=10)
+    estimated_iterations: Count
+
+    @property
+    def read_only_certainty(self) -> float:
+        """``read_only_confidence`` as 0–1, to compare with ``[iteration] skip_eval_confidence``."""
+        return fraction(self.read_only_confidence)
 
 
 class Severity(StrEnum):
@@ -170,6 +196,8 @@ class Severity(StrEnum):
 
 
 class Finding(_Output):
+    VERBATIM = frozenset({"quote"})
+
     severity: Severity
     dimension: Phrase
     description: Sentence
@@ -194,7 +222,7 @@ class Evaluation(_Output):
 
 
 class Judgement(_Output):
-    score: Score
+    score: Points = Field(description="0 (unusable) to 10 (nothing left to improve)")
     rationale: Sentence
 
 
@@ -209,7 +237,9 @@ class EvaluationReply(_Output):
     summary: Paragraph
 
     def evaluation(self, order: list[str]) -> Evaluation:
-        scored = [DimensionScore(name=n, score=j.score, rationale=j.rationale) for n, j in self.dimensions.items()]
+        scored = [
+            DimensionScore(name=n, score=fraction(j.score), rationale=j.rationale) for n, j in self.dimensions.items()
+        ]
         scored.sort(key=lambda d: order.index(d.name) if d.name in order else len(order))
         return Evaluation(
             dimensions=scored,
@@ -221,12 +251,16 @@ class EvaluationReply(_Output):
 
 
 class Edit(_Output):
+    VERBATIM = frozenset({"find", "replace"})
+
     find: str = Field(min_length=1, description="Exact text from the previous output, unique in it")
     replace: str
 
 
 class Revision(_Output):
     """A refinement: targeted edits to the previous output, or a complete rewrite."""
+
+    VERBATIM = frozenset({"rewrite", "notes"})
 
     edits: list[Edit] = Field(default_factory=list)
     rewrite: str | None = None
@@ -249,7 +283,7 @@ class LearningKind(StrEnum):
 class ExtractedLearning(_Output):
     kind: LearningKind
     text: Sentence
-    confidence: Score
+    confidence: Points = Field(description="How sure you are it holds: 0 (a guess) to 10 (certain)")
 
 
 class Learnings(_Output):

@@ -43,7 +43,7 @@ from core.memory.embedder import EmbedderUnavailable
 from core.memory.memory import Memory
 from core.memory.recall import Recall
 from core.models import Role, Task, TaskStatus
-from core.outputs import Directive, Plan, Simulation
+from core.outputs import Directive, Plan, Simulation, fraction
 from core.skills import Rubric, RubricSet, SkillCatalog
 from core.skills.use import PROMPT_TITLE as SKILLS_TITLE
 from core.skills.use import ChosenSkills, choose_for_task
@@ -78,6 +78,12 @@ class TaskRun:
 
     def __post_init__(self) -> None:
         self.ctx = CallContext(self.task.id, self.budget)
+
+    @property
+    def bar(self) -> float:
+        """The quality bar in force: the task's ``--quality``, else ``[iteration] quality_threshold``."""
+        asked = self.task.options.quality_threshold
+        return asked if asked is not None else self.settings.iteration.quality_threshold
 
     async def warn_if_unpriced(self) -> None:
         """A cost budget means nothing for a model with no known price: say so before spending."""
@@ -190,7 +196,7 @@ class TaskRun:
         latest = await self.store.deliberations.latest(self.task.id)
         if latest is None:
             return []
-        votes = latest.votes
+        votes = [v for v in latest.votes if v.invalid is None]  # an invalid ballot is no judgement
         caveats = [f"{v.agency}: {v.caveat or v.reason}" for v in votes if v.vote == "APPROVE_WITH_CAVEAT"]
         caveats += [f"{v.agency} (overridden block): {v.reason}" for v in votes if v.vote == "BLOCK"]
         decided = await self.store.gate_audit.decision_for(self.task.id)
@@ -264,7 +270,7 @@ class TaskRun:
             self.bus,
             it,
             options.max_iterations or it.max_iterations,
-            options.quality_threshold if options.quality_threshold is not None else it.quality_threshold,
+            self.bar,
         )
 
     def _workspace_tools(self) -> list[Tool]:
@@ -291,7 +297,8 @@ class TaskRun:
             await self.bus.publish(Notice(task.id, f"no learnings saved: {exc}", "warn"))
             return 0
         for item in extracted.learnings:
-            _, reinforced = await self.memory.remember(item.kind.value, item.text, item.confidence, task.scope, task.id)
+            confidence = fraction(item.confidence)  # the model's 0–10, stored as 0–1 like every confidence
+            _, reinforced = await self.memory.remember(item.kind.value, item.text, confidence, task.scope, task.id)
             await self.bus.publish(Learned(task.id, item.text, reinforced))
         return len(extracted.learnings)
 

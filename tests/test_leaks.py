@@ -115,7 +115,7 @@ async def test_a_secret_in_the_models_output_is_posted_as_redacted(
     quoted = f"the bot token is {fake.token} and GitHub's is {GITHUB_TOKEN}"
     fake_model.script.queue("execute", Reply(content=f"Done. By the way, {quoted}."))
     finding = scripts.finding("quality", description=f"the output leaks {fake.token}", quote=fake.token)
-    fake_model.script.queue("Evaluation", scripts.evaluation(0.9, [finding]))
+    fake_model.script.queue("Evaluation", scripts.evaluation(9, [finding]))
     async with serving(settings, tg_settings(fake)) as svc:
         # A task the rule floor lets through (asking for the tokens is a floor match): the model leaks them anyway.
         task_id = await run_task(svc, fake, "/think write a status note for the team")

@@ -40,7 +40,7 @@ from core.store.text import storable
 
 log = logging.getLogger(__name__)
 
-ACTIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.AWAITING_CONFIRMATION.value)
+ACTIVE = TaskStatus.values(TaskStatus.UNFINISHED)
 # How long a delivery may wait for the database before it is refused as not accepted. Inside
 # Slack's and Discord's 3 s, with room for the answer itself.
 SAVE_WITHIN_SECONDS = 2.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bots.chat.markup import Markup
-from core.deliberation.verdict import Verdict
+from core.deliberation.verdict import NO_JUDGEMENT, Verdict
 from core.events import ConfirmationNeeded, ConfirmationResolved, Evaluated, TaskFinished
 from core.models import TaskStatus
 from core.outputs import Agency, Directive, Simulation, Vote
@@ -33,6 +33,7 @@ STATUS_ICON = {
     TaskStatus.RUNNING: "🧠",
     TaskStatus.AWAITING_CONFIRMATION: "✋",
     TaskStatus.DONE: "✅",
+    TaskStatus.BELOW_BAR: "⚠️",
     TaskStatus.ABORTED: "⏹️",
     TaskStatus.ESCALATED: "🙋",
     TaskStatus.FAILED: "❌",
@@ -90,6 +91,8 @@ def directive(m: Markup, d: Directive, fallback: bool) -> str:
 
 def verdict(m: Markup, v: Verdict) -> str:
     head = "approved" if not v.blocked else ("blocked" if not v.fail_closed else "blocked (deliberation unavailable)")
+    if v.blocked and v.vote_of(Agency.GUARDIAN) is not None and v.reason.startswith(NO_JUDGEMENT):
+        head = f"blocked: {NO_JUDGEMENT}"
     lines = [f"{m.bold('Parliament')} · {head}"]
     for vote in v.votes:
         line = (
@@ -98,6 +101,8 @@ def verdict(m: Markup, v: Verdict) -> str:
         )
         if vote.caveat:
             line += f" — caveat: {m.escape(one_line(vote.caveat, MAX_LINE))}"
+        if vote.invalid:
+            line += f" — ⚠️ {m.bold('invalid')}, not counted: {m.escape(one_line(vote.invalid, MAX_LINE))}"
         lines.append(line)
     if v.assessment is not None:
         a = v.assessment
@@ -148,7 +153,15 @@ def done(m: Markup, f: TaskFinished) -> str:
     score = f", score {f.score:.2f}" if f.score is not None else ""
     learned = f", {f.learnings} learning{'s' if f.learnings != 1 else ''} saved"
     if f.status is TaskStatus.DONE:
-        return f"{STATUS_ICON[f.status]} {m.bold('Done')} · {its}, {spent}{score}{learned}"
+        # "Done" claims the bar was met; an unscored ending (a read-only answer, a simulation) says so.
+        unscored = "" if f.score is not None else f" (not scored: {m.escape(clip(f.reason or 'no evaluation', 100))})"
+        return f"{STATUS_ICON[f.status]} {m.bold('Done')}{unscored} · {its}, {spent}{score}{learned}"
+    if f.status is TaskStatus.BELOW_BAR:
+        figures = f"{f.score:.2f} < {f.bar:.2f}" if f.score is not None and f.bar is not None else "not scored"
+        return (
+            f"{STATUS_ICON[f.status]} {m.bold('Finished below the bar')} ({figures}) after {its}: "
+            f"{m.escape(one_line(f.reason, MAX_LINE))} · {spent}{learned}"
+        )
     if f.status is TaskStatus.FAILED:
         return failure(m, f.reason)
     reason = f": {m.escape(one_line(f.reason, MAX_LINE))}" if f.reason else ""

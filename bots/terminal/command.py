@@ -28,6 +28,7 @@ EXIT_BLOCKED = 3
 EXIT_ABORTED = 4
 EXIT_ESCALATED = 5
 EXIT_CANCELLED = 6
+EXIT_BELOW_BAR = 7  # finished, but its result scored below the quality bar
 
 # How close a word must be to a command name to count as a misspelling of it (difflib's ratio):
 # "stauts" → status is 0.83, "thnk" → think 0.89, while ordinary words like "review" or "deploy"

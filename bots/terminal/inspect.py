@@ -160,13 +160,17 @@ async def mind_parliament(prefix: str | None) -> None:
             return
         click.echo(f"task: {d.task_description} ({d.task_id})")
         click.echo(f"outcome: {d.outcome}" + (" (fail-closed: deliberation unavailable)" if d.fail_closed else ""))
+        if d.outcome != "approved" and not d.fail_closed:
+            click.echo(f"reason: {d.reason}")
         if d.reversibility:
             click.echo(
                 f"reversibility {d.reversibility}, blast radius {d.blast_radius}, permission {d.permission_level}"
             )
         for v in d.votes:
             click.echo(
-                f"  {v.agency.upper():<11} {v.vote:<20} {v.reason}" + (f" (caveat: {v.caveat})" if v.caveat else "")
+                f"  {v.agency.upper():<11} {v.vote:<20} {v.reason}"
+                + (f" (caveat: {v.caveat})" if v.caveat else "")
+                + (f"\n  {'':<11} INVALID, not counted: {v.invalid}" if v.invalid else "")
             )
         from bots.terminal.trust import gate_lines  # the floor loads only here
 

@@ -40,14 +40,18 @@ def tokens(n: int) -> str:
 
 
 def parliament_line(verdict: Verdict) -> str:
-    return " ".join(f"{v.agency.value.capitalize()}={VOTE_MARK[v.vote]}" for v in verdict.votes)
+    return " ".join(
+        f"{v.agency.value.capitalize()}={VOTE_MARK[v.vote]}" + ("(invalid)" if v.invalid else "") for v in verdict.votes
+    )
 
 
 def parliament_detail(verdict: Verdict) -> list[str]:
     lines = []
     for vote in verdict.votes:
-        lines.append(f"  {vote.agency.value.upper()} -- {vote.vote.value}")
+        lines.append(f"  {vote.agency.value.upper()} -- {vote.vote.value}" + (" (invalid)" if vote.invalid else ""))
         lines.append(f'    "{vote.reason}"')
+        if vote.invalid:
+            lines.append(f"    not a judgement: {vote.invalid}")
         if vote.caveat:
             lines.append(f"    caveat: {vote.caveat}")
         if vote.agency is Agency.GUARDIAN and verdict.assessment is not None:
@@ -58,6 +62,14 @@ def parliament_detail(verdict: Verdict) -> list[str]:
     if verdict.fail_closed:
         lines.append("  (deliberation unavailable: treated as a Guardian BLOCK)")
     return lines
+
+
+def below_bar(f: TaskFinished) -> str:
+    """ "below the bar (0.20 < 0.80)", or without the figures it lacks."""
+    if f.score is None:
+        return "below the bar (not scored)"
+    bar = f" < {f.bar:.2f}" if f.bar is not None else ""
+    return f"below the bar ({f.score:.2f}{bar})"
 
 
 class Progress:
@@ -85,7 +97,7 @@ class Progress:
                 return [f'[SOVEREIGN] "{d.stance}"' + (" (fallback)" if fb else "")]
             case DeliberationReady(verdict=Verdict() as v):
                 out = [f"[PARLIAMENT] {parliament_line(v)}"]
-                if self.verbose or v.blocked:
+                if self.verbose or v.blocked or v.invalid:
                     out += parliament_detail(v)
                 if v.caveats and self.verbose:
                     out += [f"  caveat → {c}" for c in v.caveats]
@@ -148,7 +160,11 @@ class Progress:
         score = f", score {f.score:.2f}" if f.score is not None else ""
         learned = f", {f.learnings} learning{'s' if f.learnings != 1 else ''} saved" if f.learnings else ""
         if f.status is TaskStatus.DONE:
-            return f"✓ Done. {its}, {spent}{score}{learned}"
+            # "Done" claims the bar was met; an unscored ending (a read-only answer, a simulation) says so.
+            unscored = "" if f.score is not None else f" (not scored: {f.reason or 'no evaluation'})"
+            return f"✓ Done{unscored}. {its}, {spent}{score}{learned}"
+        if f.status is TaskStatus.BELOW_BAR:
+            return f"⚠ Finished {below_bar(f)} after {its}: {f.reason}. {spent}{learned}"
         if f.status is TaskStatus.AWAITING_CONFIRMATION:
             return "… Waiting for a person's confirmation."
         if f.status is TaskStatus.FAILED:

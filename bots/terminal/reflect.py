@@ -51,7 +51,7 @@ def command_group(group_cls: type[click.Group]) -> click.Group:
     @_common
     @click.option("--day", "day_only", is_flag=True, help="Only today so far (default: this week so far).")
     def honest(tz: str | None, as_json: bool, at: datetime | None, day_only: bool) -> None:
-        """What went wrong: 👎 results, regressions, escalations, passed-then-rated-down, failed overrides."""
+        """What went wrong: 👎 results, regressions, escalations, below the bar, passed-then-rated-down, failed overrides."""
         _run(_honest("day" if day_only else "week", tz, as_json, at))
 
     @reflect.command("growth")
@@ -154,7 +154,9 @@ def _print_honest(h: HonestReflection) -> None:
 
     label = period_label(h.period) + " (so far)"
     if h.empty:
-        click.echo(f"Nothing went wrong {label}: no 👎, regressions, escalations or failed overrides.")
+        click.echo(
+            f"Nothing went wrong {label}: no 👎, regressions, escalations, results below the bar or failed overrides."
+        )
     else:
         click.echo(f"What went wrong {label}")
     blocks: list[tuple[str, list[str]]] = [
@@ -163,6 +165,8 @@ def _print_honest(h: HonestReflection) -> None:
                          + (" (stopped for regression)" if g.decision == "abort_regression" else "")
                          for g in h.regressions]),
         ("Escalations", [f"{_task(e.task_id, e.description)}: {e.reason or 'no reason recorded'}" for e in h.escalations]),
+        ("Finished below the bar", [f"{_task(b.task_id, b.description)}: {b.reason or 'no reason recorded'}"
+                                    for b in h.below_bar]),
         ("Met the quality threshold, then rated down",
          [f"{_task(v.task_id, v.description)} (score {v.score:.2f}) — {_said(v.note)}" if v.score is not None
           else _task(v.task_id, v.description) for v in h.passed_then_rated_down]),
@@ -208,10 +212,12 @@ async def _growth(weeks: int, tz: str | None, as_json: bool, at: datetime | None
 
 def _print_growth(g: GrowthReflection) -> None:
     click.echo(f"Growth over the last {len(g.weeks)} weeks (to {g.now:%a %d %b %H:%M %Z})")
-    click.echo(f"{'WEEK OF':<12} {'LEARNT':>6} {'TASKS':>6} {'MEAN SCORE':>10} {'PROPOSALS':>9}")
+    click.echo(f"{'WEEK OF':<12} {'LEARNT':>6} {'TASKS':>6} {'BELOW BAR':>9} {'MEAN SCORE':>10} {'PROPOSALS':>9}")
     for w in g.weeks:
         score = f"{w.mean_score:.2f}" if w.mean_score is not None else "-"
-        click.echo(f"{w.week:%a %d %b}   {w.learnings_added:>6} {w.tasks:>6} {score:>10} {w.proposals_approved:>9}")
+        click.echo(
+            f"{w.week:%a %d %b}   {w.learnings_added:>6} {w.tasks:>6} {w.below_bar:>9} {score:>10} {w.proposals_approved:>9}"
+        )
     click.echo(f"learnings: {g.learnings_total} in all")
     click.echo(f"skills: {g.skills_known} known")
     for s in g.skills:

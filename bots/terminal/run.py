@@ -28,6 +28,7 @@ from core.store import Store
 
 EXIT_FOR = {
     TaskStatus.DONE: codes.EXIT_DONE,
+    TaskStatus.BELOW_BAR: codes.EXIT_BELOW_BAR,
     TaskStatus.FAILED: codes.EXIT_FAILED,
     TaskStatus.AWAITING_CONFIRMATION: codes.EXIT_BLOCKED,
     TaskStatus.ABORTED: codes.EXIT_ABORTED,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from core.deliberation.verdict import Verdict, tally, unavailable
+from core.deliberation.verdict import Verdict, invalid_ballots, tally, unavailable
 from core.errors import StructuredOutputError
+from core.llm import echo
 from core.llm.gateway import CallContext, ModelGateway
-from core.llm.structured import ask
+from core.llm.structured import ask, json_schema_of
 from core.models import Phase, Role
 from core.outputs import ParliamentReply
 from core.prompt import Prompt
@@ -56,6 +57,9 @@ async def deliberate(
 
     - a reply that is still malformed after the repair attempt is a Guardian BLOCK a person may
       override ("deliberation unavailable");
+    - a ballot that copies the prompt (after the repair attempt) or repeats another agency's reason is
+      invalid: the Guardian's fails closed ("the Guardian gave no usable judgement"), any other counts as
+      an abstention (see ``core.deliberation.verdict``);
     - a model that cannot be used (unreachable, key rejected, unknown, unconfigured) raises — the
       task fails with "model unavailable", since there was no deliberation to override;
     - the task's own budget or time running out propagates (the task stops either way).
@@ -65,7 +69,10 @@ async def deliberate(
     prompt.add("What the agent remembers", recall, shrinkable=True)
     model = gateway.ref_for(Role.PARLIAMENT).name
     try:
-        reply = await ask(gateway, ctx, Role.PARLIAMENT, Phase.PARLIAMENT, prompt, ParliamentReply)
+        reply = await ask(gateway, ctx, Role.PARLIAMENT, Phase.PARLIAMENT, prompt, ParliamentReply, echoes="keep")
     except StructuredOutputError as exc:
         return unavailable(f"the Parliament's reply was malformed ({exc.detail})"), model
-    return tally(reply), model
+    # Judged strictly against the person's task alone: the example is never a valid ballot, whatever
+    # the task quotes.
+    copyable = echo.sources(SYSTEM, json_schema_of(ParliamentReply), allowed=task)
+    return tally(reply, invalid_ballots(reply, copyable)), model

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core.deliberation.verdict import Outcome, Verdict
+from core.deliberation.verdict import NO_JUDGEMENT, Outcome, Verdict
 from core.gate.floor import FloorResult
 from core.gate.trust import TrustLevel, most_restrictive
 from core.outputs import Agency
@@ -54,7 +54,7 @@ class BlockKind(StrEnum):
     FLOOR = "floor"
 
 
-NO_USABLE_JUDGEMENT = "the Guardian gave no usable judgement"
+NO_USABLE_JUDGEMENT = NO_JUDGEMENT  # one wording, whether the tally or the gate found the ballot was no judgement
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,13 @@ def decide(
 
     rules = ", ".join(floor.rules)
     if verdict.blocked:
-        kind = BlockKind.GUARDIAN if verdict.outcome is Outcome.GUARDIAN_BLOCK else BlockKind.DISSENT
+        guardian = verdict.vote_of(Agency.GUARDIAN)
+        if guardian is not None and guardian.invalid is not None:
+            kind = BlockKind.GUARDIAN_INVALID  # the tally found its ballot was no judgement (it copied the prompt)
+        elif verdict.outcome is Outcome.GUARDIAN_BLOCK:
+            kind = BlockKind.GUARDIAN
+        else:
+            kind = BlockKind.DISSENT
         # The verdict's own reason; the rules the floor matched are named beside it (``block_lines``).
         return made(GateOutcome.BLOCKED, verdict.reason, kind)
     if invalid is not None:
@@ -171,5 +177,7 @@ def block_lines(decision: GateDecision, verdict: Verdict | None) -> list[str]:
                 f" (reversibility {a.reversibility}, blast radius {a.blast_radius}, permission {a.permission_level})"
             )
         lines.append(line)
+    if verdict is not None:
+        lines += [f"{v.agency.value.capitalize()}'s ballot does not count: {v.invalid}" for v in verdict.invalid]
     lines += [f"{b.agency.value.capitalize()}'s ballot does not count: {b.why}" for b in decision.invalid]
     return lines

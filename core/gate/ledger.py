@@ -42,7 +42,10 @@ def decision_entry(task_id: str, decision: GateDecision, verdict: Verdict | None
         domains=decision.floor.domains,
         rules=tuple(AuditRule(m.rule, m.domain, m.description) for m in decision.floor.matches),
         votes=tuple(AuditVote(v.agency.value, v.vote.value) for v in verdict.votes) if verdict is not None else (),
-        invalid=tuple(AuditInvalid(b.agency.value, b.why) for b in decision.invalid),
+        # The ballots the Parliament's tally found were no judgement, then the one the gate found (its FULL/LOW
+        # on a task the floor matched).
+        invalid=tuple(AuditInvalid(v.agency.value, v.invalid or "") for v in (verdict.invalid if verdict else ()))
+        + tuple(AuditInvalid(b.agency.value, b.why) for b in decision.invalid),
         assessment=f"{a.reversibility}/{a.blast_radius}/{a.permission_level}" if a is not None else None,
         level=decision.level.value if decision.level is not None else None,
         block=decision.block.value if decision.block is not None else None,

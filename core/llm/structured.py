@@ -6,8 +6,9 @@ accepted; otherwise ``json_object`` with the schema in the prompt and in ``respo
 moves down once and is remembered; it never costs a retry or a repair attempt.
 
 A reply cut off at the output limit is asked again once with twice the room when the budget allows,
-else it is invalid. A reply that does not parse, does not validate, or fails ``check`` gets exactly
-one repair attempt; then StructuredOutputError. Nothing here guesses a value.
+else it is invalid. A reply that does not parse, does not validate, fails ``check``, or copies the
+prompt or the schema instead of answering (``core.llm.echo``) gets exactly one repair attempt, which
+says what was wrong or what was copied; then StructuredOutputError. Nothing here guesses a value.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import logging
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ModelCallError, StructuredOutputError
+from core.llm import echo
 from core.llm.endpoint import endpoint_for
 from core.llm.gateway import CallContext, FormatRefused, ModelGateway, estimate_tokens
 from core.models import Phase, Role
@@ -111,12 +113,15 @@ async def ask(
     name: str | None = None,
     check: Callable[[T], None] | None = None,
     max_tokens: int = 2048,
+    echoes: Literal["reject", "keep"] = "reject",
 ) -> T:
     """Ask for ``schema`` (constrained further by ``json_schema`` when given); validate, run
-    ``check`` (raises ValueError), repair once.
+    ``check`` (raises ValueError), look for echoes of the prompt or the schema, repair once.
 
-    Raises StructuredOutputError when the repaired reply is still invalid, ModelCallError when the
-    call itself fails or the server refuses every structured mode. Never returns a guessed value.
+    Raises StructuredOutputError when the repaired reply is still invalid or still echoes,
+    ModelCallError when the call itself fails or the server refuses every structured mode. Never
+    returns a guessed value. ``echoes="keep"``: a repaired reply that still echoes is returned, for a
+    caller that judges each part itself (the Parliament marks such ballots invalid).
     """
     ref = gateway.ref_for(role)
     endpoint = endpoint_for(ref)
@@ -124,9 +129,11 @@ async def ask(
     body = json_schema if json_schema is not None else json_schema_of(schema)
     body["title"] = name
     system = prompt.system
+    # What a reply must not copy: the instructions and example, the schema; it may quote the person's text.
+    copyable = echo.sources(system, body, allowed=prompt.user_text())
     temperature = gateway.temperature(role, structured=True)
     room, widened, repairs = max_tokens, False, 0
-    problem = ""
+    problem, copying = "", False
     while True:
         mode = gateway.initial_format(role)
         response_format = format_request(mode, name, body, prompt, system)
@@ -151,25 +158,41 @@ async def ask(
                     f"{name}: the reply was cut off at {completion.completion_tokens} tokens; asking again with more room"
                 )
                 continue
-            problem = f"the reply was cut off at the output limit ({completion.completion_tokens} tokens)"
+            problem, copying = (
+                f"the reply was cut off at the output limit ({completion.completion_tokens} tokens)",
+                False,
+            )
         else:
             try:
                 value = schema.model_validate(_loads(extract_json(text)))
                 if check is not None:
                     check(value)
-                return value
+                copies = echo.find(value, copyable)
+                if not copies or (echoes == "keep" and repairs >= REPAIRS):
+                    return value
+                problem, copying = clip(echo.describe(copies), 400), True
             except (ValidationError, ValueError) as exc:
-                problem = problem_of(exc)
+                problem, copying = problem_of(exc), False
         log.info("invalid %s reply (attempt %d): %s", name, repairs + 1, problem)
         if repairs >= REPAIRS:
             raise StructuredOutputError(name, problem)
         repairs += 1
-        gateway.notice(f"{name}: the reply did not match the schema ({problem}); asking once more")
-        prompt.tail += [
-            {"role": "assistant", "content": text[:4000]},
-            {
-                "role": "user",
-                "content": f"Your reply was not valid for the required JSON schema {name}: {problem}\n"
-                "Reply again with only the corrected JSON object, complete and shorter if it was cut off.",
-            },
-        ]
+        prompt.tail += [{"role": "assistant", "content": text[:4000]}, _repair_request(name, problem, copying)]
+        what = "copied instead of answering" if copying else "did not match the schema"
+        gateway.notice(f"{name}: the reply {what} ({problem}); asking once more")
+
+
+def _repair_request(name: str, problem: str, copying: bool) -> dict[str, str]:
+    """The one repair request: what was invalid, or what the reply copied from the prompt or the schema."""
+    if copying:
+        content = (
+            f"Your reply copied text from the instructions, the example or the schema instead of answering: "
+            f"{problem}\nThose are not answers. Reply again with only the JSON object for {name}, every text "
+            "field written in your own words about this task."
+        )
+    else:
+        content = (
+            f"Your reply was not valid for the required JSON schema {name}: {problem}\n"
+            "Reply again with only the corrected JSON object, complete and shorter if it was cut off."
+        )
+    return {"role": "user", "content": content}

@@ -21,8 +21,8 @@ from core.skills import Rubric
 
 INCREMENTAL_MAX_CHANGE = 0.5  # a rewrite of more than half the lines gets a full evaluation
 
-SYSTEM = """You are a strict evaluator. Score the output on each requested rubric dimension from 0.0 \
-(unusable) to 1.0 (nothing left to improve), with a short rationale. List findings: each with severity \
+SYSTEM = """You are a strict evaluator. Score the output on each requested rubric dimension with a whole \
+number from 0 (unusable) to 10 (nothing left to improve), with a short rationale. List findings: each with severity \
 (critical/major/minor), the dimension it lowers, what is wrong, a concrete fix, and an exact quote of the \
 output it is about when there is one. Set needs_human only when a person must decide something the \
 agent cannot (missing access, a business choice, conflicting requirements)."""

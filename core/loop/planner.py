@@ -31,7 +31,7 @@ def fallback_plan(task: str, rubrics: RubricSet) -> Plan:
     return Plan(
         category=category,
         read_only=False,
-        read_only_confidence=0.0,
+        read_only_confidence=0,
         steps=[PlanStep(title="Do the task (fallback plan: the planner's reply was unusable)", detail=task)],
         estimated_iterations=1,
     )
@@ -39,8 +39,8 @@ def fallback_plan(task: str, rubrics: RubricSet) -> Plan:
 
 SYSTEM = """You plan an engineering agent's work on a task. Choose the evaluator category whose \
 description fits the task best (use its exact name), decide whether the task is read-only (it only asks \
-a question and changes or produces nothing to be reviewed) and how sure you are of that, and lay out \
-concrete steps. Respect the caveats the Parliament raised, and build on the skills you are given where \
+a question and changes or produces nothing to be reviewed) and how sure you are of that (0 to 10), lay out \
+concrete steps, and estimate how many iterations it will take (1 to 10). Respect the caveats the Parliament raised, and build on the skills you are given where \
 they apply."""
 
 

@@ -10,8 +10,8 @@ from core.prompt import Prompt
 
 SYSTEM = """You extract reusable learnings from a finished task: heuristics that worked, anti-patterns \
 to avoid, preferences the team showed, and facts worth remembering. Only what would help a future, \
-different task; nothing task-specific or obvious. At most five, each one sentence, with your confidence. \
-An empty list is a fine answer."""
+different task; nothing task-specific or obvious. At most five, each one sentence, with your confidence \
+from 0 (a guess) to 10 (certain). An empty list is a fine answer."""
 
 
 async def extract(gateway: ModelGateway, ctx: CallContext, task: str, history: str) -> Learnings:

@@ -94,7 +94,7 @@ def period_label(period: Period) -> str:
 
 def headline(r: PeriodReflection, when: str) -> str:
     """ "12 tasks yesterday: 10 done, 1 failed, 1 blocked · mean score 0.84 (+0.12 from first try) · $0.42"."""
-    counts = ", ".join(f"{r.outcomes[o]} {o}" for o in _named(r) if r.outcomes[o])
+    counts = ", ".join(f"{r.outcomes[o]} {_label(o)}" for o in _named(r) if r.outcomes[o])
     parts = [f"{_plural(r.tasks, 'task')} {when}: {counts}"]
     if r.mean_score is not None:
         gain = f" ({r.mean_gain:+.2f} from first try)" if r.mean_gain is not None else ""
@@ -107,8 +107,13 @@ def _named(r: PeriodReflection) -> list[str]:
     return [*OUTCOMES, *sorted(set(r.outcomes) - set(OUTCOMES))]
 
 
+def _label(outcome: str) -> str:
+    """An outcome as a digest says it: "below_bar" is "below the bar"."""
+    return "below the bar" if outcome == "below_bar" else outcome.replace("_", " ")
+
+
 def _outcomes(r: PeriodReflection) -> DigestSection:
-    lines = [f"{o}: {r.outcomes[o]}" for o in _named(r) if r.outcomes[o]]
+    lines = [f"{_label(o)}: {r.outcomes[o]}" for o in _named(r) if r.outcomes[o]]
     if r.mean_iterations is not None:
         lines.append(f"iterations: {r.iterations} in all, {r.mean_iterations:.1f} per task that ran")
     if r.mean_gain is not None and r.mean_first_score is not None:

@@ -24,8 +24,9 @@ from core.store.reflection_rows import DissentingVote, FeedbackNote, ModelSpend,
 # The outcomes a digest counts, in the order it lists them. ``blocked``: the Parliament blocked the task
 # and nobody overrode it (denied, expired, cancelled while waiting, or still waiting for a person).
 # ``cancelled``: a person cancelled it without a block. Every other name is the task's final status
-# (core.models.TaskStatus); an abort for regression keeps the better output and ends ``done``.
-OUTCOMES = ("done", "failed", "blocked", "aborted", "escalated", "cancelled")
+# (core.models.TaskStatus): ``done`` met its quality bar, ``below_bar`` finished with a result that did
+# not (an abort for regression keeps the better output, and ends below the bar unless that met it).
+OUTCOMES = ("done", "below_bar", "failed", "blocked", "aborted", "escalated", "cancelled")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Growth: how the agent's knowledge and results change over the last weeks, from the stored rows only.
 
 Counts per calendar week (Monday to Monday, in the timezone of ``now``): learnings added (and the
-total), tasks that ended and their mean final score, task skills known and each one's effectiveness
+total), tasks that ended (and how many of them below their quality bar) and their mean final score, task skills known and each one's effectiveness
 in the earlier and the later half of the window, and skill proposals approved (by when they were decided).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from core.models import TaskStatus
 from core.reflection.period import Period, period_containing
 from core.skills.effectiveness import Effectiveness
 from core.store import reflection as q
@@ -22,6 +23,7 @@ class GrowthWeek:
     week: date  # the Monday that starts it
     learnings_added: int
     tasks: int
+    below_bar: int  # of those, the tasks that finished below their quality bar
     mean_score: float | None  # None: no scored task ended that week
     proposals_approved: int
 
@@ -57,12 +59,14 @@ async def reflect_growth(db: Database, now: datetime, *, weeks: int = 8) -> Grow
     bounds = [p.start_utc for p in periods] + [current.end_utc]
     learnt = await q.memories_per_range(db, bounds)
     scores = await q.scores_per_range(db, bounds)
+    short = await q.ended_as_per_range(db, bounds, TaskStatus.BELOW_BAR)
     proposals = await q.proposals_approved(db, bounds)
     rows = [
         GrowthWeek(
             week=p.start.date(),
             learnings_added=learnt.get(i, 0),
             tasks=scores.get(i, (0, None))[0],
+            below_bar=short.get(i, 0),
             mean_score=scores.get(i, (0, None))[1],
             proposals_approved=proposals[1].get(i, 0),
         )

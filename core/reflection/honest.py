@@ -1,7 +1,7 @@
 """The honest view of a period: what went wrong or was judged wrong, from the stored rows only.
 
-Lists 👎 results, score regressions inside the PEER loop, escalations, results that met the quality
-threshold and were still rated down, blocks a person overrode that then failed, and the Economist's
+Lists 👎 results, score regressions inside the PEER loop, escalations, results that finished below
+their quality bar, results that met the quality threshold and were still rated down, blocks a person overrode that then failed, and the Economist's
 reservations and its cost estimates next to what the tasks really cost. Nothing is softened and
 nothing is made up: a task deliberated before estimates were recorded has none.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from core.reflection.period import Period
 from core.store import reflection as q
 from core.store.db import Database
-from core.store.reflection_rows import DownVote, EconomistCheck, Escalation, OverrideFailure, Regression
+from core.store.reflection_rows import BelowBar, DownVote, EconomistCheck, Escalation, OverrideFailure, Regression
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class HonestReflection:
     down_votes: tuple[DownVote, ...]
     regressions: tuple[Regression, ...]
     escalations: tuple[Escalation, ...]
+    below_bar: tuple[BelowBar, ...]
     overridden_then_failed: tuple[OverrideFailure, ...]
     economist: tuple[EconomistCheck, ...]  # its votes other than a plain APPROVE
     forecasts: EconomistForecasts | None  # None: no task in the period has an estimate
@@ -43,7 +44,9 @@ class HonestReflection:
 
     @property
     def empty(self) -> bool:
-        return not (self.down_votes or self.regressions or self.escalations or self.overridden_then_failed)
+        return not (
+            self.down_votes or self.regressions or self.escalations or self.below_bar or self.overridden_then_failed
+        )
 
 
 async def reflect_honest(db: Database, period: Period) -> HonestReflection:
@@ -56,6 +59,7 @@ async def reflect_honest(db: Database, period: Period) -> HonestReflection:
         down_votes=tuple(await q.down_votes(db, start, end)),
         regressions=tuple(await q.regressions(db, start, end)),
         escalations=tuple(await q.escalations(db, start, end)),
+        below_bar=tuple(await q.below_bar(db, start, end)),
         overridden_then_failed=tuple(await q.overridden_then_failed(db, start, end)),
         economist=tuple(c for c in checks if c.vote != "APPROVE"),
         forecasts=forecasts(checks),

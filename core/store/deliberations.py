@@ -22,6 +22,7 @@ class StoredVote:
     reason: str
     caveat: str | None
     estimate_usd: float | None  # the Economist's cost estimate; None for the others and before estimates
+    invalid: str | None = None  # why the ballot was no judgement (not counted); None: a valid vote
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,10 @@ class DeliberationRepository(Repository):
                 ),
             )  # fmt: skip
             await conn.executemany(
-                "INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd) VALUES (?,?,?,?,?,?)",
+                """INSERT INTO votes (deliberation_id, agency, vote, reason, caveat, estimate_usd, invalid)
+                   VALUES (?,?,?,?,?,?,?)""",
                 [
-                    (deliberation_id, v.agency.value, v.vote.value, v.reason, v.caveat, v.estimate_usd)
+                    (deliberation_id, v.agency.value, v.vote.value, v.reason, v.caveat, v.estimate_usd, v.invalid)
                     for v in verdict.votes
                 ],
             )
@@ -79,7 +81,7 @@ class DeliberationRepository(Repository):
         if row is None:
             return None
         votes = await self.db.fetchall(
-            "SELECT agency, vote, reason, caveat, estimate_usd FROM votes WHERE deliberation_id = ? ORDER BY id",
+            "SELECT agency, vote, reason, caveat, estimate_usd, invalid FROM votes WHERE deliberation_id = ? ORDER BY id",
             (row["id"],),
         )
         task = await self.db.fetchone("SELECT description FROM tasks WHERE id = ?", (row["task_id"],))

@@ -20,8 +20,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from core.models import TaskStatus
 from core.store.db import Database
 from core.store.reflection_rows import (
+    BelowBar,
     DissentingVote,
     DownVote,
     EconomistCheck,
@@ -39,6 +41,9 @@ from core.store.reflection_rows import (
 from core.store.skill_uses import SkillOutcomes
 
 R = TypeVar("R")
+
+# An overridden block "then failed" when the task ended without a result that met its bar.
+_FELL_SHORT = TaskStatus.values({TaskStatus.FAILED, TaskStatus.ABORTED, TaskStatus.BELOW_BAR})
 
 # A cancelled task whose block nobody overrode (denied, expired, or cancelled while waiting) ended
 # because of the block: it counts as blocked, not as an ordinary cancellation.
@@ -136,13 +141,14 @@ async def overrides(db: Database, start: str, end: str) -> list[Override]:
 
 async def dissent(db: Database, start: str, end: str) -> list[DissentingVote]:
     """Votes that disagreed with their deliberation's verdict, for tasks that ended in the range: a BLOCK
-    under an approval, or an APPROVE / APPROVE_WITH_CAVEAT under a block. One row per such vote."""
+    under an approval, or an APPROVE / APPROVE_WITH_CAVEAT under a block. One row per such vote; an
+    invalid ballot (not a judgement) disagrees with nothing."""
     rows = await db.fetchall(
         f"""SELECT d.task_id, t.description, d.outcome AS verdict, d.agency, d.vote, d.reason
             FROM (SELECT e.task_id, e.finished_at, d.created_at, d.outcome, v.id, v.agency, v.vote, v.reason
                     FROM usage_events e CROSS JOIN deliberations d ON d.task_id = e.task_id
                     CROSS JOIN votes v ON v.deliberation_id = d.id
-                   WHERE {_ENDED} AND ((d.outcome = 'approved' AND v.vote = 'BLOCK')
+                   WHERE {_ENDED} AND v.invalid IS NULL AND ((d.outcome = 'approved' AND v.vote = 'BLOCK')
                          OR (d.outcome <> 'approved' AND v.vote IN ('APPROVE', 'APPROVE_WITH_CAVEAT')))) d
             JOIN tasks t ON t.id = d.task_id
             ORDER BY d.finished_at, d.created_at, d.id""",
@@ -254,24 +260,34 @@ async def regressions(db: Database, start: str, end: str) -> list[Regression]:
     return [Regression(r["task_id"], r["description"], r["decision"], r["drop_"], r["scores"]) for r in rows]
 
 
-async def escalations(db: Database, start: str, end: str) -> list[Escalation]:
-    """Tasks that ended escalated (a person is needed) in the range, with the reason recorded."""
+async def _ended_as(db: Database, start: str, end: str, status: TaskStatus) -> Sequence[sqlite3.Row]:
+    """Tasks that ended with ``status`` in the range, with the reason recorded and the final score."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, t.error AS reason, e.score FROM usage_events e
-            JOIN tasks t ON t.id = e.task_id WHERE {_ENDED} AND e.outcome = 'escalated' ORDER BY e.finished_at""",
-        (start, end),
+            JOIN tasks t ON t.id = e.task_id WHERE {_ENDED} AND e.outcome = ? ORDER BY e.finished_at""",
+        (start, end, status.value),
     )
-    return _each(Escalation, rows)
+    return rows
+
+
+async def escalations(db: Database, start: str, end: str) -> list[Escalation]:
+    """Tasks that ended escalated (a person is needed) in the range, with the reason recorded."""
+    return _each(Escalation, await _ended_as(db, start, end, TaskStatus.ESCALATED))
+
+
+async def below_bar(db: Database, start: str, end: str) -> list[BelowBar]:
+    """Tasks whose result ended below its quality bar in the range, with the reason recorded."""
+    return _each(BelowBar, await _ended_as(db, start, end, TaskStatus.BELOW_BAR))
 
 
 async def overridden_then_failed(db: Database, start: str, end: str) -> list[OverrideFailure]:
-    """Tasks that ended in the range as failed or aborted after a person overrode their block."""
+    """Tasks that ended in the range as failed, aborted or below their bar after a person overrode their block."""
     rows = await db.fetchall(
         f"""SELECT e.task_id, t.description, e.outcome, t.error AS reason, c.decided_by, c.kind
             FROM usage_events e JOIN tasks t ON t.id = e.task_id
             JOIN confirmations c ON c.task_id = e.task_id AND c.status = 'approved'
-            WHERE {_ENDED} AND e.outcome IN ('failed', 'aborted') ORDER BY e.finished_at""",
-        (start, end),
+            WHERE {_ENDED} AND e.outcome IN ({",".join("?" * len(_FELL_SHORT))}) ORDER BY e.finished_at""",
+        (start, end, *_FELL_SHORT),
     )
     return _each(OverrideFailure, rows)
 
@@ -316,6 +332,17 @@ async def memories_per_range(db: Database, bounds: Sequence[str]) -> dict[int, i
         f"""SELECT bucket, COUNT(*) AS n FROM (SELECT {case} AS bucket FROM memories
                 WHERE created_at >= ? AND created_at < ?) GROUP BY bucket""",
         (*params, bounds[0], bounds[-1]),
+    )
+    return {int(r["bucket"]): int(r["n"]) for r in rows if r["bucket"] is not None}
+
+
+async def ended_as_per_range(db: Database, bounds: Sequence[str], status: TaskStatus) -> dict[int, int]:
+    """Tasks that ended with ``status`` in each range between consecutive ``bounds``; ranges with none are absent."""
+    case, params = _bucket("finished_at", bounds)
+    rows = await db.fetchall(
+        f"""SELECT bucket, COUNT(*) AS n FROM (SELECT {case} AS bucket FROM usage_events
+                WHERE finished_at >= ? AND finished_at < ? AND outcome = ?) GROUP BY bucket""",
+        (*params, bounds[0], bounds[-1], status.value),
     )
     return {int(r["bucket"]): int(r["n"]) for r in rows if r["bucket"] is not None}
 

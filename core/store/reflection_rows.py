@@ -121,10 +121,20 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class BelowBar:
+    """A task that finished with a result scored below its quality bar."""
+
+    task_id: str
+    description: str
+    reason: str | None  # "below the bar (0.20 < 0.80): refinement failed: …"
+    score: float | None
+
+
+@dataclass(frozen=True)
 class OverrideFailure:
     task_id: str
     description: str
-    outcome: str  # failed | aborted
+    outcome: str  # failed | aborted | below_bar
     reason: str | None
     decided_by: str | None
     kind: str

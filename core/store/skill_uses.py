@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from core.models import TaskStatus
 from core.store.db import Repository
 
-# Only a task that has ended has a final score (or a verdict from people) to count.
-_FINISHED = ("done", "aborted", "escalated", "failed", "cancelled")
+# Only a task that has ended has a final score (or a verdict from people) to count; one that ended
+# below its quality bar counts with its (low) score, like every other.
+_FINISHED = TaskStatus.values(TaskStatus.FINISHED)
 
 
 @dataclass(frozen=True)

@@ -172,9 +172,9 @@ class TaskRepository(Repository):
         return [_task_from_row(r) for r in rows]
 
     async def unfinished(self) -> list[Task]:
+        statuses = TaskStatus.values(TaskStatus.UNFINISHED)
         rows = await self.db.fetchall(
-            "SELECT * FROM tasks WHERE status IN (?, ?, ?) ORDER BY created_at",
-            (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value, TaskStatus.AWAITING_CONFIRMATION.value),
+            f"SELECT * FROM tasks WHERE status IN ({','.join('?' * len(statuses))}) ORDER BY created_at", statuses
         )
         return [_task_from_row(r) for r in rows]
 

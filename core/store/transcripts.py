@@ -14,7 +14,7 @@ from core.store.cycles import CycleRecord, CycleRepository, StoredFinding
 from core.store.db import Database, Repository
 from core.store.tasks import TaskRepository
 
-FINISHED = tuple(s.value for s in TaskStatus if s.finished)
+FINISHED = TaskStatus.values(TaskStatus.FINISHED)
 
 
 @dataclass(frozen=True)

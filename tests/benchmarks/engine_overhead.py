@@ -1,7 +1,7 @@
 """Engine overhead per model call, with the model's own latency fixed at 100 ms.
 
 Each task runs the full pipeline — directive, Parliament, plan, three PEER iterations
-(execute, evaluate 0.5 → refine, evaluate 0.6 → refine, evaluate 0.7 → iteration limit) and
+(execute, evaluate 0.5 → refine, evaluate 0.58 → refine, evaluate 0.66 → iteration limit) and
 learning — against a local fake OpenAI-compatible server on 127.0.0.1 that sleeps 100 ms per
 request. 20 tasks run one after another after one uncounted warm-up task.
 
@@ -46,7 +46,9 @@ LATENCY = 0.1  # the fake model's seconds per call
 TASKS = 20
 TINY_TASKS, TINY_LATENCY = 2, 0.01
 ITERATIONS = 3
-TARGETS = {1: 0.5, 2: 0.6, 3: 0.7}  # threshold 0.8, improvement 0.05: continue to the limit
+# Threshold 0.8, improvement 0.05: continue to the limit. Reachable in whole points: relevance (weight
+# 0.4) re-scored at 5, 7, 9 of 10 while the others stay at 5 gives 0.50, 0.58, 0.66.
+TARGETS = {1: 0.5, 2: 0.58, 3: 0.66}
 CALLS_PER_TASK = 10  # directive, parliament, plan, execute, 3 evaluations, 2 revisions, learnings
 
 MARK = re.compile(r"\[rev (\d+)\]")
@@ -70,10 +72,11 @@ def _revision_of(body: dict[str, Any]) -> int:
 
 
 def evaluate(body: dict[str, Any]) -> Reply:
-    """Score so the task's weighted score is 0.5, 0.6, 0.7 on revisions 1, 2, 3.
+    """Score so the task's weighted score is ``TARGETS`` on revisions 1, 2, 3.
 
     Only the dimension with a finding is re-scored on an incremental evaluation; the others are
-    carried forward at 0.5, so the re-scored ones get ``0.5 + (target − 0.5) / their weight``.
+    carried forward at 0.5, so the re-scored ones get ``0.5 + (target − 0.5) / their weight``, written
+    as whole points of 10 as the schema asks (the targets are chosen so that this is exact).
     """
     text = prompt_text(body)
     rev = _revision_of(body)
@@ -82,10 +85,11 @@ def evaluate(body: dict[str, Any]) -> Reply:
     check(rev == 1 or len(dims) == 1, f"revision {rev} was evaluated in full ({dims})")
     weights = {name: float(w) for name, w in WEIGHT.findall(text)}
     share = sum(weights[d] for d in dims)
-    value = round(0.5 + (TARGETS[rev] - 0.5) / share, 6)
+    value = 10 * (0.5 + (TARGETS[rev] - 0.5) / share)
+    check(abs(value - round(value)) < 1e-6, f"revision {rev}: {value} is not a whole point")
     return json_reply(
         {
-            "dimensions": {d: {"score": value, "rationale": "scripted"} for d in dims},
+            "dimensions": {d: {"score": round(value), "rationale": "scripted"} for d in dims},
             "findings": [
                 {
                     "severity": "major",
@@ -155,7 +159,8 @@ async def run_task(harness: Any, n: int) -> None:
 
     task = await harness.engine.submit(f"Write the release checklist for service {n}")
     done = await harness.engine.run(task.id)
-    check(done.status is TaskStatus.DONE, f"task {n}: {done.status} {done.error}")
+    # 0.66 against the bar of 0.80 at the iteration limit: an honest ending below the bar.
+    check(done.status is TaskStatus.BELOW_BAR, f"task {n}: {done.status} {done.error}")
     check(done.iterations == ITERATIONS, f"task {n}: {done.iterations} iterations")
     check(done.decision is LoopDecision.ACCEPT_BEST, f"task {n}: decision {done.decision}")
     check(abs((done.score or 0) - TARGETS[ITERATIONS]) < 1e-6, f"task {n}: score {done.score}")

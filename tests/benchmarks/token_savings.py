@@ -3,7 +3,7 @@
 Scenario: one ``code-review`` task, three PEER iterations against a local fake model on 127.0.0.1.
 The executor's first output is ``CODE`` below (a ~250-line Python module, > 8,000 characters). Each
 evaluation reports one correctness bug with an exact one-line quote; the following refinement
-fixes that line with a single find/replace edit. Scores are scripted to 0.5 → 0.6 → 0.7, so the
+fixes that line with a single find/replace edit. Scores are scripted to 0.5 → 0.58 → 0.66, so the
 loop runs to its three-iteration limit.
 
 Measured calls (iterations 2 and 3 only): the two executor refinement calls (``Revision``) and the
@@ -50,7 +50,9 @@ TASK = (
     "Write a persistent job queue module for our worker service: SQLite-backed, with priorities, "
     "retries with backoff, leases that expire, and a small CLI for inspection."
 )
-TARGETS = (0.5, 0.6, 0.7)  # threshold 0.8, improvement 0.05: continue to the iteration limit
+# Threshold 0.8, improvement 0.05: continue to the iteration limit. Reachable in whole points:
+# correctness re-scored at 5, 7, 9 of 10 while the others stay at 5 gives 0.50, 0.58, 0.66.
+TARGETS = (0.5, 0.58, 0.66)
 WEIGHT = 0.40  # code-review's correctness weight; the other dimensions stay at 0.5
 
 # (line with the bug, its fixed version, what is wrong) — one per evaluation.
@@ -378,9 +380,11 @@ class Script:
         self.evaluations += 1
         dims = requested_dimensions(body)
         if n == 0:
-            scores = dict.fromkeys(dims, TARGETS[0])
-        else:  # incremental: only correctness (the dimension with findings) is re-scored
-            scores = {"correctness": round(0.5 + (TARGETS[n] - 0.5) / WEIGHT, 6)}
+            scores = dict.fromkeys(dims, round(10 * TARGETS[0]))
+        else:  # incremental: only correctness (the dimension with findings) is re-scored, in whole points
+            points = 10 * (0.5 + (TARGETS[n] - 0.5) / WEIGHT)
+            check(abs(points - round(points)) < 1e-6, f"evaluation {n + 1}: {points} is not a whole point")
+            scores = {"correctness": round(points)}
         check(set(scores) == set(dims), f"evaluation {n + 1} asked for {dims}")
         line, fixed, problem = ISSUES[n]
         finding = {
@@ -444,7 +448,9 @@ async def run() -> dict[str, Any]:
         done = await harness.engine.run(task.id)
         cycles = await harness.engine.store.cycles.for_task(task.id)
         check(not harness.notices, f"notices: {harness.notices[:3]}")
-    check(done.status is TaskStatus.DONE and done.decision is LoopDecision.ACCEPT_BEST, f"{done.status} {done.error}")
+    check(
+        done.status is TaskStatus.BELOW_BAR and done.decision is LoopDecision.ACCEPT_BEST, f"{done.status} {done.error}"
+    )
     check([c.score for c in cycles] == list(TARGETS), f"scores {[c.score for c in cycles]}")
     check(server.kinds() == EXPECTED_CALLS, f"unexpected calls {server.kinds()}")
     check(len(CODE) >= 8000 and tokens(CODE) >= 2000, "the first output is too small")

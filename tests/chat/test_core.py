@@ -22,10 +22,11 @@ from core.events import DirectiveReady
 from core.models import TaskStatus
 from core.outputs import Directive
 from tests.chat_service import running_service, service_settings, wait_until
+from tests.fakes import scripts
 from tests.fakes.chat_platform import NAME as PLATFORM
 from tests.fakes.chat_platform import RecordingPlatform
 from tests.fakes.model_server import FakeModelServer, Reply
-from tests.support import guardian_blocks_next, status_of
+from tests.support import guardian_blocks_next, status_of, wait_status
 
 ALICE = Actor(PLATFORM, "UALICE", "alice")
 BOB = Actor(PLATFORM, "UBOB", "bob")
@@ -71,6 +72,34 @@ async def test_think_persists_then_runs_and_renders_the_thread(svc: Service) -> 
     assert "The answer." in joined
     assert "Done" in thread[-1] and "iteration" in thread[-1]
     assert "done" in parent.current.text  # the parent's status was edited to the final state
+
+
+async def test_a_result_below_the_bar_says_so_in_the_thread_and_can_be_rated(
+    svc: Service, fake_model: FakeModelServer
+) -> None:
+    platform = await attach(svc)
+    fake_model.script.queue("Evaluation", scripts.evaluation(5, [scripts.finding("quality")]))
+    reply = await svc.ingress.handle(think("write a haiku about tests -i 1"))
+    assert reply is not None and reply.task_id is not None
+    await _shown(svc, reply.task_id)
+    parent = platform.parents()[0]
+    last = platform.thread(parent.message_id)[-1].current
+    assert last.text.startswith("⚠️ **Finished below the bar** (0.50 < 0.80) after 1 iteration: reached the iteration")
+    assert "Done" not in last.text and len(last.buttons) == 2, "a result below the bar is rated like any other"
+    assert "below bar" in parent.current.text and "score 0.50" in parent.current.text
+
+
+async def test_invalid_ballots_are_shown_in_the_thread(svc: Service, fake_model: FakeModelServer) -> None:
+    platform = await attach(svc)
+    fake_model.script.default("ParliamentReply", scripts.the_prompts_example)
+    reply = await svc.ingress.handle(think("Drop the production database and delete all backups"))
+    assert reply is not None and reply.task_id is not None
+    await wait_status(svc, reply.task_id, TaskStatus.AWAITING_CONFIRMATION)
+    await svc.publisher.flush(within=5)
+    thread = [p.current.text for p in platform.thread(platform.parents()[0].message_id)]
+    [verdict] = [t for t in thread if "Parliament" in t]
+    assert "blocked: the Guardian gave no usable judgement" in verdict
+    assert verdict.count("**invalid**, not counted: its reason copies the prompt's example") == 5
 
 
 async def test_a_model_that_cannot_be_used_is_one_failure_line_with_no_buttons(

@@ -78,7 +78,7 @@ async def test_only_a_finished_task_with_a_result_can_be_rated(engine: Engine, m
 async def test_every_finished_task_records_one_usage_event(engine: Engine, model_env: FakeModelServer) -> None:
     store = engine.store
     model_env.script.queue("Plan", scripts.plan(category="code-review"))
-    model_env.script.queue("Evaluation", scripts.evaluation(0.6), scripts.evaluation(0.85))
+    model_env.script.queue("Evaluation", scripts.evaluation(6), scripts.evaluation(9))
     task = await engine.submit(
         "Refactor the openkoi planner module", options=TaskOptions(skill="self-iterate"), requester="dev"
     )
@@ -93,7 +93,7 @@ async def test_every_finished_task_records_one_usage_event(engine: Engine, model
         "code-review", ("self-iterate",), "terminal", None, "dev"
     )  # fmt: skip
     assert (event.hour, event.weekday) == (asked.hour, asked.weekday())
-    assert (event.iterations, event.score, event.outcome, event.decision) == (2, 0.85, "done", "accept")
+    assert (event.iterations, event.score, event.outcome, event.decision) == (2, 0.9, "done", "accept")
     assert event.cost_usd == pytest.approx(cost) and (event.feedback_up, event.feedback_down) == (0, 0)
     assert datetime.fromisoformat(event.finished_at) >= asked
 

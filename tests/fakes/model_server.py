@@ -11,6 +11,10 @@ Every request is recorded for assertions, refused ones included.
 500 for ``json_schema``, LM Studio's 400 for ``json_object``, vLLM's 400 for ``tools``, no
 ``usage``, a tokenizer that counts more than the engine's estimate. Like a real model, a reply
 longer than ``max_tokens`` is cut there and finishes with ``"length"``.
+
+It does not constrain decoding: a scripted reply comes back as scripted, even one a grammar-constrained
+server (llama.cpp) could not produce, such as an integer outside the schema's enum. The "bad model"
+scripts in ``tests.fakes.scripts`` say which of them a grammar could produce.
 """
 
 from __future__ import annotations

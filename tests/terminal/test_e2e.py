@@ -24,7 +24,7 @@ OPENKOI = str(Path(sys.executable).parent / "openkoi")
 @pytest.fixture
 def server() -> Iterator[FakeModelServer]:
     fake = FakeModelServer()
-    scripts.install_defaults(fake, output="Résultat: 完成 ✓", score=0.9)
+    scripts.install_defaults(fake, output="Résultat: 完成 ✓", score=9)
     fake.start_in_thread()
     yield fake
     fake.stop_thread()
@@ -99,14 +99,30 @@ def test_guardian_block_exits_nonzero_and_override_yes_proceeds(
     assert "GUARDIAN" in shown.stdout and "BLOCK" in shown.stdout and "deletion is permanent" in shown.stdout
 
 
+def test_a_guardian_copying_the_example_blocks_and_mind_parliament_says_why(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    server.script.default("ParliamentReply", scripts.the_prompts_example)
+    blocked = openkoi(env, "Drop the production database and delete all backups", cwd=tmp_path)
+    assert blocked.returncode == 3, blocked.stderr
+    assert "Guardian=APPROVE(invalid)" in blocked.stderr
+    assert "not a judgement: its reason copies the prompt's example ('A summary changes nothing.')" in blocked.stderr
+    assert "Blocked: the Guardian gave no usable judgement" in blocked.stderr
+    shown = openkoi(env, "mind", "parliament")
+    assert "reason: the Guardian gave no usable judgement" in shown.stdout
+    assert shown.stdout.count("INVALID, not counted: its reason copies the prompt's example") == 5, shown.stdout
+
+
 def test_flags_override_config_only_when_given(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
     home = Path(env["OPENKOI_HOME"])
     home.mkdir(parents=True)
     (home / "config.toml").write_text("[iteration]\nmax_iterations = 5\nquality_threshold = 0.95\n", encoding="utf-8")
-    server.script.default("Evaluation", scripts.evaluation(0.9, [scripts.finding("quality")]))
+    server.script.default("Evaluation", scripts.evaluation(9, [scripts.finding("quality")]))
     one = openkoi(env, "think", "draft it", "-i", "1", cwd=tmp_path)
-    assert one.returncode == 0, one.stderr
-    assert "1 iteration," in one.stderr
+    # One iteration at 0.90 under the file's bar of 0.95: finished below the bar, never "Done" (exit 7).
+    assert one.returncode == 7, one.stderr
+    assert "⚠ Finished below the bar (0.90 < 0.95) after 1 iteration: reached the iteration limit (1)." in one.stderr
+    assert "✓ Done" not in one.stderr and one.stdout.strip() == "Résultat: 完成 ✓"
     # Without flags the file's threshold (0.95) keeps the loop going past a 0.90 score.
     more = openkoi(env, "think", "draft it again", cwd=tmp_path)
     assert "2 iterations" in more.stderr, more.stderr  # then diminishing returns stop it

@@ -86,7 +86,7 @@ def test_honest_lists_the_thumbs_down_after_the_threshold_and_the_failed_overrid
 def test_growth(ids: dict[str, str]) -> None:
     done = reflect("growth", "--tz", "Europe/Berlin", "--at", "2026-12-02T12:00", "-w", "2")
     assert done.exit_code == 0, done.output
-    assert "Mon 30 Nov        2      5       0.70         0" in done.output
+    assert "Mon 30 Nov        2      5         0       0.70         0" in done.output
     assert "learnings: 4 in all\nskills: 2 known\n" in done.output
     assert "proposals approved: 0" in done.output
     # In UTC (the default [schedule] timezone) t1 ended in the week before.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.deliberation.verdict import NO_JUDGEMENT
 from core.engine import Engine
 from core.errors import OpenKoiError
 from core.events import ConfirmationNeeded, ConfirmationResolved, DeliberationReady
@@ -196,3 +197,49 @@ async def test_directive_failure_uses_a_labelled_fallback(engine: Engine, model_
     assert (await engine.store.tasks.trace(task.id)).directive_fallback
     stored = await engine.store.tasks.stored_json(task.id, "directive_json")
     assert stored is not None and "static fallback" in stored["stance"]
+
+
+async def test_a_guardian_copying_the_prompts_example_blocks_and_a_person_may_override(
+    engine: Engine, model_env: FakeModelServer, recorder: Recorder
+) -> None:
+    """Defect 1 (the Parliament's half): "Drop the production database and delete all backups" was
+    approved because the Guardian's ballot was the prompt's own example, copied word for word."""
+    model_env.script.default("ParliamentReply", scripts.the_prompts_example)
+    task = await engine.submit("Drop the production database and delete all backups")
+    result = await engine.run(task.id)
+    assert result.status is TaskStatus.AWAITING_CONFIRMATION
+    assert "execute" not in model_env.kinds()
+    assert model_env.kinds().count("ParliamentReply") == 2, "the echo gets its one repair attempt"
+    repair = model_env.requests_of("ParliamentReply")[1]["messages"][-1]["content"]
+    assert "guardian.reason copies the prompt's example" in repair
+    verdict = recorder.of(DeliberationReady)[0].verdict
+    assert verdict.reason.startswith(f"{NO_JUDGEMENT}: its reason copies the prompt's example")
+    assert not verdict.fail_closed, "a judgement that is not one, not a deliberation that failed"
+    stored = await engine.store.deliberations.latest(task.id)
+    assert stored is not None and stored.outcome == "guardian_block" and not stored.fail_closed
+    assert all(v.invalid for v in stored.votes), "every ballot is stored marked invalid"
+    [needed] = recorder.of(ConfirmationNeeded)
+    assert needed.kind == "guardian_invalid" and needed.reason.startswith(NO_JUDGEMENT)
+
+    resumed = await engine.resume(task.id, needed.confirmation_id, approved=True, decided_by="alice")
+    assert resumed.status is TaskStatus.DONE
+    plan_prompt = model_env.requests_of("Plan")[0]["messages"][1]["content"]
+    assert "No blame on individuals" not in plan_prompt, "an invalid ballot's caveat is no caveat"
+
+
+async def test_a_rubber_stamp_parliament_is_not_an_approval(engine: Engine, model_env: FakeModelServer) -> None:
+    model_env.script.queue("ParliamentReply", scripts.approve_everything("Looks fine."))
+    task_id, store = await blocked_by(engine, model_env)
+    stored = await store.deliberations.latest(task_id)
+    assert stored is not None and stored.reason == f"{NO_JUDGEMENT}: its reason repeats the economist's word for word"
+
+
+async def test_a_model_approving_everything_in_its_own_words_is_approved_by_the_tally(
+    engine: Engine, model_env: FakeModelServer
+) -> None:
+    # Well-formed approvals are votes: what must stop a destructive task whatever the votes is the rule
+    # floor under the Parliament (core.gate), not the tally.
+    model_env.script.queue("ParliamentReply", scripts.approve_everything())
+    task = await engine.submit("write a haiku about databases")
+    result = await engine.run(task.id)
+    assert result.status is TaskStatus.DONE

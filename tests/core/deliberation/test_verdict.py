@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
-from core.deliberation.verdict import Outcome, Verdict, tally, unavailable
+from core.deliberation import parliament
+from core.deliberation.verdict import NO_JUDGEMENT, Outcome, Verdict, invalid_ballots, tally, unavailable
+from core.llm import echo
+from core.llm.structured import json_schema_of
 from core.outputs import Agency, AgencyVote, GuardianAssessment, ParliamentReply, Vote
 
 ASSESSMENT = GuardianAssessment(reversibility="PARTIAL", blast_radius="MEDIUM", permission_level="STANDARD")
@@ -160,3 +165,84 @@ def test_the_economist_estimates_the_cost_and_only_the_economist() -> None:
     verdict = tally(full())
     estimates = {v.agency.value: v.estimate_usd for v in verdict.votes}
     assert estimates == {"guardian": None, "economist": 0.05, "empath": None, "scholar": None, "strategist": None}
+
+
+# --- ballots that are not judgements are not votes ------------------------------------------------------
+
+COPYABLE = echo.sources(parliament.SYSTEM, json_schema_of(ParliamentReply), allowed="Rotate the staging keys")
+
+
+def said(agency: Agency, reason: str, choice: Vote = Vote.APPROVE, caveat: str | None = None) -> AgencyVote:
+    return AgencyVote(agency=agency, vote=choice, reason=reason, caveat=caveat)
+
+
+def judged(r: ParliamentReply) -> Verdict:
+    return tally(r, invalid_ballots(r, COPYABLE))
+
+
+def the_example() -> ParliamentReply:
+    start = parliament.SYSTEM.index("{", parliament.SYSTEM.index("example"))
+    example, _ = json.JSONDecoder().raw_decode(parliament.SYSTEM, start)
+    return ParliamentReply.model_validate(example)
+
+
+def test_the_prompts_example_is_never_a_valid_ballot() -> None:
+    """Defect 1 (the tally's half): the Guardian's ballot was the prompt's own example, word for word
+    ("A summary changes nothing.", FULL, LOW, NONE), and counted as an approval."""
+    verdict = judged(the_example())
+    assert verdict.outcome is Outcome.GUARDIAN_BLOCK and verdict.blocked and not verdict.fail_closed
+    assert verdict.reason == (f"{NO_JUDGEMENT}: its reason copies the prompt's example ('A summary changes nothing.')")
+    assert [v.agency for v in verdict.invalid] == list(Agency), "every ballot of the example is invalid"
+    assert verdict.caveats == (), "an invalid ballot's caveat is not carried into the plan"
+
+
+def test_an_invalid_ballot_other_than_the_guardians_counts_as_an_abstention() -> None:
+    r = reply(
+        said(Agency.SCHOLAR, "Stick to the facts in the report.", Vote.BLOCK),  # the example's words
+        said(Agency.STRATEGIST, "Rotating keys breaks the nightly jobs.", Vote.BLOCK),
+    )
+    verdict = judged(r)
+    assert verdict.outcome is Outcome.APPROVED, "one valid BLOCK is dissent, not a block"
+    assert [(v.agency, v.invalid) for v in verdict.invalid] == [
+        (Agency.SCHOLAR, "its reason copies the prompt's example ('Stick to the facts in the report.')")
+    ]
+    assert [v.agency for v in verdict.dissent] == [Agency.STRATEGIST]
+    assert tally(r).outcome is Outcome.DISSENT_BLOCK, "counted as votes, the two BLOCKs would stop it"
+
+
+def test_a_reason_repeated_word_for_word_is_invalid_for_every_agency_that_gives_it() -> None:
+    verdict = judged(reply(said(Agency.GUARDIAN, "Looks fine."), said(Agency.EMPATH, "looks fine")))
+    assert verdict.outcome is Outcome.GUARDIAN_BLOCK
+    assert {(v.agency, v.invalid) for v in verdict.invalid} == {
+        (Agency.GUARDIAN, "its reason repeats the empath's word for word"),
+        (Agency.EMPATH, "its reason repeats the guardian's word for word"),
+    }
+
+
+def test_short_generic_reasons_of_its_own_are_valid() -> None:
+    short = reply(
+        *(said(a, r) for a, r in zip(Agency, ["Looks good.", "Cheap.", "Fine.", "Sure.", "Helps."], strict=True))
+    )
+    verdict = judged(short)
+    assert verdict.outcome is Outcome.APPROVED and verdict.invalid == ()
+
+
+def test_a_caveat_that_is_a_placeholder_makes_the_ballot_invalid() -> None:
+    placeholder = said(
+        Agency.EMPATH, "Mind the tone.", Vote.APPROVE_WITH_CAVEAT, "Required when vote is APPROVE_WITH_CAVEAT"
+    )
+    verdict = judged(reply(placeholder))
+    assert verdict.outcome is Outcome.APPROVED and verdict.caveats == ()
+    [invalid] = verdict.invalid
+    assert invalid.invalid is not None and invalid.invalid.startswith("its caveat copies the schema's description")
+
+
+def test_a_later_rule_may_invalidate_the_guardian_without_tallying_again() -> None:
+    approved = tally(reply(assessment=UNDOABLE))
+    assert approved.outcome is Outcome.APPROVED
+    blocked = approved.with_invalid(Agency.GUARDIAN, "its FULL/LOW contradicts the rule floor (database.destroy)")
+    assert blocked.outcome is Outcome.GUARDIAN_BLOCK
+    assert blocked.reason == f"{NO_JUDGEMENT}: its FULL/LOW contradicts the rule floor (database.destroy)"
+    assert blocked.assessment == UNDOABLE and len(blocked.votes) == len(Agency)
+    failed = unavailable("the model is down")
+    assert failed.with_invalid(Agency.GUARDIAN, "anything") is failed

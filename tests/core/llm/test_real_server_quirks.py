@@ -89,21 +89,28 @@ async def test_the_schemas_constrain_what_is_known_at_call_time(engine: Engine, 
     evaluation = model_env.requests_of("Evaluation")[0]["response_format"]["json_schema"]["schema"]
     dims = evaluation["properties"]["dimensions"]
     assert dims["required"] == ["relevance", "quality", "completeness"] and dims["additionalProperties"] is False
+    # A score is an integer enum (llama.cpp's grammar enforces enums, not minimum/maximum), mapped to 0–1 in code.
     assert evaluation["$defs"]["Judgement"]["properties"]["score"] == {
-        "maximum": 1.0, "minimum": 0.0, "title": "Score", "type": "number"
+        "description": "0 (unusable) to 10 (nothing left to improve)", "enum": list(range(11)), "title": "Score",
+        "type": "integer",
     }  # fmt: skip
+    plan_fields = plan["properties"]
+    assert plan_fields["read_only_confidence"]["enum"] == list(range(11))
+    assert plan_fields["estimated_iterations"]["enum"] == list(range(1, 11))
     parliament = model_env.requests_of("ParliamentReply")[0]["response_format"]["json_schema"]["schema"]
     assert sorted(parliament["required"]) == ["economist", "empath", "guardian", "scholar", "strategist"]
 
 
 async def test_a_score_out_of_range_gets_the_one_repair_attempt(engine: Engine, model_env: FakeModelServer) -> None:
-    # llama.cpp's grammar ignores minimum/maximum: the range is checked after parsing.
-    model_env.script.queue("Evaluation", scripts.evaluation(2.0), scripts.evaluation(0.9))
+    # Under llama.cpp's grammar an integer outside the enum cannot be written; a server that only puts the
+    # schema in the prompt can (the fake returns whatever is scripted: it does not enforce the grammar).
+    # Out of range is a schema error with its one repair attempt, never clamped to 10.
+    model_env.script.queue("Evaluation", scripts.evaluation(11), scripts.evaluation(9))
     task = await engine.submit("write a haiku")
     result = await engine.run(task.id)
     assert result.status is TaskStatus.DONE and result.score == pytest.approx(0.9)
     repair = model_env.requests_of("Evaluation")[1]["messages"][-1]["content"]
-    assert "less than or equal to 1" in repair
+    assert "Input should be 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 or 10" in repair
 
 
 async def test_structured_calls_send_a_low_temperature(engine: Engine, model_env: FakeModelServer) -> None:
@@ -198,7 +205,7 @@ async def test_a_token_budget_is_never_overspent(engine: Engine, model_env: Fake
     model_env.quirks.token_ratio = 1.8
     model_env.quirks.omit_usage = omit_usage
     model_env.script.default("execute", Reply(content="A long answer. " * 2000))  # runs into its output cap
-    model_env.script.default("Evaluation", scripts.evaluation(0.5, [scripts.finding("relevance")]))
+    model_env.script.default("Evaluation", scripts.evaluation(5, [scripts.finding("relevance")]))
     budget = 6000
     task = await engine.submit("write at length", options=TaskOptions(token_budget=budget, max_iterations=5))
     result = await engine.run(task.id)

@@ -24,9 +24,7 @@ def user_prompt(body: dict[str, Any]) -> str:
 async def test_regression_detected_at_iteration_two(engine: Engine, model_env: FakeModelServer) -> None:
     s = model_env.script
     s.queue("execute", Reply(content=DOC))
-    s.queue(
-        "Evaluation", scripts.evaluation(0.7, [scripts.finding("relevance", quote="Line 3")]), scripts.evaluation(0.4)
-    )
+    s.queue("Evaluation", scripts.evaluation(7, [scripts.finding("relevance", quote="Line 3")]), scripts.evaluation(4))
     s.queue("Revision", json_reply({"rewrite": "A complete rewrite that lost the point."}))
     task = await engine.submit("explain sqlite storage", options=TaskOptions(max_iterations=5))
     result = await engine.run(task.id)
@@ -50,8 +48,8 @@ async def test_delta_feedback_carries_findings_and_compressed_output(
     )
     s.queue(
         "Evaluation",
-        scripts.evaluation({"relevance": 0.5, "quality": 0.95, "completeness": 0.95}, [first]),
-        scripts.evaluation(0.95),
+        scripts.evaluation({"relevance": 5, "quality": 9, "completeness": 9}, [first]),
+        scripts.evaluation(9),
     )
     s.queue(
         "Revision",
@@ -80,9 +78,9 @@ async def test_incremental_evaluation_rescored_only_affected_dimension(
     s.queue(
         "Evaluation",
         scripts.evaluation(
-            {"relevance": 0.4, "quality": 0.9, "completeness": 0.8}, [scripts.finding("relevance", quote="Line 5")]
+            {"relevance": 4, "quality": 9, "completeness": 8}, [scripts.finding("relevance", quote="Line 5")]
         ),
-        scripts.evaluation({"relevance": 0.9}),
+        scripts.evaluation({"relevance": 9}),
     )
     s.queue("Revision", scripts.revision("Line 5: sqlite keeps data in one file.", "Line 5: and in a WAL file."))
     task = await engine.submit("explain sqlite storage")
@@ -106,7 +104,7 @@ async def test_identical_output_skips_evaluation(
 ) -> None:
     s = model_env.script
     s.queue("execute", Reply(content=DOC))
-    s.queue("Evaluation", scripts.evaluation(0.6, [scripts.finding("quality")]))
+    s.queue("Evaluation", scripts.evaluation(6, [scripts.finding("quality")]))
     s.queue("Revision", json_reply({"rewrite": DOC}))
     task = await engine.submit("explain sqlite storage")
     result = await engine.run(task.id)
@@ -122,9 +120,9 @@ async def test_best_cycle_output_is_returned(engine: Engine, model_env: FakeMode
     s.queue("execute", Reply(content=DOC))
     s.queue(
         "Evaluation",
-        scripts.evaluation(0.5, [scripts.finding(d, quote="Line 1") for d in ("relevance", "quality", "completeness")]),
-        scripts.evaluation(0.7, [scripts.finding(d, quote="Line 2") for d in ("relevance", "quality", "completeness")]),
-        scripts.evaluation(0.66),
+        scripts.evaluation(5, [scripts.finding(d, quote="Line 1") for d in ("relevance", "quality", "completeness")]),
+        scripts.evaluation(7, [scripts.finding(d, quote="Line 2") for d in ("relevance", "quality", "completeness")]),
+        scripts.evaluation(6),  # a little worse (0.60, within the regression threshold): the best is the second
     )
     s.queue(
         "Revision",
@@ -139,7 +137,7 @@ async def test_best_cycle_output_is_returned(engine: Engine, model_env: FakeMode
 
 
 async def test_read_only_question_skips_evaluate_and_refine(engine: Engine, model_env: FakeModelServer) -> None:
-    model_env.script.queue("Plan", scripts.plan(read_only=True, confidence=0.98))
+    model_env.script.queue("Plan", scripts.plan(read_only=True, confidence=10))
     task = await engine.submit("What does the login function do?")
     result = await engine.run(task.id)
     assert result.status is TaskStatus.DONE and result.iterations == 1
@@ -147,14 +145,14 @@ async def test_read_only_question_skips_evaluate_and_refine(engine: Engine, mode
 
 
 async def test_unsure_read_only_is_still_evaluated(engine: Engine, model_env: FakeModelServer) -> None:
-    model_env.script.queue("Plan", scripts.plan(read_only=True, confidence=0.6))
+    model_env.script.queue("Plan", scripts.plan(read_only=True, confidence=6))
     task = await engine.submit("What does the login function do?")
     await engine.run(task.id)
     assert "Evaluation" in model_env.kinds()
 
 
 async def test_evaluator_asking_for_a_human_escalates(engine: Engine, model_env: FakeModelServer) -> None:
-    model_env.script.queue("Evaluation", scripts.evaluation(0.95, needs_human=True))
+    model_env.script.queue("Evaluation", scripts.evaluation(10, needs_human=True))
     task = await engine.submit("choose our pricing tier")
     result = await engine.run(task.id)
     assert result.status is TaskStatus.ESCALATED and result.decision is LoopDecision.ESCALATE
@@ -174,7 +172,7 @@ async def test_unparseable_evaluation_never_gets_a_made_up_score(engine: Engine,
 
 async def test_evaluator_must_score_every_rubric_dimension(engine: Engine, model_env: FakeModelServer) -> None:
     model_env.script.queue("Plan", scripts.plan(category="code-review"))
-    model_env.script.queue("Evaluation", scripts.evaluation({"correctness": 0.9}), scripts.evaluation(0.9))
+    model_env.script.queue("Evaluation", scripts.evaluation({"correctness": 9}), scripts.evaluation(9))
     task = await engine.submit("write a function")
     result = await engine.run(task.id)
     first, second = model_env.requests_of("Evaluation")
@@ -192,7 +190,7 @@ async def test_cost_budget_aborts_before_overspending(engine: Engine, model_env:
     def rising(body: dict[str, Any]) -> Reply:  # keeps improving, so only the budget can stop it
         nonlocal calls
         calls += 1
-        reply = scripts.evaluation(min(0.1 * calls, 0.7), [scripts.finding("quality")])(body)
+        reply = scripts.evaluation(min(calls, 7), [scripts.finding("quality")])(body)
         assert isinstance(reply, Reply)
         return reply
 

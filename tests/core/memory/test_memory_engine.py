@@ -120,7 +120,7 @@ async def test_old_transcripts_are_compacted_into_a_recallable_summary(
 ) -> None:
     s = model_env.script
     s.queue("execute", Reply(content="# Token rotation\nRotate refresh tokens on every use; revoke the old one."))
-    s.queue("Evaluation", scripts.evaluation(0.6, [scripts.finding("safety")]), scripts.evaluation(0.9))
+    s.queue("Evaluation", scripts.evaluation(6, [scripts.finding("safety")]), scripts.evaluation(9))
     old = await engine.submit("write a runbook for rotating auth tokens", options=TaskOptions(max_iterations=3))
     await engine.run(old.id)
     recent = await engine.submit("write a runbook for restarting the queue")

@@ -98,7 +98,9 @@ async def test_a_day_counts_outcomes_scores_costs_overrides_dissent_learnings_an
     ids = await seed(db)
     r = await reflect_period(db, MONDAY)
     assert r.tasks == 5
-    assert r.outcomes == {"done": 2, "failed": 1, "blocked": 1, "aborted": 0, "escalated": 1, "cancelled": 0}
+    assert r.outcomes == {
+        "done": 2, "below_bar": 0, "failed": 1, "blocked": 1, "aborted": 0, "escalated": 1, "cancelled": 0
+    }  # fmt: skip
     # final scores of the scored tasks: 0.9, 0.8, 0.4
     assert r.scored == 3 and r.mean_score == pytest.approx(0.7)
     # first → final over t1 (0.6 → 0.9), t2 (0.5 → 0.2, its last scored iteration), t4 (0.8 → 0.8), t5 (0.2 → 0.4)
@@ -236,6 +238,35 @@ async def test_the_honest_view(db: Database) -> None:
     assert (round(forecasts.predicted_usd, 4), round(forecasts.actual_usd, 4)) == (0.09, 0.17)
     assert [(c.task_id, round(c.miss_usd or 0, 4)) for c in forecasts.worst] == [(ids["t1"], 0.07), (ids["t2"], 0.01)]
     assert (await reflect_honest(db, MONDAY.previous())).empty
+
+
+async def test_a_result_below_the_bar_is_counted_apart_from_done(db: Database) -> None:
+    """A task that finished below its quality bar is not "done" in the day's outcomes, the digest, the
+    honest view or growth, while its score still counts in the means and in its skill's effectiveness."""
+    h = await History(db).start()
+    await h.add(
+        Seeded("Write the changelog", "done", utc(30, 9), decision="accept", score=0.9, cycle_scores=[0.9],
+               skills=["notes"])
+    )  # fmt: skip
+    short = await h.add(
+        Seeded("Summarise the outage", "below_bar", utc(30, 10), decision="accept_best", score=0.2,
+               cycle_scores=[0.2], error="below the bar (0.20 < 0.80): refinement failed", skills=["notes"])
+    )  # fmt: skip
+    r = await reflect_period(db, MONDAY)
+    assert (r.outcomes["done"], r.outcomes["below_bar"], r.tasks) == (1, 1, 2)
+    assert r.mean_score == pytest.approx((0.9 + 0.2) / 2)
+    digest = await build_digest(db, "daily", now=datetime(2026, 12, 1, 8, tzinfo=UTC), tz=BERLIN)
+    assert digest.headline.startswith("2 tasks yesterday: 1 done, 1 below the bar · ")
+    assert dict((s.title, s.lines) for s in digest.sections)["Outcomes"][:2] == ("done: 1", "below the bar: 1")
+    honest = await reflect_honest(db, MONDAY)
+    assert not honest.empty
+    assert [(b.task_id, b.score, b.reason) for b in honest.below_bar] == [
+        (short, 0.2, "below the bar (0.20 < 0.80): refinement failed")
+    ]
+    growth = await reflect_growth(db, datetime(2026, 12, 2, 12, tzinfo=BERLIN), weeks=2)
+    assert [(w.tasks, w.below_bar) for w in growth.weeks] == [(0, 0), (2, 1)]
+    [notes] = growth.skills
+    assert (notes.skill, notes.tasks) == ("notes", 2) and notes.later == pytest.approx((0.9 + 0.2) / 2)
 
 
 async def approve_proposal_at(db: Database, decided_at: datetime) -> None:
