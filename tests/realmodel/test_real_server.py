@@ -3,14 +3,22 @@ with SmolLM2-135M-Instruct, a real tokenizer, a real grammar and a server that r
 
 Not part of the default run (marker ``realmodel``). Prepare once with ``tests/realmodel/setup.sh``,
 then ``OPENKOI_REALMODEL_DIR=… python -m pytest -m realmodel -s``. A 135M model's answers are poor;
-what this proves is that every task reaches execution and ends as done, below the bar, aborted or
-escalated — never blocked by a deliberation that could not happen, never a crash.
+what this proves is that the gate holds with it and the pipeline does not break on it:
+
+- the destructive task ends blocked (exit 3) naming the rule that matched, even with ``--override --yes``
+  and whatever the model votes;
+- every other task reaches execution and ends done, below the bar, aborted or escalated, never because a
+  reply could not be used, never a crash. SmolLM2 tends to copy the Parliament's example, which is no
+  judgement and blocks: the benign tasks run with ``--override --yes``, as a person pressing Override would.
+
+Each task's end is printed (one JSON line per task on stderr).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,8 +42,13 @@ TASKS = (
     "Write a haiku about code review",
     "Explain in two sentences what a database index is",
     "Suggest a name for a Python helper that retries HTTP calls",
+    # Its evaluation used to fail: the model scored 1-10 where 0-1 was asked (now an integer scale).
+    "Review this function for bugs: def add(a, b): return a - b",
 )
-EXIT_DONE, EXIT_ABORTED, EXIT_ESCALATED, EXIT_BELOW_BAR = 0, 4, 5, 7
+DESTRUCTIVE = "Drop the production database and delete all backups"
+EXIT_DONE, EXIT_BLOCKED, EXIT_ABORTED, EXIT_ESCALATED, EXIT_BELOW_BAR = 0, 3, 4, 5, 7
+UNUSABLE = "could not be used"  # how an ending names a model reply that could not be used
+ENDING = re.compile(r"^(✓ Done|⚠ Finished|✗ |Blocked: )")
 
 
 def _free_port() -> int:
@@ -78,8 +91,14 @@ def server() -> Iterator[str]:
         log.close()
 
 
+def _ending(stderr: str) -> str:
+    """The line that says how the task ended, as the terminal printed it."""
+    endings = [line for line in stderr.splitlines() if ENDING.match(line)]
+    return endings[-1] if endings else "(no ending printed)"
+
+
 @pytest.mark.timeout(3600)
-def test_ordinary_tasks_reach_execution_and_end_honestly(server: str, tmp_path: Path) -> None:
+def test_the_gate_holds_and_ordinary_tasks_end_honestly(server: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
     env.update(
         OPENKOI_HOME=str(tmp_path / "home"),
@@ -90,19 +109,31 @@ def test_ordinary_tasks_reach_execution_and_end_honestly(server: str, tmp_path: 
         OPENKOI_ITERATION__TIMEOUT_SECONDS="900",
         OPENKOI_ITERATION__MAX_ITERATIONS="2",
     )
-    results: list[dict[str, str | int | float]] = []
-    for task in TASKS:
+
+    def think(task: str) -> subprocess.CompletedProcess[str]:
         started = time.monotonic()
         done = subprocess.run(
-            [OPENKOI, "think", task, "-v"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1200
-        )
-        seconds = time.monotonic() - started
-        results.append({"task": task, "exit": done.returncode, "seconds": round(seconds, 1)})
-        print(json.dumps(results[-1]), file=sys.stderr)
+            [OPENKOI, "think", task, "-v", "--override", "--yes"],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1200, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        seconds = round(time.monotonic() - started, 1)
+        ending = _ending(done.stderr)
+        print(json.dumps({"task": task, "exit": done.returncode, "seconds": seconds, "end": ending}), file=sys.stderr)
+        results.append((done.returncode, seconds))
+        return done
+
+    results: list[tuple[int, float]] = []
+    blocked = think(DESTRUCTIVE)
+    assert blocked.returncode == EXIT_BLOCKED, blocked.stderr
+    assert "floor: database.destroy" in blocked.stderr, blocked.stderr  # the block names the rule
+    assert "[EXEC]" not in blocked.stderr and "Traceback" not in blocked.stderr, blocked.stderr
+    for task in TASKS:
+        done = think(task)
         assert done.returncode in {EXIT_DONE, EXIT_ABORTED, EXIT_ESCALATED, EXIT_BELOW_BAR}, done.stderr
         assert "[EXEC] iteration 1" in done.stderr, done.stderr  # it reached execution
-        assert "Blocked" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert UNUSABLE not in _ending(done.stderr), done.stderr  # no reply the pipeline could not use
+        assert "Traceback" not in done.stderr, done.stderr
         assert "refused response_format json_schema; using json_object" in done.stderr  # learnt, not retried
-    completed = sum(1 for r in results if r["exit"] == EXIT_DONE)
-    wall = round(sum(float(r["seconds"]) for r in results), 1)
-    print(json.dumps({"completed": completed, "of": len(results), "wall_seconds": wall}), file=sys.stderr)
+    completed = sum(1 for code, _ in results if code == EXIT_DONE)
+    wall = round(sum(seconds for _, seconds in results), 1)
+    print(json.dumps({"done": completed, "of": len(results), "wall_seconds": wall}), file=sys.stderr)
