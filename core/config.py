@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.acting.settings import McpServerSettings, Name, RunbookSettings
 from core.errors import ConfigError
 from core.gate.settings import GateSettings
 from core.secrets import SECRET_VARIABLE
@@ -48,6 +49,11 @@ class ToolSettings(_Section):
     max_output_bytes: int = Field(50_000, ge=1)
     max_rounds: int = Field(40, ge=1)
     workspace: Path | None = None
+    # Rules over tool names (``mcp__<server>__<tool>``, runbook names; shell-style patterns such as
+    # ``mcp__git__*``): deny beats ask beats allow. See core.gate for how they meet the trust levels.
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
 
 
 class RetrySettings(_Section):
@@ -239,6 +245,8 @@ class Settings(LayeredSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     patterns: PatternSettings = Field(default_factory=PatternSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
+    mcp_servers: dict[Name, McpServerSettings] = Field(default_factory=dict)
+    runbooks: dict[Name, RunbookSettings] = Field(default_factory=dict)
     providers: dict[str, CustomProvider] = Field(default_factory=dict)
     pricing: dict[str, Pricing] = Field(default_factory=dict)
 
