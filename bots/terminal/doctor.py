@@ -85,8 +85,37 @@ async def checks(live: bool) -> AsyncIterator[Check]:
 
         for level, what, todo in doctor_checks(settings):
             yield Check(level, what, todo)
+        for check in _gate(settings):
+            yield check
     async for check in _platforms(live, config_problem):
         yield check
+
+
+def _gate(settings: Settings) -> list[Check]:
+    """The rule floor loads with the team's rules (a bad rule or file fails here, not on the first task),
+    and whether the audit ledger is on. The floor is loaded without its embedder: that loads on first use."""
+    from core.gate.floor import Floor
+    from core.gate.spec import load_rulebook, shipped_rulebook_path
+
+    floor_settings = settings.gate.floor
+    try:
+        floor = Floor.load(floor_settings.model_copy(update={"embedder": False}))
+    except ConfigError as exc:
+        return [Check("fail", f"rule floor: {_one_line(exc)}", "fix [gate.floor] (see README, How the gate works)")]
+    shipped = {rule.id for rule in load_rulebook(shipped_rulebook_path()).rules}
+    in_force = {rule.id for rule in floor.rule_specs}
+    parts = [f"{len(in_force & shipped)} shipped rules"]
+    if in_force - shipped:
+        parts.append(f"{len(in_force - shipped)} of the team's")
+    if shipped - in_force:
+        parts.append(f"disabled: {', '.join(sorted(shipped - in_force))}")
+    embedder = "the embedder may add matches (loaded on first use)" if floor_settings.embedder else "words only"
+    checks = [Check("ok", f"rule floor: {'; '.join(parts)}; {embedder}")]
+    if settings.gate.audit:
+        checks.append(Check("ok", f"audit ledger: on, rows kept {settings.gate.audit_retention_days} days"))
+    else:
+        checks.append(Check("warn", "audit ledger: off", "set [gate] audit = true to record every gate decision"))
+    return checks
 
 
 def _one_line(exc: BaseException) -> str:

@@ -41,7 +41,9 @@ def test_doctor_passes_a_good_setup_without_calling_a_model_or_importing_litellm
         " to give openkoi serve read access to a checkout",
         "ok    memory index: sqlite-vec v0.1.9",
         "ok    embedder: local all-MiniLM-L6-v2 (int8 ONNX, loaded on first use)",
-        "0 failed, 0 warnings, 12 ok",
+        "ok    rule floor: 21 shipped rules; the embedder may add matches (loaded on first use)",
+        "ok    audit ledger: on, rows kept 90 days",
+        "0 failed, 0 warnings, 14 ok",
     ):
         assert expected in lines, (expected, lines)
     assert server.requests == []
@@ -71,7 +73,7 @@ def test_doctor_names_a_missing_key_a_broken_skill_file_and_a_missing_workspace(
         f"fail  workspace: [tools] workspace: {tmp_path / 'no-such-checkout'} is not a directory"
         "  — create it or fix the path"
     ) in lines
-    assert lines[-1] == "2 failed, 1 warning, 9 ok"
+    assert lines[-1] == "2 failed, 1 warning, 11 ok"
     assert done.stderr == "" and server.requests == []
 
 
@@ -89,6 +91,28 @@ def test_doctor_names_bad_configuration_without_repeating_credentials(env: dict[
     assert f"{home / 'config.toml'}: key 'providers.lab.api_key': Input should be a valid string" in fails[0]
     assert "key 'telegram.bot_token': Input should be a valid string" in fails[1]
     assert "27182818" not in done.stdout + done.stderr and "31415926" not in done.stdout + done.stderr
+
+
+def test_doctor_shows_how_the_team_shaped_the_gate(env: dict[str, str], tmp_path: Path) -> None:
+    home = Path(env["OPENKOI_HOME"])
+    home.mkdir(parents=True)
+    rule = (
+        "id = 'ledger.close'\ndomain = 'payments'\ndescription = 'Closes the books'\npatterns = ['close the books']\n"
+    )
+    (home / "config.toml").write_text(
+        "[gate]\naudit = false\n[gate.floor]\nembedder = false\ndisabled = ['deploy.release']\n"
+        f"[[gate.floor.rules]]\n{rule}",
+        encoding="utf-8",
+    )
+    lines = openkoi(env, "doctor", cwd=tmp_path).stdout.splitlines()
+    assert "ok    rule floor: 20 shipped rules; 1 of the team's; disabled: deploy.release; words only" in lines
+    assert "warn  audit ledger: off  — set [gate] audit = true to record every gate decision" in lines
+
+    (home / "config.toml").write_text("[gate.floor]\nrules_file = 'missing.toml'\n", encoding="utf-8")
+    done = openkoi(env, "doctor", cwd=tmp_path)
+    [floor] = [line for line in done.stdout.splitlines() if "rule floor" in line]
+    assert floor.startswith("fail  rule floor:") and "missing.toml" in floor, floor
+    assert done.returncode == 1
 
 
 def test_doctor_reports_a_file_that_is_not_toml_once(env: dict[str, str], tmp_path: Path) -> None:
