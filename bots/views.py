@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from core.deliberation.soul import SoulReading
 from core.reflection.mind import AgenciesReport, Calibration, CaveatRecord, DissentReport, Endings
-from core.text import one_line
+from core.text import Section, one_line
 
 SHORT = 70  # a task or a reason quoted in a line
 ENDING_WORDS = {
@@ -24,12 +24,6 @@ CONFIRMED_RULE = (
     "A caveat is confirmed when a finding on the same task shares at least two content words with it,"
     " or half of its own (stop words dropped, plurals folded)."
 )
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,6 +20,7 @@ from core.acting.settings import McpServerSettings, Name, RunbookSettings
 from core.errors import ConfigError
 from core.gate.settings import GateSettings
 from core.secrets import SECRET_VARIABLE
+from core.tomlfile import read_toml
 
 
 class _Section(BaseModel):
@@ -303,15 +303,7 @@ def resolve_paths(env: dict[str, str] | None = None) -> tuple[Path, Path]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
+    return read_toml(path) if path.exists() else {}
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -89,8 +89,14 @@ class PlanReady(Event):
 
 
 @dataclass(frozen=True)
-class IterationStarted(Event):
+class IterationEvent(Event):
+    """An event of one PEER iteration (plan is before the first): which iteration, counted from 1."""
+
     iteration: int
+
+
+@dataclass(frozen=True)
+class IterationStarted(IterationEvent):
     max_iterations: int
 
 
@@ -103,16 +109,14 @@ class ToolCalled(Event):
 
 
 @dataclass(frozen=True)
-class Executed(Event):
-    iteration: int
+class Executed(IterationEvent):
     output_chars: int
     revision: bool
     truncated: bool = False  # cut off at the model's output limit even after continuing
 
 
 @dataclass(frozen=True)
-class Evaluated(Event):
-    iteration: int
+class Evaluated(IterationEvent):
     score: float | None
     evaluation: Evaluation | None
     incremental: bool
@@ -121,14 +125,12 @@ class Evaluated(Event):
 
 
 @dataclass(frozen=True)
-class Refining(Event):
-    iteration: int
+class Refining(IterationEvent):
     findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
-class Decided(Event):
-    iteration: int
+class Decided(IterationEvent):
     decision: LoopDecision
     reason: str
 

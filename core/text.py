@@ -1,5 +1,5 @@
-"""Rules about text that hold across the engine: how many tokens a text is taken to be, and how a text
-is cut to a length.
+"""Rules about text that hold across the engine: how many tokens a text is taken to be, how a text
+is cut to a length, and the titled blocks of lines that reports (digests, the mind's views) are made of.
 
 The token estimate is about 3 characters per token, which over-counts English and code without paying
 for a tokenizer on every call: what is budgeted by it (recall, skills, the gateway's admission of a call)
@@ -8,6 +8,8 @@ never takes more than its share. The gateway scales it per endpoint by what the 
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 CHARS_PER_TOKEN = 3
 ELLIPSIS = "…"
@@ -28,3 +30,12 @@ def clip(text: str, limit: int) -> str:
 def one_line(text: str, limit: int) -> str:
     """``text`` on one line (every run of whitespace, newlines included, one space), clipped to ``limit``."""
     return clip(" ".join(text.split()), limit)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled block of short lines (each a sentence or a figure; plain text, no markup): what a digest and a
+    view of the mind or the soul are made of, printed by the terminal and put in markup by each platform."""
+
+    title: str
+    lines: tuple[str, ...]

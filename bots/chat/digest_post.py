@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bots.chat import digest as render
+from bots.chat.asked import Running, post_as_asked
 from bots.chat.commands import DigestSpan as Span
 from bots.chat.pacing import Pacer
 from bots.chat.platform import Button, CannotPost, ChatPlatform, Outgoing
@@ -67,7 +68,7 @@ class DigestPoster:
     tz: ZoneInfo
     pacer: Pacer = field(default_factory=Pacer)
     unreachable: list[Unreachable] = field(default_factory=list)
-    _requests: set[asyncio.Task[bool]] = field(default_factory=set)
+    _asked: Running = field(default_factory=Running)
 
     def targets(self) -> list[tuple[str, str]]:
         """Every configured (platform, channel), in configuration order."""
@@ -130,9 +131,7 @@ class DigestPoster:
     def request(self, span: Span, platform: str, channel: str) -> None:
         """`/think digest today|week`: post the current day or week so far in ``channel``, in the
         background (the command is answered at once). Failures are logged."""
-        task = asyncio.create_task(self.post_on_demand(span, platform, channel, utcnow()))
-        self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
+        self._asked.start(self.post_on_demand(span, platform, channel, utcnow()))
 
     async def post_on_demand(self, span: Span, platform_name: str, channel: str, now: datetime) -> bool:
         """Post the current day or week (so far) in one channel; True when it was posted."""
@@ -141,22 +140,16 @@ class DigestPoster:
         if platform is None:
             return False
         period = period_containing(PERIOD_OF[kind], now, self.tz)
-        try:
+
+        async def post() -> None:
             digest = await self.build(kind, period)
             proposals = await self.store.proposals.pending()
             await self._post(platform, channel, digest, proposals, _nothing)
-        except CannotPost as exc:
-            log.warning("digest asked in %s %s was refused: %s. %s", platform_name, channel, exc.reason, exc.remedy)
-            return False
-        except Exception:
-            log.exception("posting the digest asked in %s %s failed", platform_name, channel)
-            return False
-        return True
+
+        return await post_as_asked("the digest", platform_name, channel, post())
 
     async def close(self) -> None:
-        for task in self._requests:
-            task.cancel()
-        await asyncio.gather(*self._requests, return_exceptions=True)
+        await self._asked.close()
 
     # ------------------------------------------------------------------ posting
 

@@ -9,6 +9,7 @@ imports the SDK when the service builds the adapter).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -80,3 +81,14 @@ class PlatformSpec(Generic[S]):
     def token_variable(self) -> str | None:
         """The environment variable that carries the bot token, when the platform has one."""
         return next((variable for variable, key in self.env.items() if key == "bot_token"), None)
+
+
+def lazy_adapter(module: str, name: str) -> Callable[[Any, Ingress, ConfirmationDesk], Adapter]:
+    """A spec's ``adapter`` factory for an adapter class ``name`` in ``module`` (called with the settings, the
+    ingress and the desk): the module, and the SDK it imports, load only when a service builds the adapter."""
+
+    def build(settings: Any, ingress: Ingress, desk: ConfirmationDesk) -> Adapter:
+        made: Adapter = getattr(importlib.import_module(module), name)(settings, ingress, desk)
+        return made
+
+    return build

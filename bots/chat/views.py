@@ -9,22 +9,20 @@ Like the digest, the mind's record is the team's: it names tasks from every chan
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bots import views as words
+from bots.chat.asked import Running, post_as_asked
 from bots.chat.commands import ShowMind, ShowSoul, View
 from bots.chat.markup import Markup
 from bots.chat.pacing import Pacer
-from bots.chat.platform import CannotPost, ChatPlatform, Outgoing
+from bots.chat.platform import ChatPlatform, Outgoing
 from bots.chat.split import split_message
 from core.deliberation.soul import SoulReading
 from core.reflection.mind import mind_agencies, mind_calibration, mind_dissent
 from core.store import Store
 from core.text import clip
-
-log = logging.getLogger(__name__)
 
 MAX_LINE = 500  # a line is a sentence or a figure; clipping keeps every cut on a line boundary
 LISTED = 5  # tasks listed per section in chat (the terminal's -n shows more)
@@ -50,31 +48,25 @@ class ViewPoster:
     # The SOUL.md in force for the service's tasks (its workspace, config directory, else the bundled one).
     soul: Callable[[], SoulReading]
     pacer: Pacer = field(default_factory=Pacer)
-    _requests: set[asyncio.Task[bool]] = field(default_factory=set)
+    _asked: Running = field(default_factory=Running)
 
     def request(self, view: View, platform: str, channel: str) -> None:
         """Post ``view`` in ``channel`` in the background; failures are logged."""
-        task = asyncio.create_task(self.post(view, platform, channel))
-        self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
+        self._asked.start(self.post(view, platform, channel))
 
     async def post(self, view: View, platform_name: str, channel: str) -> bool:
         """Compute and post one view; True when it was posted."""
         platform = self.platforms.get(platform_name)
         if platform is None:
             return False
-        try:
+
+        async def post() -> None:
             shown = await self.compose(view)
             for text in view_messages(platform.markup, shown):
                 await self.pacer.turn(platform.name, channel, platform.pace(channel))
                 await platform.post_to_channel(channel, Outgoing(text))
-        except CannotPost as exc:
-            log.warning("a view asked in %s %s was refused: %s. %s", platform_name, channel, exc.reason, exc.remedy)
-            return False
-        except Exception:
-            log.exception("posting a view asked in %s %s failed", platform_name, channel)
-            return False
-        return True
+
+        return await post_as_asked("a view", platform_name, channel, post())
 
     async def compose(self, view: View) -> words.View:
         db = self.store.db
@@ -88,6 +80,4 @@ class ViewPoster:
         return words.agencies_view(await mind_agencies(db))
 
     async def close(self) -> None:
-        for task in self._requests:
-            task.cancel()
-        await asyncio.gather(*self._requests, return_exceptions=True)
+        await self._asked.close()

@@ -3,18 +3,11 @@ discord.py: that loads with the adapter."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bots.chat.probe import fetch_json, secret
-from bots.chat.spec import PlatformSpec, TokenCheck
+from bots.chat.spec import PlatformSpec, TokenCheck, lazy_adapter
 from bots.discord.custom_id import CODEC
 from bots.discord.markup import DISCORD as MARKUP
 from bots.discord.settings import DiscordSettings
-
-if TYPE_CHECKING:
-    from bots.chat.desk import ConfirmationDesk
-    from bots.chat.ingress import Ingress
-    from bots.chat.platform import Adapter
 
 
 def probe(settings: DiscordSettings) -> TokenCheck:
@@ -30,12 +23,6 @@ def probe(settings: DiscordSettings) -> TokenCheck:
     return TokenCheck(False, f"discord: /users/@me refused the token (HTTP {status})")
 
 
-def adapter(settings: DiscordSettings, ingress: Ingress, desk: ConfirmationDesk) -> Adapter:
-    from bots.discord.adapter import DiscordAdapter  # discord.py loads only for a running service
-
-    return DiscordAdapter(settings, ingress, desk)
-
-
 DISCORD = PlatformSpec(
     name="discord",
     settings=DiscordSettings,
@@ -46,6 +33,6 @@ DISCORD = PlatformSpec(
     probe=probe,
     digest_key="discord_channels",
     loggers=("discord",),
-    adapter=adapter,
+    adapter=lazy_adapter("bots.discord.adapter", "DiscordAdapter"),
     order=20,
 )

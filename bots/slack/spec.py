@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bots.chat.probe import fetch_json, secret
-from bots.chat.spec import PlatformSpec, TokenCheck
+from bots.chat.spec import PlatformSpec, TokenCheck, lazy_adapter
 from bots.slack.blocks import CODEC
 from bots.slack.markup import SLACK as MARKUP
 from bots.slack.settings import SlackSettings
-
-if TYPE_CHECKING:
-    from bots.chat.desk import ConfirmationDesk
-    from bots.chat.ingress import Ingress
-    from bots.chat.platform import Adapter
 
 
 def probe(settings: SlackSettings) -> TokenCheck:
@@ -23,12 +16,6 @@ def probe(settings: SlackSettings) -> TokenCheck:
     if status == 200 and body.get("ok"):
         return TokenCheck(True, f"slack: auth.test accepts the token (bot {body.get('user')}, {body.get('team')})")
     return TokenCheck(False, f"slack: auth.test refused the token ({body.get('error', status)})")
-
-
-def adapter(settings: SlackSettings, ingress: Ingress, desk: ConfirmationDesk) -> Adapter:
-    from bots.slack.adapter import SlackAdapter  # slack-bolt and slack_sdk load only for a running service
-
-    return SlackAdapter(settings, ingress, desk)
 
 
 SLACK = PlatformSpec(
@@ -46,6 +33,6 @@ SLACK = PlatformSpec(
     probe=probe,
     digest_key="slack_channels",
     loggers=("slack_sdk", "slack_bolt"),
-    adapter=adapter,
+    adapter=lazy_adapter("bots.slack.adapter", "SlackAdapter"),
     order=10,
 )

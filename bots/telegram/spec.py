@@ -3,18 +3,11 @@ python-telegram-bot: that loads with the adapter."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bots.chat.probe import fetch_json, secret
-from bots.chat.spec import PlatformSpec, TokenCheck
+from bots.chat.spec import PlatformSpec, TokenCheck, lazy_adapter
 from bots.telegram.callback import CODEC
 from bots.telegram.markup import TELEGRAM as MARKUP
 from bots.telegram.settings import TelegramSettings
-
-if TYPE_CHECKING:
-    from bots.chat.desk import ConfirmationDesk
-    from bots.chat.ingress import Ingress
-    from bots.chat.platform import Adapter
 
 
 def probe(settings: TelegramSettings) -> TokenCheck:
@@ -24,12 +17,6 @@ def probe(settings: TelegramSettings) -> TokenCheck:
         return TokenCheck(True, f"telegram: getMe accepts the token (@{body.get('result', {}).get('username')})")
     detail = body.get("description") or f"HTTP {status}"
     return TokenCheck(False, f"telegram: getMe refused the token ({detail})")
-
-
-def adapter(settings: TelegramSettings, ingress: Ingress, desk: ConfirmationDesk) -> Adapter:
-    from bots.telegram.adapter import TelegramAdapter  # python-telegram-bot loads only for a running service
-
-    return TelegramAdapter(settings, ingress, desk)
 
 
 TELEGRAM = PlatformSpec(
@@ -42,6 +29,6 @@ TELEGRAM = PlatformSpec(
     probe=probe,
     digest_key="telegram_chats",
     loggers=("telegram",),
-    adapter=adapter,
+    adapter=lazy_adapter("bots.telegram.adapter", "TelegramAdapter"),
     order=30,
 )

@@ -10,15 +10,15 @@ scheduled ``audit_pruning`` job and at service start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from core.deliberation.verdict import Verdict
 from core.gate.decision import GateDecision, GateOutcome
 from core.gate.domains import Domains
 from core.gate.settings import GateSettings
-from core.gate.trust import DEFAULT_LEVEL, Grant, LevelInForce, TrustLevel, levels_in_force
-from core.models import utcnow
+from core.gate.trust import DEFAULT_LEVEL, Grant, GrantKind, LevelInForce, TrustLevel, levels_in_force
+from core.models import new_id, utcnow
 from core.secrets import SECRETS
 from core.store import Store
 from core.store.gate_audit import AuditEntry, AuditInvalid, AuditRule, AuditVote
@@ -91,36 +91,39 @@ class TrustLedger:
         now: datetime | None = None,
     ) -> Grant:
         """Append a grant (``UnknownDomain`` for a domain nobody defined) and audit it."""
-        name = self.domains.check(domain)
         moment = now or utcnow()
         expires = moment + duration if duration is not None else None
-        grant = await self.store.trust.add(
-            domain=name,
-            level=level,
-            kind="grant",
-            granted_by=by,
-            source=source,
-            reason=_clean(reason),
-            expires_at=expires,
-            approved_by=approved_by,
-            now=moment,
-        )
-        await self._audit_change(grant)
-        return grant
+        return await self._append(domain, level, "grant", by, source, reason, moment, expires, approved_by)
 
     async def revoke(
         self, domain: str, *, by: str, source: str, reason: str | None = None, now: datetime | None = None
     ) -> Grant:
         """Append a revoke (the domain is back to ``ask`` from now on) and audit it."""
-        name = self.domains.check(domain)
+        return await self._append(domain, DEFAULT_LEVEL, "revoke", by, source, reason, now or utcnow())
+
+    async def _append(
+        self,
+        domain: str,
+        level: TrustLevel,
+        kind: GrantKind,
+        by: str,
+        source: str,
+        reason: str | None,
+        at: datetime,
+        expires_at: datetime | None = None,
+        approved_by: str | None = None,
+    ) -> Grant:
+        """The one way a trust row is written: for a known domain, its reason redacted, then audited."""
         grant = await self.store.trust.add(
-            domain=name,
-            level=DEFAULT_LEVEL,
-            kind="revoke",
+            domain=self.domains.check(domain),
+            level=level,
+            kind=kind,
             granted_by=by,
             source=source,
             reason=_clean(reason),
-            now=now or utcnow(),
+            expires_at=expires_at,
+            approved_by=approved_by,
+            now=at,
         )
         await self._audit_change(grant)
         return grant
@@ -176,20 +179,15 @@ class TrustLedger:
         if first is None:  # a block from before the ledger, or a confirmation of another kind
             entry = AuditEntry(kind="task", outcome=outcome.value, task_id=task_id, decided_by=decided_by)
         else:
-            entry = AuditEntry(
-                kind=first.kind,
+            # The blocked decision's metadata, as a new row: its own id and time, nothing simulated or noted.
+            entry = replace(
+                first,
                 outcome=outcome.value,
-                task_id=task_id,
-                domains=first.domains,
-                rules=first.rules,
-                votes=first.votes,
-                invalid=first.invalid,
-                assessment=first.assessment,
-                level=first.level,
-                block=first.block,
                 decided_by=decided_by,
-                category=first.category,
-                category_domain=first.category_domain,
+                simulated=False,
+                note=None,
+                id=new_id(),
+                at=utcnow(),
             )
         await self.store.gate_audit.record(entry)
 

@@ -23,14 +23,14 @@ and turn the embedder off (the floor then matches words only).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from core.errors import ConfigError
-from core.gate.spec import RulebookSpec, RuleSpec, check_regex, check_rules, describe_validation
+from core.gate.spec import RulebookSpec, RuleSpec, check_regex, check_rules
+from core.tomlfile import read_toml_model
 
 
 class FloorSettings(BaseModel):
@@ -83,17 +83,7 @@ class _ExtraRules(BaseModel):
 
 
 def _read_extra(path: Path) -> _ExtraRules:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"[gate.floor] rules_file {path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"[gate.floor] rules_file {path}: cannot be read: {exc.strerror}") from exc
-    try:
-        return _ExtraRules.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation(exc, f"[gate.floor] rules_file {path}")) from exc
+    return read_toml_model(path, _ExtraRules, f"[gate.floor] rules_file {path}")
 
 
 def assemble(book: RulebookSpec, settings: FloorSettings) -> tuple[list[RuleSpec], dict[str, list[str]]]:

@@ -17,17 +17,17 @@ casefolded, no diacritics: write ``losch`` for "lösch"), so punctuation is writ
 from __future__ import annotations
 
 import re
-import tomllib
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.errors import ConfigError
 from core.gate.normalise import fold_pattern
+from core.tomlfile import read_toml_model
 
 SHIPPED_RULES = "floor_rules.toml"
 FAMILY_REFERENCE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -210,16 +210,6 @@ def check_rules(rules: list[RuleSpec], shared_families: set[str]) -> None:
                     raise ValueError(f"rule {rule.id!r}, {field}[{index}]: {exc}") from None
 
 
-def describe_validation(error: ValidationError, source: str) -> str:
-    """A pydantic error as lines a person reads: where, then what."""
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{where}: {message}")
-    return f"{source}:\n  " + "\n  ".join(lines)
-
-
 def shipped_rulebook_path() -> Path:
     """Where the rules that ship with openkoi are."""
     return Path(str(resources.files("core.gate").joinpath(SHIPPED_RULES)))
@@ -237,14 +227,4 @@ def load_rulebook(path: Path) -> RulebookSpec:
 
 @lru_cache(maxsize=8)
 def _load_rulebook(path: Path, mtime_ns: int, size: int) -> RulebookSpec:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from exc
-    try:
-        return RulebookSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_validation(exc, str(path))) from exc
+    return read_toml_model(path, RulebookSpec)

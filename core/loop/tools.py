@@ -98,21 +98,29 @@ def truncate(output: str, settings: ToolSettings, spill_dir: Path | None) -> str
     return kept + note + "]"
 
 
+def _path_argument(required: bool, default: str | None = None) -> dict[str, Any]:
+    """The JSON schema of a workspace tool's one argument: a path relative to the workspace root."""
+    path: dict[str, Any] = {"type": "string"} if default is None else {"type": "string", "default": default}
+    schema: dict[str, Any] = {"type": "object", "properties": {"path": path}}
+    return {**schema, "required": ["path"]} if required else schema
+
+
 @dataclass
-class ReadFile:
-    """Read a text file inside the workspace (read-only; private files are refused, see ``core.loop.workspace``)."""
+class WorkspaceReader:
+    """What every file tool shares: the workspace it reads (never outside it, never its private files) and
+    that it changes nothing, so it may run at the gate's suggest level."""
 
     workspace: Workspace
     read_only: bool = True
+
+
+@dataclass
+class ReadFile(WorkspaceReader):
+    """Read a text file inside the workspace (read-only; private files are refused, see ``core.loop.workspace``)."""
+
     name: str = "read_file"
     description: str = "Read a UTF-8 text file from the workspace. Path is relative to the workspace root."
-    parameters: dict[str, Any] = field(
-        default_factory=lambda: {
-            "type": "object",
-            "properties": {"path": {"type": "string"}},
-            "required": ["path"],
-        }
-    )
+    parameters: dict[str, Any] = field(default_factory=lambda: _path_argument(required=True))
 
     async def run(self, arguments: dict[str, Any]) -> str:
         relative = str(arguments.get("path", ""))
@@ -123,19 +131,12 @@ class ReadFile:
 
 
 @dataclass
-class ListFiles:
+class ListFiles(WorkspaceReader):
     """List files under a directory inside the workspace (read-only; private entries are not listed)."""
 
-    workspace: Workspace
-    read_only: bool = True
     name: str = "list_files"
     description: str = "List files (recursively, up to 500) under a directory of the workspace."
-    parameters: dict[str, Any] = field(
-        default_factory=lambda: {
-            "type": "object",
-            "properties": {"path": {"type": "string", "default": "."}},
-        }
-    )
+    parameters: dict[str, Any] = field(default_factory=lambda: _path_argument(required=False, default="."))
 
     async def run(self, arguments: dict[str, Any]) -> str:
         root = self.workspace.root

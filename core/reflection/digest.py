@@ -15,19 +15,11 @@ from zoneinfo import ZoneInfo
 from core.reflection.figures import OUTCOMES, PeriodReflection, reflect_period
 from core.reflection.period import Period, last_complete, period_containing
 from core.store.db import Database
-from core.text import one_line
+from core.text import Section, one_line
 
 DigestKind = Literal["daily", "weekly"]
 MAX_LISTED = 8  # items listed per section; the count says how many there were
 SHORT_CHARS = 60  # a task or an objection quoted in a digest line
-
-
-@dataclass(frozen=True)
-class DigestSection:
-    """A titled block of short lines (each a sentence or a figure; plain text, no markup)."""
-
-    title: str
-    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ class Digest:
     # for daily. "·" marks a day with no value (no scored task, no model call). Score bars span
     # 0 (▁) to 1 (█); cost bars span $0 (▁) to the costliest day (█). Empty when the period has no tasks.
     sparklines: dict[str, str]
-    sections: tuple[DigestSection, ...]
+    sections: tuple[Section, ...]
     # True when the period had no tasks at all: renderers show the headline alone.
     empty: bool = False
 
@@ -74,7 +66,7 @@ def compose(kind: DigestKind, r: PeriodReflection, when: str) -> Digest:
         return Digest(kind, r.period, f"No tasks {period_label(r.period)}.", {}, (), empty=True)
     sections = [
         _outcomes(r),
-        DigestSection("Where", tuple(f"{_place(p.platform, p.channel)}: {p.tasks}" for p in r.places)),
+        Section("Where", tuple(f"{_place(p.platform, p.channel)}: {p.tasks}" for p in r.places)),
         _costs(r),
         _overrides(r),
         _dissent(r),
@@ -112,7 +104,7 @@ def _label(outcome: str) -> str:
     return "below the bar" if outcome == "below_bar" else outcome.replace("_", " ")
 
 
-def _outcomes(r: PeriodReflection) -> DigestSection:
+def _outcomes(r: PeriodReflection) -> Section:
     lines = [f"{_label(o)}: {r.outcomes[o]}" for o in _named(r) if r.outcomes[o]]
     if r.mean_iterations is not None:
         lines.append(f"iterations: {r.iterations} in all, {r.mean_iterations:.1f} per task that ran")
@@ -122,58 +114,58 @@ def _outcomes(r: PeriodReflection) -> DigestSection:
             f"first try → final: {r.mean_first_score:.2f} → {final:.2f} ({r.mean_gain:+.2f}) "
             f"over {_plural(r.gain_tasks, 'scored task')}"
         )
-    return DigestSection("Outcomes", tuple(lines))
+    return Section("Outcomes", tuple(lines))
 
 
-def _costs(r: PeriodReflection) -> DigestSection:
+def _costs(r: PeriodReflection) -> Section:
     lines = []
     for m in r.models:
         unpriced = f" ({m.unpriced} unpriced)" if m.unpriced else ""
         lines.append(f"{m.model}: {_money(m.cost_usd)} · {m.tokens:,} tokens · {_plural(m.calls, 'call')}{unpriced}")
     if len(r.models) > 1:
         lines.append(f"total: {_money(r.cost_usd)} · {r.tokens:,} tokens")
-    return DigestSection("Cost by model", tuple(lines))
+    return Section("Cost by model", tuple(lines))
 
 
-def _overrides(r: PeriodReflection) -> DigestSection:
+def _overrides(r: PeriodReflection) -> Section:
     lines = []
     for o in r.overrides[:MAX_LISTED]:
         who = f"{o.status} by {o.decided_by}" if o.decided_by else f"{o.status} with nobody deciding"
         lines.append(
             f"{o.kind.replace('_', ' ')} {who}: {one_line(o.description, SHORT_CHARS)} (task {o.task_id[:8]}, {o.task_status})"
         )
-    return DigestSection("Overrides", (*lines, *_more(len(r.overrides))))
+    return Section("Overrides", (*lines, *_more(len(r.overrides))))
 
 
-def _dissent(r: PeriodReflection) -> DigestSection:
+def _dissent(r: PeriodReflection) -> Section:
     lines = []
     for d in r.dissent[:MAX_LISTED]:
         votes = ", ".join(f"{agency} {vote}" for agency, vote in d.votes)
         verdict = "approved" if d.verdict == "approved" else d.verdict.replace("_", " ")
         lines.append(f"{verdict} despite {votes}: {one_line(d.description, SHORT_CHARS)} (task {d.task_id[:8]})")
-    return DigestSection("Parliament dissent", (*lines, *_more(len(r.dissent))))
+    return Section("Parliament dissent", (*lines, *_more(len(r.dissent))))
 
 
-def _learnings(r: PeriodReflection) -> DigestSection:
+def _learnings(r: PeriodReflection) -> Section:
     if not (r.learnings_added or r.learnings_reinforced):
-        return DigestSection("Learnings", ())
+        return Section("Learnings", ())
     lines = [f"{r.learnings_added} added, {r.learnings_reinforced} reinforced"]
     lines += [f"new: {one_line(text, 100)}" for text in r.learning_examples]
-    return DigestSection("Learnings", tuple(lines))
+    return Section("Learnings", tuple(lines))
 
 
-def _feedback(r: PeriodReflection) -> DigestSection:
+def _feedback(r: PeriodReflection) -> Section:
     if not (r.thumbs_up or r.thumbs_down):
-        return DigestSection("Feedback", ())
+        return Section("Feedback", ())
     lines = [f"👍 {r.thumbs_up} · 👎 {r.thumbs_down}"]
     for n in r.notes[:MAX_LISTED]:
         lines.append(
             f"{'👍' if n.vote > 0 else '👎'} “{one_line(n.note, 100)}” on {one_line(n.description, 50)} ({n.voter})"
         )
-    return DigestSection("Feedback", (*lines, *_more(len(r.notes))))
+    return Section("Feedback", (*lines, *_more(len(r.notes))))
 
 
-def _trend(r: PeriodReflection, before: PeriodReflection) -> DigestSection:
+def _trend(r: PeriodReflection, before: PeriodReflection) -> Section:
     lines = [f"tasks: {r.tasks} ({r.tasks - before.tasks:+d} on {before.tasks})"]
     if r.tasks and before.tasks:
         share, was = r.outcomes["done"] / r.tasks, before.outcomes["done"] / before.tasks
@@ -187,7 +179,7 @@ def _trend(r: PeriodReflection, before: PeriodReflection) -> DigestSection:
     change = r.cost_usd - before.cost_usd
     sign = "+" if change >= 0 else "−"
     lines.append(f"cost: {_money(r.cost_usd)} ({sign}{_money(abs(change))} on {_money(before.cost_usd)})")
-    return DigestSection("Trend vs the week before", tuple(lines))
+    return Section("Trend vs the week before", tuple(lines))
 
 
 def _place(platform: str, channel: str | None) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from core.models import new_id, utcnow
 from core.store.db import Repository
+from core.store.rows import from_row
 
 if TYPE_CHECKING:  # only for annotations: keeps `openkoi status` from importing the model schemas
     from core.deliberation.verdict import Verdict
@@ -85,17 +86,9 @@ class DeliberationRepository(Repository):
             (row["id"],),
         )
         task = await self.db.fetchone("SELECT description FROM tasks WHERE id = ?", (row["task_id"],))
-        return StoredDeliberation(
-            id=row["id"],
-            task_id=row["task_id"],
-            task_description=task["description"] if task else None,
-            outcome=row["outcome"],
-            reason=row["reason"],
-            fail_closed=bool(row["fail_closed"]),
-            reversibility=row["reversibility"],
-            blast_radius=row["blast_radius"],
-            permission_level=row["permission_level"],
-            model=row["model"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-            votes=tuple(StoredVote(*v) for v in votes),
-        )
+        found = {
+            **dict(row),
+            "task_description": task["description"] if task else None,
+            "votes": tuple(from_row(StoredVote, v) for v in votes),
+        }
+        return from_row(StoredDeliberation, found, fail_closed=bool, created_at=datetime.fromisoformat)

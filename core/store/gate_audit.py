@@ -8,12 +8,15 @@ from a model; a grant's reason is a person's, stored redacted. Rows are removed 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from core.models import new_id, utcnow
 from core.store.db import Database
+from core.store.rows import from_row
 
 AuditKind = Literal["task", "action", "grant", "revoke"]
 
@@ -60,25 +63,21 @@ class AuditEntry:
     at: datetime = field(default_factory=utcnow)
 
 
-def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(
-        kind=row["kind"],
-        outcome=row["outcome"],
-        task_id=row["task_id"],
-        domains=tuple(json.loads(row["domains"])),
-        rules=tuple(AuditRule(**item) for item in json.loads(row["rules"])),
-        votes=tuple(AuditVote(**item) for item in json.loads(row["votes"])),
-        invalid=tuple(AuditInvalid(**item) for item in json.loads(row["invalid"])),
-        assessment=row["assessment"],
-        level=row["level"],
-        block=row["block"],
-        decided_by=row["decided_by"],
-        category=row["category"],
-        category_domain=row["category_domain"],
-        simulated=bool(row["simulated"]),
-        note=row["note"],
-        id=row["id"],
-        at=datetime.fromisoformat(row["at"]),
+def _listed(kind: Callable[..., Any]) -> Callable[[str], tuple[Any, ...]]:
+    """A JSON list column read back as a tuple of ``kind``, each item a dict of its fields (see ``_json``)."""
+    return lambda document: tuple(kind(**item) for item in json.loads(document))
+
+
+def _entry(row: sqlite3.Row) -> AuditEntry:
+    return from_row(
+        AuditEntry,
+        row,
+        domains=lambda document: tuple(json.loads(document)),
+        rules=_listed(AuditRule),
+        votes=_listed(AuditVote),
+        invalid=_listed(AuditInvalid),
+        simulated=bool,
+        at=datetime.fromisoformat,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.models import GLOBAL_SCOPE, Scope, new_id, utcnow
 from core.store.db import Repository
+from core.store.rows import from_row
 
 _COLUMNS = """seq, id, kind, text, confidence, reinforcements, scope_key, platform, workspace, team, channel,
               is_global, source_task_id, embedder, created_at, last_used_at"""
@@ -39,21 +40,9 @@ class StoredMemory:
 
 
 def _memory(row: sqlite3.Row) -> StoredMemory:
-    return StoredMemory(
-        seq=row["seq"],
-        id=row["id"],
-        kind=row["kind"],
-        text=row["text"],
-        confidence=row["confidence"],
-        reinforcements=row["reinforcements"],
-        scope_key=row["scope_key"],
-        scope=Scope(platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"]),
-        is_global=bool(row["is_global"]),
-        source_task_id=row["source_task_id"],
-        embedder=row["embedder"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        last_used_at=datetime.fromisoformat(row["last_used_at"]),
-    )
+    scope = Scope(platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"])
+    when = datetime.fromisoformat
+    return from_row(StoredMemory, {**dict(row), "scope": scope}, is_global=bool, created_at=when, last_used_at=when)
 
 
 def _marks(values: Sequence[Any]) -> str:

@@ -2,7 +2,8 @@
 
 A field reads the column named like it; a JSON document is stored in a column named ``<field>_json`` and
 read back parsed. A query whose column has another name aliases it (``AS``) rather than the type
-following the table.
+following the table; a field made from several columns (a scope, a row's children) is computed by the
+caller and passed in a mapping beside the row's own columns (``{**dict(row), "scope": ...}``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -19,11 +20,11 @@ if TYPE_CHECKING:
 D = TypeVar("D", bound="DataclassInstance")
 
 
-def from_row(cls: type[D], row: sqlite3.Row, **convert: Callable[[Any], object]) -> D:
-    """A ``cls`` (a dataclass) made from ``row``: each field from its column, through ``convert[field]``
-    when one is given (a timestamp's parse, a flag's ``bool``). A NULL stays None, never converted; a
-    field the row has no column for is a KeyError naming it."""
-    columns = row.keys()
+def from_row(cls: type[D], row: sqlite3.Row | Mapping[str, Any], **convert: Callable[[Any], object]) -> D:
+    """A ``cls`` (a dataclass) made from ``row`` (a row, or a mapping of column names to values): each field
+    from its column, through ``convert[field]`` when one is given (a timestamp's parse, a flag's ``bool``).
+    A NULL stays None, never converted; a field the row has no column for is a KeyError naming it."""
+    columns = set(row.keys())
     values: dict[str, object] = {}
     for f in dataclasses.fields(cls):
         if f.name in columns:

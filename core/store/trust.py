@@ -3,13 +3,15 @@ approver (single-use, expiring)."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from core.gate.trust import Grant, GrantKind, TrustLevel
 from core.models import new_id, utcnow
 from core.store.db import Database
+from core.store.rows import from_row
 
 RequestStatus = Literal["pending", "approved", "refused", "expired"]
 
@@ -36,48 +38,25 @@ class TrustRequest:
     created_at: datetime
 
 
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
+# A request stores its duration in seconds; read back, it is the ``duration`` a person asked for.
+_REQUESTS = "SELECT *, duration_seconds AS duration FROM trust_requests"
 
 
-def _grant(row: Any) -> Grant:
-    created = _when(row["created_at"])
-    assert created is not None
-    return Grant(
-        id=row["id"],
-        domain=row["domain"],
-        level=TrustLevel(row["level"]),
-        kind=row["kind"],
-        granted_by=row["granted_by"],
-        reason=row["reason"],
-        created_at=created,
-        expires_at=_when(row["expires_at"]),
-        source=row["source"],
-        approved_by=row["approved_by"],
-    )
+def _grant(row: sqlite3.Row) -> Grant:
+    when = datetime.fromisoformat
+    return from_row(Grant, row, level=TrustLevel, created_at=when, expires_at=when)
 
 
-def _request(row: Any) -> TrustRequest:
-    expires, created = _when(row["expires_at"]), _when(row["created_at"])
-    assert expires is not None and created is not None
-    seconds = row["duration_seconds"]
-    return TrustRequest(
-        id=row["id"],
-        domain=row["domain"],
-        level=TrustLevel(row["level"]),
-        reason=row["reason"],
-        duration=timedelta(seconds=float(seconds)) if seconds is not None else None,
-        requested_by=row["requested_by"],
-        requester_id=row["requester_id"],
-        platform=row["platform"],
-        channel_id=row["channel_id"],
-        message_id=row["message_id"],
-        status=row["status"],
-        decided_by=row["decided_by"],
-        decided_at=_when(row["decided_at"]),
-        grant_id=row["grant_id"],
-        expires_at=expires,
-        created_at=created,
+def _request(row: sqlite3.Row) -> TrustRequest:
+    when = datetime.fromisoformat
+    return from_row(
+        TrustRequest,
+        row,
+        level=TrustLevel,
+        duration=lambda seconds: timedelta(seconds=float(seconds)),
+        decided_at=when,
+        expires_at=when,
+        created_at=when,
     )
 
 
@@ -163,7 +142,7 @@ class TrustRepository:
         return found
 
     async def get_request(self, request_id: str) -> TrustRequest | None:
-        row = await self.db.fetchone("SELECT * FROM trust_requests WHERE id = ?", (request_id,))
+        row = await self.db.fetchone(f"{_REQUESTS} WHERE id = ?", (request_id,))
         return _request(row) if row else None
 
     async def set_message(self, request_id: str, message_id: str) -> None:
@@ -187,7 +166,7 @@ class TrustRepository:
 
     async def expired_requests(self, now: datetime | None = None) -> list[TrustRequest]:
         rows = await self.db.fetchall(
-            "SELECT * FROM trust_requests WHERE status = 'pending' AND expires_at <= ?",
+            f"{_REQUESTS} WHERE status = 'pending' AND expires_at <= ?",
             ((now or utcnow()).isoformat(),),
         )
         return [_request(row) for row in rows]

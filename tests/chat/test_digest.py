@@ -28,9 +28,10 @@ from bots.slack import blocks
 from bots.slack.markup import SLACK
 from bots.telegram.markup import TELEGRAM
 from core.config import Settings
-from core.reflection.digest import Digest, DigestKind, DigestSection
+from core.reflection.digest import Digest, DigestKind
 from core.reflection.period import Period, last_complete, period_containing
 from core.skills import skills_home
+from core.text import Section
 from tests.chat_service import service_settings, wait_until
 from tests.platforms.discord.fake_api import FakeDiscord
 from tests.platforms.discord.test_adapter import TOKEN as DISCORD_TOKEN
@@ -70,7 +71,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 def long_digest(kind: DigestKind, period: Period) -> Digest:
     """A digest long enough that every platform needs several messages for it."""
     sections = tuple(
-        DigestSection(
+        Section(
             f"Section {n} <&>",
             tuple(f"Line {n}.{i}: task {i} scored 0.{80 + i % 20} and cost ${i * 0.01:.2f} — fine" for i in range(40)),
         )

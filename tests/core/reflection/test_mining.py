@@ -20,6 +20,7 @@ from core.reflection.mining import mine
 from core.reflection.proposals import check_skill_md
 from core.reflection.proposer import run_pattern_mining
 from core.store import Store
+from core.store.proposals import Proposal
 from tests.fakes.model_server import FakeModelServer, json_reply
 from tests.usage_log import Asked, insert
 
@@ -243,32 +244,31 @@ async def test_the_model_drafts_a_proposal_recorded_under_learn(
         await store.close()
 
 
-async def test_a_draft_named_like_an_existing_skill_gets_a_free_name(
-    model_env: FakeModelServer, team: Settings, local_embedder: LocalEmbedder
-) -> None:
-    model_env.script.queue("SkillDraft", json_reply({**DRAFT, "name": "self-iterate"}))
+async def _drafted_as(model_env: FakeModelServer, team: Settings, local_embedder: LocalEmbedder, name: str) -> Proposal:
+    """Mine CERTS while the model drafts DRAFT under ``name``: the one proposal made, its SKILL.md checked."""
+    model_env.script.queue("SkillDraft", json_reply({**DRAFT, "name": name}))
     store = await _seeded(team, CERTS)
     try:
         report = await run_pattern_mining(store, team, local_embedder, ModelGateway(team), now=NOW)
         (proposal,) = report.proposals
-        assert proposal.drafted_by == "openai/fake" and proposal.name == "self-iterate-2"
         check_skill_md(proposal)
+        return proposal
     finally:
         await store.close()
+
+
+async def test_a_draft_named_like_an_existing_skill_gets_a_free_name(
+    model_env: FakeModelServer, team: Settings, local_embedder: LocalEmbedder
+) -> None:
+    proposal = await _drafted_as(model_env, team, local_embedder, "self-iterate")
+    assert proposal.drafted_by == "openai/fake" and proposal.name == "self-iterate-2"
 
 
 async def test_an_invalid_model_draft_falls_back_to_the_template(
     model_env: FakeModelServer, team: Settings, local_embedder: LocalEmbedder
 ) -> None:
-    model_env.script.queue("SkillDraft", json_reply({**DRAFT, "name": "Rotate Staging Certs!"}))
-    store = await _seeded(team, CERTS)
-    try:
-        report = await run_pattern_mining(store, team, local_embedder, ModelGateway(team), now=NOW)
-        (proposal,) = report.proposals
-        assert proposal.drafted_by == "template" and proposal.name == "rotate-the-staging-certs"
-        check_skill_md(proposal)
-    finally:
-        await store.close()
+    proposal = await _drafted_as(model_env, team, local_embedder, "Rotate Staging Certs!")
+    assert proposal.drafted_by == "template" and proposal.name == "rotate-the-staging-certs"
 
 
 async def test_an_unreachable_model_falls_back_to_the_template(

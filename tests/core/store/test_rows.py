@@ -47,3 +47,9 @@ def test_a_null_stays_none_and_is_never_converted() -> None:
 def test_a_field_with_no_column_is_an_error_naming_it() -> None:
     with pytest.raises(KeyError, match=r"Sample\.tags: the row has no column tags or tags_json"):
         from_row(Sample, row("SELECT 7 AS id, 0 AS flag, NULL AS decided_at"))
+
+
+def test_a_mapping_serves_as_a_row_for_fields_computed_from_several_columns() -> None:
+    found = row("SELECT 7 AS id, 1 AS flag, NULL AS decided_at")
+    made = from_row(Sample, {**dict(found), "tags": ("a", "b")}, flag=bool)
+    assert made == Sample(7, True, ("a", "b"), None)
