@@ -79,6 +79,8 @@ class Connection:
         task = self._task
         if task is None or task.done():
             return
+        if self.client is None:
+            task.cancel()  # still starting: nothing to hand over cleanly, and the stop is not being watched yet
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await asyncio.shield(task)
