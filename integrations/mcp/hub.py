@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -13,7 +13,7 @@ from core.acting.settings import McpServerSettings
 from core.config import Settings
 from integrations.mcp.errors import McpError
 from integrations.mcp.naming import name_tools
-from integrations.mcp.server import McpServer
+from integrations.mcp.server import BACKOFF, McpServer
 from integrations.mcp.tool import McpTool
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,10 @@ class McpHub:
     """The enabled servers of ``[mcp_servers]``; none starts before it is used. An async context manager
     that shuts every server down on exit."""
 
-    def __init__(self, servers: Mapping[str, McpServerSettings]) -> None:
-        self.servers = {name: McpServer(name, settings) for name, settings in servers.items() if settings.enabled}
+    def __init__(self, servers: Mapping[str, McpServerSettings], *, backoff: Sequence[float] = BACKOFF) -> None:
+        self.servers = {
+            name: McpServer(name, settings, backoff=backoff) for name, settings in servers.items() if settings.enabled
+        }
         self.failures: dict[str, McpError] = {}  # server → why it contributes no tools, from the last ``tools()``
         self.notices: dict[str, list[str]] = {}
 
