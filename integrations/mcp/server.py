@@ -69,6 +69,7 @@ class McpServer:
         self._tools: list[types.Tool] | None = None
         self._stale = True
         self._secrets: set[str] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # crashed connections being torn down
 
     @property
     def transport(self) -> str:
@@ -224,8 +225,8 @@ class McpServer:
         self.state = State.CRASHED
         log.warning("mcp server %s: %s", self.name, reason)
         task = asyncio.get_running_loop().create_task(connection.close())  # its process is gone or going
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _count_failure(self, reason: str) -> None:
         now = asyncio.get_running_loop().time()
@@ -240,11 +241,9 @@ class McpServer:
         """Shut the server down (from any state); later calls fail with a clear reason."""
         self.state = State.CLOSED
         connection, self._connection = self._connection, None
-        if connection is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if connection is not None:
                 await connection.close()
+            await asyncio.gather(*self._closing, return_exceptions=True)
         SECRETS.remove(self._secrets)
         self._secrets.clear()
-
-
-_closing: set[asyncio.Task[None]] = set()

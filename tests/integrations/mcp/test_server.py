@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from mcp import types
 
 from core.acting.settings import McpServerSettings
 from core.secrets import SECRETS
 from integrations.mcp import McpError, McpServer
+from integrations.mcp.connection import Connection
 from integrations.mcp.results import render
 from integrations.mcp.server import BACKOFF, State
 from tests.integrations.mcp.conftest import TOKEN, TOKEN_VARIABLE, alive, ours, started
@@ -209,3 +211,14 @@ async def test_a_failing_tool_or_an_unknown_one_is_an_error_result_not_a_crash()
         assert state(server) is State.RUNNING and server.failures == 0 and server.starts == 1
     finally:
         await server.aclose()
+
+
+async def test_a_handshake_era_change_notification_marks_the_list_stale() -> None:
+    # 2026-07-28 servers announce changes on a listen stream (the test above); older ones send
+    # notifications/tools/list_changed on the connection, which reaches the session's message handler.
+    changes: list[bool] = []
+    connection = Connection("old", lambda: changes.append(True))
+    await connection._on_message(types.ToolListChangedNotification())
+    await connection._on_message(types.ResourceListChangedNotification())
+    await connection._on_message(RuntimeError("a transport hiccup"))
+    assert changes == [True]
