@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import anyio
+import httpx2
 from mcp import types
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
@@ -32,6 +33,14 @@ log = logging.getLogger(__name__)
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 STABLE_AFTER = 60.0  # seconds up after which earlier failures no longer lengthen the backoff
 LIST_PAGES = 100  # a server whose tool list never ends cannot hold the listing forever
+# Failures that mean the connection itself is gone (rather than an answer the server gave).
+CONNECTION_ERRORS = (
+    OSError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    httpx2.TransportError,
+)
 
 
 class State(StrEnum):
@@ -139,8 +148,12 @@ class McpServer:
 
     async def _failure(self, connection: Connection, exc: Exception, doing: str, said_before: int = 0) -> McpError:
         """The error for a failed request; if the connection is gone, the server counts as crashed."""
-        gone = connection.lost.is_set() or not isinstance(exc, MCPError) or exc.code == CONNECTION_CLOSED
-        if not gone:  # the server answered with an error (an unknown tool, invalid arguments …)
+        gone = (
+            connection.lost.is_set()
+            or (isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED)
+            or isinstance(exc, CONNECTION_ERRORS)
+        )
+        if not gone:  # the server answered with an error (an unknown tool, invalid arguments, a malformed result …)
             return McpError(self.name, clean(f"{doing} failed: {one_line(exc)}"))
         if self.state is State.CLOSED:
             return McpError(self.name, f"{doing} was interrupted: the server was shut down")

@@ -131,3 +131,17 @@ async def test_an_unreachable_http_server_is_a_one_line_failure() -> None:
         assert await hub.tools() == []
         reason = hub.failures["remote"].reason
     assert reason.startswith("mcp server 'remote': could not start: ") and "\n" not in reason
+
+
+async def test_an_http_server_that_dies_fails_the_call_then_says_why_it_cannot_restart(http_server: str) -> None:
+    async with McpHub({"remote": McpServerSettings(url=http_server)}, backoff=(0.2,)) as hub:
+        server = hub.servers["remote"]
+        with pytest.raises(McpError) as crashed:
+            await server.call("crash", {})
+        assert crashed.value.reason == (
+            "mcp server 'remote': the server stopped during crash; it will be restarted on the next call"
+        )
+        with pytest.raises(McpError) as restarting:
+            await server.call("pid", {})
+        assert restarting.value.reason.startswith("mcp server 'remote': could not start: ")
+        assert "\n" not in restarting.value.reason and server.starts == 2
