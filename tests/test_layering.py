@@ -1,4 +1,4 @@
-"""The project's layers hold: the engine never imports an outer package (core ← scheduler ← bots),
+"""The project's layers hold: the engine never imports an outer package (core ← integrations ← scheduler ← bots),
 no module is part of an import cycle (lazy imports count), and no platform is named outside its own package —
 the engine's least of all."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from bots.chat import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTER = {"bots", "scheduler"}
-PACKAGES = ("core", "bots", "scheduler", "skills")
+OUTER = {"bots", "integrations", "scheduler"}
+PACKAGES = ("core", "bots", "integrations", "scheduler", "skills")
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -32,6 +32,14 @@ def test_core_imports_no_outer_package() -> None:
     }
     offenders = {k: v for k, v in offenders.items() if v}
     assert offenders == {}
+
+
+def test_integrations_import_neither_the_scheduler_nor_the_surfaces() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & {"bots", "scheduler"})
+        for path in (ROOT / "integrations").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_the_check_sees_an_offending_import(tmp_path: Path) -> None:

@@ -27,12 +27,13 @@ from typing import Any
 
 import pytest
 
-from tests.benchmarks import ack_latency, cli_startup, engine_overhead, history, mining, recall_latency
+from tests.benchmarks import ack_latency, cli_startup, engine_overhead, history, mining, recall_latency, tool_call
 
 ROOT = Path(__file__).resolve().parents[2]
 # Longest first, so the slowest is never the last to start.
 BENCHMARKS = (
     "ack_latency", "engine_overhead", "recall_latency", "token_savings", "mining", "cli_startup", "history",
+    "tool_call",
 )  # fmt: skip
 DEADLINE = 110.0  # seconds from the launch for each; under pytest's own 120 s per test
 
@@ -177,3 +178,10 @@ def test_history_seeds_every_task_and_builds_both_digests(runs: dict[str, Run]) 
     for kind in ("daily", "weekly"):
         best, worst = f[f"{kind}_ms_best"], f[f"{kind}_ms_worst"]
         assert finite(best, worst) and 0 < best <= worst, kind
+
+
+def test_tool_call_answers_every_call_through_the_hub(runs: dict[str, Run]) -> None:
+    f = runs["tool_call"].figures()
+    assert (f["calls"], f["transport"]) == (tool_call.TINY_CALLS, "stdio")
+    assert finite(f["median_ms"], f["p95_ms"], f["max_ms"]) and 0 < f["median_ms"] <= f["p95_ms"] <= f["max_ms"]
+    assert finite(f["start_ms"], f["sdk_median_ms"]) and f["start_ms"] > 0 and f["sdk_median_ms"] > 0
