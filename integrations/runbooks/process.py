@@ -9,9 +9,7 @@ asyncio's: the command's end is its exit, even if something it left in the backg
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
-import logging
 import os
 import signal
 import time
@@ -19,19 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.acting.action import OutputSink
-from core.secrets import SECRETS
 from integrations.runbooks.arguments import RunbookError
+from integrations.runbooks.output import Capture
 
-log = logging.getLogger(__name__)
-
-READ_BYTES = 4096
-# A partial line (no newline yet) is streamed after this pause, or once it is this long; the last
-# ``HOLD_BACK`` characters of a long one wait for more, so a secret cut in two is still redacted whole.
-QUIET_SEC = 0.3
-LONG_LINE = 4096
-HOLD_BACK = 512
-# After the command exits, what it left in the background gets this long to close the pipe.
+# After the command exits, the pipe may be quiet this long before we stop reading (what it left in the
+# background may hold the pipe open); the sink gets ``STREAM_GRACE_SEC`` to take the rest of the output.
 DRAIN_SEC = 0.5
+STREAM_GRACE_SEC = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +67,7 @@ async def run_command(
             env=environment(),
             start_new_session=True,
         )
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the team's own command
         os.close(read_fd)
         raise RunbookError(_cannot_start(exc, argv[0], cwd)) from None
     finally:
@@ -87,24 +79,16 @@ async def run_command(
         lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(read_fd, "rb", buffering=0)
     )
     pump = asyncio.create_task(capture.pump(reader))
-    timed_out = False
     try:
-        try:
-            async with asyncio.timeout(timeout_sec):
-                await process.wait()
-                await asyncio.wait({pump}, timeout=DRAIN_SEC)
-        except TimeoutError:
-            timed_out = True
-            await _stop(process, kill_grace_sec)
-            await asyncio.wait({pump}, timeout=DRAIN_SEC)  # what it wrote before it was stopped
+        timed_out = await _wait_for_end(process, pump, capture, timeout_sec, kill_grace_sec)
+        await _stopped(pump)
+        await capture.finish(within=STREAM_GRACE_SEC)
     finally:
         if process.returncode is None:  # cancelled: stop it now, there is no one to wait for
             _signal_group(process.pid, signal.SIGKILL)
-        if not pump.done():
-            pump.cancel()
-        await asyncio.gather(pump, return_exceptions=True)
+        await _stopped(pump)
+        await capture.abandon()
         transport.close()
-    await capture.finish()
     return Outcome(
         exit_code=None if timed_out else process.returncode,
         timed_out=timed_out,
@@ -115,7 +99,40 @@ async def run_command(
     )
 
 
-def _cannot_start(exc: OSError, program: str, cwd: Path | None) -> str:
+async def _wait_for_end(
+    process: asyncio.subprocess.Process, pump: asyncio.Task[None], capture: Capture, within: float, grace: float
+) -> bool:
+    """Wait for the command's exit and its output; stop it after ``within`` seconds. True when it timed out."""
+    try:
+        async with asyncio.timeout(within):
+            await process.wait()
+            await _drained(pump, capture)
+        return False
+    except TimeoutError:
+        await _stop(process, grace)
+        await _drained(pump, capture, limit=4 * DRAIN_SEC)  # what it wrote before it was stopped
+        return True
+
+
+async def _drained(pump: asyncio.Task[None], capture: Capture, limit: float | None = None) -> None:
+    """Until the output's end of file, or until the pipe has been quiet for ``DRAIN_SEC`` after the command
+    ended (something it left in the background holds it open), or at most ``limit`` seconds."""
+    deadline = None if limit is None else time.monotonic() + limit
+    while not pump.done():
+        await asyncio.wait({pump}, timeout=DRAIN_SEC)
+        now = time.monotonic()
+        if now - capture.last_read >= DRAIN_SEC or (deadline is not None and now >= deadline):
+            return
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _cannot_start(exc: OSError | ValueError, program: str, cwd: Path | None) -> str:
+    if isinstance(exc, ValueError):
+        return f"cannot start {program!r}: {exc}"
     # subprocess names the working directory as the failing file when chdir failed.
     if cwd is not None and exc.filename is not None and os.fsdecode(exc.filename) == str(cwd):
         return f"cannot start {program}: working directory {cwd}: {exc.strerror or exc}"
@@ -140,79 +157,3 @@ async def _stop(process: asyncio.subprocess.Process, grace_sec: float) -> None:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-class Capture:
-    """The command's output as it arrives: the first ``limit`` bytes kept, the rest counted and dropped;
-    kept text streamed to ``sink`` in lines (or a partial line after a pause), redacted."""
-
-    def __init__(self, limit: int, sink: OutputSink | None) -> None:
-        self.limit = limit
-        self.kept = bytearray()
-        self.cut = 0
-        self._sink = sink
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
-
-    async def pump(self, reader: asyncio.StreamReader) -> None:
-        """Read until end of file, streaming as it goes."""
-        read: asyncio.Task[bytes] | None = None
-        try:
-            while True:
-                read = read or asyncio.ensure_future(reader.read(READ_BYTES))
-                done, _ = await asyncio.wait({read}, timeout=QUIET_SEC if self._partial else None)
-                if not done:
-                    await self._emit(self._partial)
-                    self._partial = ""
-                    continue
-                data, read = read.result(), None
-                if not data:
-                    return
-                await self._feed(data)
-        finally:
-            if read is not None:
-                read.cancel()
-
-    async def _feed(self, data: bytes) -> None:
-        room = self.limit - len(self.kept)
-        kept, dropped = data[: max(room, 0)], data[max(room, 0) :]
-        if kept:
-            self.kept += kept
-            await self._stream(self._decoder.decode(kept))
-        if dropped:
-            first_cut = self.cut == 0
-            self.cut += len(dropped)
-            if first_cut:
-                await self._stream(self._decoder.decode(b"", final=True))
-                await self._emit(self._partial)
-                self._partial = ""
-                await self._emit(f"\n[output past {self.limit:,} bytes is cut]\n")
-
-    async def _stream(self, text: str) -> None:
-        self._partial += text
-        cut = max(self._partial.rfind("\n"), self._partial.rfind("\r")) + 1
-        if cut == 0 and len(self._partial) > LONG_LINE:
-            cut = len(self._partial) - HOLD_BACK
-        if cut:
-            ready, self._partial = self._partial[:cut], self._partial[cut:]
-            await self._emit(ready)
-
-    async def finish(self) -> None:
-        """Stream what is left of a last line without a newline."""
-        if not self.cut:
-            self._partial += self._decoder.decode(b"", final=True)
-        await self._emit(self._partial)
-        self._partial = ""
-
-    async def _emit(self, text: str) -> None:
-        if not text or self._sink is None:
-            return
-        try:
-            await self._sink(SECRETS.redact(text))
-        except Exception as exc:  # the thread failing to show output must not stop the action half-way
-            log.warning("runbook output could not be streamed; the rest is not: %s", exc)
-            self._sink = None
-
-    def text(self) -> str:
-        """Everything kept, decoded as UTF-8 with replacement, redacted."""
-        return SECRETS.redact(bytes(self.kept).decode("utf-8", errors="replace"))

@@ -86,3 +86,9 @@ async def test_a_missing_working_directory_is_named(tmp_path: Path) -> None:
         await runbook([PYTHON, "-c", "pass"], "deploy", cwd=gone).run({})
     assert str(caught.value).startswith(f"deploy: cannot start {PYTHON}: working directory {gone}: ")
     assert "\n" not in str(caught.value)
+
+
+async def test_a_nul_in_the_teams_own_command_is_one_line() -> None:
+    with pytest.raises(RunbookError) as caught:
+        await runbook(["/bin/echo", "a\x00b"], "deploy").run({})
+    assert str(caught.value) == "deploy: cannot start '/bin/echo': embedded null byte"

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.secrets import SECRETS
+from integrations.runbooks import process
 from tests.integrations.runbooks.support import Sink, python
 
 # The command waits (up to 10 s) for a file the sink creates when it has seen a text: the only way the
@@ -113,3 +116,28 @@ async def test_a_sink_that_fails_does_not_stop_the_runbook() -> None:
     result = await python("import time\nprint('one', flush=True); time.sleep(0.1); print('two')").run({}, broken)
     assert result == "exit 0\none\ntwo"
     assert calls == ["one\n"], "after the first failure the sink is left alone"
+
+
+async def test_a_slow_sink_gets_everything_in_order_and_the_result_is_complete() -> None:
+    script = "import time\nfor i in range(30):\n    print('line', i, flush=True); time.sleep(0.005)\n"
+    received: list[str] = []
+
+    async def slow(text: str) -> None:
+        await asyncio.sleep(0.03)
+        received.append(text)
+
+    lines = [f"line {i}" for i in range(30)]
+    assert await python(script).run({}, slow) == "exit 0\n" + "\n".join(lines)
+    assert "".join(received) == "".join(line + "\n" for line in lines)
+
+
+async def test_a_sink_that_never_returns_does_not_hold_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(process, "STREAM_GRACE_SEC", 0.5)
+    stuck = asyncio.Event()
+
+    async def hanging(text: str) -> None:
+        await stuck.wait()
+
+    begun = time.monotonic()
+    assert await python("print('one'); print('two')").run({}, hanging) == "exit 0\none\ntwo"
+    assert time.monotonic() - begun < 4.0
