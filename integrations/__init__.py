@@ -1,2 +1,5 @@
-"""What the agent acts through: MCP servers (``integrations.mcp``) and a team's runbooks (``integrations.runbooks``),
-each offered as an ``core.acting.ActionTool`` whose every call goes through the gate."""
+"""What the agent acts through: MCP servers (``integrations.mcp``), runbooks, outgoing webhooks.
+
+Each exposes its tools as ``core.acting.ActionTool``; whether a call may run is decided by the gate in
+``core``, which never imports this package (``core`` ← ``integrations`` ← ``scheduler`` ← ``bots``).
+"""
