@@ -32,6 +32,9 @@ from core.acting.action import Effect
 
 # A server's or runbook's name becomes part of a tool name the model sees (``mcp__<server>__<tool>``).
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")]
+# A ``{param}`` placeholder in a runbook's command: braces around a name. Other braces (``{}``, ``{'a': 1}``)
+# are literal text, so a command such as ``["jq", "{}"]`` can be written as it is.
+PLACEHOLDER = re.compile(r"\{([A-Za-z0-9][A-Za-z0-9_-]{0,47})\}")
 
 
 class _Section(BaseModel):
@@ -95,7 +98,7 @@ class RunbookSettings(_Section):
 
     @model_validator(mode="after")
     def _placeholders_are_params(self) -> RunbookSettings:
-        named = {name for part in self.command for name in re.findall(r"\{([^{}]*)\}", part)}
+        named = {name for part in self.command for name in PLACEHOLDER.findall(part)}
         unknown = sorted(named - set(self.params))
         if unknown:
             raise ValueError(f"command names {', '.join(unknown)} but params does not define it")
