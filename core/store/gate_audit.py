@@ -40,6 +40,23 @@ class AuditInvalid:
 
 
 @dataclass(frozen=True)
+class AuditAction:
+    """What an action's row is about: the tool, its class and who set it, the call's fingerprint (a hash of
+    the exact tool and arguments) and its redacted preview (never the arguments themselves), the [tools]
+    pattern or team rule that decided, the standing grant or approval involved, and how long it ran."""
+
+    tool: str
+    effect: str
+    source: str
+    fingerprint: str
+    preview: str
+    rule: str | None = None
+    grant: str | None = None
+    approval: str | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     kind: AuditKind
     outcome: str
@@ -56,6 +73,7 @@ class AuditEntry:
     category_domain: str | None = None
     simulated: bool = False
     note: str | None = None
+    action: AuditAction | None = None  # kind "action" only
     id: str = field(default_factory=new_id)
     at: datetime = field(default_factory=utcnow)
 
@@ -77,6 +95,7 @@ def _entry(row: Any) -> AuditEntry:
         category_domain=row["category_domain"],
         simulated=bool(row["simulated"]),
         note=row["note"],
+        action=AuditAction(**json.loads(row["action_json"])) if row["action_json"] else None,
         id=row["id"],
         at=datetime.fromisoformat(row["at"]),
     )
@@ -93,12 +112,13 @@ class AuditRepository:
     async def record(self, entry: AuditEntry) -> AuditEntry:
         await self.db.execute(
             """INSERT INTO gate_audit (id, at, kind, task_id, domains, rules, votes, invalid, assessment, level,
-                   outcome, block, decided_by, category, category_domain, simulated, note)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   outcome, block, decided_by, category, category_domain, simulated, note, action_json)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 entry.id, entry.at.isoformat(), entry.kind, entry.task_id, _json(entry.domains), _json(entry.rules),
                 _json(entry.votes), _json(entry.invalid), entry.assessment, entry.level, entry.outcome, entry.block,
                 entry.decided_by, entry.category, entry.category_domain, int(entry.simulated), entry.note,
+                json.dumps(entry.action.__dict__, ensure_ascii=False) if entry.action is not None else None,
             ),
         )  # fmt: skip
         return entry
