@@ -109,4 +109,6 @@ def _before_floor(
         return Effect.READ, "hints", None, "read: the server's hint readOnlyHint (untrusted)"
     if hints.read_only is not True and hints.destructive is False:
         return Effect.WRITE, "hints", None, "write: the server's hint destructiveHint=false (untrusted)"
+    if hints.destructive is True:
+        return Effect.DESTRUCTIVE, "hints", None, "destructive: the server's hint destructiveHint (taken as caution)"
     return Effect.DESTRUCTIVE, "unknown", None, "destructive: nobody trustworthy said what it does"

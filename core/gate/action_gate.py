@@ -134,11 +134,15 @@ class ActionGate:
     async def classify(self, action: ProposedAction, tool: ActionTool | None) -> ActionClass:
         """The action's class (``core.gate.action_class``), screened off the event loop. ``GateUnavailable``
         when the gate's configuration is wrong: an action that cannot be screened does not run."""
+
+        def screened() -> ActionClass:
+            # One hop off the loop: the floor loads there on first use, then screens.
+            return classify(action, tool, self.gatekeeper.floor, self.tools.effects)
+
         try:
-            floor = await asyncio.to_thread(lambda: self.gatekeeper.floor)
+            return await asyncio.to_thread(screened)
         except ConfigError as exc:
             raise GateUnavailable(str(exc)) from exc
-        return await asyncio.to_thread(classify, action, tool, floor, self.tools.effects)
 
     async def review(
         self,

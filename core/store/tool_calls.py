@@ -108,18 +108,20 @@ class ToolCallRepository(Repository):
         rule: str | None = None,
         grant_id: str | None = None,
     ) -> ToolCall:
-        call_id = new_id()
+        call = ToolCall(
+            new_id(), task_id, tool, effect, decision, approval_id, decided_by, rule, grant_id,
+            started_at or utcnow(), duration_ms, outcome, error, fingerprint, preview,
+        )  # fmt: skip
         await self.db.execute(
             """INSERT INTO tool_calls (id, task_id, tool, effect, decision, approval_id, decided_by, rule, grant_id,
                    started_at, duration_ms, outcome, error, fingerprint, preview)
                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
-                call_id, task_id, tool, effect.value, decision, approval_id, decided_by, rule, grant_id,
-                stamp(started_at or utcnow()), duration_ms, outcome, error, fingerprint, preview,
+                call.id, task_id, tool, effect.value, decision, approval_id, decided_by, rule, grant_id,
+                stamp(call.started_at), duration_ms, outcome, error, fingerprint, preview,
             ),
         )  # fmt: skip
-        row = await self.one("SELECT * FROM tool_calls WHERE id = ?", (call_id,), f"no tool call '{call_id}'")
-        return _call(row)
+        return call
 
     async def for_task(self, task_id: str) -> list[ToolCall]:
         """A task's calls, oldest first."""

@@ -53,10 +53,10 @@ def test_the_declared_effect_comes_before_the_servers_hints(floor: Floor) -> Non
     [
         (Hints(read_only=True), Effect.READ, "hints"),
         (Hints(read_only=True, destructive=False), Effect.READ, "hints"),
-        (Hints(read_only=True, destructive=True), Effect.DESTRUCTIVE, "unknown"),  # contradictory: caution
+        (Hints(read_only=True, destructive=True), Effect.DESTRUCTIVE, "hints"),  # contradictory: caution
         (Hints(destructive=False), Effect.WRITE, "hints"),
         (Hints(read_only=False, destructive=False), Effect.WRITE, "hints"),
-        (Hints(destructive=True), Effect.DESTRUCTIVE, "unknown"),
+        (Hints(destructive=True), Effect.DESTRUCTIVE, "hints"),
         (Hints(), Effect.DESTRUCTIVE, "unknown"),
         (Hints(idempotent=True, open_world=False), Effect.DESTRUCTIVE, "unknown"),
     ],

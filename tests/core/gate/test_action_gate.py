@@ -16,6 +16,7 @@ from core.config import ToolSettings
 from core.errors import GateUnavailable
 from core.gate.action_decision import SUGGEST_ONLY, ActionDecision
 from core.gate.action_gate import ActionGate, ApprovalRefused, arguments_preview
+from core.gate.describe import describe_entry
 from core.gate.gatekeeper import Gatekeeper
 from core.gate.settings import FloorSettings, GateSettings
 from core.gate.trust import TrustLevel
@@ -215,8 +216,14 @@ async def test_a_call_that_ran_is_recorded_with_who_let_it(store: Store) -> None
     call = await gate.record_call(review, "ok", started_at=utcnow(), duration_ms=42.5, approval=allowed)
     assert (call.decision, call.decided_by, call.approval_id, call.duration_ms) == ("ask", "bob", allowed.id, 42.5)
     assert call.rule == "files.destroy, code.branch-delete"
-    outcomes = [(e.outcome, e.decided_by) for e in await store.gate_audit.for_task("t1")]
-    assert outcomes == [("ask", None), ("allowed_once", "bob"), ("ok", "bob")]
+    entries = await store.gate_audit.for_task("t1")
+    assert [(e.outcome, e.decided_by) for e in entries] == [("ask", None), ("allowed_once", "bob"), ("ok", "bob")]
+    shown = describe_entry(entries[-1])
+    assert shown[0].endswith("ok by bob · trust ask · files, code")
+    assert shown[1] == (
+        f'    mcp__git__git_reset (destructive, by hints) {{"repo_path": "/srv/app"}} #{RESET.fingerprint[:8]}'
+        f" · approval {allowed.id[:8]} · 42 ms"
+    )
     with pytest.raises(ValueError, match="not 'denied'"):
         await gate.record_call(review, "denied", started_at=utcnow(), duration_ms=0.0, approval=allowed)
     read = await gate.review("t1", LOG, GIT_LOG)
