@@ -91,13 +91,13 @@ def _shorten(text: str, limit: int) -> str:
 
 def _masked(value: Any, key: str = "") -> Any:
     """``value`` with the values of secret-named keys (``api_key``, ``password``, ``authToken``) hidden."""
+    words = "".join(f"_{c}" if c.isupper() else c for c in key).replace("-", "_").lstrip("_")
+    if key and SECRET_VARIABLE.search(words) and value not in (None, "", True, False, {}, []):
+        return REDACTED  # the whole value, even a list or a table under "credentials"
     if isinstance(value, Mapping):
         return {str(k): _masked(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_masked(item, key) for item in value]
-    words = "".join(f"_{c}" if c.isupper() else c for c in key).replace("-", "_").lstrip("_")
-    if key and SECRET_VARIABLE.search(words) and value not in (None, "", True, False):
-        return REDACTED
     return value
 
 

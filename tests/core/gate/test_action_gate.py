@@ -272,8 +272,10 @@ def test_a_preview_is_short_and_redacted_before_quoting() -> None:
     added = SECRETS.add([secret])
     try:
         preview = arguments_preview({"body": f"x {secret} y", "long": "z" * 1000})
+        masked = arguments_preview({"credentials": {"user": "svc-deploy", "pin": 1234}, "api-key": "k-12345678"})
     finally:
         SECRETS.remove(added)
+    assert masked == '{"api-key": "[redacted]", "credentials": "[redacted]"}'
     assert "pa" + '\\"' + "ss" not in preview and "[redacted]" in preview
     assert len(preview) == 300 and preview.endswith("…")
 
