@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.acting.action import Effect
 from core.acting.settings import McpServerSettings, Name, RunbookSettings
 from core.errors import ConfigError
 from core.gate.settings import GateSettings
@@ -54,6 +55,12 @@ class ToolSettings(_Section):
     allow: list[str] = Field(default_factory=list)
     ask: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
+    # ``[tools.effects]``: the team's word on what a tool does, over tool-name patterns
+    # (``"mcp__git__git_log" = "read"``); the most specific pattern wins, a tie the most severe effect.
+    # It comes before a runbook's declared effect and a server's hints; the rule floor can still raise it.
+    effects: dict[str, Effect] = Field(default_factory=dict)
+    # How long an action waits for a person's Allow / Deny before it expires (denied as expired).
+    approval_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
 
 
 class RetrySettings(_Section):

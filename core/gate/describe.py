@@ -51,6 +51,8 @@ def describe_entry(entry: AuditEntry) -> list[str]:
     if entry.simulated:
         parts.append("simulated: nothing ran")
     lines = [f"{when}  {task}  " + " · ".join(parts)]
+    if entry.action is not None:
+        lines.append("    " + describe_action(entry))
     if entry.rules:
         lines.append("    rules: " + ", ".join(r.rule for r in entry.rules))
     if entry.votes:
@@ -63,3 +65,17 @@ def describe_entry(entry: AuditEntry) -> list[str]:
             f"    category: {entry.category}" + (f" ({entry.category_domain})" if entry.category_domain else "")
         )
     return lines
+
+
+def describe_action(entry: AuditEntry) -> str:
+    """What an action row is about: ``mcp__git__git_reset (destructive, by hints) {"repo_path": …} #3f2a9c1e``,
+    then its rule, grant, approval and duration when it has them."""
+    a = entry.action
+    if a is None:
+        return ""
+    parts = [f"{a.tool} ({a.effect}, by {a.source}) {a.preview} #{a.fingerprint[:8]}"]
+    parts += [f"rule {a.rule}"] if a.rule else []
+    parts += [f"grant {a.grant[:8]}"] if a.grant else []
+    parts += [f"approval {a.approval[:8]}"] if a.approval else []
+    parts += [f"{a.duration_ms:.0f} ms"] if a.duration_ms is not None else []
+    return " · ".join(parts)

@@ -168,6 +168,12 @@ class TrustLedger:
         if self.settings.audit:
             await self.store.gate_audit.record(decision_entry(task_id, decision, verdict))
 
+    async def record_action(self, entry: AuditEntry) -> None:
+        """Record one row of an action's life (kind ``action``: proposed and decided, a person's decision or
+        its expiry, then how the call ended); see ``core.gate.action_gate``."""
+        if self.settings.audit:
+            await self.store.gate_audit.record(entry)
+
     async def follow_up(self, task_id: str, status: str, decided_by: str | None) -> None:
         """Record a person's (or the clock's) decision on a task the gate blocked: ``status`` is the
         confirmation's new status (approved, denied, expired, cancelled). The row repeats the blocked

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
+from core.store.actions import ActionRepository
 from core.store.confirmations import ConfirmationRepository
 from core.store.conversations import ConversationRepository, InboundRepository
 from core.store.cycles import CycleRepository
@@ -20,6 +21,7 @@ from core.store.queue import QueueRepository
 from core.store.schedule import ScheduleRepository
 from core.store.skill_uses import SkillUseRepository
 from core.store.tasks import SessionRepository, TaskRepository
+from core.store.tool_calls import ToolCallRepository
 from core.store.transcripts import TranscriptRepository
 from core.store.trust import TrustRepository
 from core.store.usage import UsageRepository
@@ -52,6 +54,8 @@ class Store(Opened):
         self.schedule = ScheduleRepository(self.db)
         self.trust = TrustRepository(self.db)
         self.gate_audit = AuditRepository(self.db)
+        self.actions = ActionRepository(self.db)
+        self.tool_calls = ToolCallRepository(self.db)
 
     async def open(self) -> Self:
         await self.db.open()

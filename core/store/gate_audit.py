@@ -43,6 +43,23 @@ class AuditInvalid:
 
 
 @dataclass(frozen=True)
+class AuditAction:
+    """What an action's row is about: the tool, its class and who set it, the call's fingerprint (a hash of
+    the exact tool and arguments) and its redacted preview (never the arguments themselves), the [tools]
+    pattern or team rule that decided, the standing grant or approval involved, and how long it ran."""
+
+    tool: str
+    effect: str
+    source: str
+    fingerprint: str
+    preview: str
+    rule: str | None = None
+    grant: str | None = None
+    approval: str | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     kind: AuditKind
     outcome: str
@@ -59,6 +76,7 @@ class AuditEntry:
     category_domain: str | None = None
     simulated: bool = False
     note: str | None = None
+    action: AuditAction | None = None  # kind "action" only
     id: str = field(default_factory=new_id)
     at: datetime = field(default_factory=utcnow)
 
@@ -78,6 +96,7 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
         invalid=_listed(AuditInvalid),
         simulated=bool,
         at=datetime.fromisoformat,
+        action=lambda fields: AuditAction(**fields),
     )
 
 
@@ -92,12 +111,13 @@ class AuditRepository:
     async def record(self, entry: AuditEntry) -> AuditEntry:
         await self.db.execute(
             """INSERT INTO gate_audit (id, at, kind, task_id, domains, rules, votes, invalid, assessment, level,
-                   outcome, block, decided_by, category, category_domain, simulated, note)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   outcome, block, decided_by, category, category_domain, simulated, note, action_json)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 entry.id, entry.at.isoformat(), entry.kind, entry.task_id, _json(entry.domains), _json(entry.rules),
                 _json(entry.votes), _json(entry.invalid), entry.assessment, entry.level, entry.outcome, entry.block,
                 entry.decided_by, entry.category, entry.category_domain, int(entry.simulated), entry.note,
+                json.dumps(entry.action.__dict__, ensure_ascii=False) if entry.action is not None else None,
             ),
         )  # fmt: skip
         return entry
