@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from core.acting.action import ActionTool
 from core.budget import TaskBudget
 from core.config import Settings
 from core.deliberation import simulate as simulation
@@ -41,6 +42,7 @@ from core.events import (
 from core.files import write_private
 from core.gate.gatekeeper import Gatekeeper
 from core.llm.gateway import ModelGateway
+from core.loop.acting import Approver
 from core.loop.executor import Escalation
 from core.loop.peer import LoopOutcome
 from core.loop.tools import Tool
@@ -122,6 +124,10 @@ class Engine:
     tools: list[Tool] | None = None
     escalate: Escalation | None = None
     model_override: str | None = None
+    # Tools that act (MCP servers' tools, runbooks), each call through the gate; ``approver`` asks a person
+    # about a call the gate will not run without one (None: nobody to ask, so such a call is denied).
+    actions: list[ActionTool] = field(default_factory=list)
+    approver: Approver | None = None
     _running: dict[str, asyncio.Task[Task]] = field(default_factory=dict)
     # Why a running task is being cancelled, for its own handler of the cancellation, which may record
     # the end before ``cancel`` does: both then say who cancelled it.
@@ -372,6 +378,8 @@ class Engine:
             self.workspace,
             self.tools,
             self.escalate,
+            self.actions,
+            self.approver,
         )
 
     async def _stopped(self, run: TaskRun, exc: Exception) -> Task:

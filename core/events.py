@@ -109,6 +109,48 @@ class ToolCalled(Event):
 
 
 @dataclass(frozen=True)
+class ActionReviewed(Event):
+    """The gate's decision on one proposed tool call: ``decision`` run / ask / deny (core.gate.action_decision)."""
+
+    tool: str
+    effect: str  # read, write or destructive (core.acting.action.Effect)
+    decision: str
+    reasons: tuple[str, ...]
+    preview: str  # the arguments, redacted and shortened
+
+
+@dataclass(frozen=True)
+class ActionApprovalNeeded(Event):
+    """A person must allow or deny one exact call before it runs (the surface asks: a card, a prompt)."""
+
+    approval_id: str
+    tool: str
+    preview: str
+    reason: str  # why the agent wants it, in its words (redacted)
+    effect: str
+    rules: tuple[str, ...]  # the floor rules that matched
+    domain: str
+    expires_at: str  # ISO 8601, UTC
+    reasons: tuple[str, ...]  # why the gate asks
+
+
+@dataclass(frozen=True)
+class ActionOutput(Event):
+    """Output of a running action as it arrives (a runbook's lines), redacted by the tool."""
+
+    tool: str
+    chunk: str
+
+
+@dataclass(frozen=True)
+class ActionEnded(Event):
+    tool: str
+    outcome: str  # ok, error or timeout (a call that ran; refusals end at ActionReviewed or the approval)
+    duration_ms: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Executed(IterationEvent):
     output_chars: int
     revision: bool

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from core.acting.action import ActionTool
 from core.budget import TaskBudget
 from core.config import Settings
 from core.deliberation import parliament, sovereign
@@ -30,11 +31,13 @@ from core.events import (
     SimulationReady,
     SkillsChosen,
 )
+from core.gate.action_gate import ActionGate
 from core.gate.decision import GateDecision, GateOutcome, block_lines
 from core.gate.floor import FloorResult
 from core.gate.gatekeeper import Gatekeeper
 from core.llm.gateway import CallContext, ModelGateway
 from core.loop import planner
+from core.loop.acting import ActionGuard, Approver
 from core.loop.executor import Escalation, Executor
 from core.loop.peer import LoopOutcome, PeerLoop
 from core.loop.tools import Tool, ToolLoopDetector, ToolMode, tools_for, workspace_tools
@@ -70,6 +73,9 @@ class TaskRun:
     workspace: Path | None = None
     tools: list[Tool] | None = None
     escalate: Escalation | None = None
+    # Tools that act (MCP servers' tools, runbooks): each call through the gate; ``approver`` asks a person.
+    actions: list[ActionTool] = field(default_factory=list)
+    approver: Approver | None = None
     # What the tools may do: ``read_only`` when the gate allows only a proposal (trust level suggest).
     mode: ToolMode = ToolMode.ACT
     # Set when the loop starts: its outcome so far outlives a budget or time abort.
@@ -257,11 +263,12 @@ class TaskRun:
         executor = Executor(
             self.gateway,
             self.bus,
-            tools_for(self.mode, self.tools if self.tools is not None else self._workspace_tools()),
+            tools_for(self.mode, [*(self.tools if self.tools is not None else self._workspace_tools()), *self.actions]),
             ToolLoopDetector(ts.loop_warning, ts.loop_escalate, ts.loop_abort),
             self.settings.data_dir / "tool-output",
             ts,
             self.escalate,
+            ActionGuard(ActionGate(self.gatekeeper, ts), self.bus, self.approver),
         )
         return PeerLoop(
             self.gateway,

@@ -144,3 +144,25 @@ def probe_command(args: list[str], watched: list[str], env: dict[str, str]) -> P
     *printed, last = done.stdout.strip().splitlines()
     report = json.loads(last)
     return Probed(int(report["code"]), list(report["imported"]), printed, done.stderr)
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` as a fixed author; its stdout."""
+    return subprocess.run(
+        ["git", "-c", "user.name=Ada", "-c", "user.email=ada@example.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def make_git_repo(repo: Path) -> Path:
+    """A repository at ``repo`` with three commits on ``main`` (file1–3.txt)."""
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    for n, message in enumerate(["first: the readme", "second: the config", "third: the fix"], start=1):
+        (repo / f"file{n}.txt").write_text(f"{n}\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", message)
+    return repo

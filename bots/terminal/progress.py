@@ -6,6 +6,10 @@ from typing import TextIO
 
 from core.deliberation.verdict import Verdict
 from core.events import (
+    ActionApprovalNeeded,
+    ActionEnded,
+    ActionOutput,
+    ActionReviewed,
     ConfirmationNeeded,
     Decided,
     DeliberationReady,
@@ -125,6 +129,15 @@ class Progress:
                 return [f"[iter {i}/{m}]"]
             case ToolCalled(name=name, arguments=args, repeat_count=n, warning=w):
                 return [f"[TOOL] {name}({args})" + (f"  ! repeated {n}×" if w else "")]
+            case ActionReviewed(tool=name, effect=eff, decision=d, reasons=why, preview=args):
+                line = f"[ACT] {name}({args}) {eff}: {d}"
+                return [line + (f" — {'; '.join(why)}" if why and d != "run" else "")]
+            case ActionApprovalNeeded():
+                return []  # the approver asks, with the whole card
+            case ActionOutput(chunk=text) if self.verbose:
+                return [f"  | {line}" for line in text.splitlines()]
+            case ActionEnded(tool=name, outcome=o, duration_ms=ms, error=err):
+                return [f"[ACT] {name}: {o} in {ms:,.0f} ms" + (f" — {err}" if err else "")]
             case Executed(iteration=i, output_chars=c, revision=r, truncated=cut):
                 mark = " (cut off at the output limit: incomplete)" if cut else ""
                 return [f"[{'REFN' if r else 'EXEC'}] iteration {i}: {c:,} characters{mark}"]

@@ -212,7 +212,15 @@ async def run_think(
             except OpenKoiError as exc:
                 click.echo(f"error: {exc}", err=True)
                 return codes.EXIT_USAGE
-            return await drive(t, task.id, t.engine.run(task.id), override=override, yes=yes)
+            if not (t.settings.runbooks or t.settings.mcp_servers):
+                return await drive(t, task.id, t.engine.run(task.id), override=override, yes=yes)
+            from bots.terminal.acting import action_tools, terminal_approver  # the MCP SDK only when configured
+            from core.gate.action_gate import ActionGate
+
+            async with action_tools(t.settings) as actions:
+                t.engine.actions = actions
+                t.engine.approver = terminal_approver(ActionGate(t.engine.gatekeeper, t.settings.tools), yes)
+                return await drive(t, task.id, t.engine.run(task.id), override=override, yes=yes)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return codes.EXIT_USAGE

@@ -77,3 +77,9 @@ class ProposedAction:
 def fingerprint(tool: str, arguments: Mapping[str, Any]) -> str:
     canonical = json.dumps({"tool": tool, "arguments": arguments}, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def is_action_tool(tool: object) -> bool:
+    """Whether ``tool`` acts (an ``ActionTool``: it carries a declared effect and a server's hints), so that its
+    every call goes through the gate; the workspace's file tools only read and do not."""
+    return hasattr(tool, "effect") and hasattr(tool, "hints")

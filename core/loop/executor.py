@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.acting.action import ActionTool, is_action_tool
 from core.errors import BudgetExceeded, TaskTimeout, ToolLoopAbort
 from core.events import EventBus, Notice, ToolCalled
 from core.llm.gateway import CallContext, ModelGateway
 from core.llm.structured import ask
+from core.loop.acting import ActionGuard
 from core.loop.context import apply_edits, compress, delta_feedback
 from core.loop.tools import LoopState, Tool, ToolLoopDetector, schema, truncate
 from core.models import Phase, Role
@@ -50,6 +52,9 @@ class Executor:
     spill_dir: Any
     tool_settings: Any
     escalate: Escalation | None = None
+    # Every call of a tool that acts goes through it (the gate, a person when asked); None: such a tool's
+    # calls are refused, never run unguarded.
+    guard: ActionGuard | None = None
 
     async def execute(self, ctx: CallContext, task_id: str, prompt: Prompt) -> Execution:
         """Run the executor with tools until it answers in text. Raises ToolLoopAbort on a stuck loop.
@@ -80,7 +85,7 @@ class Executor:
                 }
             )
             for call in completion.tool_calls:
-                result = await self._run_tool(task_id, by_name, call)
+                result = await self._run_tool(task_id, by_name, call, completion.content or "")
                 prompt.tail.append({"role": "tool", "tool_call_id": call["id"], "content": result})
         raise ToolLoopAbort(f"the executor made more than {self.tool_settings.max_rounds} rounds of tool calls")
 
@@ -102,7 +107,9 @@ class Executor:
         )
         return Execution(text + TRUNCATION_MARK, truncated=True)
 
-    async def _run_tool(self, task_id: str, by_name: dict[str, Tool], call: dict[str, Any]) -> str:
+    async def _run_tool(self, task_id: str, by_name: dict[str, Tool], call: dict[str, Any], reason: str) -> str:
+        """One tool call's result for the model. ``reason``: the model's words beside the call, shown to a
+        person asked to approve it."""
         try:
             arguments = json.loads(call["arguments"] or "{}")
             if not isinstance(arguments, dict):
@@ -128,11 +135,19 @@ class Executor:
         tool = by_name.get(call["name"])
         if tool is None:
             return f"error: no tool named {call['name']!r}"
+        if is_action_tool(tool):
+            output = await self._act(task_id, tool, arguments, reason)  # type: ignore[arg-type]
+            return truncate(output, self.tool_settings, self.spill_dir)
         try:
             output = await tool.run(arguments)
         except Exception as exc:  # a tool's failure is information for the model, not a crash
             output = f"error: {type(exc).__name__}: {exc}"
         return truncate(output, self.tool_settings, self.spill_dir)
+
+    async def _act(self, task_id: str, tool: ActionTool, arguments: dict[str, Any], reason: str) -> str:
+        if self.guard is None:
+            return f"error: {tool.name} did not run: no gate to ask (a tool that acts never runs unguarded)"
+        return await self.guard.call(task_id, tool, arguments, reason)
 
     async def refine(
         self,

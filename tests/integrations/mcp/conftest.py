@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from core.acting.settings import McpServerSettings
+from tests.support import make_git_repo
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN_VARIABLE = "OPENKOI_TEST_MCP_TOKEN"
@@ -79,24 +80,7 @@ def http_server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=Ada", "-c", "user.email=ada@example.invalid", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     """A repository with three commits on ``main``."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    for n, message in enumerate(["first: the readme", "second: the config", "third: the fix"], start=1):
-        (repo / f"file{n}.txt").write_text(f"{n}\n")
-        git(repo, "add", ".")
-        git(repo, "commit", "-q", "-m", message)
-    return repo
+    return make_git_repo(tmp_path / "repo")

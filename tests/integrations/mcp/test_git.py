@@ -10,7 +10,7 @@ import pytest
 
 from core.acting.settings import McpServerSettings
 from integrations.mcp import McpError, McpHub
-from tests.integrations.mcp.conftest import git
+from tests.support import git
 
 SERVER = str(Path(sys.executable).parent / "mcp-server-git")  # installed with the dev extras
 

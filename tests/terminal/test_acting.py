@@ -1,0 +1,120 @@
+"""Acting from the terminal, end to end: ``openkoi think`` with the team's runbooks and a real MCP server
+(``mcp-server-git`` on a temporary repository), the fake model proposing the calls. Every call goes through
+the gate; ``--yes`` answers for a write, never for a destructive call; a refused call is told to the model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.fakes.model_server import FakeModelServer, Reply
+from tests.support import git, make_git_repo
+from tests.terminal import test_e2e as e2e
+
+server = e2e.server
+env = e2e.env
+openkoi = e2e.openkoi
+
+GIT_SERVER = str(Path(sys.executable).parent / "mcp-server-git")
+
+
+def _config(home: Path, text: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(text, encoding="utf-8")
+
+
+def _calls(*calls: tuple[str, dict[str, object]]) -> Reply:
+    return Reply(
+        content="I need to run this to finish the task.",
+        tool_calls=[
+            {"id": f"c{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+            for n, (name, arguments) in enumerate(calls)
+        ],
+    )
+
+
+def _tool_results(server: FakeModelServer) -> list[str]:
+    return [m["content"] for m in server.requests_of("execute")[-1]["messages"] if m["role"] == "tool"]
+
+
+def _runbooks(home: Path, target: Path) -> None:
+    python = json.dumps(sys.executable)
+    _config(
+        home,
+        f"""
+[runbooks.restart-worker]
+description = "Restart a background worker"
+command = [{python}, "-c", "print('restarted worker@{{name}}')"]
+params = {{ name = {{ pattern = "^[a-z0-9-]{{1,32}}$" }} }}
+domain = "deploy"
+effect = "write"
+
+[runbooks.purge-cache]
+description = "Delete the cache directory"
+command = [{python}, "-c", "import shutil; shutil.rmtree({str(target)!r})"]
+domain = "files"
+effect = "destructive"
+""",
+    )
+
+
+def test_yes_allows_a_write_but_never_a_destructive_call(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _runbooks(Path(env["OPENKOI_HOME"]), cache)
+    server.script.queue("execute", _calls(("restart-worker", {"name": "api"}), ("purge-cache", {})))
+    done = openkoi(env, "think", "restart the api worker and clean up", "--yes", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    restarted, purged = _tool_results(server)
+    assert restarted.startswith("exit 0") and "restarted worker@api" in restarted, restarted
+    assert purged.startswith("denied: purge-cache did not run"), purged
+    assert cache.is_dir(), "the destructive runbook did not run"
+    assert "Action needs a person: restart-worker" in done.stderr
+    assert "denied: a destructive action is allowed only by a person at a terminal" in done.stderr
+    assert "the agent says: I need to run this to finish the task." in done.stderr
+
+    audit = openkoi(env, "trust", "audit", cwd=tmp_path).stdout
+    assert "restart-worker" in audit and "purge-cache" in audit, audit
+
+
+def test_arguments_that_smuggle_a_command_are_refused_before_anyone_is_asked(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    _runbooks(Path(env["OPENKOI_HOME"]), tmp_path / "cache")
+    server.script.queue("execute", _calls(("restart-worker", {"name": "api; rm -rf /"})))
+    done = openkoi(env, "think", "restart the api worker", "--yes", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [refused] = _tool_results(server)
+    assert refused.startswith("error: restart-worker did not run:") and "name" in refused, refused
+    assert "Action needs a person" not in done.stderr
+
+
+def test_a_real_mcp_server_reads_freely_and_its_destructive_tool_waits_for_a_person(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    head = git(repo, "rev-parse", "HEAD")
+    _config(
+        Path(env["OPENKOI_HOME"]),
+        f'[mcp_servers.git]\ncommand = {json.dumps(GIT_SERVER)}\nargs = ["--repository", {json.dumps(str(repo))}]\n',
+    )
+    server.script.queue("execute", _calls(("mcp__git__git_log", {"repo_path": str(repo), "max_count": 3})))
+    done = openkoi(env, "think", "show me the last 3 commits", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [log] = _tool_results(server)
+    assert "third: the fix" in log and "first: the readme" in log, log
+    assert "[ACT] mcp__git__git_log" in done.stderr and ": ok in" in done.stderr, done.stderr
+
+    git(repo, "add", "file1.txt")  # something for git_reset to undo
+    (repo / "file1.txt").write_text("changed\n")
+    git(repo, "add", "file1.txt")
+    server.script.queue("execute", _calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
+    denied = openkoi(env, "think", "unstage everything", "--yes", cwd=tmp_path)
+    assert denied.returncode == 0, denied.stderr
+    [refused] = _tool_results(server)
+    assert refused.startswith("denied: mcp__git__git_reset did not run"), refused
+    assert "file1.txt" in git(repo, "diff", "--cached", "--name-only"), "the index is untouched"
+    assert git(repo, "rev-parse", "HEAD") == head
