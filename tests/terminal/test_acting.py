@@ -66,13 +66,14 @@ def test_yes_allows_a_write_but_never_a_destructive_call(
     cache.mkdir()
     _runbooks(Path(env["OPENKOI_HOME"]), cache)
     server.script.queue("execute", _calls(("restart-worker", {"name": "api"}), ("purge-cache", {})))
-    done = openkoi(env, "think", "restart the api worker and clean up", "--yes", cwd=tmp_path)
+    done = openkoi(env, "think", "restart the api worker and clean up", "--yes", "-v", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     restarted, purged = _tool_results(server)
     assert restarted.startswith("exit 0") and "restarted worker@api" in restarted, restarted
     assert purged.startswith("denied: purge-cache did not run"), purged
     assert cache.is_dir(), "the destructive runbook did not run"
     assert "Action needs a person: restart-worker" in done.stderr
+    assert "  | restarted worker@api" in done.stderr, "its output is shown as it arrives (-v)"
     assert "denied: a destructive action is allowed only by a person at a terminal" in done.stderr
     assert "the agent says: I need to run this to finish the task." in done.stderr
 
