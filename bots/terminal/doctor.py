@@ -87,6 +87,8 @@ async def checks(live: bool) -> AsyncIterator[Check]:
             yield Check(level, what, todo)
         for check in _gate(settings):
             yield check
+        async for check in _acting(settings, live):
+            yield check
     async for check in _platforms(live, config_problem):
         yield check
 
@@ -116,6 +118,34 @@ def _gate(settings: Settings) -> list[Check]:
     else:
         checks.append(Check("warn", "audit ledger: off", "set [gate] audit = true to record every gate decision"))
     return checks
+
+
+async def _acting(settings: Settings, live: bool) -> AsyncIterator[Check]:
+    """The team's runbooks (one line each) and MCP servers: with ``--live`` each server is started and its
+    tools listed, or its one-line failure said; without, only named (nothing is started)."""
+    if settings.runbooks:
+        from integrations.runbooks.runbook import Runbooks
+
+        for line in Runbooks(settings.runbooks).describe():
+            yield Check("ok", f"runbook {line}")
+    if not settings.mcp_servers:
+        return
+    if not live:
+        names = ", ".join(sorted(settings.mcp_servers))
+        yield Check(
+            "ok", f"mcp servers: {names} (not started)", "openkoi doctor --live starts them and lists their tools"
+        )
+        return
+    from integrations.mcp.hub import McpHub
+
+    async with McpHub.from_settings(settings) as hub:
+        for report in await hub.describe():
+            head, *rest = report.lines()
+            detail = "; ".join(line.strip() for line in rest)
+            if report.ok:
+                yield Check("ok", f"mcp server {head} — {detail}")
+            else:
+                yield Check("fail", f"mcp server {head}: {detail}", f"fix [mcp_servers.{report.name}]")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,6 +3,8 @@ model server and the fake Slack, Discord and Telegram APIs (all on 127.0.0.1).""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from tests.fakes.model_server import FakeModelServer, Reply
@@ -10,7 +12,7 @@ from tests.fakes.threaded import in_thread
 from tests.platforms.discord.fake_api import FakeDiscord
 from tests.platforms.slack.fake_api import FakeSlack
 from tests.platforms.telegram.fake_api import FakeTelegram
-from tests.support import probe_command
+from tests.support import make_git_repo, probe_command
 from tests.terminal import test_e2e as e2e
 
 server = e2e.server
@@ -113,6 +115,41 @@ def test_doctor_shows_how_the_team_shaped_the_gate(env: dict[str, str], tmp_path
     [floor] = [line for line in done.stdout.splitlines() if "rule floor" in line]
     assert floor.startswith("fail  rule floor:") and "missing.toml" in floor, floor
     assert done.returncode == 1
+
+
+def test_doctor_lists_runbooks_and_with_live_each_mcp_server_and_its_tools(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    repo = make_git_repo(tmp_path / "repo")
+    home = Path(env["OPENKOI_HOME"])
+    home.mkdir(parents=True)
+    git_server = json.dumps(str(Path(sys.executable).parent / "mcp-server-git"))
+    (home / "config.toml").write_text(
+        f"""
+[runbooks.restart-worker]
+description = "Restart a background worker"
+command = ["systemctl", "restart", "worker@{{name}}"]
+params = {{ name = {{ pattern = "^[a-z0-9-]{{1,32}}$" }} }}
+domain = "deploy"
+effect = "write"
+[mcp_servers.git]
+command = {git_server}
+args = ["--repository", {json.dumps(str(repo))}]
+[mcp_servers.gone]
+command = "no-such-mcp-server-here"
+""",
+        encoding="utf-8",
+    )
+    quiet = openkoi(env, "doctor", cwd=tmp_path).stdout.splitlines()
+    assert "ok    runbook restart-worker: write in deploy: systemctl restart worker@{name}" in quiet, quiet
+    assert any(line.startswith("ok    mcp servers: git, gone (not started)") for line in quiet), quiet
+
+    live = openkoi(env, "doctor", "--live", cwd=tmp_path)
+    [git_line] = [line for line in live.stdout.splitlines() if "mcp server git" in line]
+    assert git_line.startswith("ok ") and "mcp__git__git_log" in git_line and "mcp__git__git_reset" in git_line
+    [gone] = [line for line in live.stdout.splitlines() if "mcp server gone" in line]
+    assert gone.startswith("fail  mcp server gone") and "fix [mcp_servers.gone]" in gone, gone
+    assert "Traceback" not in live.stdout + live.stderr and live.returncode == 1
 
 
 def test_doctor_reports_a_file_that_is_not_toml_once(env: dict[str, str], tmp_path: Path) -> None:
