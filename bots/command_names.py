@@ -70,12 +70,8 @@ _LISTED: tuple[CommandForm, ...] = (
     CommandForm(
         ("update",), False, "upgrade openkoi the way it was installed (e.g. `pip install -U -e .` in its checkout)"
     ),
-    CommandForm(("world",), False, "`openkoi memory list`, `openkoi skills list` and `openkoi reflect growth`"),
-    CommandForm(
-        ("world", "tools"),
-        False,
-        "the agent's tools are read_file and list_files in the workspace (see the README); no tool atlas is kept yet",
-    ),
+    CommandForm(("world",), True),
+    CommandForm(("world", "tools"), True),
     CommandForm(("world", "domains"), False, "`openkoi memory list` and `openkoi skills list`"),
     CommandForm(("world", "human"), False, "`openkoi memory list --kind preference`"),
     CommandForm(("world", "map"), False, "`openkoi memory list`, `openkoi skills list` and `openkoi reflect growth`"),

@@ -17,6 +17,7 @@ from bots.terminal.groups import DefaultToThink, SuggestingGroup
 from bots.terminal.mind import command_group as mind_group
 from bots.terminal.reflect import command_group as reflect_group
 from bots.terminal.soul import command_group as soul_group
+from bots.terminal.world import command_group as world_group
 
 
 @click.group(cls=DefaultToThink, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +33,7 @@ def cli() -> None:
     openkoi reflect week           how the work went: today, week, honest, growth
     openkoi mind agencies          each agency's record: parliament, agencies, dissent, calibrate
     openkoi soul show              the team's values (SOUL.md) as the Sovereign reads them
+    openkoi world tools [NAME]     the tool atlas: calls, success, durations, refusals, failures
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
     openkoi trust                  trust levels per domain (grant, revoke) and the gate's audit
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
@@ -313,6 +315,7 @@ def skills_show(name: str, workspace: Path | None) -> None:
 
 cli.add_command(reflect_group(SuggestingGroup))
 cli.add_command(soul_group(SuggestingGroup))
+cli.add_command(world_group(SuggestingGroup))
 cli.add_command(mind_group(SuggestingGroup))
 
 

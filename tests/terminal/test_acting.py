@@ -80,6 +80,14 @@ def test_yes_allows_a_write_but_never_a_destructive_call(
     audit = openkoi(env, "trust", "audit", cwd=tmp_path).stdout
     assert "restart-worker" in audit and "purge-cache" in audit, audit
 
+    atlas = openkoi(env, "world", "tools", cwd=tmp_path).stdout.splitlines()
+    [restart] = [line for line in atlas if line.startswith("restart-worker:")]
+    assert "1 calls, 100% ok" in restart and "denied 0, expired 0" in restart, atlas
+    [purge] = [line for line in atlas if line.startswith("purge-cache:")]
+    assert "0 calls, - ok" in purge and "denied 1" in purge, atlas
+    one = openkoi(env, "world", "tools", "purge-cache", cwd=tmp_path).stdout.splitlines()
+    assert one[0].startswith("purge-cache: 0 calls") and one[1:] == ["  no failures"], one
+
 
 def test_arguments_that_smuggle_a_command_are_refused_before_anyone_is_asked(
     env: dict[str, str], server: FakeModelServer, tmp_path: Path
