@@ -7,7 +7,10 @@ redacted. The server's start and the first listing are not counted (reported apa
 ``sdk_median_ms`` is the same calls made with the SDK's ``Client`` alone on a second server process:
 what the server, the pipes and the SDK cost, so that ``median_ms − sdk_median_ms`` is this client's own.
 
-The gate's share of a call is added by the lead once the gate classifies actions.
+``gate_median_ms`` / ``gate_p95_ms`` are the same calls as the executor makes them: through ``ActionGuard`` —
+the rule floor's screen of the call (words only, and ``gate_embedder_median_ms`` with the local embedder), the
+classification (the team declared the tool ``read``, so it runs without asking), the trust level, the audit
+rows and the atlas row written to SQLite — and then the MCP call.
 
     python -m tests.benchmarks.tool_call [--calls 200] [--tiny]
 
@@ -22,8 +25,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.benchmarks._common import check, emit, forbid_network, note
+
+if TYPE_CHECKING:
+    from core.acting.action import ActionTool
 
 CALLS = 200
 TINY_CALLS = 5
@@ -52,6 +59,8 @@ async def measure(calls: int) -> dict[str, object]:
             output = await noop.run({})
             samples.append((time.perf_counter() - began) * 1000)
             check(output == "ok", f"the tool answered {output!r}")
+        gated = await gate_samples(noop, calls, embedder=False)
+        gated_embedder = await gate_samples(noop, calls, embedder=True)
         starts = hub.servers["bench"].starts
     check(starts == 1, f"the server was started {starts} times")
     sdk = await sdk_samples(calls, args)
@@ -66,7 +75,41 @@ async def measure(calls: int) -> dict[str, object]:
         "max_ms": round(ordered[-1], 3),
         "start_ms": round(start_ms, 1),
         "sdk_median_ms": round(statistics.median(sdk), 3),
+        "gate_median_ms": round(statistics.median(gated), 3),
+        "gate_p95_ms": round(sorted(gated)[min(len(gated) - 1, round(0.95 * (len(gated) - 1)))], 3),
+        "gate_embedder_median_ms": round(statistics.median(gated_embedder), 3),
     }
+
+
+async def gate_samples(tool: ActionTool, calls: int, *, embedder: bool) -> list[float]:
+    """The calls through ``ActionGuard`` on a fresh store, as the executor makes them."""
+    import tempfile
+
+    from core.acting.action import Effect
+    from core.config import ToolSettings
+    from core.events import EventBus
+    from core.gate.action_gate import ActionGate
+    from core.gate.gatekeeper import Gatekeeper
+    from core.gate.settings import FloorSettings, GateSettings
+    from core.loop.acting import ActionGuard
+    from core.store import Store
+
+    samples: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="openkoi-toolcall-") as tmp:
+        async with Store(Path(tmp) / "bench.db") as store:
+            gatekeeper = Gatekeeper(GateSettings(floor=FloorSettings(embedder=embedder)), store)
+            guard = ActionGuard(ActionGate(gatekeeper, ToolSettings(effects={TOOL: Effect.READ})), EventBus())
+            for _ in range(min(WARM_UP, calls)):
+                check(await guard.call("bench", tool, {}, "") == "ok", "the warm-up call through the gate failed")
+            for _ in range(calls):
+                began = time.perf_counter()
+                output = await guard.call("bench", tool, {}, "")
+                samples.append((time.perf_counter() - began) * 1000)
+                check(output == "ok", f"the call through the gate answered {output!r}")
+            ran = [stats for stats in await store.tool_calls.atlas(TOOL) if stats.tool == TOOL]
+            expected = calls + min(WARM_UP, calls)
+            check(bool(ran) and ran[0].calls == expected, f"the atlas holds {ran} calls, not {expected}")
+    return samples
 
 
 async def sdk_samples(calls: int, args: list[str]) -> list[float]:
@@ -94,7 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     forbid_network()
     figures = asyncio.run(measure(TINY_CALLS if args.tiny else args.calls))
-    note(f"tool_call: median {figures['median_ms']} ms, p95 {figures['p95_ms']} ms over {figures['calls']} calls")
+    note(
+        f"tool_call: median {figures['median_ms']} ms, p95 {figures['p95_ms']} ms over {figures['calls']} calls; "
+        f"through the gate median {figures['gate_median_ms']} ms ({figures['gate_embedder_median_ms']} ms with the embedder)"
+    )
     emit(figures)
 
 

@@ -185,3 +185,6 @@ def test_tool_call_answers_every_call_through_the_hub(runs: dict[str, Run]) -> N
     assert (f["calls"], f["transport"]) == (tool_call.TINY_CALLS, "stdio")
     assert finite(f["median_ms"], f["p95_ms"], f["max_ms"]) and 0 < f["median_ms"] <= f["p95_ms"] <= f["max_ms"]
     assert finite(f["start_ms"], f["sdk_median_ms"]) and f["start_ms"] > 0 and f["sdk_median_ms"] > 0
+    # Through the gate the call costs more than the call alone: the screen, the audit and the atlas row.
+    assert finite(f["gate_median_ms"], f["gate_p95_ms"], f["gate_embedder_median_ms"])
+    assert f["median_ms"] < f["gate_median_ms"] <= f["gate_p95_ms"]
