@@ -15,7 +15,7 @@ from typing import Literal
 import click
 
 from bots.terminal import command as codes
-from bots.terminal.run import Terminal, drive, terminal
+from bots.terminal.run import Terminal, acting, drive, terminal
 from core.errors import ConfigError, OpenKoiError
 from core.models import Task, TaskStatus
 
@@ -96,7 +96,8 @@ async def _decide(t: Terminal, task: Task, *, approve: bool, quiet: bool) -> int
     t.progress.quiet = quiet
     if not quiet:
         t.progress.say(f"Override approved by {by}; task {task.id[:8]} continues.")
-    return await drive(t, task.id, t.engine.continue_approved(task.id))
+    async with acting(t, yes=False):  # the tools the task would have had under think
+        return await drive(t, task.id, t.engine.continue_approved(task.id))
 
 
 async def _why_not_pending(t: Terminal, task: Task) -> str:

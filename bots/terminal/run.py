@@ -129,6 +129,22 @@ async def terminal(
         yield here
 
 
+@asynccontextmanager
+async def acting(t: Terminal, yes: bool) -> AsyncIterator[None]:
+    """The team's runbooks and MCP tools for the tasks driven inside the block, and a person at this terminal
+    to approve their calls (``--yes`` answers for a write only). Nothing is opened when none is configured."""
+    if not (t.settings.runbooks or t.settings.mcp_servers):
+        yield
+        return
+    from bots.terminal.acting import action_tools, terminal_approver  # the MCP SDK only when configured
+    from core.gate.action_gate import ActionGate
+
+    async with action_tools(t.settings) as actions:
+        t.engine.actions = actions
+        t.engine.approver = terminal_approver(ActionGate(t.engine.gatekeeper, t.settings.tools), yes)
+        yield
+
+
 def blocked_hint(task_id: str) -> str:
     return f"To proceed, a person must confirm: re-run with --override, or run: openkoi task approve {task_id[:8]}"
 
@@ -212,14 +228,7 @@ async def run_think(
             except OpenKoiError as exc:
                 click.echo(f"error: {exc}", err=True)
                 return codes.EXIT_USAGE
-            if not (t.settings.runbooks or t.settings.mcp_servers):
-                return await drive(t, task.id, t.engine.run(task.id), override=override, yes=yes)
-            from bots.terminal.acting import action_tools, terminal_approver  # the MCP SDK only when configured
-            from core.gate.action_gate import ActionGate
-
-            async with action_tools(t.settings) as actions:
-                t.engine.actions = actions
-                t.engine.approver = terminal_approver(ActionGate(t.engine.gatekeeper, t.settings.tools), yes)
+            async with acting(t, yes):
                 return await drive(t, task.id, t.engine.run(task.id), override=override, yes=yes)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)

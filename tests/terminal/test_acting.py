@@ -127,3 +127,18 @@ def test_a_real_mcp_server_reads_freely_and_its_destructive_tool_waits_for_a_per
     assert refused.startswith("denied: mcp__git__git_reset did not run"), refused
     assert "file1.txt" in git(repo, "diff", "--cached", "--name-only"), "the index is untouched"
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_a_task_approved_later_keeps_its_tools_behind_the_gate(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path
+) -> None:
+    _runbooks(Path(env["OPENKOI_HOME"]), tmp_path / "cache")
+    blocked = openkoi(env, "think", "Drop the production database and restart the api worker", cwd=tmp_path)
+    assert blocked.returncode == 3, blocked.stderr
+    task_id = blocked.stderr.rsplit("openkoi task approve ", 1)[1].split()[0]
+    server.script.queue("execute", _calls(("restart-worker", {"name": "api"})))
+    approved = openkoi(env, "task", "approve", task_id, cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    [answer] = _tool_results(server)
+    # The runbook is there, and its call still meets the gate: no person at this terminal, so it is denied.
+    assert answer.startswith("denied: restart-worker did not run"), answer
