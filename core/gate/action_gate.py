@@ -39,6 +39,8 @@ from core.store import Store
 from core.store.actions import ActionApproval, DecidedStatus, StandingGrant
 from core.store.gate_audit import AuditAction, AuditEntry, AuditRule
 from core.store.tool_calls import RAN, CallOutcome, ToolCall
+from core.text import clip
+from core.text import one_line as text_line
 
 if TYPE_CHECKING:
     from core.config import ToolSettings
@@ -85,10 +87,6 @@ class ActionReview:
         return self.approval.id if self.approval is not None else None
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _masked(value: Any, key: str = "") -> Any:
     """``value`` with the values of secret-named keys (``api_key``, ``password``, ``authToken``) hidden."""
     words = "".join(f"_{c}" if c.isupper() else c for c in key).replace("-", "_").lstrip("_")
@@ -106,12 +104,12 @@ def arguments_preview(arguments: Mapping[str, Any]) -> str:
     secret-named key's value redacted (before quoting, so escaping cannot hide a value), at most 300 chars."""
     scrubbed = SECRETS.scrub(_masked(arguments))
     text = json.dumps(scrubbed, ensure_ascii=False, default=str, sort_keys=True)
-    return _shorten(SECRETS.redact(text), PREVIEW_CHARS)
+    return clip(SECRETS.redact(text), PREVIEW_CHARS)
 
 
 def one_line(text: str, limit: int) -> str:
     """``text`` on one line, redacted, at most ``limit`` characters."""
-    return _shorten(SECRETS.redact(" ".join(text.split())), limit)
+    return text_line(SECRETS.redact(text), limit)
 
 
 @dataclass

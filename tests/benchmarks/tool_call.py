@@ -65,20 +65,24 @@ async def measure(calls: int) -> dict[str, object]:
     check(starts == 1, f"the server was started {starts} times")
     sdk = await sdk_samples(calls, args)
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {
         "bench": "tool_call",
         "calls": calls,
         "transport": "stdio",
         "median_ms": round(statistics.median(ordered), 3),
-        "p95_ms": round(p95, 3),
+        "p95_ms": round(_p95(samples), 3),
         "max_ms": round(ordered[-1], 3),
         "start_ms": round(start_ms, 1),
         "sdk_median_ms": round(statistics.median(sdk), 3),
         "gate_median_ms": round(statistics.median(gated), 3),
-        "gate_p95_ms": round(sorted(gated)[min(len(gated) - 1, round(0.95 * (len(gated) - 1)))], 3),
+        "gate_p95_ms": round(_p95(gated), 3),
         "gate_embedder_median_ms": round(statistics.median(gated_embedder), 3),
     }
+
+
+def _p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 async def gate_samples(tool: ActionTool, calls: int, *, embedder: bool) -> list[float]:
