@@ -11,7 +11,9 @@ and exits.
 Before anything else it registers the service's secrets (platform tokens, signing and webhook
 secrets, model keys) for redaction from every log record and chat message. A platform that fails
 to start is retried with backoff while `/readyz` answers 503 (its tasks wait). The agent's file
-tools read only `[tools] workspace`; without one it has none.
+tools read only `[tools] workspace`; without one it has none. The team's runbooks and MCP servers
+(``bots.chat.acting``) are every chat task's tools that act, each call through the gate, its approval card
+posted in the task's thread; the MCP servers start with the service and stop with it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from aiohttp import web
 
 from bots.chat import http_guard, registry
 from bots.chat.access import AccessPolicy
+from bots.chat.acting import ChatActions, ask_in_thread
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.digest_post import DigestBuilder, DigestPoster, stored_digest_builder
 from bots.chat.ingress import ACTIVE, Ingress
@@ -92,6 +95,7 @@ class Service:
     # `/think soul` and `/think mind …`, posted where they were asked.
     views: ViewPoster | None = None
     schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
+    acting: ChatActions | None = None  # the runbooks and MCP servers, once listed
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -128,6 +132,9 @@ class Service:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
             await self.pool.drain(within=0)
+        if self.acting is not None:
+            with contextlib.suppress(Exception):
+                await self.acting.close()
         await self.store.close()
         SECRETS.remove(self._secrets)
 
@@ -173,8 +180,13 @@ class Service:
         # Which model the tasks will use, or why there is none: said at start-up and in /readyz.
         self.model_ready, self.model_line = await asyncio.to_thread(model_summary, self.settings)
         # litellm's import holds the event loop for 2–3 s; done lazily by the first task it would
-        # make every platform miss its 3-second acknowledgement. Import it off the loop first.
-        await asyncio.to_thread(warm_up)
+        # make every platform miss its 3-second acknowledgement. Import it off the loop first, while the
+        # MCP servers start and list their tools.
+        self.acting = ChatActions(self.settings)
+        await asyncio.gather(asyncio.to_thread(warm_up), self.acting.open())
+        if self.acting.tools:
+            self.engine.actions = self.acting.tools
+            self.engine.approver = ask_in_thread
         # litellm and the SDKs leave ~10^6 long-lived objects; a full collection scanning them all
         # held the loop for 0.2–0.3 s under load (measured by tests/benchmarks/ack_latency).
         # Freezing moves what exists now out of the collector's sight; new garbage is still collected.
@@ -406,6 +418,8 @@ class Service:
             except Exception:
                 log.exception("stopping %s failed", adapter.name)
         await self.publisher.close()
+        if self.acting is not None:
+            await self.acting.close()
         await self.ingress.intake.close()
         if self.runner is not None:
             await self.runner.cleanup()

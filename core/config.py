@@ -60,7 +60,7 @@ class ToolSettings(_Section):
     # It comes before a runbook's declared effect and a server's hints; the rule floor can still raise it.
     effects: dict[str, Effect] = Field(default_factory=dict)
     # How long an action waits for a person's Allow / Deny before it expires (denied as expired).
-    approval_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    approval_minutes: float = Field(30, gt=0, le=7 * 24 * 60)
 
 
 class RetrySettings(_Section):

@@ -117,6 +117,7 @@ class ActionReviewed(Event):
     decision: str
     reasons: tuple[str, ...]
     preview: str  # the arguments, redacted and shortened
+    call_id: str = ""  # one proposed call: its review, output and end share it
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,18 @@ class ActionApprovalNeeded(Event):
     domain: str
     expires_at: str  # ISO 8601, UTC
     reasons: tuple[str, ...]  # why the gate asks
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class ActionDecided(Event):
+    """What became of an approval: ``status`` allowed_once, allowed_always, denied or expired."""
+
+    approval_id: str
+    tool: str
+    status: str
+    decided_by: str | None
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,6 +153,7 @@ class ActionOutput(Event):
 
     tool: str
     chunk: str
+    call_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,7 @@ class ActionEnded(Event):
     outcome: str  # ok, error or timeout (a call that ran; refusals end at ActionReviewed or the approval)
     duration_ms: float
     error: str | None = None
+    call_id: str = ""
 
 
 @dataclass(frozen=True)

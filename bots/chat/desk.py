@@ -1,7 +1,7 @@
 """The confirmation desk: every button press (``press``), Override / Cancel decisions (and `/think
 approve|deny`), and expiry. A press reaches the desk that owns its action: Override / Cancel here,
 👍 / 👎 ``feedback``, a digest's Approve / Dismiss on skill proposals ``proposals``, Confirm / Refuse on a
-trust grant waiting for a second approver ``trust``; so every adapter
+trust grant waiting for a second approver ``trust``, Allow once / always / Deny on an action ``actions``; so every adapter
 reaches every kind of button through the one method of the one desk it is given.
 
 A decision is checked (who may decide, is it still pending, has it expired), recorded atomically
@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bots.chat.access import AccessPolicy
+from bots.chat.action_desk import ActionDesk
 from bots.chat.feedback import FeedbackDesk
 from bots.chat.platform import Actor, ButtonAction, Reply
 from bots.chat.presses import NO_LONGER_VALID
@@ -35,6 +36,7 @@ class ConfirmationDesk:
     pool: WorkerPool
     policies: dict[str, AccessPolicy]
     feedback: FeedbackDesk = field(init=False)
+    actions: ActionDesk = field(init=False)
     # Set by the service when digests are wired; None: proposal buttons are answered as no longer valid.
     proposals: ProposalDesk | None = None
     # Set by the service: `/think trust …` and the Confirm / Refuse buttons of a grant waiting for a second
@@ -43,6 +45,7 @@ class ConfirmationDesk:
 
     def __post_init__(self) -> None:
         self.feedback = FeedbackDesk(self.engine.store)
+        self.actions = ActionDesk(self.engine, self.policies)
 
     async def press(self, actor: Actor, action: ButtonAction, target_id: str) -> Reply:
         """Any button press: ``action`` on the opaque ``target_id`` its button carried. Refusals are private."""
@@ -52,6 +55,8 @@ class ConfirmationDesk:
             if self.proposals is None:
                 return Reply(NO_LONGER_VALID, private=True)
             return await self.proposals.press(actor, target_id, action == "skill_approve")
+        if action == "act_once" or action == "act_always" or action == "act_deny":
+            return await self.actions.press(actor, action, target_id)
         if self.trust is not None and await self.trust.owns(target_id):
             return await self.trust.press(actor, target_id, action == "approve")
         return await self.decide(actor, target_id, action == "approve")
@@ -117,6 +122,7 @@ class ConfirmationDesk:
                 expired += 1
         if self.trust is not None:  # and the grants no second approver confirmed in time
             expired += await self.trust.sweep()
+        expired += await self.actions.sweep()  # and the actions nobody allowed in time
         return expired
 
     async def run_sweeps(self, every: float) -> None:

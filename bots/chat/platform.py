@@ -49,7 +49,11 @@ class InboundCommand:
     origin: dict[str, Any] = field(default_factory=dict)
 
 
-ButtonAction = Literal["approve", "deny", "up", "down", "skill_approve", "skill_dismiss"]
+ButtonAction = Literal[
+    "approve", "deny", "up", "down", "skill_approve", "skill_dismiss", "act_once", "act_always", "act_deny"
+]
+# The three answers to an action's approval card, in the order they are shown.
+ACTION_CHOICES: tuple[ButtonAction, ...] = ("act_once", "act_always", "act_deny")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ class Button:
     """A button under a thread message. Its only state is an opaque id kept server-side, so a press
     works after a restart: ``approve``/``deny`` carry a confirmation id (Override/Cancel), ``up``/
     ``down`` a feedback request id (👍/👎 on a finished task's result), ``skill_approve``/
-    ``skill_dismiss`` a proposal card id (Approve/Dismiss under a skill proposal in a digest)."""
+    ``skill_dismiss`` a proposal card id (Approve/Dismiss under a skill proposal in a digest), ``act_once``/
+    ``act_always``/``act_deny`` an action approval id (Allow once / Allow always / Deny under a tool call)."""
 
     label: str
     action: ButtonAction
@@ -65,7 +70,7 @@ class Button:
 
     @property
     def style(self) -> Literal["danger", "secondary"]:
-        return "danger" if self.action == "approve" else "secondary"
+        return "danger" if self.action in ("approve", "act_once", "act_always") else "secondary"
 
     @property
     def is_feedback(self) -> bool:
@@ -74,6 +79,10 @@ class Button:
     @property
     def is_proposal(self) -> bool:
         return self.action in ("skill_approve", "skill_dismiss")
+
+    @property
+    def is_action(self) -> bool:
+        return self.action in ACTION_CHOICES
 
 
 @dataclass(frozen=True)

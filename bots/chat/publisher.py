@@ -26,12 +26,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bots.chat import render
+from bots.chat import action_view, render
+from bots.chat.action_view import CallView
 from bots.chat.feedback import feedback_buttons
 from bots.chat.pacing import Pacer
 from bots.chat.platform import Button, CannotPost, ChatPlatform, Outgoing
 from core.deliberation.verdict import Verdict
 from core.events import (
+    ActionApprovalNeeded,
+    ActionDecided,
+    ActionEnded,
+    ActionOutput,
+    ActionReviewed,
     ConfirmationNeeded,
     ConfirmationResolved,
     DeliberationReady,
@@ -79,6 +85,8 @@ class TaskThread:
     pacer: Pacer = field(default_factory=Pacer)
     refused: CannotPost | None = None  # the chat refused us: nothing more is sent
     lost: Lost | None = None  # called once when the chat refuses a message after the parent
+    calls: dict[str, CallView] = field(default_factory=dict)  # its actions' messages, by call id
+    call_edits: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # an edit waiting for its interval
 
     @property
     def task_id(self) -> str:
@@ -329,6 +337,8 @@ class ThreadPublisher:
                 self._post(thread, f"iteration:{e.iteration}", render.iteration(m, e))
             case Notice(text=text, level=level) if level in {"warn", "error"}:
                 self._post(thread, f"notice:{zlib.crc32(text.encode())}", render.notice(m, text))
+            case ActionReviewed() | ActionApprovalNeeded() | ActionDecided() | ActionOutput() | ActionEnded():
+                await self._on_action(thread, event)
             case TaskFailed():
                 pass  # the finish message says it once
             case TaskFinished() as f:
@@ -340,6 +350,54 @@ class ThreadPublisher:
                 thread.set_status(render.status_line(f.status, detail))
                 self._retire_later(thread)
 
+    async def _on_action(self, thread: TaskThread, event: Event) -> None:
+        """An action's card and its call's message (see ``bots.chat.action_view``)."""
+        m = thread.platform.markup
+        match event:
+            case ActionReviewed(call_id=cid, tool=tool, preview=preview, effect=effect, decision=decision) as r:
+                view = thread.calls[cid] = CallView(tool, preview, effect)
+                if decision == "deny":
+                    view.state, view.detail = "denied", "; ".join(r.reasons)
+                if decision != "ask":  # an asked call gets its message once it is allowed and runs
+                    self._show_call(thread, cid)
+            case ActionApprovalNeeded(approval_id=aid, tool=tool) as a:
+                self._post(thread, f"action:{aid}", action_view.card(m, a), action_view.card_buttons(aid))
+                thread.set_status(render.status_line(TaskStatus.RUNNING, f"an approver must allow {tool}"))
+            case ActionDecided(approval_id=aid, status=status, decided_by=by, call_id=cid):
+                stored = await self.store.actions.find(aid)
+                if stored is not None:
+                    text = action_view.decided(m, stored)
+                    thread.ops.put_nowait(lambda t: t.edit_slot(f"action:{aid}", Outgoing(text)))
+                asked = thread.calls.get(cid)
+                if asked is not None and status in ("denied", "expired"):
+                    asked.state, asked.detail = "denied", f"{status} by {by}" if by else status
+                thread.set_status(render.status_line(TaskStatus.RUNNING, f"{event.tool} {status.replace('_', ' ')}"))
+            case ActionOutput(call_id=cid, chunk=chunk) if cid in thread.calls:
+                thread.calls[cid].add(chunk)
+                if cid not in thread.call_edits:  # at most one edit per interval; it shows the latest output
+                    thread.call_edits[cid] = asyncio.create_task(self._edit_call_later(thread, cid))
+            case ActionEnded(call_id=cid, outcome=outcome, duration_ms=ms, error=error) if cid in thread.calls:
+                view = thread.calls[cid]
+                view.state, view.duration_ms, view.detail = outcome, ms, error or ""
+                pending = thread.call_edits.pop(cid, None)
+                if pending is not None:
+                    pending.cancel()
+                self._show_call(thread, cid)
+
+    def _show_call(self, thread: TaskThread, call_id: str) -> None:
+        """Post or edit the call's message with what it shows when its turn comes (edits coalesce)."""
+        view = thread.calls[call_id]
+
+        async def op(t: TaskThread) -> None:
+            await t.edit_slot(f"call:{call_id}", Outgoing(view.render(t.platform.markup)))
+
+        thread.ops.put_nowait(op)
+
+    async def _edit_call_later(self, thread: TaskThread, call_id: str) -> None:
+        await asyncio.sleep(thread.platform.edit_interval)
+        thread.call_edits.pop(call_id, None)
+        self._show_call(thread, call_id)
+
     def _retire_later(self, thread: TaskThread) -> None:
         retiring = asyncio.create_task(self._retire(thread))
         self._retiring.add(retiring)
@@ -350,7 +408,7 @@ class ThreadPublisher:
         await thread.settled()
         if self.threads.get(thread.task_id) is thread:
             del self.threads[thread.task_id]
-        for job in (thread.sender, thread.editor):
+        for job in (thread.sender, thread.editor, *thread.call_edits.values()):
             if job is not None:
                 job.cancel()
 
@@ -380,7 +438,7 @@ class ThreadPublisher:
 
     async def close(self) -> None:
         for t in self.threads.values():
-            for job in (t.sender, t.editor):
+            for job in (t.sender, t.editor, *t.call_edits.values()):
                 if job is not None:
                     job.cancel()
         await asyncio.gather(

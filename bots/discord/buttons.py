@@ -1,4 +1,5 @@
-"""Override / Cancel, 👍 / 👎 and a skill proposal's Approve / Dismiss buttons that keep working across restarts.
+"""Override / Cancel, 👍 / 👎, a skill proposal's Approve / Dismiss and an action's Allow once / Allow always / Deny
+buttons that keep working across restarts.
 
 A button's whole state is its ``custom_id`` (``bots.discord.custom_id``), matched by one ``DynamicItem``
 template registered on the client at start-up. So a press on a message posted by a previous process still
@@ -23,9 +24,12 @@ log = logging.getLogger(__name__)
 LABEL_LIMIT = 80  # Discord's limit for a button label
 DEFAULT_LABELS: dict[ButtonAction, str] = {"approve": "Override", "deny": "Cancel", "up": "👍", "down": "👎"}
 DEFAULT_LABELS |= {"skill_approve": "Approve", "skill_dismiss": "Dismiss"}
+DEFAULT_LABELS |= {"act_once": "Allow once", "act_always": "Allow always", "act_deny": "Deny"}
 STYLES: dict[ButtonAction, discord.ButtonStyle] = {
     "approve": discord.ButtonStyle.danger,  # overriding runs what a Guardian blocked
     "skill_approve": discord.ButtonStyle.success,
+    "act_once": discord.ButtonStyle.danger,  # allowing runs what the gate would not run alone
+    "act_always": discord.ButtonStyle.danger,
 }
 
 

@@ -4,7 +4,9 @@ Callers may rely on: every section's text is at most ``SECTION_LIMIT`` character
 most ``MAX_BLOCKS`` blocks, button labels fit Slack's 75-character limit, the Override/Cancel buttons
 carry ``APPROVE_ACTION`` / ``DENY_ACTION`` as ``action_id`` with the confirmation id as ``value``, and
 👍/👎 carry ``FEEDBACK_UP_ACTION`` / ``FEEDBACK_DOWN_ACTION`` with the feedback request id, and a skill
-proposal's Approve/Dismiss carry ``PROPOSAL_APPROVE_ACTION`` / ``PROPOSAL_DISMISS_ACTION`` with its card id.
+proposal's Approve/Dismiss carry ``PROPOSAL_APPROVE_ACTION`` / ``PROPOSAL_DISMISS_ACTION`` with its card id, and
+an action's Allow once / Allow always / Deny carry ``ACT_ONCE_ACTION`` / ``ACT_ALWAYS_ACTION`` / ``ACT_DENY_ACTION``
+with the approval id.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ FEEDBACK_BLOCK_ID = "openkoi_feedback"
 PROPOSAL_APPROVE_ACTION = "openkoi_skill_approve"
 PROPOSAL_DISMISS_ACTION = "openkoi_skill_dismiss"
 PROPOSAL_BLOCK_ID = "openkoi_proposal"
+ACT_ONCE_ACTION = "openkoi_act_once"
+ACT_ALWAYS_ACTION = "openkoi_act_always"
+ACT_DENY_ACTION = "openkoi_act_deny"
+ACTION_APPROVAL_BLOCK_ID = "openkoi_action"
 # Every button we post, whatever it does.
-ANY_ACTION_PATTERN = re.compile(r"^openkoi_(approve|deny|feedback_up|feedback_down|skill_approve|skill_dismiss)$")
+ANY_ACTION_PATTERN = re.compile(
+    r"^openkoi_(approve|deny|feedback_up|feedback_down|skill_approve|skill_dismiss|act_once|act_always|act_deny)$"
+)
 ACTION_IDS: dict[ButtonAction, str] = {
     "approve": APPROVE_ACTION,
     "deny": DENY_ACTION,
@@ -36,6 +44,9 @@ ACTION_IDS: dict[ButtonAction, str] = {
     "down": FEEDBACK_DOWN_ACTION,
     "skill_approve": PROPOSAL_APPROVE_ACTION,
     "skill_dismiss": PROPOSAL_DISMISS_ACTION,
+    "act_once": ACT_ONCE_ACTION,
+    "act_always": ACT_ALWAYS_ACTION,
+    "act_deny": ACT_DENY_ACTION,
 }
 
 ACTIONS: dict[str, ButtonAction] = {action_id: action for action, action_id in ACTION_IDS.items()}
@@ -114,6 +125,8 @@ def actions(buttons: tuple[Button, ...]) -> Block:
         block_id = FEEDBACK_BLOCK_ID
     elif all(b.is_proposal for b in buttons):
         block_id = PROPOSAL_BLOCK_ID
+    elif all(b.is_action for b in buttons):
+        block_id = ACTION_APPROVAL_BLOCK_ID
     else:
         block_id = ACTIONS_BLOCK_ID
     return {"type": "actions", "block_id": block_id, "elements": [button(b) for b in buttons]}
@@ -137,6 +150,15 @@ def button(b: Button) -> Block:
             "title": {"type": "plain_text", "text": "Override the block?"},
             "text": {"type": "mrkdwn", "text": "The task will run what the Parliament blocked."},
             "confirm": {"type": "plain_text", "text": "Override"},
+            "deny": {"type": "plain_text", "text": "Back"},
+            "style": "danger",
+        }
+    elif b.action == "act_always":
+        # A standing grant outlives this card: every later call of the tool in this domain runs unasked.
+        element["confirm"] = {
+            "title": {"type": "plain_text", "text": "Allow always?"},
+            "text": {"type": "mrkdwn", "text": "Later calls of this tool in this domain will run without asking."},
+            "confirm": {"type": "plain_text", "text": "Allow always"},
             "deny": {"type": "plain_text", "text": "Back"},
             "style": "danger",
         }

@@ -1,6 +1,7 @@
 """Telegram's button codec: a button's ``callback_data`` is ``okc:a:<id>`` / ``okc:d:<id>`` (Override / Cancel,
 with a confirmation id), ``okf:u:<id>`` / ``okf:d:<id>`` (👍 / 👎, with a feedback request id) or ``okp:a:<id>`` /
-``okp:d:<id>`` (a skill proposal's Approve / Dismiss, with a proposal card id).
+``okp:d:<id>`` (a skill proposal's Approve / Dismiss, with a proposal card id) or ``oka:o:<id>`` / ``oka:a:<id>`` /
+``oka:d:<id>`` (an action's Allow once / Allow always / Deny, with an action approval id).
 
 Telegram allows at most 64 bytes, so the state lives server-side and only its id travels. No SDK here: the
 platform spec names this codec.
@@ -14,10 +15,11 @@ from bots.chat.platform import Button, ButtonAction, Pressed
 
 MAX_CALLBACK_DATA_BYTES = 64  # Bot API limit for InlineKeyboardButton.callback_data
 # Matches every button this adapter ever made; one handler is registered with it.
-PATTERN = r"^ok[cfp]:"
-_DATA = re.compile(r"(ok[cfp]:[adu]):([0-9A-Za-z_-]{1,58})")
+PATTERN = r"^ok[cfpa]:"
+_DATA = re.compile(r"(ok[cfpa]:[aduo]):([0-9A-Za-z_-]{1,58})")
 _DATA_OF: dict[ButtonAction, str] = {"approve": "okc:a", "deny": "okc:d", "up": "okf:u", "down": "okf:d"}
 _DATA_OF |= {"skill_approve": "okp:a", "skill_dismiss": "okp:d"}
+_DATA_OF |= {"act_once": "oka:o", "act_always": "oka:a", "act_deny": "oka:d"}
 _ACTION_OF = {prefix: action for action, prefix in _DATA_OF.items()}
 
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from core.acting.action import ActionTool, ProposedAction
 from core.errors import GateUnavailable, OpenKoiError
-from core.events import ActionApprovalNeeded, ActionEnded, ActionOutput, ActionReviewed, EventBus
+from core.events import ActionApprovalNeeded, ActionDecided, ActionEnded, ActionOutput, ActionReviewed, EventBus
 from core.gate.action_decision import ActionDecision
 from core.gate.action_gate import ActionGate, ActionReview, one_line
-from core.models import utcnow
+from core.models import new_id, utcnow
 from core.store.actions import ActionApproval
 from core.store.tool_calls import CallOutcome
 
@@ -54,26 +54,36 @@ class ActionGuard:
             except OpenKoiError as exc:
                 return f"error: {tool.name} did not run: {exc}"
         action = ProposedAction(tool.name, arguments, reason)
+        call_id = new_id()
         try:
             review = await self.gate.review(task_id, action, tool)
         except GateUnavailable as exc:
             return f"error: {tool.name} did not run: the gate could not screen it ({exc})"
         await self.bus.publish(
             ActionReviewed(
-                task_id, tool.name, review.klass.effect.value, review.decision.value, review.reasons, review.preview
+                task_id,
+                tool.name,
+                review.klass.effect.value,
+                review.decision.value,
+                review.reasons,
+                review.preview,
+                call_id,
             )
         )
         approval = None
         if review.decision is ActionDecision.DENY:
             return f"denied: {tool.name} did not run: {'; '.join(review.reasons)}"
         if review.decision is ActionDecision.ASK:
-            approval = await self._ask(task_id, review)
+            approval = await self._ask(task_id, review, call_id)
+            await self.bus.publish(
+                ActionDecided(task_id, approval.id, approval.tool, approval.status, approval.decided_by, call_id)
+            )
             if approval.status not in ALLOWED:
                 who = f" by {approval.decided_by}" if approval.decided_by else ""
                 return f"denied: {tool.name} did not run: {approval.status}{who}"
-        return await self._run(task_id, tool, review, approval)
+        return await self._run(task_id, tool, review, approval, call_id)
 
-    async def _ask(self, task_id: str, review: ActionReview) -> ActionApproval:
+    async def _ask(self, task_id: str, review: ActionReview, call_id: str) -> ActionApproval:
         approval = review.approval
         assert approval is not None, "the gate makes an approval for every ASK"
         await self.bus.publish(
@@ -88,6 +98,7 @@ class ActionGuard:
                 approval.domain,
                 approval.expires_at.isoformat(),
                 review.reasons,
+                call_id,
             )
         )
         if self.approver is None:
@@ -106,9 +117,15 @@ class ActionGuard:
                 continue
             await asyncio.sleep(self.poll_seconds)
 
-    async def _run(self, task_id: str, tool: ActionTool, review: ActionReview, approval: ActionApproval | None) -> str:
+    async def _run(
+        self, task_id: str, tool: ActionTool, review: ActionReview, approval: ActionApproval | None, call_id: str
+    ) -> str:
+        streamed = False
+
         async def stream(chunk: str) -> None:
-            await self.bus.publish(ActionOutput(task_id, tool.name, chunk))
+            nonlocal streamed
+            streamed = True
+            await self.bus.publish(ActionOutput(task_id, tool.name, chunk, call_id))
 
         started, clock = utcnow(), time.perf_counter()
         error: str | None = None
@@ -123,10 +140,12 @@ class ActionGuard:
             error, outcome = f"{type(exc).__name__}: {exc}", "error"
         else:
             outcome = "error" if output.startswith("error:") else "ok"
+            if not streamed and output:  # a tool whose result arrives whole (MCP): shown once, as it ends
+                await self.bus.publish(ActionOutput(task_id, tool.name, output, call_id))
         duration_ms = (time.perf_counter() - clock) * 1000
         line = one_line(error, ERROR_CHARS) if error else None
         await self.gate.record_call(
             review, outcome, started_at=started, duration_ms=duration_ms, error=line, approval=approval
         )
-        await self.bus.publish(ActionEnded(task_id, tool.name, outcome, round(duration_ms, 1), line))
+        await self.bus.publish(ActionEnded(task_id, tool.name, outcome, round(duration_ms, 1), line, call_id))
         return f"error: {tool.name} failed: {line}" if error else output
