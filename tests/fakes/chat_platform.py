@@ -16,11 +16,11 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from bots.chat.markup import Markup
 from bots.chat.pacing import Rate
-from bots.chat.platform import Adapter, Button, CannotPost, Outgoing, Pressed
+from bots.chat.platform import Adapter, Button, ButtonAction, CannotPost, Outgoing, Pressed
 from bots.chat.settings import PlatformSettings
 from bots.chat.spec import PlatformSpec, TokenCheck
 from core.store.conversations import Conversation
@@ -156,7 +156,7 @@ class RecordingButtons:
 
     def decode(self, payload: str) -> Pressed | None:
         action, _, target = payload.partition(" ")
-        for known in ("approve", "deny", "up", "down", "skill_approve", "skill_dismiss"):
+        for known in get_args(ButtonAction):
             if action == known and target:
                 return Pressed(known, target)
         return None
