@@ -33,7 +33,7 @@ def cli() -> None:
     openkoi reflect week           how the work went: today, week, honest, growth
     openkoi mind agencies          each agency's record: parliament, agencies, dissent, calibrate
     openkoi soul show              the team's values (SOUL.md) as the Sovereign reads them
-    openkoi world tools [NAME]     the tool atlas: calls, success, durations, refusals, failures
+    openkoi world map              what the agent knows: tools [NAME], domains, human [WHO]
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
     openkoi trust                  trust levels per domain (grant, revoke) and the gate's audit
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)

@@ -27,6 +27,7 @@ from core.store.trust import TrustRepository
 from core.store.usage import UsageRepository
 from core.store.usage_events import UsageEventRepository
 from core.store.vectors import VectorIndex
+from core.store.world import WorldRepository
 
 
 class Store(Opened):
@@ -56,6 +57,7 @@ class Store(Opened):
         self.gate_audit = AuditRepository(self.db)
         self.actions = ActionRepository(self.db)
         self.tool_calls = ToolCallRepository(self.db)
+        self.world = WorldRepository(self.db)
 
     async def open(self) -> Self:
         await self.db.open()

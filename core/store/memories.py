@@ -45,6 +45,16 @@ def _memory(row: sqlite3.Row) -> StoredMemory:
     return from_row(StoredMemory, {**dict(row), "scope": scope}, is_global=bool, created_at=when, last_used_at=when)
 
 
+def qualified_columns(alias: str) -> str:
+    """The memory columns as ``alias.column``, for a query joining memories with other tables."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in _COLUMNS.split(","))
+
+
+def memory_of(row: sqlite3.Row) -> StoredMemory:
+    """A memory from a row holding its columns (``qualified_columns``)."""
+    return _memory(row)
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
