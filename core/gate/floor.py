@@ -71,7 +71,10 @@ class FloorResult:
         """One line per match, for a block message: ``rule (domain): description — "evidence"``."""
         if not self.matches:
             return "no floor rule matched"
-        return "\n".join(f'{m.rule} ({m.domain}): {m.description} — "{m.evidence}"' for m in self.matches)
+        # An action's evidence spans its name and arguments, one per line: quoted here on one line.
+        return "\n".join(
+            f'{m.rule} ({m.domain}): {m.description} — "{" ".join(m.evidence.split())}"' for m in self.matches
+        )
 
 
 class Floor:

@@ -9,6 +9,7 @@ gives expires, the call never runs and the model is told.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -120,6 +121,11 @@ async def test_a_read_runs_and_a_reset_waits_for_an_approver_other_than_the_requ
         text = card.text or ""
         assert "mcp__git__git_reset" in text and str(repo) in text, text
         assert "destructive" in text and "I need to run this to finish the task." in text, text
+        lines = text.splitlines()
+        assert lines[0].startswith("💥 *Action needs a person*") and lines[-1].startswith("An approver may"), text
+        assert all(line.startswith("• ") for line in lines[1:-1]), text
+        floor = [line for line in lines if line.startswith("• why asked: rule floor:")]
+        assert floor and all(re.match(r'• why asked: rule floor: [\w.-]+ \(\w+\): .* — ".*"$', f) for f in floor), floor
         approval = (await svc.store.actions.pending(task_id))[0]
         buttons = [e for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"]]
         assert [b["value"] for b in buttons] == [approval.id] * 3
