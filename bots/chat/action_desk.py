@@ -6,6 +6,11 @@ the task unless ``self_approval = true`` (four eyes); denying only adds caution,
 deny too. A decision goes through ``ActionGate.decide``, which takes it once, only for the exact call the card
 shows, never after its expiry; the task waiting on the approval reads it from the database (so a press after a
 restart counts), and the card is edited to say who decided (the publisher does that on ``ActionDecided``).
+
+An approval lives only as long as the task that waits on it: once the task is no longer running (it was
+cancelled, or interrupted by a restart, which fails the tasks a previous process left running), a press is
+refused and the sweep denies the approval in the task's name, so its card never offers a run that cannot
+happen.
 """
 
 from __future__ import annotations
@@ -18,13 +23,16 @@ from bots.chat.access import AccessPolicy
 from bots.chat.platform import Actor, ButtonAction, Reply
 from bots.chat.presses import NO_LONGER_VALID
 from core.engine import Engine
+from core.errors import NotFound
 from core.events import ActionDecided
 from core.gate.action_gate import ActionGate, ApprovalRefused, Choice
+from core.models import TaskStatus
 from core.store.actions import ActionApproval
 
 log = logging.getLogger(__name__)
 
 CHOICES: dict[ButtonAction, Choice] = {"act_once": "once", "act_always": "always", "act_deny": "deny"}
+TASK_ENDED = "openkoi (the task was no longer running)"
 DECIDED = {"allowed_once": "allowed once", "allowed_always": "allowed always", "denied": "denied", "expired": "expired"}
 
 
@@ -51,6 +59,9 @@ class ActionDesk:
         if approval.has_expired():
             await self.sweep()
             return Reply("This action's approval has expired; it did not run.", private=True)
+        if not await self._waited_on(approval):
+            await self.sweep()
+            return Reply("This task is no longer running, so the action will not run.", private=True)
         policy = self.policies.get(conversation.platform)
         requester = conversation.requester_id
         allowed = policy is not None and (
@@ -70,14 +81,32 @@ class ActionDesk:
         return Reply(answer(decided, actor.name), task_id=decided.task_id)
 
     async def sweep(self) -> int:
-        """Expire every pending approval past its deadline, and say so on its card. The task waiting on it (if
-        this process runs it) reads the expiry as a denial and tells the model."""
-        expired = await self.gate.expire_due()
-        for approval in expired:
+        """Expire every pending approval past its deadline, and deny those whose task is no longer running; say
+        so on each card. A task waiting on one (if this process runs it) reads it as a denial, tells the model."""
+        ended = await self.gate.expire_due()
+        for approval in await self.gate.pending():
+            if not await self._waited_on(approval):
+                try:
+                    ended.append(await self.gate.decide(approval.id, approval.fingerprint, "deny", TASK_ENDED))
+                except ApprovalRefused:  # decided meanwhile, by a person or another sweep
+                    continue
+        for approval in ended:
             if approval.task_id is not None:
-                event = ActionDecided(approval.task_id, approval.id, approval.tool, "expired", None)
+                event = ActionDecided(
+                    approval.task_id, approval.id, approval.tool, approval.status, approval.decided_by
+                )
                 await self.engine.bus.publish(event)
-        return len(expired)
+        return len(ended)
+
+    async def _waited_on(self, approval: ActionApproval) -> bool:
+        """True while the approval's task is running (so something waits for the answer)."""
+        if approval.task_id is None:
+            return True  # asked outside a task (an API call): nothing ends it but its expiry
+        try:
+            task = await self.engine.store.tasks.get(approval.task_id)
+        except NotFound:
+            return False
+        return task.status is TaskStatus.RUNNING
 
 
 def answer(approval: ActionApproval, name: str) -> str:

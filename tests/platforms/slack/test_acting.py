@@ -36,7 +36,7 @@ from tests.platforms.slack.test_adapter import (
     task_for,
     with_buttons,
 )
-from tests.support import git, make_git_repo, wait_status
+from tests.support import git, make_git_repo, status_of, wait_status
 
 GIT_SERVER = str(Path(sys.executable).parent / "mcp-server-git")
 BYSTANDER = "UBYSTANDER"
@@ -190,3 +190,33 @@ async def test_an_action_nobody_allows_expires_and_the_repository_is_unchanged(
         await wait_until(lambda: bool(slack.ephemerals))
         assert "already expired" in (slack.ephemerals[-1].text or ""), slack.ephemerals[-1].text
         assert staged(repo) == ["file1.txt"]
+
+
+async def test_a_card_whose_task_was_interrupted_by_a_restart_can_no_longer_allow_anything(
+    model_env: FakeModelServer, repo: Path, slack: FakeSlack
+) -> None:
+    settings = load_settings()
+    stage_a_change(repo)
+    model_env.script.queue("execute", calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
+    service = slack_service(slack, approvers=(APPROVER,))
+    service = service.model_copy(update={"serve": service.serve.model_copy(update={"drain_seconds": 0.2})})
+    async with running_service(settings, service) as svc:
+        assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-r")).status == 200
+        task_id = await task_for(svc, "trig-r")
+        parent = await parent_of(svc, task_id)
+        await wait_until(lambda: bool(cards(slack, parent)), within=15)
+    (card,) = cards(slack, parent)
+    approval_id = next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"])
+
+    # The shutdown interrupted the task while it waited; the next process denies the approval in its name.
+    async with running_service(settings, service) as svc:
+        assert await status_of(svc, task_id) is TaskStatus.FAILED
+        await wait_until(lambda: "*Denied*" in (card.text or ""), within=10)
+        assert action_ids(card) == [] and "no longer running" in (card.text or "")
+        body = block_action_body(
+            blocks.ACT_ONCE_ACTION, approval_id, APPROVER, card.channel, card.ts, thread_ts=card.thread_ts
+        )
+        await deliver(svc, body, signed_headers(body, SECRET))
+        await wait_until(lambda: bool(slack.ephemerals))
+        assert "already denied" in (slack.ephemerals[-1].text or ""), slack.ephemerals[-1].text
+    assert staged(repo) == ["file1.txt"], "nothing ran"
