@@ -45,6 +45,7 @@ from core.llm.gateway import ModelGateway
 from core.loop.acting import Approver
 from core.loop.executor import Escalation
 from core.loop.peer import LoopOutcome
+from core.loop.question import may_skip_evaluation
 from core.loop.tools import Tool
 from core.memory.memory import Memory
 from core.models import LoopDecision, Role, Scope, Session, Task, TaskOptions, TaskStatus
@@ -340,7 +341,8 @@ class Engine:
             )
         rubrics, skills = await run.skills(self.skill_catalog())
         plan = await run.plan(directive, caveats, recalled.text, rubrics, skills.text)
-        read_only = plan.read_only and plan.read_only_certainty >= self.settings.iteration.skip_eval_confidence
+        sure = plan.read_only and plan.read_only_certainty >= self.settings.iteration.skip_eval_confidence
+        read_only = may_skip_evaluation(task.description, floor, sure)  # the planner's word alone is not enough
         context = loop_context(directive, caveats, plan, recalled.text, skills.text)
         outcome = await run.iterate(context, rubrics.get(plan.category), read_only)
         learned = await run.learn(outcome) if not read_only and outcome.cycles else 0
