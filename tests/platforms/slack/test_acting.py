@@ -106,7 +106,9 @@ async def test_a_read_runs_and_a_reset_waits_for_an_approver_other_than_the_requ
         # the agent's git_reset is still an action that waits for a person on its own card.
         stage_a_change(repo)
         model_env.script.queue("execute", calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
-        assert (await slash(svc, slack, "reset the branch to the previous commit", trigger_id="trig-reset")).status == 200
+        assert (
+            await slash(svc, slack, "reset the branch to the previous commit", trigger_id="trig-reset")
+        ).status == 200
         task_id = await task_for(svc, "trig-reset")
         parent = await parent_of(svc, task_id)
         await wait_until(lambda: bool(with_buttons(slack, parent)))
@@ -140,7 +142,9 @@ async def test_a_read_runs_and_a_reset_waits_for_an_approver_other_than_the_requ
         [result] = tool_results(model_env)
         assert not result.startswith(("denied", "error")), result
         assert action_ids(card) == [] and "*Allowed once* by boss (slack:UAPPROVER)" in (card.text or "")
-        assert any("mcp__git__git_reset" in (m.text or "") and "✅ ran in" in (m.text or "") for m in replies(slack, parent))
+        assert any(
+            "mcp__git__git_reset" in (m.text or "") and "✅ ran in" in (m.text or "") for m in replies(slack, parent)
+        )
 
         # The audit has all of it: proposed and asked, allowed (by whom), ran.
         entries = await svc.engine.gatekeeper.ledger.entries(None, None, 50)
