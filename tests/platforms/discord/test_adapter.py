@@ -20,10 +20,10 @@ import discord
 import pytest
 
 from bots.chat.intake import NOT_ACCEPTED_TEXT
-from bots.chat.platform import Actor, InboundCommand, Reply
+from bots.chat.platform import ACTION_CHOICES, Actor, Button, InboundCommand, Pressed, Reply
 from bots.config import ServiceSettings
 from bots.discord.adapter import DiscordAdapter
-from bots.discord.custom_id import FEEDBACK_TEMPLATE, TEMPLATE
+from bots.discord.custom_id import ACTION_TEMPLATE, CODEC, FEEDBACK_TEMPLATE, TEMPLATE, custom_id
 from bots.discord.slash import think_text, thread_name
 from bots.service import Service
 from core.config import Settings, load_settings
@@ -496,6 +496,28 @@ def test_think_text_and_thread_names() -> None:
     assert thread_name("   ", "openkoi task") == "openkoi task"
     long = thread_name("word " * 60, "fallback")
     assert len(long) == 100 and long.endswith("…")
+
+
+def test_custom_ids_round_trip_and_reject_foreign_payloads() -> None:
+    target = "0123456789abcdef"
+    for action in ("approve", "deny", "up", "down", "skill_approve", "skill_dismiss", *ACTION_CHOICES):
+        encoded = CODEC.encode(Button("label", action, target))
+        assert encoded == f"openkoi:{action}:{target}" and CODEC.decode(encoded) == Pressed(action, target)
+    assert re.fullmatch(ACTION_TEMPLATE, f"openkoi:act_always:{target}")
+    assert re.fullmatch(ACTION_TEMPLATE, f"openkoi:approve:{target}") is None, "each kind has its own template"
+    for foreign in (
+        f"openkoi:act_maybe:{target}",
+        f"openkoi:act_once:{target.upper()}",  # ids are lowercase hex
+        f"openkoi:act_once:{target[:-1]}",
+        f"openkoi:act_once:{target}:x",
+        f"openkoi:act_once:{target}0",
+        f"other:act_once:{target}",
+        "openkoi:act_once:",
+        "",
+    ):
+        assert CODEC.decode(foreign) is None, foreign
+    with pytest.raises(ValueError, match="not an id a button can carry"):
+        custom_id("act_deny", "not-hex")
 
 
 async def test_presses_are_acknowledged_even_when_the_desk_is_slow_or_fails(

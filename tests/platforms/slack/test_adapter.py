@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from bots.chat import commands
-from bots.chat.platform import Button, Outgoing, Reply
+from bots.chat.platform import ACTION_CHOICES, Button, Outgoing, Pressed, Reply
 from bots.config import ServiceSettings
 from bots.service import Service
 from bots.slack import blocks
@@ -625,6 +625,22 @@ def test_blocks_for_buttons_and_oversized_text() -> None:
     assert len(chunks) == 3 and all(len(c["text"]["text"]) <= 3000 for c in chunks)
     assert "\n".join(c["text"]["text"] for c in chunks) == long
     assert blocks.message_blocks(Outgoing("  ")) == [{"type": "section", "text": {"type": "mrkdwn", "text": "…"}}]
+
+
+def test_action_buttons_round_trip_and_foreign_action_ids_are_not_ours() -> None:
+    approval = "0123456789abcdef"
+    ids = [blocks.ACT_ONCE_ACTION, blocks.ACT_ALWAYS_ACTION, blocks.ACT_DENY_ACTION]
+    assert ids == ["openkoi_act_once", "openkoi_act_always", "openkoi_act_deny"]
+    for action, action_id in zip(ACTION_CHOICES, ids, strict=True):
+        encoded = blocks.CODEC.encode(Button("Allow", action, approval))
+        assert encoded == (action_id, approval) and blocks.CODEC.decode(encoded) == Pressed(action, approval)
+        assert blocks.ANY_ACTION_PATTERN.fullmatch(action_id)
+    card = blocks.message_blocks(Outgoing("card", tuple(Button(a, a, approval) for a in ACTION_CHOICES)))
+    assert card[1]["block_id"] == blocks.ACTION_APPROVAL_BLOCK_ID
+    assert [(e["action_id"], e["value"]) for e in card[1]["elements"]] == [(i, approval) for i in ids]
+    for foreign in ("openkoi_act_maybe", "act_once", "openkoi_act_once_x", ""):
+        assert blocks.CODEC.decode((foreign, approval)) is None, foreign
+        assert blocks.ANY_ACTION_PATTERN.fullmatch(foreign) is None, foreign
 
 
 def test_inbound_text_is_what_the_person_typed() -> None:

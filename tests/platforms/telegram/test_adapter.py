@@ -22,7 +22,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bots.chat.feedback import feedback_buttons
-from bots.chat.platform import Button, Outgoing, Pressed
+from bots.chat.platform import ACTION_CHOICES, Button, Outgoing, Pressed
 from bots.chat.platform import Reply as ChatReply
 from bots.config import ServiceSettings
 from bots.service import Service
@@ -552,8 +552,13 @@ def test_callback_data_round_trips_and_rejects_foreign_payloads() -> None:
     assert pressed(callback_data(Button("Cancel", "deny", "ab12"))) == Pressed("deny", "ab12")
     assert pressed(callback_data(Button("👎", "down", "ab12"))) == Pressed("down", "ab12")
     assert pressed(callback_data(Button("Dismiss", "skill_dismiss", "ab12"))) == Pressed("skill_dismiss", "ab12")
-    for foreign in (None, "", "okc:x:ab12", "okc:u:ab12", "approve:1", "okc:a:", "okc:a:has space"):
-        assert pressed(foreign) is None
+    approval = "0123456789abcdef"
+    for action, data in zip(ACTION_CHOICES, ("oka:o", "oka:a", "oka:d"), strict=True):  # once, always, deny
+        encoded = callback_data(Button("Allow", action, approval))
+        assert encoded == f"{data}:{approval}" and pressed(encoded) == Pressed(action, approval)
+    foreigns = (None, "", "okc:x:ab12", "okc:u:ab12", "approve:1", "okc:a:", "okc:a:has space", "oka:x:ab12")
+    for foreign in (*foreigns, "oka:u:ab12", "okc:o:ab12", "okp:o:ab12", "oka:o:", "oka:o:ab12:more"):
+        assert pressed(foreign) is None, foreign
     with pytest.raises(ValueError, match="64 bytes"):
         callback_data(Button("Override", "approve", "f" * 64))
 

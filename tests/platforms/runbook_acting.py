@@ -1,0 +1,46 @@
+"""What the chat platforms' acting tests share: the team's `restart-worker` runbook, written to the test's
+``config.toml``, that appends a line to a marker file (proof that it ran) and prints what it did; and the
+model's proposal to call it.
+
+A runbook rather than an MCP server: a process started per call is all these tests need, and it is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.fakes.model_server import Reply
+from tests.platforms.slack.test_acting import calls
+
+RUNBOOK = "restart-worker"
+REASON = "I need to run this to finish the task."  # what the model says with its call (see ``calls``)
+OUTPUT = "restarted worker@api"
+_SCRIPT = "import sys; open(sys.argv[1], 'a').write('restarted {name}\\n'); print('restarted worker@{name}')"
+
+
+def write_runbook(home: Path, marker: Path) -> None:
+    """``[runbooks.restart-worker]`` in ``$OPENKOI_HOME/config.toml``: a write in the ``deploy`` domain, so at
+    the default trust (ask) a person decides each call unless a standing grant covers it."""
+    command = [sys.executable, "-c", _SCRIPT, str(marker)]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f"[runbooks.{RUNBOOK}]\n"
+        'description = "Restart a background worker"\n'
+        f"command = {json.dumps(command)}\n"
+        'params = { name = { pattern = "^[a-z0-9-]{1,32}$" } }\n'
+        'domain = "deploy"\n'
+        'effect = "write"\n',
+        encoding="utf-8",
+    )
+
+
+def restart(name: str = "api") -> Reply:
+    """The model's turn that proposes one call of the runbook (call id ``c0``)."""
+    return calls((RUNBOOK, {"name": name}))
+
+
+def restarts(marker: Path) -> list[str]:
+    """What the runbook wrote to the marker file, one line per run: empty if it never ran."""
+    return marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []
