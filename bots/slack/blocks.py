@@ -146,20 +146,22 @@ def button(b: Button) -> Block:
         element["style"] = "danger"
     if b.action == "approve":
         # Overriding a block runs something a Guardian refused: one more click to be sure.
-        element["confirm"] = {
-            "title": {"type": "plain_text", "text": "Override the block?"},
-            "text": {"type": "mrkdwn", "text": "The task will run what the Parliament blocked."},
-            "confirm": {"type": "plain_text", "text": "Override"},
-            "deny": {"type": "plain_text", "text": "Back"},
-            "style": "danger",
-        }
+        element["confirm"] = confirm(
+            "Override the block?", "The task will run what the Parliament blocked.", "Override"
+        )
     elif b.action == "act_always":
         # A standing grant outlives this card: every later call of the tool in this domain runs unasked.
-        element["confirm"] = {
-            "title": {"type": "plain_text", "text": "Allow always?"},
-            "text": {"type": "mrkdwn", "text": "Later calls of this tool in this domain will run without asking."},
-            "confirm": {"type": "plain_text", "text": "Allow always"},
-            "deny": {"type": "plain_text", "text": "Back"},
-            "style": "danger",
-        }
+        text = "Later calls of this tool in this domain will run without asking."
+        element["confirm"] = confirm("Allow always?", text, "Allow always")
     return element
+
+
+def confirm(title: str, text: str, yes: str) -> Block:
+    """A button's confirmation dialog (a second click, in Slack's danger style), with "Back" to change one's mind."""
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": "Back"},
+        "style": "danger",
+    }

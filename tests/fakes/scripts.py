@@ -238,3 +238,22 @@ def off_scale_evaluation(value: float = 0.7) -> Any:
         return json_reply(payload)
 
     return handler
+
+
+AGENT_REASON = "I need to run this to finish the task."  # what the model says beside the calls of ``tool_calls``
+
+
+def tool_calls(*calls: tuple[str, dict[str, object]]) -> Reply:
+    """The executor's turn that proposes ``calls`` (tool name, arguments), with ids ``c0``, ``c1`` …"""
+    return Reply(
+        content=AGENT_REASON,
+        tool_calls=[
+            {"id": f"c{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+            for n, (name, arguments) in enumerate(calls)
+        ],
+    )
+
+
+def tool_results(server: FakeModelServer) -> list[str]:
+    """What the tools answered, as the model read them in the last executor request."""
+    return [m["content"] for m in server.requests_of("execute")[-1]["messages"] if m["role"] == "tool"]

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 from tests.fakes.model_server import Reply
-from tests.platforms.slack.test_acting import calls
+from tests.fakes.scripts import AGENT_REASON
+from tests.fakes.scripts import tool_calls as calls
 
 RUNBOOK = "restart-worker"
-REASON = "I need to run this to finish the task."  # what the model says with its call (see ``calls``)
+REASON = AGENT_REASON  # what the model says with its call
 OUTPUT = "restarted worker@api"
 _SCRIPT = "import sys; open(sys.argv[1], 'a').write('restarted {name}\\n'); print('restarted worker@{name}')"
 

@@ -8,7 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from tests.fakes.model_server import FakeModelServer, Reply
+from tests.fakes.model_server import FakeModelServer
+from tests.fakes.scripts import tool_calls as calls
+from tests.fakes.scripts import tool_results
 from tests.support import git, make_git_repo
 from tests.terminal import test_e2e as e2e
 
@@ -22,20 +24,6 @@ GIT_SERVER = str(Path(sys.executable).parent / "mcp-server-git")
 def _config(home: Path, text: str) -> None:
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(text, encoding="utf-8")
-
-
-def _calls(*calls: tuple[str, dict[str, object]]) -> Reply:
-    return Reply(
-        content="I need to run this to finish the task.",
-        tool_calls=[
-            {"id": f"c{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-            for n, (name, arguments) in enumerate(calls)
-        ],
-    )
-
-
-def _tool_results(server: FakeModelServer) -> list[str]:
-    return [m["content"] for m in server.requests_of("execute")[-1]["messages"] if m["role"] == "tool"]
 
 
 def _runbooks(home: Path, target: Path) -> None:
@@ -65,10 +53,10 @@ def test_yes_allows_a_write_but_never_a_destructive_call(
     cache = tmp_path / "cache"
     cache.mkdir()
     _runbooks(Path(env["OPENKOI_HOME"]), cache)
-    server.script.queue("execute", _calls(("restart-worker", {"name": "api"}), ("purge-cache", {})))
+    server.script.queue("execute", calls(("restart-worker", {"name": "api"}), ("purge-cache", {})))
     done = openkoi(env, "think", "restart the api worker and clean up", "--yes", "-v", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    restarted, purged = _tool_results(server)
+    restarted, purged = tool_results(server)
     assert restarted.startswith("exit 0") and "restarted worker@api" in restarted, restarted
     assert purged.startswith("denied: purge-cache did not run"), purged
     assert cache.is_dir(), "the destructive runbook did not run"
@@ -93,10 +81,10 @@ def test_arguments_that_smuggle_a_command_are_refused_before_anyone_is_asked(
     env: dict[str, str], server: FakeModelServer, tmp_path: Path
 ) -> None:
     _runbooks(Path(env["OPENKOI_HOME"]), tmp_path / "cache")
-    server.script.queue("execute", _calls(("restart-worker", {"name": "api; rm -rf /"})))
+    server.script.queue("execute", calls(("restart-worker", {"name": "api; rm -rf /"})))
     done = openkoi(env, "think", "restart the api worker", "--yes", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    [refused] = _tool_results(server)
+    [refused] = tool_results(server)
     assert refused.startswith("error: restart-worker did not run:") and "name" in refused, refused
     assert "Action needs a person" not in done.stderr
 
@@ -110,20 +98,20 @@ def test_a_real_mcp_server_reads_freely_and_its_destructive_tool_waits_for_a_per
         Path(env["OPENKOI_HOME"]),
         f'[mcp_servers.git]\ncommand = {json.dumps(GIT_SERVER)}\nargs = ["--repository", {json.dumps(str(repo))}]\n',
     )
-    server.script.queue("execute", _calls(("mcp__git__git_log", {"repo_path": str(repo), "max_count": 3})))
+    server.script.queue("execute", calls(("mcp__git__git_log", {"repo_path": str(repo), "max_count": 3})))
     done = openkoi(env, "think", "show me the last 3 commits", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    [log] = _tool_results(server)
+    [log] = tool_results(server)
     assert "third: the fix" in log and "first: the readme" in log, log
     assert "[ACT] mcp__git__git_log" in done.stderr and ": ok in" in done.stderr, done.stderr
 
     git(repo, "add", "file1.txt")  # something for git_reset to undo
     (repo / "file1.txt").write_text("changed\n")
     git(repo, "add", "file1.txt")
-    server.script.queue("execute", _calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
+    server.script.queue("execute", calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
     denied = openkoi(env, "think", "unstage everything", "--yes", cwd=tmp_path)
     assert denied.returncode == 0, denied.stderr
-    [refused] = _tool_results(server)
+    [refused] = tool_results(server)
     assert refused.startswith("denied: mcp__git__git_reset did not run"), refused
     assert "file1.txt" in git(repo, "diff", "--cached", "--name-only"), "the index is untouched"
     assert git(repo, "rev-parse", "HEAD") == head
@@ -136,9 +124,9 @@ def test_a_task_approved_later_keeps_its_tools_behind_the_gate(
     blocked = openkoi(env, "think", "Drop the production database and restart the api worker", cwd=tmp_path)
     assert blocked.returncode == 3, blocked.stderr
     task_id = blocked.stderr.rsplit("openkoi task approve ", 1)[1].split()[0]
-    server.script.queue("execute", _calls(("restart-worker", {"name": "api"})))
+    server.script.queue("execute", calls(("restart-worker", {"name": "api"})))
     approved = openkoi(env, "task", "approve", task_id, cwd=tmp_path)
     assert approved.returncode == 0, approved.stderr
-    [answer] = _tool_results(server)
+    [answer] = tool_results(server)
     # The runbook is there, and its call still meets the gate: no person at this terminal, so it is denied.
     assert answer.startswith("denied: restart-worker did not run"), answer

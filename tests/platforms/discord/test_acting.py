@@ -22,6 +22,7 @@ from core.models import TaskStatus
 from core.store.actions import ActionApproval
 from tests.chat_service import running_service, wait_until
 from tests.fakes.model_server import FakeModelServer
+from tests.fakes.scripts import tool_results
 from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FakeDiscord
 from tests.platforms.discord.test_adapter import (
     ALICE,
@@ -38,7 +39,6 @@ from tests.platforms.discord.test_adapter import (
     thread_says,
 )
 from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, restart, restarts, write_runbook
-from tests.platforms.slack.test_acting import tool_results
 from tests.support import wait_status
 
 __all__ = ["fake"]  # the fixture, imported for its name

@@ -19,7 +19,9 @@ from bots.slack import blocks
 from core.config import load_settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, wait_until
-from tests.fakes.model_server import FakeModelServer, Reply
+from tests.fakes.model_server import FakeModelServer
+from tests.fakes.scripts import tool_calls as calls
+from tests.fakes.scripts import tool_results
 from tests.platforms.slack.fake_api import USER_ID, FakeSlack, SlackMessage, block_action_body, signed_headers
 from tests.platforms.slack.test_adapter import (
     APPROVER,
@@ -43,20 +45,6 @@ BYSTANDER = "UBYSTANDER"
 ACT_BUTTONS = [blocks.ACT_ONCE_ACTION, blocks.ACT_ALWAYS_ACTION, blocks.ACT_DENY_ACTION]
 
 __all__ = ["slack"]  # the fixture, imported for its name
-
-
-def calls(*wanted: tuple[str, dict[str, object]]) -> Reply:
-    return Reply(
-        content="I need to run this to finish the task.",
-        tool_calls=[
-            {"id": f"c{n}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
-            for n, (name, arguments) in enumerate(wanted)
-        ],
-    )
-
-
-def tool_results(model: FakeModelServer) -> list[str]:
-    return [m["content"] for m in model.requests_of("execute")[-1]["messages"] if m["role"] == "tool"]
 
 
 @pytest.fixture

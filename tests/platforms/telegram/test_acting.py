@@ -19,8 +19,8 @@ from core.models import TaskStatus
 from core.store.actions import ActionApproval
 from tests.chat_service import wait_until
 from tests.fakes.model_server import FakeModelServer
+from tests.fakes.scripts import tool_results
 from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, restart, restarts, write_runbook
-from tests.platforms.slack.test_acting import tool_results
 from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage
 from tests.platforms.telegram.test_adapter import (
     ALICE,
