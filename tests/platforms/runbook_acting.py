@@ -11,6 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from bots.service import Service
+from core.store.actions import ActionApproval
+from tests.chat_service import wait_until
 from tests.fakes.model_server import Reply
 from tests.fakes.scripts import AGENT_REASON
 from tests.fakes.scripts import tool_calls as calls
@@ -45,3 +48,16 @@ def restart(name: str = "api") -> Reply:
 def restarts(marker: Path) -> list[str]:
     """What the runbook wrote to the marker file, one line per run: empty if it never ran."""
     return marker.read_text(encoding="utf-8").splitlines() if marker.exists() else []
+
+
+async def pending_approval(svc: Service, task_id: str) -> ActionApproval:
+    """The task's one pending action approval, once the gate asked for it."""
+    found: list[ActionApproval] = []
+
+    async def asked() -> bool:
+        found[:] = await svc.store.actions.pending(task_id)
+        return bool(found)
+
+    await wait_until(asked, within=15)
+    (approval,) = found
+    return approval

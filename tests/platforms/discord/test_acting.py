@@ -38,7 +38,7 @@ from tests.platforms.discord.test_adapter import (
     think,
     thread_says,
 )
-from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, restart, restarts, write_runbook
+from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, pending_approval, restart, restarts, write_runbook
 from tests.support import wait_status
 
 __all__ = ["fake"]  # the fixture, imported for its name
@@ -91,14 +91,7 @@ async def call_message(svc: Service, fake: FakeDiscord, task_id: str) -> JSON:
 
 async def approval_card(svc: Service, fake: FakeDiscord, task_id: str) -> tuple[ActionApproval, JSON]:
     """The task's pending approval and its card as first posted (the fake edits its own copy)."""
-    found: list[ActionApproval] = []
-
-    async def asked() -> bool:
-        found[:] = await svc.store.actions.pending(task_id)
-        return bool(found)
-
-    await wait_until(asked, within=15)
-    (approval,) = found
+    approval = await pending_approval(svc, task_id)
     card = await slot_message(svc, fake, task_id, f"action:{approval.id}")
     return approval, copy.deepcopy(card)
 

@@ -20,7 +20,7 @@ from core.store.actions import ActionApproval
 from tests.chat_service import wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import tool_results
-from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, restart, restarts, write_runbook
+from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, pending_approval, restart, restarts, write_runbook
 from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage
 from tests.platforms.telegram.test_adapter import (
     ALICE,
@@ -65,14 +65,7 @@ async def slot_message(svc: Service, fake: FakeTelegram, task_id: str, prefix: s
 
 async def approval_card(svc: Service, fake: FakeTelegram, task_id: str) -> tuple[ActionApproval, Sent]:
     """The task's pending approval and its card as first posted (the fake's message changes with edits)."""
-    found: list[ActionApproval] = []
-
-    async def asked() -> bool:
-        found[:] = await svc.store.actions.pending(task_id)
-        return bool(found)
-
-    await wait_until(asked, within=15)
-    (approval,) = found
+    approval = await pending_approval(svc, task_id)
     card = await slot_message(svc, fake, task_id, f"action:{approval.id}")
     return approval, Sent(card.message_id, card.reply_to, card.text, tuple(card.buttons))
 
