@@ -347,7 +347,7 @@ def test_soul_and_mind_are_views(text: str, expected: Command) -> None:
     [
         ("init", "'init' is not an openkoi command yet. Instead: nothing to set up by command"),
         ("trust shwo", "Did you mean /think trust show? To run it as a task: /think -- trust shwo"),
-        ("world domains", "'world domains' is not an openkoi command yet."),
+        ("world domains", "`openkoi world domains` is a terminal command: run it where openkoi is installed."),
         ("world tools", "`openkoi world tools` is a terminal command: run it where openkoi is installed."),
         ("chat --resume abc1", "'chat' is not an openkoi command yet."),
         ("connect copilot", "'connect copilot' is not an openkoi command yet."),

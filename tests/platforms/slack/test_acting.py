@@ -104,7 +104,7 @@ async def test_a_read_runs_and_a_reset_waits_for_an_approver_other_than_the_requ
         (override,) = with_buttons(slack, parent)
         assert "code.branch-delete" in (override.text or ""), override.text
         await press(svc, override, blocks.APPROVE_ACTION, user_id=APPROVER, user_name="boss")
-        await wait_until(lambda: bool(cards(slack, parent)), within=15)
+        await wait_until(lambda: bool(cards(slack, parent)), within=30)
         (card,) = cards(slack, parent)
         text = card.text or ""
         assert "mcp__git__git_reset" in text and str(repo) in text, text
@@ -160,12 +160,12 @@ async def test_an_action_nobody_allows_expires_and_the_repository_is_unchanged(
         assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-x")).status == 200
         task_id = await task_for(svc, "trig-x")
         parent = await parent_of(svc, task_id)
-        await wait_until(lambda: bool(cards(slack, parent)), within=15)
+        await wait_until(lambda: bool(cards(slack, parent)), within=30)
         (card,) = cards(slack, parent)
         approval_id = next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"])
         await wait_until(lambda: "*Expired*" in (card.text or ""), within=10)
         assert action_ids(card) == []
-        await wait_until(lambda: has_text(slack, parent, "*Done*") or has_text(slack, parent, "Below"), within=15)
+        await wait_until(lambda: has_text(slack, parent, "*Done*") or has_text(slack, parent, "Below"), within=30)
         [result] = tool_results(model_env)
         assert result.startswith("denied: mcp__git__git_reset did not run: expired"), result
         assert staged(repo) == ["file1.txt"] and git(repo, "rev-parse", "HEAD") == head, "the repository is unchanged"
@@ -192,14 +192,14 @@ async def test_a_card_whose_task_was_interrupted_by_a_restart_can_no_longer_allo
         assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-r")).status == 200
         task_id = await task_for(svc, "trig-r")
         parent = await parent_of(svc, task_id)
-        await wait_until(lambda: bool(cards(slack, parent)), within=15)
+        await wait_until(lambda: bool(cards(slack, parent)), within=30)
     (card,) = cards(slack, parent)
     approval_id = next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"])
 
     # The shutdown interrupted the task while it waited; the next process denies the approval in its name.
     async with running_service(settings, service) as svc:
         assert await status_of(svc, task_id) is TaskStatus.FAILED
-        await wait_until(lambda: "*Denied*" in (card.text or ""), within=10)
+        await wait_until(lambda: "*Denied*" in (card.text or ""), within=30)
         assert action_ids(card) == [] and "no longer running" in (card.text or "")
         body = block_action_body(
             blocks.ACT_ONCE_ACTION, approval_id, APPROVER, card.channel, card.ts, thread_ts=card.thread_ts
