@@ -54,7 +54,8 @@ class Receiver:
         app = web.Application()
         app.router.add_post(HOOK_PATH, self._hook)
         app.router.add_route("*", ELSEWHERE_PATH, self._elsewhere)
-        self._runner = web.AppRunner(app)
+        # A request left hanging (``delay``) is cut off when the receiver stops, not waited for.
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()

@@ -177,3 +177,25 @@ async def test_only_the_events_an_endpoint_subscribed_to_are_written(store: Stor
         await bus.publish(ConfirmationNeeded("t1", "c1", "floor", "drop the database", None, None, None, floor=True))
         [delivery] = await store.webhooks.recent()
         assert delivery.event_type == "task.blocked"
+
+
+async def test_what_is_pending_when_the_webhooks_stop_is_sent_by_the_next_start(store: Store) -> None:
+    after_a_second = {"retry_schedule": [0, 1.0]}  # after one failure, the next attempt is a second away
+    async with Receiver(default=500) as receiver:
+        async with running_hooks(store, [endpoint(receiver.url)], after_a_second) as (_, bus):
+            await bus.publish(finished())
+            await wait_until(lambda: _attempted(store))
+        assert (await only_delivery(store)).status == "pending" and len(receiver.received) == 1
+        receiver.default = 200
+        async with running_hooks(store, [endpoint(receiver.url)], after_a_second):
+            await wait_until(lambda: _delivered(store))
+    first, second = receiver.received
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] and second.verify(SECRET)
+
+
+async def _attempted(store: Store) -> bool:
+    return (await only_delivery(store)).attempts == 1
+
+
+async def _delivered(store: Store) -> bool:
+    return (await only_delivery(store)).status == "delivered"
