@@ -188,15 +188,12 @@ def configured_endpoints(
     webhooks: list[WebhookEndpointSettings], api: ApiWebhooks, generated_secret: str | None = None
 ) -> list[Endpoint]:
     """Every endpoint: the ``[[webhooks]]`` entries, then the shorthand's, signed with ``[api.webhooks] secret``
-    or, when that is not set, ``generated_secret`` (ValueError when neither is)."""
+    or, when that is not set, ``generated_secret``. Without either the shorthand's endpoints have no secret: good
+    for listing them, never for sending (``signing.signed_headers`` refuses to send unsigned)."""
     endpoints = [
         Endpoint(entry.resolved_name, entry.url, tuple(entry.signing_secrets()), tuple(entry.events))
         for entry in webhooks
     ]
-    shorthand = api.urls()
-    if shorthand:
-        secrets = tuple(s.get_secret_value() for s in api.secret) or ((generated_secret,) if generated_secret else ())
-        if not secrets:
-            raise ValueError("[api.webhooks] has no secret and none was generated")
-        endpoints += [Endpoint(key, url, secrets, SHORTHAND[key]) for key, url in shorthand.items()]
+    secrets = tuple(s.get_secret_value() for s in api.secret) or ((generated_secret,) if generated_secret else ())
+    endpoints += [Endpoint(key, url, secrets, SHORTHAND[key]) for key, url in api.urls().items()]
     return endpoints
