@@ -37,7 +37,10 @@ class Receiver:
     default: int = 204
     answers: list[int] = field(default_factory=list)  # one status per request, before ``default``
     delay: float = 0.0  # seconds before answering
+    retry_after: str = "0"  # sent with a 429 or 503
     received: list[Received] = field(default_factory=list)
+    most_at_once: int = 0  # the most requests it was answering at the same time
+    _answering: int = 0
     port: int = 0
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -89,13 +92,18 @@ class Receiver:
         self._arrived.set()
 
     async def _hook(self, request: web.Request) -> web.Response:
-        await self._record(request)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self._answering += 1
+        self.most_at_once = max(self.most_at_once, self._answering)
+        try:
+            await self._record(request)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self._answering -= 1
         status = self.answers.pop(0) if self.answers else self.default
         if 300 <= status < 400:
             return web.Response(status=status, headers={"Location": f"http://127.0.0.1:{self.port}{ELSEWHERE_PATH}"})
-        headers = {"Retry-After": "0"} if status in (429, 503) else {}
+        headers = {"Retry-After": self.retry_after} if status in (429, 503) else {}
         return web.Response(status=status, text="" if status < 300 else f"answer {status}", headers=headers)
 
     async def _elsewhere(self, request: web.Request) -> web.Response:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from core.events import ConfirmationNeeded, TaskStarted
 from core.store import Store
 from core.store.webhooks import Delivery
@@ -199,3 +201,45 @@ async def _attempted(store: Store) -> bool:
 
 async def _delivered(store: Store) -> bool:
     return (await only_delivery(store)).status == "delivered"
+
+
+async def test_a_retry_after_lengthens_the_wait_before_the_next_attempt(store: Store) -> None:
+    schedule = {"retry_schedule": [0, 0.05, 5]}  # a Retry-After may lengthen a wait up to the longest, 5 s
+    async with (
+        Receiver(answers=[503]) as receiver,
+        running_hooks(store, [endpoint(receiver.url)], schedule) as (_, bus),
+    ):
+        receiver.retry_after = "1"  # the schedule says 0.05 s
+        await bus.publish(finished())
+        [delivered] = await settled_as(store, "delivered")
+    first, second = (await store.webhooks.attempts([delivered.id]))[delivered.id]
+    assert (second.started_at - first.started_at).total_seconds() >= 1.0
+
+
+async def test_at_most_concurrency_attempts_are_in_flight(store: Store) -> None:
+    two = {"concurrency": 2}
+    async with Receiver(delay=0.3) as receiver, running_hooks(store, [endpoint(receiver.url)], two) as (_, bus):
+        for n in range(5):
+            await bus.publish(finished(f"t{n}"))
+        await settled_as(store, "delivered", count=5)
+    assert receiver.most_at_once == 2
+
+
+async def test_no_proxy_from_the_environment_stands_between_openkoi_and_the_receiver(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with Receiver() as receiver, running_hooks(store, [endpoint(receiver.url)]) as (_, bus):
+        await bus.publish(finished())
+        await receiver.wait_for(1)
+
+
+async def test_a_410_is_said_in_the_log(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    async with Receiver(default=410) as receiver, running_hooks(store, [endpoint(receiver.url)]) as (_, bus):
+        await bus.publish(finished())
+        await settled_as(store, "gone")
+    assert "webhooks: endpoint ci answered 410 Gone: it is disabled and gets no more webhooks" in caplog.text
+    assert "`openkoi webhooks enable ci`" in caplog.text
