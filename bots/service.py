@@ -13,7 +13,9 @@ secrets, model keys) for redaction from every log record and chat message. A pla
 to start is retried with backoff while `/readyz` answers 503 (its tasks wait). The agent's file
 tools read only `[tools] workspace`; without one it has none. The team's runbooks and MCP servers
 (``bots.chat.acting``) are every chat task's tools that act, each call through the gate, its approval card
-posted in the task's thread; the MCP servers start with the service and stop with it.
+posted in the task's thread; the MCP servers start with the service and stop with it. Outgoing webhooks
+(``integrations.webhooks``) write the events their endpoints want to an outbox in the database and send them
+from a background worker, stopped after the drain (what is pending is sent by the next start).
 """
 
 from __future__ import annotations
