@@ -89,6 +89,7 @@ _LISTED: tuple[CommandForm, ...] = (
     *_forms("memory", ("list", "show", "forget", "global", "reindex"), True),
     *_forms("skills", ("list", "show"), True),
     *_forms("schedule", ("list", "run"), True),
+    *_forms("webhooks", ("list", "deliveries", "redeliver", "enable", "secret"), True),
     CommandForm(("status",), True),
     CommandForm(("doctor",), True),
     CommandForm(("serve",), True),

@@ -23,6 +23,7 @@ from bots.chat import registry
 from bots.chat.settings import PlatformSettings, Section
 from bots.chat.spec import PlatformSpec
 from core.config import SERVICE_SECTIONS, FileSource, LayeredSettings, blame, describe_errors, read_config_file
+from integrations.webhooks.settings import ApiWebhooks, WebhookDelivery, WebhookList
 
 P = TypeVar("P", bound=PlatformSettings)
 
@@ -64,6 +65,13 @@ class DigestSettings(Section):
         return [(spec.name, c) for spec in registry.platforms().values() for c in self.channels(spec.digest_key)]
 
 
+class ApiSettings(Section):
+    """``[api]``: the HTTP API's section. Here only its ``webhooks`` table, the seeds' shorthand for webhook endpoints
+    (``integrations.webhooks.settings``); the API's own keys join it."""
+
+    webhooks: ApiWebhooks = Field(default_factory=ApiWebhooks)
+
+
 class ServiceSettings(LayeredSettings):
     """The service's settings. Build them with ``load_service_settings`` (or validate data with
     ``service_settings_model()``): this class alone has no platform sections and refuses to be built."""
@@ -72,6 +80,10 @@ class ServiceSettings(LayeredSettings):
 
     serve: ServeSettings = Field(default_factory=ServeSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    # Outgoing webhooks (integrations/webhooks): [[webhooks]] endpoints, the [api.webhooks] shorthand, [webhook_delivery].
+    webhooks: WebhookList = Field(default_factory=list)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    webhook_delivery: WebhookDelivery = Field(default_factory=WebhookDelivery)
 
     @model_validator(mode="before")
     @classmethod

@@ -13,7 +13,9 @@ secrets, model keys) for redaction from every log record and chat message. A pla
 to start is retried with backoff while `/readyz` answers 503 (its tasks wait). The agent's file
 tools read only `[tools] workspace`; without one it has none. The team's runbooks and MCP servers
 (``bots.chat.acting``) are every chat task's tools that act, each call through the gate, its approval card
-posted in the task's thread; the MCP servers start with the service and stop with it.
+posted in the task's thread; the MCP servers start with the service and stop with it. Outgoing webhooks
+(``integrations.webhooks``) write the events their endpoints want to an outbox in the database and send them
+from a background worker, stopped after the drain (what is pending is sent by the next start).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from core.secrets import SECRETS, environment_secrets, install_log_redaction, se
 from core.skills import skills_home
 from core.store import Store
 from core.store.intake import QueueLimits
+from integrations.webhooks.outgoing import OutgoingWebhooks
 
 if TYPE_CHECKING:
     from scheduler.runs import JobRun
@@ -96,6 +99,7 @@ class Service:
     views: ViewPoster | None = None
     schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
     acting: ChatActions | None = None  # the runbooks and MCP servers, once listed
+    webhooks: OutgoingWebhooks | None = None  # outgoing webhooks: the outbox writer and the delivery worker
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -135,6 +139,9 @@ class Service:
         if self.acting is not None:
             with contextlib.suppress(Exception):
                 await self.acting.close()
+        if self.webhooks is not None:
+            with contextlib.suppress(Exception):
+                await self.webhooks.stop(within=0)
         await self.store.close()
         SECRETS.remove(self._secrets)
 
@@ -160,6 +167,9 @@ class Service:
             self.store, {}, self.settings.parliament.confirmation_ttl_minutes, cancel=self.engine.cancel
         )
         self.publisher.attach(bus)
+        # Outgoing webhooks (integrations/webhooks): events go to the outbox from here on, before any attempt.
+        self.webhooks = await OutgoingWebhooks.open(self.store, s.webhooks, s.api.webhooks, s.webhook_delivery)
+        self.webhooks.attach(bus)
         # The queue is the tasks table: workers take saved tasks of the platforms that are on.
         self.pool = WorkerPool(s.serve.workers, TaskQueue(self.engine, self.publisher, self.live_platforms))
         policies = {name: AccessPolicy(s.platform(name).access) for name in registry.names()}
@@ -212,6 +222,7 @@ class Service:
         # that nothing this process starts can be mistaken for one of them.
         await self.recover()
         self.pool.start()
+        self.webhooks.start()  # sends what is due: first what a previous process left pending
         self._background.append(asyncio.create_task(self.desk.run_sweeps(s.serve.expiry_check_seconds)))
         self._background.append(asyncio.create_task(self._purge_deliveries()))
         self.runner = web.AppRunner(app, handle_signals=False)
@@ -405,6 +416,8 @@ class Service:
             await self.engine.abandon(task_of(name), "interrupted: openkoi was shut down while this task was running")
         await self.pool.cancel_all()
         await self.publisher.flush(within=min(10.0, drain + 1))
+        if self.webhooks is not None:  # after the drain: what it wrote is pending, sent by the next start
+            await self.webhooks.stop(within=min(5.0, drain))
         if self.digests is not None:
             await self.digests.close()
         if self.views is not None:

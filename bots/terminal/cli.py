@@ -17,6 +17,7 @@ from bots.terminal.groups import DefaultToThink, SuggestingGroup
 from bots.terminal.mind import command_group as mind_group
 from bots.terminal.reflect import command_group as reflect_group
 from bots.terminal.soul import command_group as soul_group
+from bots.terminal.webhooks import command_group as webhooks_group
 from bots.terminal.world import command_group as world_group
 
 
@@ -37,6 +38,7 @@ def cli() -> None:
     openkoi learn                  skill proposals from usage patterns (show, approve, dismiss, mine)
     openkoi trust                  trust levels per domain (grant, revoke) and the gate's audit
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
+    openkoi webhooks list          outgoing webhooks: deliveries [--endpoint], redeliver ID, enable
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     """
 
@@ -317,6 +319,7 @@ cli.add_command(reflect_group(SuggestingGroup))
 cli.add_command(soul_group(SuggestingGroup))
 cli.add_command(world_group(SuggestingGroup))
 cli.add_command(mind_group(SuggestingGroup))
+cli.add_command(webhooks_group(SuggestingGroup))
 
 
 @cli.group(cls=SuggestingGroup, invoke_without_command=True)

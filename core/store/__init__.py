@@ -27,6 +27,7 @@ from core.store.trust import TrustRepository
 from core.store.usage import UsageRepository
 from core.store.usage_events import UsageEventRepository
 from core.store.vectors import VectorIndex
+from core.store.webhooks import WebhookRepository
 from core.store.world import WorldRepository
 
 
@@ -58,6 +59,7 @@ class Store(Opened):
         self.actions = ActionRepository(self.db)
         self.tool_calls = ToolCallRepository(self.db)
         self.world = WorldRepository(self.db)
+        self.webhooks = WebhookRepository(self.db)  # the outgoing webhooks' outbox (issue 18)
 
     async def open(self) -> Self:
         await self.db.open()
