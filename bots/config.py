@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bots.api.settings import ApiSettings, ApiTokenEnvSource
 from bots.chat import registry
 from bots.chat.settings import PlatformSettings, Section
 from bots.chat.spec import PlatformSpec
@@ -72,6 +73,7 @@ class ServiceSettings(LayeredSettings):
 
     serve: ServeSettings = Field(default_factory=ServeSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)  # the HTTP API (bots/api)
 
     @model_validator(mode="before")
     @classmethod
@@ -99,7 +101,8 @@ class ServiceSettings(LayeredSettings):
     @classmethod
     def lower_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
         # Under OPENKOI_*: the platforms' own variables (SLACK_BOT_TOKEN …), then config.toml; deep-merged.
-        return (_PlatformEnvSource(settings_cls), _FileSource(settings_cls))
+        # OPENKOI_API_TOKEN sits beside them: a name of its own, like the platforms' variables.
+        return (_PlatformEnvSource(settings_cls), ApiTokenEnvSource(settings_cls), _FileSource(settings_cls))
 
 
 _built: tuple[Mapping[str, PlatformSpec[Any]], type[ServiceSettings]] | None = None

@@ -348,10 +348,10 @@ def _from_file(error: dict[str, Any], data: dict[str, Any]) -> bool:
     return node is not data and bool(node == error.get("input"))
 
 
-# Sections of config.toml that belong to the chat service (read by bots.config), not the engine: these two,
+# Sections of config.toml that belong to the chat service (read by bots.config), not the engine: these three,
 # and one per chat platform installed. The engine's strict settings skip them; the service's settings
 # validate them just as strictly.
-SERVICE_SECTIONS = ("serve", "digest")
+SERVICE_SECTIONS = ("serve", "digest", "api")
 # Each chat platform is an entry point in this group named after its section (see bots.chat.registry). Only
 # the names are read here, nothing is imported: the engine knows that platforms have sections, not which.
 PLATFORM_GROUP = "openkoi.platforms"
