@@ -86,8 +86,12 @@ async def _decide_proposal(call: Call, decision: Literal["approved", "dismissed"
     installs the skill (under a free name when its own is taken)."""
     api = call.api
     proposal_id = call.request.match_info["id"]
-    if await api.store.proposals.get(proposal_id) is None:
+    found = await api.store.proposals.get(proposal_id)
+    if found is None:
         raise ApiError(404, f"no skill proposal with id {proposal_id!r}", kind="not-found")
+    if found.status != "pending":  # as the digest's buttons answer, before the skill is looked at
+        by = f" by {found.decided_by}" if found.decided_by else ""
+        raise ApiError(409, f"skill proposal {found.name} was already {found.status}{by}", kind="not-pending")
     if api.skills_home is None:
         raise ApiError(503, "this service has no skills home to install into", kind="unavailable")
     try:

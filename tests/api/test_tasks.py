@@ -3,6 +3,8 @@ end, read back whole; listed a page at a time; cancelled; retried with an Idempo
 
 from __future__ import annotations
 
+import asyncio
+
 from core.models import TaskStatus
 from tests.api.conftest import ApiService
 from tests.api.harness import CI, FULL, OTHER_WRITER, READER
@@ -140,8 +142,6 @@ async def test_a_queued_api_task_waits_for_workers_and_an_event_stream_follows_i
     ci = api.client.as_(CI)
     await api.svc.pool.drain(within=0)  # stop the workers
     task_id = (await ci.call("POST", "/api/v1/tasks", json_body={"task": "Tell me a fact"})).json()["id"]
-    import asyncio
-
     following = asyncio.create_task(ci.events(task_id))
     await asyncio.sleep(0.5)
     assert not following.done()
