@@ -18,10 +18,12 @@ from core.secrets import SECRETS
 M = TypeVar("M", bound=BaseModel)
 
 
-def reply(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def reply(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None, *, scrub: bool = True
+) -> web.Response:
     """``model`` as the JSON body of a ``status`` answer, the service's own secrets redacted (a task's
-    text or result may quote one, as a chat message may)."""
-    body = SECRETS.scrub(model).model_dump_json()
+    text or result may quote one, as a chat message may); ``scrub=False`` for a body of ids alone."""
+    body = (SECRETS.scrub(model) if scrub else model).model_dump_json()
     return web.Response(status=status, text=body, content_type="application/json", headers=headers)
 
 
