@@ -33,7 +33,10 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, f"the body is over {MAX_BODY_BYTES} bytes", kind="too-large") from None
-    if request.content_type not in ("application/json", "application/octet-stream") and raw:
+    json_type = request.content_type in ("application/json", "application/octet-stream") or (
+        request.content_type.startswith("application/") and request.content_type.endswith("+json")
+    )
+    if not json_type and raw:
         # No content type at all reads as octet-stream in aiohttp: a bare `curl -d` is accepted as JSON.
         raise ApiError(415, f"send the body as application/json, not {request.content_type}", kind="media-type")
     try:

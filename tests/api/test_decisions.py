@@ -13,6 +13,8 @@ import pytest
 
 from core.config import Settings, load_settings
 from core.models import TaskStatus
+from core.store.conversations import Conversation
+from core.store.intake import Intake, NewTask
 from tests.api.conftest import ApiService
 from tests.api.harness import APPROVER, CI, FULL, READER, api_section, open_client
 from tests.chat_service import running_service, service_settings, wait_until
@@ -156,3 +158,20 @@ async def test_a_stream_of_a_waiting_task_stays_open_and_ends_when_the_service_s
 
 async def _already_stopped() -> None:
     return None
+
+
+async def test_a_chat_tasks_block_is_not_the_apis_to_decide(api: ApiService) -> None:
+    """A task asked in a chat is decided by that platform's approvers, there; the API says so and changes nothing."""
+    store, engine = api.svc.store, api.svc.engine
+    session, task = engine.prepare("Drop the prod database", source="slack", requester="alice (slack:U1)")
+    assert session is not None
+    conversation = Conversation(task.id, "slack", "C1", "U1", "alice")
+    await store.intake.record([Intake("slack", "Ev-1", NewTask(session, task, conversation))])
+    await store.tasks.set_status(task.id, TaskStatus.AWAITING_CONFIRMATION)
+    confirmation = await store.confirmations.create(task.id, "guardian_block", "risky", "U1", None)
+    answer = await api.client.as_(APPROVER).call("POST", f"/api/v1/tasks/{task.id}/approve")
+    assert answer.status == 403 and "asked on slack" in answer.json()["detail"]
+    stored = await store.confirmations.get(confirmation)
+    assert stored is not None and stored.pending
+    cancel = await api.client.as_(CI).call("POST", f"/api/v1/tasks/{task.id}/cancel")
+    assert cancel.status == 403 and "only an admin token" in cancel.json()["detail"]

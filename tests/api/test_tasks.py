@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from core.config import Settings
 from core.models import TaskStatus
 from tests.api.conftest import ApiService
-from tests.api.harness import CI, FULL, OTHER_WRITER, READER
-from tests.chat_service import wait_until
+from tests.api.harness import CI, FULL, OTHER_WRITER, READER, api_section, open_client
+from tests.chat_service import running_service, service_settings, wait_until
 from tests.support import wait_status
 
 
@@ -121,8 +122,7 @@ async def test_tasks_are_listed_a_page_at_a_time_newest_first(api: ApiService) -
 
 
 async def test_cancel_is_for_the_token_that_asked_or_an_approver(api: ApiService) -> None:
-    api.svc.pool.size = 0  # nothing runs: the task stays queued while the test cancels it
-    await api.svc.pool.drain(within=0)
+    await api.svc.pool.drain(within=0)  # nothing runs: the task stays queued while the test cancels it
     ci = api.client.as_(CI)
     task_id = (await ci.call("POST", "/api/v1/tasks", json_body={"task": "Rotate the keys"})).json()["id"]
     refused = await api.client.as_(OTHER_WRITER).call("POST", f"/api/v1/tasks/{task_id}/cancel")
@@ -151,3 +151,19 @@ async def test_a_queued_api_task_waits_for_workers_and_an_event_stream_follows_i
     assert events[-1].type == "task_finished"
     assert comments, "heartbeats while waiting"
     await wait_until(lambda: not api.svc.pool.busy)
+
+
+async def test_a_queued_api_task_survives_a_restart_and_runs_in_the_next_process(settings: Settings) -> None:
+    service = service_settings(api=api_section())
+    async with running_service(settings, service) as first:
+        await first.pool.drain(within=0)  # no worker takes it: it is still queued when the service stops
+        client = await open_client(first.port)
+        try:
+            task_id = (
+                await client.as_(CI).call("POST", "/api/v1/tasks", json_body={"task": "Count the tests"})
+            ).json()["id"]
+        finally:
+            await client.http.close()
+        assert (await first.store.tasks.get(task_id)).status is TaskStatus.QUEUED
+    async with running_service(settings, service) as second:
+        await wait_status(second, task_id, TaskStatus.DONE)
