@@ -19,11 +19,12 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bots.api.settings import ApiSettings, ApiTokenEnvSource
 from bots.chat import registry
 from bots.chat.settings import PlatformSettings, Section
 from bots.chat.spec import PlatformSpec
 from core.config import SERVICE_SECTIONS, FileSource, LayeredSettings, blame, describe_errors, read_config_file
-from integrations.webhooks.settings import ApiWebhooks, WebhookDelivery, WebhookList
+from integrations.webhooks.settings import WebhookDelivery, WebhookList
 
 P = TypeVar("P", bound=PlatformSettings)
 
@@ -65,13 +66,6 @@ class DigestSettings(Section):
         return [(spec.name, c) for spec in registry.platforms().values() for c in self.channels(spec.digest_key)]
 
 
-class ApiSettings(Section):
-    """``[api]``: the HTTP API's section. Here only its ``webhooks`` table, the seeds' shorthand for webhook endpoints
-    (``integrations.webhooks.settings``); the API's own keys join it."""
-
-    webhooks: ApiWebhooks = Field(default_factory=ApiWebhooks)
-
-
 class ServiceSettings(LayeredSettings):
     """The service's settings. Build them with ``load_service_settings`` (or validate data with
     ``service_settings_model()``): this class alone has no platform sections and refuses to be built."""
@@ -82,8 +76,8 @@ class ServiceSettings(LayeredSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     # Outgoing webhooks (integrations/webhooks): [[webhooks]] endpoints, the [api.webhooks] shorthand, [webhook_delivery].
     webhooks: WebhookList = Field(default_factory=list)
-    api: ApiSettings = Field(default_factory=ApiSettings)
     webhook_delivery: WebhookDelivery = Field(default_factory=WebhookDelivery)
+    api: ApiSettings = Field(default_factory=ApiSettings)  # the HTTP API (bots/api), and [api.webhooks]
 
     @model_validator(mode="before")
     @classmethod
@@ -111,7 +105,8 @@ class ServiceSettings(LayeredSettings):
     @classmethod
     def lower_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
         # Under OPENKOI_*: the platforms' own variables (SLACK_BOT_TOKEN …), then config.toml; deep-merged.
-        return (_PlatformEnvSource(settings_cls), _FileSource(settings_cls))
+        # OPENKOI_API_TOKEN sits beside them: a name of its own, like the platforms' variables.
+        return (_PlatformEnvSource(settings_cls), ApiTokenEnvSource(settings_cls), _FileSource(settings_cls))
 
 
 _built: tuple[Mapping[str, PlatformSpec[Any]], type[ServiceSettings]] | None = None

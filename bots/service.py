@@ -34,6 +34,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bots.api.app import OFF as API_OFF
+from bots.api.app import Api
+from bots.api.app import mount as mount_api
+from bots.api.tokens import PLATFORM as API_PLATFORM
 from bots.chat import http_guard, registry
 from bots.chat.access import AccessPolicy
 from bots.chat.acting import ChatActions, ask_in_thread
@@ -100,6 +104,7 @@ class Service:
     schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
     acting: ChatActions | None = None  # the runbooks and MCP servers, once listed
     webhooks: OutgoingWebhooks | None = None  # outgoing webhooks: the outbox writer and the delivery worker
+    api: Api | None = None  # the HTTP API under /api/v1 (bots/api); None while no token is configured
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -132,6 +137,9 @@ class Service:
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.stop()
+        if self.api is not None:
+            with contextlib.suppress(Exception):
+                await self.api.close()
         if self.runner is not None:
             await self.runner.cleanup()
         with contextlib.suppress(Exception):
@@ -205,6 +213,7 @@ class Service:
         app = http_guard.application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        self._mount_api(app)
         for adapter in self.adapters.values():
             adapter.add_routes(app)
         for name, adapter in list(self.adapters.items()):
@@ -247,8 +256,17 @@ class Service:
 
     def live_platforms(self) -> list[str]:
         """The platforms whose tasks may run now: started, and not waiting for a start retry (a task
-        of a platform that cannot post would run unseen)."""
-        return [name for name in self.adapters if name not in self._retrying]
+        of a platform that cannot post would run unseen); and the API's, while it is mounted (its tasks
+        are followed over the API, not posted anywhere)."""
+        live = [name for name in self.adapters if name not in self._retrying]
+        return [*live, API_PLATFORM] if self.api is not None else live
+
+    def _mount_api(self, app: web.Application) -> None:
+        """The HTTP API (bots/api), when a token is configured; its tasks go through the same workers and desks."""
+        home = skills_home(self.settings.home, self.settings.config_dir)
+        self.api = mount_api(app, self.service.api, self.engine, self.pool, self.desk, home)
+        if self.api is not None:
+            self.api.context.service_status = self._api_status
 
     async def _retry_start(self, name: str, adapter: Adapter) -> None:
         """Start a platform that failed to, after ``start_retry_seconds``, doubling each time up to
@@ -316,6 +334,7 @@ class Service:
                 lines.append(f"  {name}: on")
             else:
                 lines.append(f"  {name}: off — {self.off.get(name, 'not configured')}")
+        lines.append(f"  api: {self.api.line if self.api is not None else API_OFF}")
         if not self.adapters:
             setups = [spec.setup for spec in registry.platforms().values()]
             lines.append(f"  No chat platform is configured. Set {_either(setups)} — see the README's 'Chat' section.")
@@ -381,6 +400,25 @@ class Service:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
+        ready, body = await self._readiness()
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def _api_status(self) -> dict[str, Any]:
+        """What GET /api/v1/status shows: readiness, as /readyz says it, and the work in hand."""
+        ready, body = await self._readiness()
+        return {
+            "ready": ready,
+            "model": self.model_line,
+            "platforms": body["platforms"],
+            "draining": body["draining"],
+            "schedule": body["schedule"],
+            "tasks": await self.store.tasks.counts(),
+            "queued": await self.store.queue.waiting(self.live_platforms()),
+            "workers": self.service.serve.workers,
+            "workers_busy": self.pool.busy,
+        }
+
+    async def _readiness(self) -> tuple[bool, dict[str, Any]]:
         platforms = {name: bool(a.connected) for name, a in self.adapters.items()}
         try:
             await self.store.db.execute("CREATE TEMP TABLE IF NOT EXISTS readyz_probe (x)")
@@ -403,7 +441,7 @@ class Service:
         if self.digests is not None and self.digests.targets():
             unreachable = [u.as_json() for u in self.digests.unreachable]
             body["digest_channels"] = {"configured": len(self.digests.targets()), "unreachable": unreachable}
-        return web.json_response(body, status=200 if ready else 503)
+        return ready, body
 
     async def stop(self) -> None:
         """Drain: refuse new commands, let running tasks finish, fail the rest honestly, then close."""
@@ -434,6 +472,8 @@ class Service:
         if self.acting is not None:
             await self.acting.close()
         await self.ingress.intake.close()
+        if self.api is not None:  # its event streams end, so that the server's shutdown does not wait on them
+            await self.api.close()
         if self.runner is not None:
             await self.runner.cleanup()
         await self.store.close()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import click
 
+from bots.api.cli import command_group as api_group
 from bots.terminal import inspect as views
 from bots.terminal.command import EXIT_CANCELLED, run
 from bots.terminal.groups import DefaultToThink, SuggestingGroup
@@ -40,6 +41,7 @@ def cli() -> None:
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
     openkoi webhooks list          outgoing webhooks: deliveries [--endpoint], redeliver ID, enable
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
+    openkoi api token create NAME  an HTTP API token for openkoi serve (list, revoke)
     """
 
 
@@ -320,6 +322,7 @@ cli.add_command(soul_group(SuggestingGroup))
 cli.add_command(world_group(SuggestingGroup))
 cli.add_command(mind_group(SuggestingGroup))
 cli.add_command(webhooks_group(SuggestingGroup))
+cli.add_command(api_group(SuggestingGroup))
 
 
 @cli.group(cls=SuggestingGroup, invoke_without_command=True)

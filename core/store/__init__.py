@@ -20,6 +20,8 @@ from core.store.proposals import ProposalRepository
 from core.store.queue import QueueRepository
 from core.store.schedule import ScheduleRepository
 from core.store.skill_uses import SkillUseRepository
+from core.store.task_events import TaskEventRepository
+from core.store.task_pages import TaskPageRepository
 from core.store.tasks import SessionRepository, TaskRepository
 from core.store.tool_calls import ToolCallRepository
 from core.store.transcripts import TranscriptRepository
@@ -60,6 +62,9 @@ class Store(Opened):
         self.tool_calls = ToolCallRepository(self.db)
         self.world = WorldRepository(self.db)
         self.webhooks = WebhookRepository(self.db)  # the outgoing webhooks' outbox (issue 18)
+        # The HTTP API's: each task's stored events, and tasks a page at a time.
+        self.task_events = TaskEventRepository(self.db)
+        self.task_pages = TaskPageRepository(self.db)
 
     async def open(self) -> Self:
         await self.db.open()

@@ -27,13 +27,22 @@ from typing import Any
 
 import pytest
 
-from tests.benchmarks import ack_latency, cli_startup, engine_overhead, history, mining, recall_latency, tool_call
+from tests.benchmarks import (
+    ack_latency,
+    api_post,
+    cli_startup,
+    engine_overhead,
+    history,
+    mining,
+    recall_latency,
+    tool_call,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 # Longest first, so the slowest is never the last to start.
 BENCHMARKS = (
     "ack_latency", "engine_overhead", "recall_latency", "token_savings", "mining", "cli_startup", "history",
-    "tool_call",
+    "tool_call", "api_post",
 )  # fmt: skip
 DEADLINE = 110.0  # seconds from the launch for each; under pytest's own 120 s per test
 
@@ -188,3 +197,13 @@ def test_tool_call_answers_every_call_through_the_hub(runs: dict[str, Run]) -> N
     # Through the gate the call costs more than the call alone: the screen, the audit and the atlas row.
     assert finite(f["gate_median_ms"], f["gate_p95_ms"], f["gate_embedder_median_ms"])
     assert f["median_ms"] < f["gate_median_ms"] <= f["gate_p95_ms"]
+
+
+def test_api_post_accepts_and_saves_every_task(runs: dict[str, Run]) -> None:
+    f = runs["api_post"].figures()
+    assert (f["n"], f["concurrency"]) == (api_post.TINY_N, api_post.TINY_CONCURRENCY)
+    assert f["errors"] == 0 and f["engine"] == "warm"
+    assert f["tasks_persisted"] == api_post.TINY_N, "every 202 must mean a saved task"
+    assert finite(f["p50_ms"], f["p99_ms"], f["max_ms"]) and 0 < f["p50_ms"] <= f["p99_ms"] <= f["max_ms"]
+    assert finite(f["cpu_ms_per_request"], f["loop_cpu_ms_per_request"])
+    assert 0 < f["loop_cpu_ms_per_request"] <= f["cpu_ms_per_request"]
