@@ -188,3 +188,9 @@ def test_tool_call_answers_every_call_through_the_hub(runs: dict[str, Run]) -> N
     # Through the gate the call costs more than the call alone: the screen, the audit and the atlas row.
     assert finite(f["gate_median_ms"], f["gate_p95_ms"], f["gate_embedder_median_ms"])
     assert f["median_ms"] < f["gate_median_ms"] <= f["gate_p95_ms"]
+    assert f["gate_embedder_median_ms"] <= f["gate_embedder_p95_ms"]
+    # The realistic mix (one key per call here: fewer calls than keys) and the worst case, every key new.
+    assert f["gate_varied_keys"] == tool_call.TINY_CALLS
+    assert f["gate_varied_median_ms"] <= f["gate_varied_p95_ms"]
+    assert f["gate_varied_embedder_median_ms"] <= f["gate_varied_embedder_p95_ms"]
+    assert finite(f["gate_embedder_unseen_median_ms"]) and f["gate_embedder_unseen_median_ms"] > 0
