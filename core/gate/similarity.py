@@ -5,7 +5,8 @@ A clause that acts is embedded with the local embedder (all-MiniLM-L6-v2) and sc
 probe (``core.gate.probe``); from the probe's threshold up it counts, and it is named after the rule whose
 example it is nearest. When that rule is disabled by the team, the match is dropped: narrowing the floor
 narrows the embedder too. When the embedder or the probe cannot load, the floor screens with words only
-and says so in the result.
+and says so in the result. The clauses' vectors are remembered (``core.gate.clause_vectors``): a clause
+screened before is not embedded again, and the result is the same.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
+from core.gate import clause_vectors
+from core.gate.clause_vectors import ClauseVectors, Embed, Vectors
 from core.gate.probe import Probe
 from core.gate.spec import RuleSpec
 
 log = logging.getLogger(__name__)
 
-Vectors = npt.NDArray[np.float32]
-Embed = Callable[[list[str]], Vectors]
 State = Literal["on", "unavailable"]
 
 
@@ -58,7 +58,8 @@ def _local_name() -> str:
 
 
 class Similarity:
-    """The probe and the rules' examples, loaded and embedded once, on first use."""
+    """The probe and the rules' examples, loaded and embedded once, on first use; the vectors of the last
+    ``remembered`` clauses kept (0: none)."""
 
     def __init__(
         self,
@@ -66,10 +67,12 @@ class Similarity:
         in_force: set[str],
         embed: Embed | None = None,
         probe: Callable[[], Probe] = Probe.shipped,
+        remembered: int = clause_vectors.SIZE,
     ) -> None:
         self._examples = examples  # (rule id, example), from every rule, disabled ones included
         self._in_force = in_force
         self._embed = embed or _local_embed
+        self._clauses = ClauseVectors(self._embed, remembered)
         self._expected_embedder = None if embed else _local_name
         self._probe = probe
         self._lock = threading.Lock()
@@ -88,7 +91,7 @@ class Similarity:
     def nearest(self, groups: list[list[str]], excludes: list[set[str]]) -> tuple[list[list[Nearness]], State, str]:
         """For each text's acting clauses (a group), the rules in force and not in its exclude set that
         the probe finds, one match per rule, best first; the embedder's state; a note for a person when
-        it could not be used. All clauses are embedded in one call."""
+        it could not be used. The clauses not remembered are embedded in one call."""
         empty: list[list[Nearness]] = [[] for _ in groups]
         loaded = self._load()
         if loaded is None:
@@ -97,7 +100,7 @@ class Similarity:
         if not flat:
             return empty, "on", ""
         try:
-            vectors = self._embed([clause for _, clause in flat])
+            vectors = self._clauses([clause for _, clause in flat])
         except Exception as exc:  # an embedder that loaded once and fails now: words only, said so
             return empty, "unavailable", f"the embedder failed ({exc}): screened with the rules' words only"
         scores = loaded.probe.score(vectors)
