@@ -5,8 +5,8 @@ Telegram's `/telegram/webhook`), the platforms' own clients (gateways, sockets, 
 tasks from SQLite, the thread publisher, the confirmation desk, and (once the platforms are up) the
 scheduled jobs (``bots/schedule.py``; one process per database runs them). On start it recovers what a
 previous process left unfinished; on SIGTERM it stops taking commands, lets running tasks finish for
-`drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start),
-and exits.
+`drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start), posts
+every thread's last messages before any platform's session closes, and exits.
 
 Before anything else it registers the service's secrets (platform tokens, signing and webhook
 secrets, model keys) for redaction from every log record and chat message. A platform that fails
@@ -66,6 +66,10 @@ if TYPE_CHECKING:
     from scheduler.schedule import Schedule
 
 log = logging.getLogger(__name__)
+
+# At stop, how long the threads' last messages may take to go out at their chats' pace (at least; or
+# ``drain_seconds`` when longer). A platform that takes none for 10 s ends the wait sooner.
+POST_DRAIN_SECONDS = 30.0
 
 
 @dataclass
@@ -404,7 +408,12 @@ class Service:
         for name in left:
             await self.engine.abandon(task_of(name), "interrupted: openkoi was shut down while this task was running")
         await self.pool.cancel_all()
-        await self.publisher.flush(within=min(10.0, drain + 1))
+        # Every thread's last messages (a result, "done", "shut down") go out before any platform closes its
+        # HTTP session, paced as usual; then the outboxes stop, so nothing can post into a closed session.
+        unsent = await self.publisher.drain(within=max(POST_DRAIN_SECONDS, drain))
+        if unsent:
+            log.warning("shutting down: %d task thread(s) still had messages to post; they were not posted", unsent)
+        await self.publisher.close()
         if self.digests is not None:
             await self.digests.close()
         if self.views is not None:
@@ -417,7 +426,6 @@ class Service:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping %s failed", adapter.name)
-        await self.publisher.close()
         if self.acting is not None:
             await self.acting.close()
         await self.ingress.intake.close()
