@@ -48,6 +48,8 @@ from bots.chat.trust_desk import TrustDesk
 from bots.chat.views import ViewPoster
 from bots.chat.workers import WorkerPool
 from bots.config import ServiceSettings
+from bots.metrics import MetricsAccess, ServiceMetrics
+from bots.metrics import attach as attach_metrics
 from core.config import Settings
 from core.deliberation.soul import read_soul
 from core.engine import Engine
@@ -100,6 +102,8 @@ class Service:
     views: ViewPoster | None = None
     schedule: Schedule | None = None  # the scheduled jobs (bots/schedule.py); started once the platforms are up
     acting: ChatActions | None = None  # the runbooks and MCP servers, once listed
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)  # GET /metrics (bots.metrics)
+    metrics_access: MetricsAccess | None = None  # how /metrics is served, once started
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -199,6 +203,10 @@ class Service:
         app = http_guard.application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        self.metrics_access = attach_metrics(
+            self.metrics, s.serve, app=app, bus=bus, store=self.store, ingress=self.ingress, desk=self.desk,
+            platforms=lambda: {name: bool(a.connected) for name, a in self.adapters.items()},
+        )  # fmt: skip
         for adapter in self.adapters.values():
             adapter.add_routes(app)
         for name, adapter in list(self.adapters.items()):
@@ -235,7 +243,8 @@ class Service:
                 # The run's fire time, not now: a run caught up after downtime reports the period it was for.
                 return await poster.post_scheduled(kind, run.fire_time)
 
-        self.schedule = service_schedule(self.settings, self.store, post_digest)
+        metered = self.metrics.count_jobs if self.metrics_access.mode != "off" else None
+        self.schedule = service_schedule(self.settings, self.store, post_digest, metered=metered)
         await self.schedule.start()
 
     def live_platforms(self) -> list[str]:
@@ -312,6 +321,8 @@ class Service:
         if not self.adapters:
             setups = [spec.setup for spec in registry.platforms().values()]
             lines.append(f"  No chat platform is configured. Set {_either(setups)} — see the README's 'Chat' section.")
+        if self.metrics_access is not None:
+            lines.append(f"  metrics: {self.metrics_access.why}")
         lines += self._warnings()
         for line in lines:
             log.warning("%s", line)  # WARNING so it shows at the default log level
