@@ -414,6 +414,11 @@ class Service:
         self.ingress.closing = True
         if self.schedule is not None:  # first: no job starts while draining; the lease is released
             await self.schedule.stop()
+        # The sweeps next: a stopping process must not decide for the tasks it interrupts (deny their approvals,
+        # expire their overrides) while its messages drain; the next process's sweeps do, in its name.
+        for job in self._background:
+            job.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         drain = self.service.serve.drain_seconds
         left = await self.pool.drain(within=drain)
         for name in left:
@@ -429,9 +434,6 @@ class Service:
             await self.digests.close()
         if self.views is not None:
             await self.views.close()
-        for job in self._background:
-            job.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

@@ -452,13 +452,13 @@ class ThreadPublisher:
         deadline = loop.time() + within
         progress, moved_at = -1, loop.time()
         try:
-            while not all(w.done() for w in waits):
+            while pending := [w for w in waits if not w.done()]:
                 now = loop.time()
                 if (sent := sum(t.sent for t in threads)) != progress:
                     progress, moved_at = sent, now
                 if now >= deadline or now - moved_at >= stall:
                     break
-                await asyncio.sleep(0.05)
+                await asyncio.wait(pending, timeout=0.05)  # returns as soon as the last one is out
             return sum(1 for w in waits if not w.done())
         finally:
             for w in waits:
