@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, ValidationError, create_model, model_validator
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bots.api.settings import ApiSettings, ApiTokenEnvSource
@@ -47,6 +47,16 @@ class ServeSettings(Section):
     start_retry_seconds: float = Field(5.0, gt=0)
     start_retry_max_seconds: float = Field(300.0, gt=0)
     log_format: Literal["text", "json"] = "text"
+    # GET /metrics (bots.metrics.endpoint): on by default; with no metrics_token it is served only when the
+    # service is bound to a loopback address, and a token (bearer) is then required everywhere else.
+    metrics: bool = True
+    metrics_token: SecretStr | None = None
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _no_empty_token(cls, value: object) -> object:
+        # OPENKOI_SERVE__METRICS_TOKEN= (empty, as compose passes an unset variable) means no token, not "".
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class DigestSettings(Section):

@@ -5,8 +5,8 @@ Telegram's `/telegram/webhook`), the platforms' own clients (gateways, sockets, 
 tasks from SQLite, the thread publisher, the confirmation desk, and (once the platforms are up) the
 scheduled jobs (``bots/schedule.py``; one process per database runs them). On start it recovers what a
 previous process left unfinished; on SIGTERM it stops taking commands, lets running tasks finish for
-`drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start),
-and exits.
+`drain_seconds`, fails the rest honestly in their threads (queued ones wait for the next start), posts
+every thread's last messages before any platform's session closes, and exits.
 
 Before anything else it registers the service's secrets (platform tokens, signing and webhook
 secrets, model keys) for redaction from every log record and chat message. A platform that fails
@@ -54,6 +54,8 @@ from bots.chat.trust_desk import TrustDesk
 from bots.chat.views import ViewPoster
 from bots.chat.workers import WorkerPool
 from bots.config import ServiceSettings
+from bots.metrics import MetricsAccess, ServiceMetrics
+from bots.metrics import attach as attach_metrics
 from core.config import Settings
 from core.deliberation.soul import read_soul
 from core.engine import Engine
@@ -73,6 +75,10 @@ if TYPE_CHECKING:
     from scheduler.schedule import Schedule
 
 log = logging.getLogger(__name__)
+
+# At stop, how long the threads' last messages may take to go out at their chats' pace (at least; or
+# ``drain_seconds`` when longer). A platform that takes none for 10 s ends the wait sooner.
+POST_DRAIN_SECONDS = 30.0
 
 
 @dataclass
@@ -105,6 +111,8 @@ class Service:
     acting: ChatActions | None = None  # the runbooks and MCP servers, once listed
     webhooks: OutgoingWebhooks | None = None  # outgoing webhooks: the outbox writer and the delivery worker
     api: Api | None = None  # the HTTP API under /api/v1 (bots/api); None while no token is configured
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)  # GET /metrics (bots.metrics)
+    metrics_access: MetricsAccess | None = None  # how /metrics is served, once started
 
     async def start(self) -> None:
         """Open storage, start the platforms that have credentials, recover, then listen.
@@ -214,6 +222,10 @@ class Service:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         self._mount_api(app)
+        self.metrics_access = attach_metrics(
+            self.metrics, s.serve, app=app, bus=bus, store=self.store, ingress=self.ingress, desk=self.desk,
+            platforms=lambda: {name: bool(a.connected) for name, a in self.adapters.items()},
+        )  # fmt: skip
         for adapter in self.adapters.values():
             adapter.add_routes(app)
         for name, adapter in list(self.adapters.items()):
@@ -251,7 +263,8 @@ class Service:
                 # The run's fire time, not now: a run caught up after downtime reports the period it was for.
                 return await poster.post_scheduled(kind, run.fire_time)
 
-        self.schedule = service_schedule(self.settings, self.store, post_digest)
+        metered = self.metrics.count_jobs if self.metrics_access.mode != "off" else None
+        self.schedule = service_schedule(self.settings, self.store, post_digest, metered=metered)
         await self.schedule.start()
 
     def live_platforms(self) -> list[str]:
@@ -338,6 +351,8 @@ class Service:
         if not self.adapters:
             setups = [spec.setup for spec in registry.platforms().values()]
             lines.append(f"  No chat platform is configured. Set {_either(setups)} — see the README's 'Chat' section.")
+        if self.metrics_access is not None:
+            lines.append(f"  metrics: {self.metrics_access.why}")
         lines += self._warnings()
         for line in lines:
             log.warning("%s", line)  # WARNING so it shows at the default log level
@@ -448,27 +463,33 @@ class Service:
         self.ingress.closing = True
         if self.schedule is not None:  # first: no job starts while draining; the lease is released
             await self.schedule.stop()
+        # The sweeps next: a stopping process must not decide for the tasks it interrupts (deny their approvals,
+        # expire their overrides) while its messages drain; the next process's sweeps do, in its name.
+        for job in self._background:
+            job.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         drain = self.service.serve.drain_seconds
         left = await self.pool.drain(within=drain)
         for name in left:
             await self.engine.abandon(task_of(name), "interrupted: openkoi was shut down while this task was running")
         await self.pool.cancel_all()
-        await self.publisher.flush(within=min(10.0, drain + 1))
+        # Every thread's last messages (a result, "done", "shut down") go out before any platform closes its
+        # HTTP session, paced as usual; then the outboxes stop, so nothing can post into a closed session.
+        unsent = await self.publisher.drain(within=max(POST_DRAIN_SECONDS, drain))
+        if unsent:
+            log.warning("shutting down: %d task thread(s) still had messages to post; they were not posted", unsent)
+        await self.publisher.close()
         if self.webhooks is not None:  # after the drain: what it wrote is pending, sent by the next start
             await self.webhooks.stop(within=min(5.0, drain))
         if self.digests is not None:
             await self.digests.close()
         if self.views is not None:
             await self.views.close()
-        for job in self._background:
-            job.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
             except Exception:
                 log.exception("stopping %s failed", adapter.name)
-        await self.publisher.close()
         if self.acting is not None:
             await self.acting.close()
         await self.ingress.intake.close()

@@ -69,6 +69,15 @@ class ConfirmationResolved(Event):
 
 
 @dataclass(frozen=True)
+class GateDecided(Event):
+    """The gate's own decision on a task (``core.gate.decision``): ``outcome`` proceeded, suggest, blocked or
+    autonomous, and the floor rules that matched (none: the floor matched nothing). Audited apart from this."""
+
+    outcome: str
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SimulationReady(Event):
     simulation: Simulation
 
@@ -118,6 +127,7 @@ class ActionReviewed(Event):
     reasons: tuple[str, ...]
     preview: str  # the arguments, redacted and shortened
     call_id: str = ""  # one proposed call: its review, output and end share it
+    rules: tuple[str, ...] = ()  # the floor rules that matched the call
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from core.events import (
     DeliberationReady,
     DirectiveReady,
     EventBus,
+    GateDecided,
     Learned,
     Notice,
     PlanReady,
@@ -117,6 +118,7 @@ class TaskRun:
         mode the tools become read-only from here on."""
         task = self.task
         decision = await self.gatekeeper.decide(task.id, floor, verdict, simulate=task.options.simulate)
+        await self.bus.publish(GateDecided(task.id, decision.outcome.value, decision.floor.rules))
         if decision.read_only:
             self.mode = ToolMode.READ_ONLY
             text = f"{decision.reason}: the task runs read-only and its result is a proposal; nothing is done"

@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bots.chat.access import AccessPolicy
+from bots.chat.acks import AckObserver, timed
 from bots.chat.action_desk import ActionDesk
 from bots.chat.feedback import FeedbackDesk
 from bots.chat.platform import Actor, ButtonAction, Reply
@@ -42,6 +43,8 @@ class ConfirmationDesk:
     # Set by the service: `/think trust …` and the Confirm / Refuse buttons of a grant waiting for a second
     # approver (they carry the request's id with the approve / deny actions).
     trust: TrustDesk | None = None
+    # Told how long each press took to answer (``bots.chat.acks``); None: not timed.
+    on_answer: AckObserver | None = None
 
     def __post_init__(self) -> None:
         self.feedback = FeedbackDesk(self.engine.store)
@@ -49,6 +52,10 @@ class ConfirmationDesk:
 
     async def press(self, actor: Actor, action: ButtonAction, target_id: str) -> Reply:
         """Any button press: ``action`` on the opaque ``target_id`` its button carried. Refusals are private."""
+        with timed(self.on_answer, actor.platform, "press"):
+            return await self._press(actor, action, target_id)
+
+    async def _press(self, actor: Actor, action: ButtonAction, target_id: str) -> Reply:
         if action == "up" or action == "down":
             return await self.feedback.press(actor, target_id, Vote.UP if action == "up" else Vote.DOWN)
         if action == "skill_approve" or action == "skill_dismiss":

@@ -24,6 +24,7 @@ from typing import Any
 
 from bots.chat import commands
 from bots.chat.access import AccessPolicy
+from bots.chat.acks import AckObserver, timed
 from bots.chat.desk import ConfirmationDesk
 from bots.chat.intake import IN_FLIGHT_GRACE, IntakeWriter, NotAccepted, StillSaving, Unstorable
 from bots.chat.pacing import Pacer
@@ -73,6 +74,8 @@ class Ingress:
     digests: Callable[[commands.DigestSpan, str, str], None] | None = None
     # `/think soul` and `/think mind …`: (view, platform, channel) -> starts posting it there; None: not wired.
     views: Callable[[commands.View, str, str], None] | None = None
+    # Told how long each command took to answer (``bots.chat.acks``); None: not timed.
+    on_answer: AckObserver | None = None
 
     async def handle(self, command: InboundCommand) -> Reply | None:
         """Answer one command. None means a redelivery of a command already handled: say nothing.
@@ -81,6 +84,10 @@ class Ingress:
         nothing was saved, and the adapter must not claim otherwise. Returns within ``save_within``
         plus ``IN_FLIGHT_GRACE``: an answer not known by then (a save still under way, a slow read)
         is a reply saying it follows, whose ``follow_up`` gives it (or raises as this would)."""
+        with timed(self.on_answer, command.platform, "command"):
+            return await self._handle(command)
+
+    async def _handle(self, command: InboundCommand) -> Reply | None:
         if self.closing:
             # Not saved, so not answered: Telegram and Slack's Events API deliver it again, to the
             # next process; where there is no redelivery the adapter says "not accepted, try again".

@@ -62,6 +62,8 @@ from core.store.conversations import Conversation, PostedMessage
 log = logging.getLogger(__name__)
 
 REFUSED_BY = "openkoi: its chat refused the thread"
+# At shutdown, how long the drain waits with no message going out before it stops waiting for a platform.
+DRAIN_STALL_SECONDS = 10.0
 
 Op = Callable[["TaskThread"], Awaitable[None]]
 Lost = Callable[["TaskThread", CannotPost], Awaitable[None]]
@@ -87,6 +89,7 @@ class TaskThread:
     lost: Lost | None = None  # called once when the chat refuses a message after the parent
     calls: dict[str, CallView] = field(default_factory=dict)  # its actions' messages, by call id
     call_edits: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # an edit waiting for its interval
+    sent: int = 0  # messages and edits attempted so far: the publisher's ``drain`` reads it as progress
 
     @property
     def task_id(self) -> str:
@@ -172,6 +175,7 @@ class TaskThread:
             except Exception:  # a failed post must not stop the thread's later messages
                 log.exception("posting to %s for task %s failed", self.platform.name, self.task_id)
             finally:
+                self.sent += 1
                 self.ops.task_done()
 
     async def run_editor(self) -> None:
@@ -196,6 +200,7 @@ class TaskThread:
                 await self._refuse(exc)
             except Exception:
                 log.exception("editing the parent message of task %s failed", self.task_id)
+            self.sent += 1
             self.last_edit = time.monotonic()
 
     async def settled(self) -> None:
@@ -436,7 +441,32 @@ class ThreadPublisher:
         if threads:
             await asyncio.wait([asyncio.ensure_future(t.settled()) for t in threads], timeout=within)
 
+    async def drain(self, within: float, stall: float = DRAIN_STALL_SECONDS) -> int:
+        """At shutdown: wait until every thread's outbox is empty and its status shown (each finished task's
+        final message included), while messages keep going out: up to ``within`` seconds, or until none has
+        gone out for ``stall`` seconds (its platform stopped taking them). Returns how many threads still
+        hold messages. Pacing is kept: a busy channel's messages go out at its rate, in order."""
+        threads = list(self.threads.values())
+        waits = [asyncio.ensure_future(t.settled()) for t in threads]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        progress, moved_at = -1, loop.time()
+        try:
+            while pending := [w for w in waits if not w.done()]:
+                now = loop.time()
+                if (sent := sum(t.sent for t in threads)) != progress:
+                    progress, moved_at = sent, now
+                if now >= deadline or now - moved_at >= stall:
+                    break
+                await asyncio.wait(pending, timeout=0.05)  # returns as soon as the last one is out
+            return sum(1 for w in waits if not w.done())
+        finally:
+            for w in waits:
+                w.cancel()
+
     async def close(self) -> None:
+        """Stop every thread's outbox and status editor: nothing is posted after this returns. The service
+        calls it before any platform closes its HTTP session, so no send can meet a closed session."""
         for t in self.threads.values():
             for job in (t.sender, t.editor, *t.call_edits.values()):
                 if job is not None:

@@ -10,6 +10,8 @@ once what it must keep is in SQLite (or when it finishes, for updates that keep 
   (Telegram delivers it again);
 - ``Poller`` moves the offset only past updates whose receipts settled, in order; an unsaved update
   is fetched again after a pause (those after it too, and recognised as redeliveries by update_id).
+
+An update of a shape the handlers cannot read (``bots.telegram.shape``) is ignored with one log line.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError, TimedOut
 
 from bots.chat.intake import NotAccepted
+from bots.telegram.shape import unexpected
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,12 @@ class Receipts:
 
     async def _process(self, update: Update, receipt: asyncio.Future[None]) -> None:
         try:
+            # A shape our handlers cannot read is Telegram's (or a forger's) oddity, not our failure: one line,
+            # no traceback, and acknowledged like an update that keeps nothing (it would only come back).
+            odd = unexpected(update)
+            if odd is not None:
+                log.warning("telegram: ignored update %s of an unexpected shape (%s)", update.update_id, odd)
+                return
             await self.application.process_update(update)
         finally:
             self._open.pop(id(update), None)

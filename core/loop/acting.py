@@ -68,6 +68,7 @@ class ActionGuard:
                 review.reasons,
                 review.preview,
                 call_id,
+                review.klass.rules,
             )
         )
         approval = None

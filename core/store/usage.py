@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from core.models import utcnow
-from core.store.db import Repository
+from core.store.db import Database, Repository
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,26 @@ class UsageGroup:
     cost_usd: float
 
 
+@dataclass(frozen=True)
+class ModelCall:
+    """One model call as it was recorded: what an observer of ``UsageRepository`` is told."""
+
+    phase: str
+    role: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    priced: bool
+    latency_ms: int
+
+
 class UsageRepository(Repository):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        # Told of each call once it is recorded (the service's metrics count them); never fails a call.
+        self.observers: list[Callable[[ModelCall], None]] = []
+
     async def record(
         self,
         *,
@@ -68,6 +91,13 @@ class UsageRepository(Repository):
                 latency_ms, utcnow().isoformat(),
             ),
         )  # fmt: skip
+        if self.observers:
+            call = ModelCall(phase, role, model, prompt_tokens, completion_tokens, cost_usd, priced, latency_ms)
+            for observe in list(self.observers):
+                try:
+                    observe(call)
+                except Exception:  # an observer's bug must not fail the model call it is told about
+                    log.exception("a usage observer failed")
 
     async def for_task(self, task_id: str) -> list[PhaseUsage]:
         """The task's calls by phase and model, in the order each pair was first used."""

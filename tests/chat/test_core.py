@@ -420,6 +420,27 @@ async def test_stop_drains_and_fails_what_does_not_finish(settings: Settings, fa
         await svc.ingress.handle(think("after", key="late"))
 
 
+async def test_the_shutdown_drain_stops_waiting_for_a_platform_that_takes_nothing(
+    settings: Settings, fake_model: FakeModelServer
+) -> None:
+    """Waiting for the threads' last messages is bounded by progress: a platform that takes none for ``stall``
+    seconds ends the wait (and the service's stop) instead of holding it for the whole bound."""
+    svc = Service(settings, service_settings(serve={"drain_seconds": 0.2}))
+    await svc.start()
+    platform = await attach(svc)
+    platform.delay = 60.0  # every post hangs, the parent message first
+    reply = await svc.ingress.handle(think("write a haiku", key="stall"))
+    assert reply is not None and reply.task_id
+    await wait_until(lambda: reply.task_id in svc.publisher.threads)
+    started = asyncio.get_running_loop().time()
+    assert await svc.publisher.drain(within=30, stall=0.5) == 1, "one thread still holds its messages"
+    assert asyncio.get_running_loop().time() - started < 5
+    started = asyncio.get_running_loop().time()
+    await svc.stop()  # its own drain gives up after DRAIN_STALL_SECONDS (10), not POST_DRAIN_SECONDS (30)
+    assert asyncio.get_running_loop().time() - started < 25
+    assert platform.parents() == [], "nothing was posted after the outboxes closed"
+
+
 async def _started(svc: Service, task_id: str) -> bool:
     return await status_of(svc, task_id) is TaskStatus.RUNNING
 

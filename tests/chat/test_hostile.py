@@ -33,7 +33,7 @@ from tests.platforms.slack.fake_api import (
     slash_command_body,
     slash_command_payload,
 )
-from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.platforms.telegram.fake_api import FakeTelegram, unexpected_updates
 from tests.support import until_idle
 
 SECRET = "hostile-signing-secret"
@@ -148,6 +148,11 @@ TELEGRAM_CASES: list[tuple[str, list[tuple[str, bytes]], bytes, int]] = [
     ("not an update", [JSON, TG], b'{"no_update_id": true}', 400),
     ("message that is not an object", [JSON, TG], _bad_message, 400),
 ]  # fmt: skip
+# Shapes python-telegram-bot accepts but no handler of ours can read: authenticated, so answered 200 (Telegram
+# would only deliver them again), and ignored with one warning line and no traceback.
+TELEGRAM_ODD_CASES: list[tuple[str, list[tuple[str, bytes]], bytes, int]] = [
+    (name, [JSON, TG], json.dumps(update).encode(), 200) for name, update in unexpected_updates(first_update_id=500)
+]
 
 
 def _one_clean_warning(records: list[logging.LogRecord], case: str) -> None:
@@ -187,6 +192,15 @@ async def test_telegram_webhook_refuses_unauthenticated_and_malformed_requests(
     service, _, telegram = svc
     await _refused_cleanly(service, caplog, TELEGRAM, TELEGRAM_CASES)
     assert not telegram.calls_to("sendMessage")
+
+
+async def test_telegram_updates_of_an_unexpected_shape_are_ignored_without_a_traceback(
+    svc: tuple[Service, FakeSlack, FakeTelegram], caplog: pytest.LogCaptureFixture
+) -> None:
+    service, _, telegram = svc
+    await _refused_cleanly(service, caplog, TELEGRAM, TELEGRAM_ODD_CASES)
+    assert not telegram.calls_to("sendMessage") and not telegram.calls_to("answerCallbackQuery")
+    assert await service.store.inbound.task_for("telegram", "500") is None, "nothing was claimed"
 
 
 async def test_oversize_bodies_get_413_on_every_endpoint(

@@ -376,6 +376,40 @@ def _int_param(params: JSONDict, name: str, default: int | None = None) -> int:
 _UNSET: Any = object()
 
 
+def unexpected_updates(first_update_id: int) -> list[tuple[str, JSONDict]]:
+    """Updates python-telegram-bot accepts but whose shape no handler should have to read: (name, update).
+
+    A ``/think`` whose text is a number or a list, a message with no chat or whose entity lengths are not
+    numbers, button presses with no sender or with data that is not a string. Telegram itself never sends
+    these; a forger who knows the webhook secret, or a proxy that mangles JSON, might. Each has its own id.
+    """
+    user: JSONDict = {"id": 4242, "is_bot": False, "first_name": "Mallory"}
+    chat: JSONDict = {"id": 4242, "type": "private", "first_name": "Mallory"}
+    command: list[JSONDict] = [{"type": "bot_command", "offset": 0, "length": 6}]
+    message: JSONDict = {
+        "message_id": 1,
+        "date": 0,
+        "chat": chat,
+        "from": user,
+        "text": "/think hi",
+        "entities": command,
+    }
+    press: JSONDict = {"id": "q-odd", "chat_instance": "ci-odd", "data": "okc:a:0123456789abcdef"}
+    shapes: list[tuple[str, JSONDict]] = [
+        ("text as a number", {"message": {**message, "text": 5}}),
+        ("text as a list", {"message": {**message, "text": ["/think", "hi"]}}),
+        ("text as an object", {"message": {**message, "text": {"t": "/think hi"}}}),
+        ("a message with no chat", {"message": {k: v for k, v in message.items() if k != "chat"}}),
+        ("a chat id that is not a number", {"message": {**message, "chat": {**chat, "id": "x"}}}),
+        ("a sender id that is not a number", {"message": {**message, "from": {**user, "id": [1]}}}),
+        ("an entity length that is text", {"message": {**message, "entities": [{**command[0], "length": "six"}]}}),
+        ("a button press with no sender", {"callback_query": press}),
+        ("a button press whose data is a number", {"callback_query": {**press, "from": user, "data": 7}}),
+        ("a button press whose id is a number", {"callback_query": {**press, "from": user, "id": 99}}),
+    ]
+    return [(name, {"update_id": first_update_id + n, **body}) for n, (name, body) in enumerate(shapes)]
+
+
 class FakeTelegram:
     """Serves ``/bot{token}/{method}`` on 127.0.0.1 with a free port."""
 

@@ -33,7 +33,7 @@ from core.models import TaskStatus
 from tests.chat_service import feedback_figures, running_service, service_settings, wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
-from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage, parse_html
+from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage, parse_html, unexpected_updates
 from tests.support import guardian_blocks_next, status_of, until_idle, wait_status
 
 GROUP = -100777
@@ -433,6 +433,29 @@ async def test_a_redelivered_update_makes_one_task_and_one_reply(
         await wait_until(lambda: bool(ack_of(fake, update["message"]["message_id"])))
         assert len(ack_of(fake, update["message"]["message_id"])) == 1
         parent_of(fake, update["message"]["message_id"])  # exactly one parent message
+
+
+async def test_polled_updates_of_an_unexpected_shape_are_passed_over_with_one_line_each(
+    settings: Settings, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The webhook's case is in tests/chat/test_hostile.py; polled, such updates must not stop the updates
+    after them either."""
+    odd = unexpected_updates(first_update_id=900)
+    async with serving(settings, tg_settings(fake)) as svc:
+        with caplog.at_level(logging.INFO):
+            for _, update in odd:
+                fake.push_raw(update)
+            update_id, command_id = say(fake, "/think count the sheep")
+            task_id = await task_for(svc, update_id)
+            await finished(svc, task_id, TaskStatus.DONE)
+            await wait_until(lambda: bool(ack_of(fake, command_id)))
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    ignored = [r.getMessage() for r in caplog.records if "unexpected shape" in r.getMessage()]
+    assert len(ignored) == len(odd) and all("\n" not in line for line in ignored), ignored
+    assert (
+        "telegram: ignored update 900 of an unexpected shape (message.text: input should be a valid string)" in ignored
+    )
+    assert not fake.calls_to("answerCallbackQuery")
 
 
 # ---------------------------------------------------------------- limits
