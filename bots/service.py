@@ -185,6 +185,7 @@ class Service:
         self.publisher.attach(bus)
         # Outgoing webhooks (integrations/webhooks): events go to the outbox from here on, before any attempt.
         self.webhooks = await OutgoingWebhooks.open(self.store, s.webhooks, s.api.webhooks, s.webhook_delivery)
+        self.webhooks.worker.on_attempt = self.metrics.webhook_delivered  # counted in /metrics
         self.webhooks.attach(bus)
         # The queue is the tasks table: workers take saved tasks of the platforms that are on.
         self.pool = WorkerPool(s.serve.workers, TaskQueue(self.engine, self.publisher, self.live_platforms))

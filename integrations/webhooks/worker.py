@@ -47,6 +47,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._closing = False
+        # Told each attempt's outcome (delivered, gone, failed …), e.g. the service's metrics; None: nobody.
+        self.on_attempt: Callable[[str], None] | None = None
 
     def wake(self) -> None:
         """Look at the outbox now (something was written)."""
@@ -125,6 +127,8 @@ class DeliveryWorker:
         )
         step = delivery.step + 1
         what = f"{delivery.event_type} {delivery.message_id} to {endpoint.name}"
+        if self.on_attempt is not None:
+            self.on_attempt(sent.outcome)
         if sent.outcome == "delivered":
             await self.repository.settle(attempt, status="delivered", step=step)
             log.info("webhooks: delivered %s (attempt %d, HTTP %s)", what, attempt.attempt, sent.status_code)

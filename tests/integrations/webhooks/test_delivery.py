@@ -50,7 +50,9 @@ async def test_an_event_is_in_the_outbox_before_any_attempt_then_delivered_signe
 
 
 async def test_a_failing_receiver_is_retried_and_every_attempt_is_kept(store: Store) -> None:
-    async with Receiver(answers=[500, 503]) as receiver, running_hooks(store, [endpoint(receiver.url)]) as (_, bus):
+    outcomes: list[str] = []
+    async with Receiver(answers=[500, 503]) as receiver, running_hooks(store, [endpoint(receiver.url)]) as (hooks, bus):
+        hooks.worker.on_attempt = outcomes.append  # what the service's metrics count
         await bus.publish(finished())
         requests = await receiver.wait_for(3)
         [delivered] = await settled_as(store, "delivered")
@@ -64,6 +66,7 @@ async def test_a_failing_receiver_is_retried_and_every_attempt_is_kept(store: St
     ]
     assert attempts[0].error is not None and "HTTP 500" in attempts[0].error and "answer 500" in attempts[0].error
     assert delivered.attempts == 3 and delivered.last_status == 204
+    assert outcomes == ["failed", "failed", "delivered"], "each attempt told to whoever counts them"
 
 
 async def test_when_the_schedule_runs_out_the_delivery_has_failed_and_is_left_alone(store: Store) -> None:
