@@ -288,6 +288,9 @@ class Grammar:
 
     def _mode(self, text: str, start: int, end: int) -> Clause:
         core = self._skip_space(text, start)
+        if text.startswith((",", "、"), core):
+            # A clause cut at a comma starts on it: ", then do it" is read from "then".
+            core = self._skip_space(text, core + 1)
         while True:
             lead = self._lead.match(text, core, end)
             if lead is None or lead.end() == core:

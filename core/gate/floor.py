@@ -198,6 +198,14 @@ def _action_name(name: str) -> str:
     return f"{spaced} {spaced.replace('-', ' ')}" if "-" in spaced else spaced
 
 
+# Arguments named for a lookup: the name says which record, not what is done to it, and some of these
+# names are also the words of a rule ({"key": "oncall/rota"} is not a key being rotated). The value
+# still counts, and so does the name of every other argument ({"repo_path": …} beside git_reset).
+_LOOKUP_ARGUMENTS = frozenset(
+    {"key", "keys", "id", "ids", "name", "cursor", "page_token", "next_token", "continuation_token", "sort_key"}
+)
+
+
 def _argument_words(value: object, key: str = "") -> Iterable[str]:
     if isinstance(value, bool):
         if value and key:
@@ -213,7 +221,8 @@ def _argument_words(value: object, key: str = "") -> Iterable[str]:
             for item in value:
                 yield from _argument_words(item, key)
     elif value is not None:
-        yield f"{key.replace('_', ' ')} {value}".strip() if key else str(value)
+        named = key and key.casefold() not in _LOOKUP_ARGUMENTS
+        yield f"{key.replace('_', ' ')} {value}".strip() if named else str(value)
 
 
 def _compact(arguments: Mapping[str, object]) -> str:

@@ -224,6 +224,8 @@ def test_a_cue_quiets_only_its_own_clause_benign(floor: Floor, text: str) -> Non
         ("Review done: now drop the orders table", "database.destroy"),
         ("list the backups and delete them", "backups.destroy"),
         ("write the SQL to drop the temp tables and run it", "database.destroy"),
+        ("show me how to drop the orders table, then do it", "database.destroy"),
+        ("show me how to drop the orders table, do it", "database.destroy"),
         ("draft an email to all customers and send it", "messaging.broadcast"),
         ("explain the plan, and then deploy the api to production", "deploy.release"),
         ("why not? wipe the staging database", "database.destroy"),
@@ -479,6 +481,9 @@ def test_a_bad_pattern_names_the_rule_and_the_pattern() -> None:
         ("mcp__slack__post_message", {"channel": "#general", "text": "we are live"}, "messaging.broadcast"),
         ("mcp__stripe__create_refund", {"charge": "ch_123", "amount": 500}, "payments.move-money"),
         ("run_command", {"argv": ["rm", "-rf", "/var/lib/postgres"]}, "files.destroy"),
+        # Other argument names still count beside the tool's ("reset" + "repo").
+        ("mcp__git__git_reset", {"repo_path": "/srv/app"}, "code.branch-delete"),
+        ("kv_put", {"key": "api_key", "value": "rotated"}, "credentials.change"),
     ],
 )
 def test_a_proposed_action_is_screened_by_the_same_rules(
@@ -494,6 +499,10 @@ def test_a_proposed_action_is_screened_by_the_same_rules(
         ("mcp__git__push", {"branch": "feature/login", "force": False}),
         ("mcp__git__log", {"max_count": 5}),
         ("read_file", {"path": "config.yaml"}),
+        # An argument named for a lookup is not a word of the action: "key" is no API key being rotated.
+        ("read_note", {"key": "oncall/rota"}),
+        # A noun in a record's name is not a verb: "contacts" sends nothing.
+        ("read_note", {"key": "customers/acme/contacts"}),
     ],
 )
 def test_a_harmless_action_passes(floor: Floor, name: str, arguments: dict[str, object]) -> None:
