@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import discord
@@ -35,6 +36,7 @@ from bots.chat.platform import CannotPost, InboundCommand, Outgoing, Pressed, Re
 from bots.chat.presses import Decision
 from bots.chat.settings import Pace
 from bots.discord.buttons import PressButton, button_view
+from bots.discord.custom_id import CODEC
 from bots.discord.markup import DISCORD
 from bots.discord.settings import DiscordSettings
 from bots.discord.slash import actor_of, cannot_post_in, is_think, think_command, thread_name
@@ -95,6 +97,21 @@ class _Client(discord.Client):
 
     async def on_ready(self) -> None:
         self.session_ready.set()
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py runs a button's DynamicItem only while the button is still on the message. A press on a
+        # card the publisher has since edited (decided, expired: its buttons gone, the presser's client not yet
+        # refreshed) would go unanswered and Discord would say "This interaction failed"; the desk says why
+        # the press no longer counts instead.
+        if interaction.type is not discord.InteractionType.component or interaction.message is None:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = data.get("custom_id")
+        if not isinstance(custom_id, str) or _shows(interaction.message.components, custom_id):
+            return
+        pressed = CODEC.decode(custom_id)
+        if pressed is not None:
+            await self.press_handler.on_press(interaction, pressed)
 
 
 class DiscordAdapter:
@@ -410,6 +427,17 @@ class DiscordAdapter:
         except discord.Forbidden as exc:
             return _refused(exc)
         return None
+
+
+def _shows(components: Sequence[discord.Component], custom_id: str) -> bool:
+    """Whether a message's components (rows of buttons) still hold a component with ``custom_id``."""
+    for component in components:
+        if getattr(component, "custom_id", None) == custom_id:
+            return True
+        children = getattr(component, "children", None)
+        if children and _shows(children, custom_id):
+            return True
+    return False
 
 
 def _refused(exc: discord.HTTPException) -> CannotPost:

@@ -249,6 +249,13 @@ async def test_guardian_block_waits_for_an_approver(
         assert decided["id"] == confirmation["id"] and decided["components"] == []
         assert re.search(r"at \d{4}-\d\d-\d\d \d\d:\d\d UTC", decided["content"])
 
+        # A late press on the edited card (a client not yet refreshed shows the old buttons) is answered
+        # privately with why it no longer counts, not left for Discord to call "This interaction failed".
+        late = await press(fake, confirmation, "approve", CAROL, roles=(APPROVER_ROLE,))
+        answer = callback_of(fake, late)
+        assert answer.type == 4 and answer.data["flags"] & FLAG_EPHEMERAL
+        assert "already approved by Owner" in answer.data["content"]
+
         # A member holding an approver role may decide too.
         task2, thread2, confirmation2 = await blocked_task(fake, svc, fake_model, "truncate the audit log")
         assert thread2 != thread_id
