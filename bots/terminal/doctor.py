@@ -368,6 +368,8 @@ async def _platforms(live: bool, config_problem: str | None) -> AsyncIterator[Ch
             yield Check("ok", f"{name}: credentials present")
         if live:
             yield await asyncio.to_thread(_probe_platform, spec, platform)
+        for hint in spec.setup_hints(platform) if spec.setup_hints is not None else []:
+            yield Check("warn" if hint.warn else "ok", hint.what, hint.todo)
 
 
 def _probe_platform(spec: PlatformSpec[Any], platform: PlatformSettings) -> Check:
