@@ -12,6 +12,7 @@ from typing import Any, Literal
 import click
 
 from bots.api.cli import command_group as api_group
+from bots.chat.registry import commands as platform_commands
 from bots.terminal import inspect as views
 from bots.terminal.command import EXIT_CANCELLED, run
 from bots.terminal.groups import DefaultToThink, SuggestingGroup
@@ -323,6 +324,10 @@ cli.add_command(world_group(SuggestingGroup))
 cli.add_command(mind_group(SuggestingGroup))
 cli.add_command(webhooks_group(SuggestingGroup))
 cli.add_command(api_group(SuggestingGroup))
+# Each chat platform's own commands (openkoi <platform> …), from its spec; none may replace one of openkoi's.
+for _platform_group in platform_commands():
+    if _platform_group.name not in cli.commands:
+        cli.add_command(_platform_group)
 
 
 @cli.group(cls=SuggestingGroup, invoke_without_command=True)
