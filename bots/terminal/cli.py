@@ -409,6 +409,32 @@ def schedule_run(job: str, timeout: float) -> None:
 
 
 @cli.command()
+@click.option("-m", "--model", help="The model, as provider/model (on a --server: name/model, or the model alone).")
+@click.option("--server", metavar="URL", help="An OpenAI-compatible server for the model ([providers.<name>]).")
+@click.option("--server-key-env", metavar="VAR", help="The variable holding the server's API key.")
+@click.option("-p", "--platform", "platforms", multiple=True, help="A chat platform to set up (repeatable).")
+@click.option("--secrets", type=click.Choice(["ref", "value"]), help="Secrets as ${VAR} references or as values.")
+@click.option("--no-input", is_flag=True, help="Ask nothing: options, and secrets from the platforms' variables.")
+@click.option("--no-check", is_flag=True, help="Do not check the answers live (no model call, no platform API).")
+@click.option("--force", is_flag=True, help="Update an existing config.toml without asking.")
+def init(
+    model: str | None,
+    server: str | None,
+    server_key_env: str | None,
+    platforms: tuple[str, ...],
+    secrets: Literal["ref", "value"] | None,
+    no_input: bool,
+    no_check: bool,
+    force: bool,
+) -> None:
+    """Set up: the model and the chat platforms, each checked live, written to config.toml (0600)."""
+    from bots.terminal.init import Options, run_init
+
+    options = Options(model, server, server_key_env, platforms or None, secrets, no_input, not no_check, force)
+    sys.exit(run_init(options))
+
+
+@cli.command()
 @click.option("--live", is_flag=True, help="Also call each model (one token) and each chat platform's API.")
 def doctor(live: bool) -> None:
     """Check the configuration, models, rubrics, data directory and chat platforms."""
