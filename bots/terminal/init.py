@@ -147,7 +147,14 @@ def _ask_model(session: Session) -> ModelAnswer:
                 default="",
                 show_default=False,
             ).strip()
-        answer = _model_answer(session, name.strip(), server or None, key_env)
+        try:
+            answer = _model_answer(session, name.strip(), server or None, key_env)
+        except click.UsageError as exc:
+            if not session.asking:
+                raise
+            click.echo(f"  {exc.message}")
+            name = None
+            continue
         outcome = session.settle("the model", functools.partial(_check_model, answer))
         if outcome != "change":
             return answer

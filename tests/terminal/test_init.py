@@ -180,3 +180,10 @@ def test_an_unknown_platform_is_refused(config: Path) -> None:
     done = init("--no-input", "-m", "openai/fake", "-p", "irc", "--no-check")
     assert done.exit_code == 2 and "not a chat platform here: irc" in done.output
     assert not config.exists()
+
+
+def test_a_model_not_written_as_provider_model_is_asked_again(config: Path) -> None:
+    done = init("--no-check", input="\n".join(["gpt-4.1", "", "openai/fake", "", ""]) + "\n")
+    assert done.exit_code == 0, done.output
+    assert "the model is written as provider/model, not 'gpt-4.1'" in done.output
+    assert tomllib.loads(config.read_text(encoding="utf-8")) == {"model": "openai/fake"}
