@@ -45,7 +45,6 @@ def _forms(name: str, subcommands: Sequence[str], in_terminal: bool, instead: st
     ]
 
 
-_SETUP = "nothing to set up by command: set a model and its key (see the README), then `openkoi doctor` checks it"
 _KEYS = (
     "set the provider's key in the environment (e.g. ANTHROPIC_API_KEY) or an endpoint under [providers.<name>]"
     " in config.toml; `openkoi doctor --live` checks it"
@@ -54,7 +53,6 @@ _SOUL = "edit the SOUL.md that `openkoi soul show` names; the Sovereign reads it
 
 _LISTED: tuple[CommandForm, ...] = (
     # The seeds' commands that do not exist (yet): what to use now.
-    CommandForm(("init",), False, _SETUP),
     CommandForm(("setup",), False, "`openkoi doctor` checks the configuration, models, keys and chat platforms"),
     CommandForm(
         ("chat",), False, 'run one task with `openkoi think "…"`, or bring /think to chat with `openkoi serve`'
@@ -91,6 +89,7 @@ _LISTED: tuple[CommandForm, ...] = (
     *_forms("schedule", ("list", "run"), True),
     *_forms("webhooks", ("list", "deliveries", "redeliver", "enable", "secret"), True),
     CommandForm(("status",), True),
+    CommandForm(("init",), True),
     CommandForm(("doctor",), True),
     CommandForm(("serve",), True),
 )

@@ -16,6 +16,8 @@ from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 from typing import Any
 
+import click
+
 from bots.chat.settings import PlatformSettings
 from bots.chat.spec import PlatformSpec
 from core.config import PLATFORM_GROUP, SERVICE_SECTIONS, forget_platform_sections
@@ -66,6 +68,9 @@ def _spec_of(entry: EntryPoint) -> PlatformSpec[Any]:
         raise broken(f"is registered as {entry.name!r} but its spec is named {spec.name!r}")
     if not (isinstance(spec.settings, type) and issubclass(spec.settings, PlatformSettings)):
         raise broken("has settings that are not a PlatformSettings model")
+    if spec.cli is not None and spec.cli.name != spec.name:
+        # A platform's commands live under its own name: it cannot take over "think" or "doctor".
+        raise broken(f"has commands named {spec.cli.name!r}: they must be named after the platform")
     return spec
 
 
@@ -82,6 +87,16 @@ def names() -> list[str]:
 def spec(name: str) -> PlatformSpec[Any]:
     """The registered platform ``name``; KeyError when there is none."""
     return _load()[name]
+
+
+def commands() -> list[click.Group]:
+    """The platforms' own command groups (``openkoi <platform> …``), in registry order. A broken registry gives
+    none, so the command line still starts (``openkoi doctor`` names the broken plugin)."""
+    try:
+        specs = _load()
+    except PluginError:
+        return []
+    return [spec.cli for spec in specs.values() if spec.cli is not None]
 
 
 def forget() -> None:

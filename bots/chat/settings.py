@@ -7,7 +7,16 @@ platform spec; ``bots.config`` builds the service's settings from the registered
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import os
+import re
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+
+# A secret written as a reference to an environment variable (``bot_token = "${SLACK_BOT_TOKEN}"``): the file then
+# holds no credential (``openkoi init`` writes this form when asked to).
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class Section(BaseModel):
@@ -51,6 +60,23 @@ class PlatformSettings(Section):
     bot_token: SecretStr | None = None
     edit_interval: float = Field(1.0, ge=0)
     access: Access = Field(default_factory=Access)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _resolve_reference(cls, value: Any, info: ValidationInfo) -> Any:
+        """A secret that is exactly ``${NAME}`` is the variable's value, read now; an unset (or empty) variable
+        leaves the secret unset, so ``off_reason`` names what is missing."""
+        field = cls.model_fields.get(info.field_name or "")
+        if (
+            field is None
+            or not isinstance(value, str)
+            or SecretStr not in (field.annotation, *typing.get_args(field.annotation))
+        ):
+            return value
+        named = REFERENCE.fullmatch(value.strip())
+        if named is None:
+            return value
+        return os.environ.get(named.group(1)) or None
 
     def off_reason(self) -> str | None:
         """Why the service must leave the platform off (a credential missing, a mode that needs one), or

@@ -19,6 +19,8 @@ from bots.chat.platform import Adapter, Button, Pressed
 from bots.chat.settings import PlatformSettings
 
 if TYPE_CHECKING:
+    import click
+
     from bots.chat.desk import ConfirmationDesk
     from bots.chat.ingress import Ingress
 
@@ -50,6 +52,16 @@ class TokenCheck:
 
 
 @dataclass(frozen=True)
+class SetupHint:
+    """One line ``openkoi doctor`` prints to help finish a platform's set-up (``what``), with what to do about it
+    (``todo``); ``warn``: something looks wrong (doctor prints a warning, not a failure)."""
+
+    what: str
+    todo: str = ""
+    warn: bool = False
+
+
+@dataclass(frozen=True)
 class PlatformSpec(Generic[S]):
     """One chat platform, as the registry hands it to the rest of openkoi."""
 
@@ -76,6 +88,12 @@ class PlatformSpec(Generic[S]):
     adapter: Callable[[S, Ingress, ConfirmationDesk], Adapter]
     # Where it is listed among the platforms (the start-up report, doctor, digests): lower first, then by name.
     order: int = 100
+    # ``openkoi doctor``: lines that help finish setting the platform up once its token is configured (e.g. the
+    # link that adds the bot to a server), worked out from the settings alone: nothing is sent anywhere.
+    setup_hints: Callable[[S], list[SetupHint]] | None = None
+    # Commands of its own for the ``openkoi`` command line (``openkoi <name> …``), added by the registry; the
+    # group must be cheap to build (its commands import what they need when they run).
+    cli: click.Group | None = None
 
     @property
     def token_variable(self) -> str | None:

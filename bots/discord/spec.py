@@ -6,6 +6,7 @@ from __future__ import annotations
 from bots.chat.probe import fetch_json, secret
 from bots.chat.spec import PlatformSpec, TokenCheck, lazy_adapter
 from bots.discord.custom_id import CODEC
+from bots.discord.invite import setup_hints
 from bots.discord.markup import DISCORD as MARKUP
 from bots.discord.settings import DiscordSettings
 
@@ -35,4 +36,5 @@ DISCORD = PlatformSpec(
     loggers=("discord",),
     adapter=lazy_adapter("bots.discord.adapter", "DiscordAdapter"),
     order=20,
+    setup_hints=setup_hints,
 )

@@ -54,6 +54,7 @@ from bots.chat.presses import NO_LONGER_VALID, Decision
 from bots.chat.settings import Pace
 from bots.slack import blocks, gate
 from bots.slack.inbound import mention_text, plain_text, reply_mrkdwn
+from bots.slack.manifest import EVENTS_PATH  # the request URL the app manifest names
 from bots.slack.markup import SLACK
 from bots.slack.settings import SlackSettings
 from core.store.conversations import Conversation
@@ -62,7 +63,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 COMMAND = "/think"
-EVENTS_PATH = "/slack/events"
 # Slack gives up on an acknowledgement after 3 s. Commands: the ingress answers within its save
 # deadline (2 s) plus a grace, or says the answer follows. Button presses: the desk is given this
 # long before the press is acknowledged anyway.

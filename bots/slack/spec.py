@@ -5,6 +5,7 @@ from __future__ import annotations
 from bots.chat.probe import fetch_json, secret
 from bots.chat.spec import PlatformSpec, TokenCheck, lazy_adapter
 from bots.slack.blocks import CODEC
+from bots.slack.cli import command_group
 from bots.slack.markup import SLACK as MARKUP
 from bots.slack.settings import SlackSettings
 
@@ -35,4 +36,5 @@ SLACK = PlatformSpec(
     loggers=("slack_sdk", "slack_bolt"),
     adapter=lazy_adapter("bots.slack.adapter", "SlackAdapter"),
     order=10,
+    cli=command_group,
 )

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import click
 
 from bots.api.cli import command_group as api_group
+from bots.chat.registry import commands as platform_commands
 from bots.terminal import inspect as views
 from bots.terminal.command import EXIT_CANCELLED, run
 from bots.terminal.groups import DefaultToThink, SuggestingGroup
@@ -323,6 +324,10 @@ cli.add_command(world_group(SuggestingGroup))
 cli.add_command(mind_group(SuggestingGroup))
 cli.add_command(webhooks_group(SuggestingGroup))
 cli.add_command(api_group(SuggestingGroup))
+# Each chat platform's own commands (openkoi <platform> …), from its spec; none may replace one of openkoi's.
+for _platform_group in platform_commands():
+    if _platform_group.name not in cli.commands:
+        cli.add_command(_platform_group)
 
 
 @cli.group(cls=SuggestingGroup, invoke_without_command=True)
@@ -401,6 +406,32 @@ def schedule_run(job: str, timeout: float) -> None:
     from bots.terminal.schedule import schedule_run as run_view
 
     sys.exit(run(run_view(check_job(job), timeout)))
+
+
+@cli.command()
+@click.option("-m", "--model", help="The model, as provider/model (on a --server: name/model, or the model alone).")
+@click.option("--server", metavar="URL", help="An OpenAI-compatible server for the model ([providers.<name>]).")
+@click.option("--server-key-env", metavar="VAR", help="The variable holding the server's API key.")
+@click.option("-p", "--platform", "platforms", multiple=True, help="A chat platform to set up (repeatable).")
+@click.option("--secrets", type=click.Choice(["ref", "value"]), help="Secrets as ${VAR} references or as values.")
+@click.option("--no-input", is_flag=True, help="Ask nothing: options, and secrets from the platforms' variables.")
+@click.option("--no-check", is_flag=True, help="Do not check the answers live (no model call, no platform API).")
+@click.option("--force", is_flag=True, help="Update an existing config.toml without asking.")
+def init(
+    model: str | None,
+    server: str | None,
+    server_key_env: str | None,
+    platforms: tuple[str, ...],
+    secrets: Literal["ref", "value"] | None,
+    no_input: bool,
+    no_check: bool,
+    force: bool,
+) -> None:
+    """Set up: the model and the chat platforms, each checked live, written to config.toml (0600)."""
+    from bots.terminal.init import Options, run_init
+
+    options = Options(model, server, server_key_env, platforms or None, secrets, no_input, not no_check, force)
+    sys.exit(run_init(options))
 
 
 @cli.command()

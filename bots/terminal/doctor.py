@@ -157,14 +157,12 @@ def _one_line(exc: BaseException) -> str:
 
 async def _models(settings: Settings, live: bool) -> AsyncIterator[Check]:
     from core.llm import providers
-    from core.llm.gateway import ModelGateway, warm_up
+    from core.llm.gateway import warm_up
     from core.models import Role
 
     if live:
         warm_up()  # import litellm now, so the one-token calls' times are the models' own
-    # One attempt and a short timeout: doctor reports what happens, it does not wait out retries.
-    retry = settings.retry.model_copy(update={"max_attempts": 1, "call_timeout": min(settings.retry.call_timeout, 30)})
-    gateway = ModelGateway(settings.model_copy(update={"retry": retry}))
+    gateway = _checking_gateway(settings)
     roles_of: dict[str, list[Role]] = {}
     unresolved: dict[str, list[Role]] = {}
     for role in Role:
@@ -177,6 +175,38 @@ async def _models(settings: Settings, live: bool) -> AsyncIterator[Check]:
     for name, roles in roles_of.items():
         async for check in _model(gateway, settings, name, roles, live):
             yield check
+
+
+def _checking_gateway(settings: Settings) -> ModelGateway:
+    """A gateway that makes one attempt with a short timeout: a check reports what happens, it does not wait
+    out retries."""
+    from core.llm.gateway import ModelGateway
+
+    retry = settings.retry.model_copy(update={"max_attempts": 1, "call_timeout": min(settings.retry.call_timeout, 30)})
+    return ModelGateway(settings.model_copy(update={"retry": retry}))
+
+
+async def model_answers(settings: Settings) -> Check:
+    """What ``--live`` checks of the model the executor uses: its key is set, litellm knows its name, and it
+    answers a one-token call (``openkoi init`` checks a model's answer so)."""
+    from core.llm import providers
+    from core.llm.gateway import warm_up
+    from core.models import Role
+
+    try:
+        name = providers.role_model_name(Role.EXECUTOR, settings, probe=False)
+        providers.require_credentials(providers.reference(name, settings))
+    except MissingCredentials as exc:
+        return Check("fail", f"credentials: {exc}", f"export {' '.join(v + '=…' for v in exc.variables)}")
+    except OpenKoiError as exc:
+        return Check("fail", f"model: {exc}", "write it as provider/model")
+    warm_up()
+    gateway = _checking_gateway(settings)
+    try:
+        gateway.ref_for(Role.EXECUTOR)
+    except OpenKoiError as exc:
+        return Check("fail", f"{name}: {exc}", "correct the model name")
+    return await _one_token(gateway, name, Role.EXECUTOR)
 
 
 def _names(roles: list[Role]) -> str:
@@ -367,11 +397,14 @@ async def _platforms(live: bool, config_problem: str | None) -> AsyncIterator[Ch
         else:
             yield Check("ok", f"{name}: credentials present")
         if live:
-            yield await asyncio.to_thread(_probe_platform, spec, platform)
+            yield await asyncio.to_thread(probe_platform, spec, platform)
+        for hint in spec.setup_hints(platform) if spec.setup_hints is not None else []:
+            yield Check("warn" if hint.warn else "ok", hint.what, hint.todo)
 
 
-def _probe_platform(spec: PlatformSpec[Any], platform: PlatformSettings) -> Check:
-    """One authenticated read with the platform's token (its spec's ``probe``)."""
+def probe_platform(spec: PlatformSpec[Any], platform: PlatformSettings) -> Check:
+    """One authenticated read with the platform's token (its spec's ``probe``); blocking. ``openkoi init`` checks a
+    token so too."""
     try:
         found = spec.probe(platform)
     except OSError as exc:

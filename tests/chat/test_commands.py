@@ -345,7 +345,8 @@ def test_soul_and_mind_are_views(text: str, expected: Command) -> None:
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        ("init", "'init' is not an openkoi command yet. Instead: nothing to set up by command"),
+        ("init", "`openkoi init` is a terminal command: run it where openkoi is installed."),
+        ("setup", "'setup' is not an openkoi command yet. Instead: `openkoi doctor` checks the configuration"),
         ("trust shwo", "Did you mean /think trust show? To run it as a task: /think -- trust shwo"),
         ("world domains", "`openkoi world domains` is a terminal command: run it where openkoi is installed."),
         ("world tools", "`openkoi world tools` is a terminal command: run it where openkoi is installed."),

@@ -31,8 +31,7 @@ def tasks_stored(env: dict[str, str]) -> int:
 @pytest.mark.parametrize(
     ("args", "form"),
     [
-        (["init"], "init"),
-        (["Init"], "init"),
+        (["Setup"], "setup"),
         (["chat"], "chat"),
         (["chat", "--resume", "abc1"], "chat"),
         (["connect"], "connect"),
@@ -61,15 +60,26 @@ def test_seed_command_names_are_never_tasks(
 
 
 def test_what_to_use_instead_is_named(env: dict[str, str], server: FakeModelServer, tmp_path: Path) -> None:
-    init = openkoi(env, "init", cwd=tmp_path)
-    assert "Instead: nothing to set up by command: set a model and its key (see the README)" in init.stderr
-    assert "To run it as a task: openkoi think init" in init.stderr
+    disconnect = openkoi(env, "disconnect", cwd=tmp_path)
+    assert "Instead: unset the provider's key variable" in disconnect.stderr
+    assert "To run it as a task: openkoi think disconnect" in disconnect.stderr
     setup = openkoi(env, "setup", cwd=tmp_path)
     assert "Instead: `openkoi doctor` checks the configuration" in setup.stderr
     evolve = openkoi(env, "soul", "evolve", cwd=tmp_path)
     assert "'soul evolve' is not an openkoi command yet." in evolve.stderr
     assert "To run it as a task: openkoi think soul evolve" in evolve.stderr
     assert server.requests == []
+
+
+@pytest.mark.parametrize("args", [["init"], ["Init"]])
+def test_init_is_a_command_now_and_never_a_task(
+    env: dict[str, str], server: FakeModelServer, tmp_path: Path, args: list[str]
+) -> None:
+    done = openkoi(env, *args, cwd=tmp_path)  # stdin is closed: its first question is not answered
+    assert done.stdout.startswith("Model, as provider/model"), done.stdout
+    assert done.returncode == 1 and "Aborted!" in done.stderr and "To run it as a task" not in done.stderr
+    assert server.requests == [] and tasks_stored(env) == 0
+    assert not (Path(env["OPENKOI_HOME"]) / "config.toml").exists()
 
 
 @pytest.mark.parametrize("args", [["trust"], ["trust", "show"], ["trust show"]])

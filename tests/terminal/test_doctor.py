@@ -218,3 +218,26 @@ def test_doctor_live_reports_a_rejected_model_key_and_rejected_bot_tokens(
     assert len(server.requests) == 1, "one attempt: doctor does not retry"
     for token in ("xoxb-wrong", "wrong-discord", "wrong-telegram"):
         assert token not in done.stdout + done.stderr
+
+
+def test_doctor_prints_the_discord_invite_link_made_from_the_token(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.platforms.discord.test_invite import APP_ID, TOKEN
+
+    env["DISCORD_BOT_TOKEN"] = TOKEN
+    done = openkoi(env, "doctor", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    discord = lines.index("ok    discord: credentials present")
+    assert lines[discord + 1] == (
+        f"ok    discord: invite the bot with https://discord.com/oauth2/authorize?client_id={APP_ID}"
+        "&scope=bot%20applications.commands&permissions=309237647360"
+    )
+    assert TOKEN not in done.stdout + done.stderr
+    env["DISCORD_BOT_TOKEN"] = "not-a-bot-token-shape"
+    odd = openkoi(env, "doctor", cwd=tmp_path)
+    assert odd.returncode == 0, odd.stdout
+    assert (
+        "warn  discord: the bot token is not shaped like one (id.timestamp.signature): no invite link"
+        "  — copy the token again from the Developer Portal (Bot, Reset Token)"
+    ) in odd.stdout.splitlines()
+    assert "not-a-bot-token-shape" not in odd.stdout + odd.stderr
