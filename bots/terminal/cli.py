@@ -41,6 +41,7 @@ def cli() -> None:
     openkoi trust                  trust levels per domain (grant, revoke) and the gate's audit
     openkoi schedule list          scheduled jobs: next and last runs (run JOB: now)
     openkoi webhooks list          outgoing webhooks: deliveries [--endpoint], redeliver ID, enable
+    openkoi init                   set up: the model and the chat platforms, checked live, into config.toml
     openkoi doctor [--live]        check the setup: config, models, keys, rubrics, chat platforms
     openkoi api token create NAME  an HTTP API token for openkoi serve (list, revoke)
     """

@@ -25,6 +25,18 @@ if TYPE_CHECKING:
     from bots.chat.spec import PlatformSpec
     from bots.terminal.doctor import Check
 
+
+class _Choice(click.Choice[str]):
+    """A choice whose refusal does not repeat what was typed: a secret pasted at the wrong prompt stays unseen
+    (click's own message quotes the answer)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail("answer one of: " + ", ".join(str(choice) for choice in self.choices), param, ctx)
+
+
 SecretsForm = Literal["ref", "value"]
 
 
@@ -96,7 +108,7 @@ class Session:
                 raise click.ClickException(f"{what}: the check failed (see above); nothing was written")
             choice = click.prompt(
                 f"  {what}: retry the check, change the answer, or keep it anyway?",
-                type=click.Choice(["retry", "change", "keep"]),
+                type=_Choice(["retry", "change", "keep"]),
                 default="retry",
             )
             if choice != "retry":
@@ -282,9 +294,9 @@ def _secrets_form(session: Session, model: ModelAnswer, platforms: list[Platform
         return chosen or "ref"
     if not session.asking:
         return "ref"
-    form: SecretsForm = click.prompt(
+    form = click.prompt(
         "Write the secrets into config.toml as ${VAR} references to environment variables, or as values?",
-        type=click.Choice(["ref", "value"]),
+        type=_Choice(["ref", "value"]),
         default="ref",
     )
-    return form
+    return "value" if form == "value" else "ref"

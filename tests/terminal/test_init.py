@@ -127,7 +127,9 @@ def test_prompts_take_hidden_secrets_and_write_them_as_values(config: Path) -> N
 def test_a_refused_token_can_be_changed_or_kept(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with in_thread(FakeDiscord(token="right-discord-token")) as discord:
         monkeypatch.setenv("DISCORD_API_URL", discord.api_base)
-        answers = ["openai/fake", "", "discord", "wrong-discord-token", "change", "right-discord-token", "ref"]
+        # A token pasted at the retry / change / keep prompt by mistake is refused without being repeated.
+        answers = ["openai/fake", "", "discord", "wrong-discord-token", "pasted-discord-token", "change"]
+        answers += ["right-discord-token", "ref"]
         changed = init(input="\n".join(answers) + "\n")
         assert changed.exit_code == 0, changed.output
         assert "fail  discord: /users/@me refused the token (HTTP 401)" in changed.output
@@ -139,6 +141,9 @@ def test_a_refused_token_can_be_changed_or_kept(config: Path, monkeypatch: pytes
     assert tomllib.loads(config.read_text(encoding="utf-8"))["discord"] == {"bot_token": "wrong-discord-token"}
     for output in (changed.output, kept.output):
         assert "wrong-discord-token" not in output and "right-discord-token" not in output
+    # (The runner echoes what was typed at a visible prompt, as a terminal does: once, and not again in the error.)
+    assert "Error: answer one of: retry, change, keep" in changed.output
+    assert changed.output.count("pasted-discord-token") == 1
 
 
 def test_an_existing_config_is_kept_unless_the_person_says_so(config: Path) -> None:
