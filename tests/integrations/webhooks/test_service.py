@@ -15,7 +15,7 @@ from tests.chat.test_core import attach, think
 from tests.chat_service import running_service, service_settings, wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.integrations.webhooks.receiver import Receiver
-from tests.integrations.webhooks.support import FAST, SECRET
+from tests.integrations.webhooks.support import FAST, SECRET, write_task_done_config
 from tests.platforms.telegram.fake_api import FakeTelegram
 from tests.service_process import serve_environment, serve_process
 from tests.support import no_proxy
@@ -51,32 +51,13 @@ def _environment(home: Path, model: FakeModelServer, telegram: FakeTelegram) -> 
     return serve_environment(home, model, TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_URL=telegram.base_url)
 
 
-def _write_config(home: Path, url: str) -> None:
-    """One endpoint for task.done, retried every 0.2 s (while the first process lives, the receiver fails)."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(
-        f"""[[webhooks]]
-name = "ci"
-url = "{url}"
-secret = "{SECRET}"
-events = ["task.done"]
-
-[webhook_delivery]
-retry_schedule = {[0] + [0.2] * 200}
-jitter = 0
-timeout_seconds = 2
-poll_seconds = 0.1
-""",
-        encoding="utf-8",
-    )
-
-
 @pytest.mark.slow
 async def test_a_killed_service_sends_the_failing_delivery_after_its_restart(
     settings: Settings, home: Path, fake_model: FakeModelServer
 ) -> None:
     async with Receiver(default=503) as receiver, FakeTelegram() as telegram:
-        _write_config(home, receiver.url)
+        # One endpoint for task.done, retried every 0.2 s (while the first process lives, the receiver fails).
+        write_task_done_config(home, receiver.url, retry_seconds=0.2, attempts=200)
         async with serve_process(_environment(home, fake_model, telegram), until="telegram:") as served:
             assert "telegram: on" in served.announced, served.announced
             telegram.push_message(GROUP, ALICE, "/think write a haiku", first_name="Alice")
