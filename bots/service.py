@@ -211,7 +211,7 @@ class Service:
         # make every platform miss its 3-second acknowledgement. Import it off the loop first, while the
         # MCP servers start and list their tools.
         self.acting = ChatActions(self.settings)
-        await asyncio.gather(asyncio.to_thread(warm_up), self.acting.open(), self._load_embedder())
+        await asyncio.gather(asyncio.to_thread(warm_up), self.acting.open(), self._load_models())
         if self.acting.tools:
             self.engine.actions = self.acting.tools
             self.engine.approver = ask_in_thread
@@ -269,17 +269,21 @@ class Service:
         self.schedule = service_schedule(self.settings, self.store, post_digest, metered=metered)
         await self.schedule.start()
 
-    async def _load_embedder(self) -> None:
-        """Load the local embedder's model (~0.6 s of CPU, 90 MB, once per process) before the service listens:
-        left to the first task's recall, it loads while a burst of requests waits on the event loop (measured by
-        tests/benchmarks/api_post --cold). A model that cannot load does not stop the start; recall says why."""
+    async def _load_models(self) -> None:
+        """Load what the first task would otherwise load while a burst of requests waits on the event loop (the
+        loading threads hold the GIL; measured by tests/benchmarks/api_post --cold): the local embedder's model
+        (~0.6 s of CPU, 90 MB) and the rule floor's examples, embedded once (~0.3 s); both once per process.
+        Before the service listens. One that cannot load does not stop the start: recall and the floor say why."""
         embedder = self.engine.memory.embedder
-        if not isinstance(embedder, LocalEmbedder):  # a provider's: nothing to load, and no call before a task
-            return
+        if isinstance(embedder, LocalEmbedder):  # a provider's: nothing to load, and no call before a task
+            try:
+                await embedder.embed(["warm-up"])
+            except Exception as exc:
+                log.warning("memory: the local embedder did not load at start (%s)", exc)
         try:
-            await embedder.embed(["warm-up"])
+            await self.engine.gatekeeper.screen("warm-up")  # the floor's embedder part loads on its first screen
         except Exception as exc:
-            log.warning("memory: the local embedder did not load at start (%s)", exc)
+            log.warning("rule floor: did not load at start (%s)", exc)
 
     def live_platforms(self) -> list[str]:
         """The platforms whose tasks may run now: started, and not waiting for a start retry (a task
