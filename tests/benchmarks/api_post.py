@@ -32,18 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks._common import (
-    LoadResult,
-    PeakSampler,
-    closed_loop,
-    emit,
-    exchange,
-    forbid_network,
-    measure_burst,
-    note,
-    rss_mb,
-    use_fake_model,
-)
+from tests.benchmarks import _common as common
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
 
@@ -72,7 +61,7 @@ async def run(n: int = N, concurrency: int = CONCURRENCY, cold: bool = False) ->
 
 def _world(urls: Any, done: Any) -> None:
     """In a helper process: the fake model, until ``done``."""
-    forbid_network()
+    common.forbid_network()
 
     async def serve() -> None:
         model = FakeModelServer(latency=2.0)
@@ -91,7 +80,7 @@ async def _run(model_url: str, n: int, concurrency: int, cold: bool) -> dict[str
     from core.config import load_settings
 
     with tempfile.TemporaryDirectory(prefix="openkoi-api-") as tmp:
-        use_fake_model(Path(tmp) / "home", model_url)
+        common.use_fake_model(Path(tmp) / "home", model_url)
         settings = load_settings()
         service = service_settings_model().model_validate(
             {
@@ -105,14 +94,14 @@ async def _run(model_url: str, n: int, concurrency: int, cold: bool) -> dict[str
         await svc.start()
         if not cold:
             await svc.engine.memory.embedder.embed(["warm up"])  # as the first task's recall would
-        rss_idle = rss_mb()
-        sampler = PeakSampler()
+        rss_idle = common.rss_mb()
+        sampler = common.PeakSampler()
         await sampler.start()
         context = multiprocessing.get_context("spawn")
-        results: multiprocessing.queues.Queue[LoadResult] = context.Queue()
+        results: multiprocessing.queues.Queue[common.LoadResult] = context.Queue()
         sender = context.Process(target=_send_all, args=(svc.port, n, concurrency, results))
-        burst = await measure_burst(svc, [sender], results, sampler)
-    note(f"{n} submissions in {burst.wall:.1f} s; task states after the burst: {burst.counts}")
+        burst = await common.measure_burst(svc, [sender], results, sampler)
+    common.note(f"{n} submissions in {burst.wall:.1f} s; task states after the burst: {burst.counts}")
     return {
         "bench": "api_post",
         "n": n,
@@ -126,7 +115,7 @@ async def _run(model_url: str, n: int, concurrency: int, cold: bool) -> dict[str
 
 
 def _send_all(port: int, n: int, concurrency: int, results: Any) -> None:
-    forbid_network()
+    common.forbid_network()
     results.put(asyncio.run(_burst(port, n, concurrency)))
 
 
@@ -144,10 +133,10 @@ def _request(port: int, method: str, path: str, body: bytes = b"") -> bytes:
 
 async def _accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
     """A 202 that names the saved task."""
-    return await exchange(reader, writer, request, 202, ACCEPTED)
+    return await common.exchange(reader, writer, request, 202, ACCEPTED)
 
 
-async def _burst(port: int, n: int, concurrency: int) -> LoadResult:
+async def _burst(port: int, n: int, concurrency: int) -> common.LoadResult:
     requests = [
         _request(port, "POST", PATH, json.dumps({"task": f"benchmark task {i}", "iterations": 1}).encode())
         for i in range(n)
@@ -155,9 +144,9 @@ async def _burst(port: int, n: int, concurrency: int) -> LoadResult:
     warm = _request(port, "GET", "/api/v1/health")
 
     async def healthy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        return await exchange(reader, writer, warm, 200, HEALTHY)
+        return await common.exchange(reader, writer, warm, 200, HEALTHY)
 
-    return await closed_loop(port, requests, concurrency, _accepted, healthy)
+    return await common.closed_loop(port, requests, concurrency, _accepted, healthy)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -169,8 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.tiny:
         args.n, args.concurrency = TINY_N, TINY_CONCURRENCY
-    forbid_network()
-    emit(asyncio.run(run(args.n, args.concurrency, args.cold)))
+    common.forbid_network()
+    common.emit(asyncio.run(run(args.n, args.concurrency, args.cold)))
 
 
 if __name__ == "__main__":
