@@ -63,6 +63,7 @@ from core.events import EventBus
 from core.llm.gateway import warm_up
 from core.llm.providers import model_summary
 from core.loop.workspace import workspace_root
+from core.memory.embedder import LocalEmbedder
 from core.models import TaskStatus
 from core.secrets import SECRETS, environment_secrets, install_log_redaction, secret_fields
 from core.skills import skills_home
@@ -210,7 +211,7 @@ class Service:
         # make every platform miss its 3-second acknowledgement. Import it off the loop first, while the
         # MCP servers start and list their tools.
         self.acting = ChatActions(self.settings)
-        await asyncio.gather(asyncio.to_thread(warm_up), self.acting.open())
+        await asyncio.gather(asyncio.to_thread(warm_up), self.acting.open(), self._load_models())
         if self.acting.tools:
             self.engine.actions = self.acting.tools
             self.engine.approver = ask_in_thread
@@ -267,6 +268,22 @@ class Service:
         metered = self.metrics.count_jobs if self.metrics_access.mode != "off" else None
         self.schedule = service_schedule(self.settings, self.store, post_digest, metered=metered)
         await self.schedule.start()
+
+    async def _load_models(self) -> None:
+        """Load what the first task would otherwise load while a burst of requests waits on the event loop (the
+        loading threads hold the GIL; measured by tests/benchmarks/api_post --cold): the local embedder's model
+        (~0.6 s of CPU, 90 MB) and the rule floor's examples, embedded once (~0.3 s); both once per process.
+        Before the service listens. One that cannot load does not stop the start: recall and the floor say why."""
+        embedder = self.engine.memory.embedder
+        if isinstance(embedder, LocalEmbedder):  # a provider's: nothing to load, and no call before a task
+            try:
+                await embedder.embed(["warm-up"])
+            except Exception as exc:
+                log.warning("memory: the local embedder did not load at start (%s)", exc)
+        try:
+            await self.engine.gatekeeper.screen("warm-up")  # the floor's embedder part loads on its first screen
+        except Exception as exc:
+            log.warning("rule floor: did not load at start (%s)", exc)
 
     def live_platforms(self) -> list[str]:
         """The platforms whose tasks may run now: started, and not waiting for a start retry (a task

@@ -27,16 +27,23 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.queues
-import os
-import queue
 import re
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks._common import check, emit, forbid_network, note, use_fake_model
+from tests.benchmarks._common import (
+    LoadResult,
+    PeakSampler,
+    closed_loop,
+    emit,
+    exchange,
+    forbid_network,
+    measure_burst,
+    note,
+    rss_mb,
+    use_fake_model,
+)
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
 from tests.platforms.slack.fake_api import FakeSlack, signed_headers, slash_command_body
@@ -117,7 +124,7 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
         # generator sharing the service's event loop, or even one generator process, queues
         # requests behind its own work and reports that as the service's latency.
         context = multiprocessing.get_context("spawn")
-        results: multiprocessing.queues.Queue[tuple[list[float], int, float]] = context.Queue()
+        results: multiprocessing.queues.Queue[LoadResult] = context.Queue()
         ready = context.Barrier(SENDERS)  # the burst starts when every sender has started up
         senders = [
             context.Process(
@@ -133,114 +140,16 @@ async def _run(slack_api: str, response_base: str, model_url: str, n: int, concu
             )
             for p in range(SENDERS)
         ]
-        for sender in senders:
-            sender.start()
-        cpu_started, loop_started = time.process_time(), time.thread_time()  # all threads; the event loop's
-        latencies: list[float] = []
-        errors = 0
-        wall = 0.0
-        try:
-            for _ in senders:
-                part, failed, took = await asyncio.to_thread(_next_result, results, senders)
-                latencies += part
-                errors += failed
-                wall = max(wall, took)
-        except LoadFailed as exc:
-            await sampler.stop()
-            await svc.stop()  # closes the store: its thread would keep this process from exiting
-            check(False, str(exc))
-            raise
-        cpu, loop_cpu = time.process_time() - cpu_started, time.thread_time() - loop_started
-        for sender in senders:
-            await asyncio.to_thread(sender.join)
-        counts = await svc.store.tasks.counts()
-        persisted = sum(counts.values())
-        rss_peak = await sampler.stop()
-        await svc.stop()
-    latencies.sort()
-    note(f"{n} acks in {wall:.1f} s; task states after the burst: {counts}")
+        burst = await measure_burst(svc, senders, results, sampler)
+    note(f"{n} acks in {burst.wall:.1f} s; task states after the burst: {burst.counts}")
     return {
         "bench": "ack_latency",
         "n": n,
         "concurrency": concurrency,
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
-        "max_ms": round(latencies[-1], 1),
-        "tasks_persisted": persisted,
-        "errors": errors,
-        "cpu_ms_per_ack": round(cpu * 1000 / n, 2),
-        "loop_cpu_ms_per_ack": round(loop_cpu * 1000 / n, 2),
+        **burst.figures(n, "ack"),
         "rss_idle_mb": round(rss_idle, 1),
-        "rss_peak_mb": round(rss_peak, 1),
+        "rss_peak_mb": round(burst.rss_peak, 1),
     }
-
-
-class LoadFailed(Exception):
-    """Every load process has exited, and not all of them sent their figures."""
-
-
-def _next_result(results: Any, senders: list[Any]) -> tuple[list[float], int, float]:
-    """The next load process's figures; LoadFailed when every load process has exited without sending
-    them (one that failed its warm-up), rather than waiting for them for ever."""
-    while True:
-        try:
-            result: tuple[list[float], int, float] = results.get(True, 1.0)
-            return result
-        except queue.Empty:
-            if any(sender.is_alive() for sender in senders):
-                continue
-        try:  # one last look: a process may have sent its figures just before it exited
-            result = results.get(True, 1.0)
-            return result
-        except queue.Empty:
-            codes = [sender.exitcode for sender in senders]
-            raise LoadFailed(f"the load processes exited ({codes}) without their figures") from None
-
-
-def _status_kb(field: str, pid: int | str = "self") -> int:
-    """A ``kB`` line of /proc/PID/status (Linux): VmRSS is resident now, VmHWM the most ever."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/{pid}/status")
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    return _status_kb("VmRSS", pid) / 1024
-
-
-class PeakSampler:
-    """The highest resident memory of this process while it runs, sampled every 10 ms from another
-    process: a sampling thread in the service would take its GIL and CPU, and be measured with it."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        self._started = context.Event()
-        self._peak: multiprocessing.queues.Queue[float] = context.Queue()
-        # A daemon: should the benchmark stop early, the sampler does not keep it from exiting.
-        self._process = context.Process(
-            target=_sample, args=(os.getpid(), self._started, self._stop, self._peak), daemon=True
-        )
-
-    async def start(self) -> None:
-        self._process.start()
-        await asyncio.to_thread(self._started.wait, 30)
-
-    async def stop(self) -> float:
-        self._stop.set()
-        peak = await asyncio.to_thread(self._peak.get, True, 30)
-        await asyncio.to_thread(self._process.join, 10)
-        return max(peak, rss_mb())
-
-
-def _sample(pid: int, started: Any, stop: Any, peak: Any) -> None:
-    highest = rss_mb(pid)
-    started.set()
-    while not stop.wait(0.01):
-        highest = max(highest, rss_mb(pid))
-    peak.put(highest)
 
 
 def _send_all(port: int, response_url: str, numbers: range, concurrency: int, ready: Any, results: Any) -> None:
@@ -258,29 +167,12 @@ def _request(port: int, body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, expect: re.Pattern[bytes] = TASK_NAMED
-) -> bool:
-    """Send one request and read its whole response; True for a 200 whose body matches ``expect``: by
-    default, that names the saved task (a refusal, which mentions /think but no task, is an error)."""
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = next(
-        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
-        None,
-    )
-    if length is None:
-        return False  # the service always answers with a length; anything else counts as an error
-    body = await reader.readexactly(length)
-    return status == 200 and expect.search(body) is not None
+async def _acked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
+    """A 200 that names the saved task (a refusal, which mentions /think but no task, is an error)."""
+    return await exchange(reader, writer, request, 200, TASK_NAMED)
 
 
-async def _burst(
-    port: int, response_url: str, numbers: range, concurrency: int, ready: Any
-) -> tuple[list[float], int, float]:
-    # A few-line HTTP/1.1 client on raw streams: a full client library costs more CPU per request
-    # than the service does, and on a small machine the load generator would then be what is measured.
+async def _burst(port: int, response_url: str, numbers: range, concurrency: int, ready: Any) -> LoadResult:
     requests = [
         _request(
             port,
@@ -289,37 +181,11 @@ async def _burst(
         for i in numbers
     ]
     warm = _request(port, slash_command_body(text="help", response_url=response_url + "warm", trigger_id="warm"))
-    latencies: list[float] = []
-    errors = 0
-    pending = iter(requests)
 
-    async def connection(first: bool) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            if first:  # one uncounted request: it opens the service's lazy paths once, as any traffic would
-                check(await _exchange(reader, writer, warm, HELP_TEXT), "the warm-up request failed")
-            await opened.wait()
-            for request in pending:
-                started = time.perf_counter()
-                try:
-                    ok = await _exchange(reader, writer, request)
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    ok = False
-                latencies.append((time.perf_counter() - started) * 1000)
-                if not ok:
-                    errors += 1
-        finally:
-            writer.close()
+    async def helped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        return await exchange(reader, writer, warm, 200, HELP_TEXT)
 
-    opened = asyncio.Event()
-    workers = [asyncio.create_task(connection(n == 0)) for n in range(concurrency)]
-    await asyncio.sleep(0.5)  # connections established and the warm-up answered
-    await asyncio.to_thread(ready.wait)
-    wall = time.perf_counter()
-    opened.set()
-    await asyncio.gather(*workers)
-    return latencies, errors, time.perf_counter() - wall
+    return await closed_loop(port, requests, concurrency, _acked, helped, ready)
 
 
 def main(argv: list[str] | None = None) -> None:

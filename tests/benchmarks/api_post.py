@@ -13,9 +13,9 @@ names a task, and exceptions.
     python -m tests.benchmarks.api_post [--n 500] [--concurrency 100] [--tiny]
 
 By default the engine is warm when the burst starts, as in a service that has run a task before: its local
-embedder is loaded (the first task's recall loads it, ~1.5 s of work that holds the event loop for a few hundred
-ms, whichever surface the task came from; ``ack_latency`` measures that cold start). ``--cold`` measures the
-first burst after start-up instead.
+embedder has embedded a text. ``--cold`` measures the first burst after start-up instead, with only what the start
+did: the service loads the embedder before it listens (left to the first task's recall, the load held the event
+loop for a few hundred ms in the middle of the burst), so the two should now measure the same.
 
 ``--tiny`` (5 requests, 5 at a time) runs the same scenario for the default test suite's smoke test.
 """
@@ -28,14 +28,11 @@ import json
 import multiprocessing
 import multiprocessing.queues
 import re
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks._common import check, emit, forbid_network, note, use_fake_model
-from tests.benchmarks.ack_latency import LoadFailed, PeakSampler, _next_result, rss_mb
+from tests.benchmarks import _common as common
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import install_defaults
 
@@ -64,7 +61,7 @@ async def run(n: int = N, concurrency: int = CONCURRENCY, cold: bool = False) ->
 
 def _world(urls: Any, done: Any) -> None:
     """In a helper process: the fake model, until ``done``."""
-    forbid_network()
+    common.forbid_network()
 
     async def serve() -> None:
         model = FakeModelServer(latency=2.0)
@@ -83,7 +80,7 @@ async def _run(model_url: str, n: int, concurrency: int, cold: bool) -> dict[str
     from core.config import load_settings
 
     with tempfile.TemporaryDirectory(prefix="openkoi-api-") as tmp:
-        use_fake_model(Path(tmp) / "home", model_url)
+        common.use_fake_model(Path(tmp) / "home", model_url)
         settings = load_settings()
         service = service_settings_model().model_validate(
             {
@@ -97,49 +94,28 @@ async def _run(model_url: str, n: int, concurrency: int, cold: bool) -> dict[str
         await svc.start()
         if not cold:
             await svc.engine.memory.embedder.embed(["warm up"])  # as the first task's recall would
-        rss_idle = rss_mb()
-        sampler = PeakSampler()
+        rss_idle = common.rss_mb()
+        sampler = common.PeakSampler()
         await sampler.start()
         context = multiprocessing.get_context("spawn")
-        results: multiprocessing.queues.Queue[tuple[list[float], int, float]] = context.Queue()
+        results: multiprocessing.queues.Queue[common.LoadResult] = context.Queue()
         sender = context.Process(target=_send_all, args=(svc.port, n, concurrency, results))
-        sender.start()
-        cpu_started, loop_started = time.process_time(), time.thread_time()
-        try:
-            latencies, errors, wall = await asyncio.to_thread(_next_result, results, [sender])
-        except LoadFailed as exc:
-            await sampler.stop()
-            await svc.stop()
-            check(False, str(exc))
-            raise
-        cpu, loop_cpu = time.process_time() - cpu_started, time.thread_time() - loop_started
-        await asyncio.to_thread(sender.join)
-        counts = await svc.store.tasks.counts()
-        persisted = sum(counts.values())
-        rss_peak = await sampler.stop()
-        await svc.stop()
-    latencies.sort()
-    note(f"{n} submissions in {wall:.1f} s; task states after the burst: {counts}")
+        burst = await common.measure_burst(svc, [sender], results, sampler)
+    common.note(f"{n} submissions in {burst.wall:.1f} s; task states after the burst: {burst.counts}")
     return {
         "bench": "api_post",
         "n": n,
         "concurrency": concurrency,
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 1),
-        "max_ms": round(latencies[-1], 1),
         "target_p99_ms": 50,
         "engine": "cold" if cold else "warm",
-        "tasks_persisted": persisted,
-        "errors": errors,
-        "cpu_ms_per_request": round(cpu * 1000 / n, 2),
-        "loop_cpu_ms_per_request": round(loop_cpu * 1000 / n, 2),
+        **burst.figures(n, "request"),
         "rss_idle_mb": round(rss_idle, 1),
-        "rss_peak_mb": round(rss_peak, 1),
+        "rss_peak_mb": round(burst.rss_peak, 1),
     }
 
 
 def _send_all(port: int, n: int, concurrency: int, results: Any) -> None:
-    forbid_network()
+    common.forbid_network()
     results.put(asyncio.run(_burst(port, n, concurrency)))
 
 
@@ -155,59 +131,22 @@ def _request(port: int, method: str, path: str, body: bytes = b"") -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, status: int, expect: re.Pattern[bytes]
-) -> bool:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    got = int(head.split(b" ", 2)[1])
-    length = next(
-        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
-        None,
-    )
-    if length is None:
-        return False
-    body = await reader.readexactly(length)
-    return got == status and expect.search(body) is not None
+async def _accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
+    """A 202 that names the saved task."""
+    return await common.exchange(reader, writer, request, 202, ACCEPTED)
 
 
-async def _burst(port: int, n: int, concurrency: int) -> tuple[list[float], int, float]:
-    # A few-line client on raw streams, as in ack_latency: a client library would cost more than the service.
+async def _burst(port: int, n: int, concurrency: int) -> common.LoadResult:
     requests = [
         _request(port, "POST", PATH, json.dumps({"task": f"benchmark task {i}", "iterations": 1}).encode())
         for i in range(n)
     ]
     warm = _request(port, "GET", "/api/v1/health")
-    latencies: list[float] = []
-    errors = 0
-    pending = iter(requests)
 
-    async def connection(first: bool) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            if first:
-                check(await _exchange(reader, writer, warm, 200, HEALTHY), "the warm-up request failed")
-            await opened.wait()
-            for request in pending:
-                started = time.perf_counter()
-                try:
-                    ok = await _exchange(reader, writer, request, 202, ACCEPTED)
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    ok = False
-                latencies.append((time.perf_counter() - started) * 1000)
-                if not ok:
-                    errors += 1
-        finally:
-            writer.close()
+    async def healthy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        return await common.exchange(reader, writer, warm, 200, HEALTHY)
 
-    opened = asyncio.Event()
-    workers = [asyncio.create_task(connection(c == 0)) for c in range(concurrency)]
-    await asyncio.sleep(0.5)  # connections established and the warm-up answered
-    wall = time.perf_counter()
-    opened.set()
-    await asyncio.gather(*workers)
-    return latencies, errors, time.perf_counter() - wall
+    return await common.closed_loop(port, requests, concurrency, _accepted, healthy)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -219,8 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.tiny:
         args.n, args.concurrency = TINY_N, TINY_CONCURRENCY
-    forbid_network()
-    emit(asyncio.run(run(args.n, args.concurrency, args.cold)))
+    common.forbid_network()
+    common.emit(asyncio.run(run(args.n, args.concurrency, args.cold)))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,7 @@ task runs.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,11 +23,9 @@ import aiohttp
 import pytest
 
 from bots.chat.intake import NOT_ACCEPTED_TEXT
-from bots.config import platform_variables
 from core.config import Settings
 from core.models import TaskStatus
 from tests.chat_service import running_service, service_settings, wait_until
-from tests.conftest import PROVIDER_KEYS
 from tests.fakes.model_server import FakeModelServer
 from tests.platforms.slack.fake_api import (
     BOT_USER_ID,
@@ -41,7 +36,7 @@ from tests.platforms.slack.fake_api import (
     slash_command_body,
 )
 from tests.platforms.telegram.fake_api import FakeTelegram
-from tests.terminal.test_e2e import OPENKOI
+from tests.service_process import serve_environment, serve_process
 
 SECRET = "kill-signing-secret"
 TG_SECRET = "kill-Webhook_secret"
@@ -72,23 +67,11 @@ async def fakes() -> AsyncIterator[tuple[FakeSlack, FakeTelegram]]:
         yield slack, telegram
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(
-    home: Path, port: int, model: FakeModelServer, slack: FakeSlack, telegram: FakeTelegram
-) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
-    for key in platform_variables():
-        env.pop(key, None)
-    env.update(
-        OPENKOI_HOME=str(home),
-        OPENKOI_MODEL="openai/fake",
-        OPENAI_BASE_URL=model.url,
-        OPENAI_API_KEY="sk-test",
+def _environment(home: Path, model: FakeModelServer, slack: FakeSlack, telegram: FakeTelegram) -> dict[str, str]:
+    """`openkoi serve`'s: Slack over HTTP and Telegram by webhook against the fakes, the fake model."""
+    return serve_environment(
+        home,
+        model,
         SLACK_BOT_TOKEN="xoxb-kill",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=slack.api_url,
@@ -99,30 +82,6 @@ async def _serve(
         OPENKOI_SERVE__QUEUE_LIMIT_PER_USER="100",
         OPENKOI_SERVE__QUEUE_LIMIT_PER_CHANNEL="100",
     )
-    proc = await asyncio.create_subprocess_exec(
-        OPENKOI,
-        "serve",
-        "--port",
-        str(port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    announced: list[str] = []
-    while not any("telegram:" in line for line in announced):
-        line = await asyncio.wait_for(proc.stderr.readline(), 60)
-        assert line, "openkoi serve exited during start:\n" + "".join(announced)
-        announced.append(line.decode(errors="replace"))
-    assert "telegram: on" in "".join(announced), "".join(announced)
-
-    async def drain_stderr() -> None:  # a full pipe would block the service
-        assert proc.stderr is not None
-        while await proc.stderr.readline():
-            pass
-
-    asyncio.get_running_loop().create_task(drain_stderr())
-    return proc
 
 
 async def _send(http: aiohttp.ClientSession, port: int, telegram: FakeTelegram, sent: Sent) -> None:
@@ -163,35 +122,33 @@ async def test_a_kill_while_the_database_stalls_loses_no_acknowledged_command(
     settings: Settings, home: Path, fake_model: FakeModelServer, fakes: tuple[FakeSlack, FakeTelegram]
 ) -> None:
     slack, telegram = fakes
-    port = _free_port()
-    proc = await _serve(home, port, fake_model, slack, telegram)
     waves: dict[str, list[Sent]] = {}
-    try:
-        async with aiohttp.ClientSession() as http:
-            lock = sqlite3.connect(settings.db_path, isolation_level=None)
-            lock.execute("BEGIN IMMEDIATE")
-            # Wave a: the database stays stalled past every deadline.
-            waves["a"] = _wave("a", slack, telegram)
-            await asyncio.gather(*(_send(http, port, telegram, s) for s in waves["a"]))
-            # Wave b: the stall ends while the commands wait, within their deadline.
-            waves["b"] = _wave("b", slack, telegram)
-            sending = asyncio.gather(*(_send(http, port, telegram, s) for s in waves["b"]))
-            await asyncio.sleep(0.5)
-            lock.execute("ROLLBACK")
-            await sending
-            # Wave c: stalled again, and the process is killed while the commands wait for the save.
-            lock.execute("BEGIN IMMEDIATE")
-            waves["c"] = _wave("c", slack, telegram)
-            sending = asyncio.gather(*(_send(http, port, telegram, s) for s in waves["c"]))
-            await asyncio.sleep(1.0)
-            proc.send_signal(signal.SIGKILL)
-            await sending
-            lock.execute("ROLLBACK")
-            lock.close()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
+    async with (
+        serve_process(_environment(home, fake_model, slack, telegram), until="telegram:") as served,
+        aiohttp.ClientSession() as http,
+    ):
+        assert "telegram: on" in served.announced, served.announced
+        port = served.port
+        lock = sqlite3.connect(settings.db_path, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        # Wave a: the database stays stalled past every deadline.
+        waves["a"] = _wave("a", slack, telegram)
+        await asyncio.gather(*(_send(http, port, telegram, s) for s in waves["a"]))
+        # Wave b: the stall ends while the commands wait, within their deadline.
+        waves["b"] = _wave("b", slack, telegram)
+        sending = asyncio.gather(*(_send(http, port, telegram, s) for s in waves["b"]))
+        await asyncio.sleep(0.5)
+        lock.execute("ROLLBACK")
+        await sending
+        # Wave c: stalled again, and the process is killed while the commands wait for the save.
+        lock.execute("BEGIN IMMEDIATE")
+        waves["c"] = _wave("c", slack, telegram)
+        sending = asyncio.gather(*(_send(http, port, telegram, s) for s in waves["c"]))
+        await asyncio.sleep(1.0)
+        await served.kill()
+        await sending
+        lock.execute("ROLLBACK")
+        lock.close()
 
     everything = [s for wave in waves.values() for s in wave]
     service = service_settings(

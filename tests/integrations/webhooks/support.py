@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from core.events import EventBus, TaskFinished
@@ -53,3 +54,24 @@ async def running_hooks(
         yield hooks, bus
     finally:
         await hooks.stop(within=1.0)
+
+
+def write_task_done_config(home: Path, url: str, retry_seconds: float, attempts: int) -> None:
+    """config.toml in ``home`` for `openkoi serve` as a subprocess: one endpoint ("ci", ``SECRET``) for task.done,
+    tried at once, then every ``retry_seconds`` (no jitter: a test knows when the attempts come) ``attempts`` times."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f"""[[webhooks]]
+name = "ci"
+url = "{url}"
+secret = "{SECRET}"
+events = ["task.done"]
+
+[webhook_delivery]
+retry_schedule = {[0] + [retry_seconds] * attempts}
+jitter = 0
+timeout_seconds = 2
+poll_seconds = 0.1
+""",
+        encoding="utf-8",
+    )

@@ -4,27 +4,21 @@ sends it after the restart, with the same webhook-id, keeping the attempts made 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bots.config import platform_variables
 from core.config import Settings
 from core.store import Store
 from tests.chat.test_core import attach, think
 from tests.chat_service import running_service, service_settings, wait_until
-from tests.conftest import PROVIDER_KEYS
 from tests.fakes.model_server import FakeModelServer
 from tests.integrations.webhooks.receiver import Receiver
-from tests.integrations.webhooks.support import FAST, SECRET
+from tests.integrations.webhooks.support import FAST, SECRET, write_task_done_config
 from tests.platforms.telegram.fake_api import FakeTelegram
+from tests.service_process import serve_environment, serve_process
 from tests.support import no_proxy
-from tests.terminal.test_e2e import OPENKOI
 
 __all__ = ["no_proxy"]  # autouse: no proxy between the service and its fakes
 
@@ -52,64 +46,9 @@ async def test_a_task_the_service_runs_produces_a_signed_task_done(settings: Set
     assert data["description"] == "write a haiku about tests" and data["output"] and data["score"] >= data["bar"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(home: Path, model: FakeModelServer, telegram: FakeTelegram) -> asyncio.subprocess.Process:
-    """`openkoi serve` as a subprocess: Telegram by polling the fake, the fake model, config.toml from ``home``."""
-    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("OPENKOI_")}
-    for key in platform_variables():
-        env.pop(key, None)
-    env.update(
-        OPENKOI_HOME=str(home),
-        OPENKOI_MODEL="openai/fake",
-        OPENAI_BASE_URL=model.url,
-        OPENAI_API_KEY="sk-test",
-        TELEGRAM_BOT_TOKEN=telegram.token,
-        TELEGRAM_API_URL=telegram.base_url,
-    )
-    proc = await asyncio.create_subprocess_exec(
-        OPENKOI, "serve", "--port", str(_free_port()), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    said: list[str] = []
-    while not any("telegram:" in line for line in said):
-        line = await asyncio.wait_for(proc.stderr.readline(), 60)
-        assert line, "openkoi serve exited during start:\n" + "".join(said)
-        said.append(line.decode(errors="replace"))
-    assert "telegram: on" in "".join(said), "".join(said)
-
-    async def drain_stderr() -> None:  # a full pipe would block the service
-        assert proc.stderr is not None
-        while await proc.stderr.readline():
-            pass
-
-    asyncio.get_running_loop().create_task(drain_stderr())
-    return proc
-
-
-def _write_config(home: Path, url: str) -> None:
-    """One endpoint for task.done, retried every 0.2 s (while the first process lives, the receiver fails)."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(
-        f"""[[webhooks]]
-name = "ci"
-url = "{url}"
-secret = "{SECRET}"
-events = ["task.done"]
-
-[webhook_delivery]
-retry_schedule = {[0] + [0.2] * 200}
-jitter = 0
-timeout_seconds = 2
-poll_seconds = 0.1
-""",
-        encoding="utf-8",
-    )
+def _environment(home: Path, model: FakeModelServer, telegram: FakeTelegram) -> dict[str, str]:
+    """`openkoi serve`'s: Telegram by polling the fake, the fake model, config.toml from ``home``."""
+    return serve_environment(home, model, TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_URL=telegram.base_url)
 
 
 @pytest.mark.slow
@@ -117,19 +56,15 @@ async def test_a_killed_service_sends_the_failing_delivery_after_its_restart(
     settings: Settings, home: Path, fake_model: FakeModelServer
 ) -> None:
     async with Receiver(default=503) as receiver, FakeTelegram() as telegram:
-        _write_config(home, receiver.url)
-        proc = await _serve(home, fake_model, telegram)
-        try:
+        # One endpoint for task.done, retried every 0.2 s (while the first process lives, the receiver fails).
+        write_task_done_config(home, receiver.url, retry_seconds=0.2, attempts=200)
+        async with serve_process(_environment(home, fake_model, telegram), until="telegram:") as served:
+            assert "telegram: on" in served.announced, served.announced
             telegram.push_message(GROUP, ALICE, "/think write a haiku", first_name="Alice")
             await receiver.wait_for(1, within=60)  # failed once: pending, retried 0.2 s later
             receiver.delay = 30.0  # the next attempt hangs: the kill lands while it is in flight
             failing = await receiver.wait_for(2, within=10)
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await served.kill()
         message_id = failing[0].headers["webhook-id"]
         assert {r.headers["webhook-id"] for r in failing} == {message_id}
         before = len(receiver.received)
