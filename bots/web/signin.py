@@ -52,10 +52,14 @@ def forget(response: web.StreamResponse, request: web.Request) -> None:
 
 
 def from_this_page(request: web.Request) -> bool:
-    """Whether a form POST came from this server's own page: its Origin (or, without one, its Referer) names
-    this host. A request with neither (a script, curl) is taken as it is: no browser sends a cross-site form
-    without an Origin."""
-    source = request.headers.get("Origin") or request.headers.get("Referer")
-    if source is None:
-        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
-    return urlsplit(source).netloc == request.host
+    """Whether a form POST came from this server's own page. Browsers say so in ``Sec-Fetch-Site``; one that does
+    not says where from in ``Origin`` (which the page's ``Referrer-Policy: no-referrer`` turns into ``null`` in
+    Chromium: refused, as an opaque origin is). A request with neither (a script, curl) is taken as it is: no
+    browser sends a cross-site form without them."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin != "null" and urlsplit(origin).netloc == request.host

@@ -99,3 +99,20 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+async def open_page(browser: Any, svc: Service, token: str, path: str = "/") -> Any:
+    """A fresh browser context signed in through the sign-in form with ``token``, showing ``path``."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    page.dialogs = dialogs  # an alert() a hostile text might raise, for a test to look at
+    await page.goto(base_url(svc) + "/sign-in")
+    await page.fill("#token", token)
+    await page.click("form[action='/sign-in'] button[type=submit]")
+    await page.wait_for_url(base_url(svc) + "/")
+    if path != "/":
+        await page.goto(base_url(svc) + path)
+    return page

@@ -90,6 +90,12 @@ async def test_sign_in_sets_an_http_only_strict_cookie_and_sign_out_clears_it(
         url + "/sign-in", data={"token": READER}, headers={"Origin": "https://evil.example"}, allow_redirects=False
     ) as r:
         assert r.status == 403 and COOKIE not in r.cookies, "another site cannot sign anyone in"
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Origin": "null"}
+    async with http.post(url + "/sign-in", data={"token": READER}, headers=cross_site, allow_redirects=False) as r:
+        assert r.status == 403 and COOKIE not in r.cookies
+    same_site = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}  # Chromium's form POST under no-referrer
+    async with http.post(url + "/sign-in", data={"token": READER}, headers=same_site, allow_redirects=False) as r:
+        assert r.status == 303 and r.cookies[COOKIE].value == READER
     async with http.post(url + "/sign-out", headers={**origin, **signed_in(READER)}, allow_redirects=False) as r:
         assert r.status == 303 and r.headers["Location"] == "/sign-in"
         assert r.cookies[COOKIE].value == "" and r.cookies[COOKIE]["max-age"] == "0"
