@@ -104,3 +104,27 @@ async def test_a_hostile_task_text_is_shown_and_never_run(page_service: Service,
         assert page.dialogs == [], "a task's text ran as script"
     finally:
         await page.context.close()
+
+
+async def test_a_task_started_from_the_page_is_an_api_task_of_the_signed_in_token(
+    page_service: Service, browser: Any
+) -> None:
+    reader = await open_page(browser, page_service, READER)
+    writer = await open_page(browser, page_service, CI)
+    try:
+        assert await reader.locator("#start").count() == 0, "no form without tasks:write"
+        await writer.fill("#start textarea[name=task]", "Say hello from the page")
+        await writer.fill("#start input[name=iterations]", "2")
+        await writer.click("#start button[type=submit]")
+        await writer.locator("#flash", has_text="started task").wait_for()
+        row = writer.locator("#tasks tr", has_text="Say hello from the page")
+        await row.wait_for()
+        task_id = await row.get_attribute("data-task-id")
+        assert task_id is not None
+        task = await page_service.store.tasks.get(task_id)
+        assert task.source == "api" and task.requester == "ci (api:ci)" and task.options.max_iterations == 2
+        await reader.locator(f'#tasks tr[data-task-id="{task_id}"]').wait_for()  # another viewer's list follows
+        await wait_status(page_service, task_id, TaskStatus.DONE, within=20)
+    finally:
+        await reader.context.close()
+        await writer.context.close()
