@@ -179,3 +179,18 @@ async def test_the_page_is_off_while_the_api_has_no_token_and_start_up_says_why(
     async with running_service(settings, service_settings(api={"token": FULL}, web={"enabled": False})) as svc:
         assert "  web: off — [web] enabled = false" in svc.startup_report
         assert "web" not in svc.live_platforms()
+
+
+async def test_malformed_requests_are_refused_never_a_500(page_service: Service, http: aiohttp.ClientSession) -> None:
+    status, html, _ = await get(http, page_service, "/tasks/%3Cscript%3Ealert(1)%3C%2Fscript%3E", READER)
+    assert status == 404 and "&lt;script&gt;" in html and "<script>alert" not in html
+    assert (await get(http, page_service, "/page/tasks/nope", READER))[0] == 404
+    assert (await get(http, page_service, "/?older=%25%25not-a-cursor", READER))[0] == 200, "the first page"
+    assert (await get(http, page_service, "/page/digests/year", READER))[0] == 404
+    url = base_url(page_service) + "/sign-in"
+    async with http.post(url, data=b"", headers={"Content-Type": "application/x-www-form-urlencoded"}) as r:
+        assert r.status == 401
+    async with http.post(url, json={"token": READER}) as r:
+        assert r.status == 401, "a sign-in is a form, not JSON"
+    async with http.post(url, data={"token": "x" * 2_000_000}) as r:
+        assert r.status == 413

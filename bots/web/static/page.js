@@ -120,7 +120,17 @@
     };
     const source = new EventSource("/api/v1/tasks/" + encodeURIComponent(taskId) + "/events");
     source.onopen = () => { state.textContent = "live"; };
-    source.onerror = () => { if (state.textContent !== "finished") state.textContent = "reconnecting…"; };
+    const finished = new Set(["done", "below_bar", "aborted", "escalated", "failed", "cancelled"]);
+    source.onerror = () => {
+      // A task that ended before its events were kept has no end event: its stream just closes. Stop there.
+      const detail = document.getElementById("detail");
+      if (detail && finished.has(detail.dataset.status)) {
+        source.close();
+        state.textContent = "finished";
+      } else if (state.textContent !== "finished") {
+        state.textContent = "reconnecting…";
+      }
+    };
     const onEvent = (message) => {
       let data = {};
       try { data = JSON.parse(message.data); } catch (e) { data = {}; }
