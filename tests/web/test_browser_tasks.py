@@ -65,16 +65,15 @@ async def test_a_task_from_the_api_appears_live_and_its_page_follows_it_to_the_e
 
         await row.locator("a").click()
         await page.wait_for_url(re.compile(f"/tasks/{task_id}$"))
-        first = page.locator('#detail tr[data-iteration="1"] .score')
-        await first.wait_for()
-        assert await first.inner_text() == "0.50"
+        # The row may be drawn before its score is (after "executed"): wait for the score itself.
+        await page.locator('#detail tr[data-iteration="1"] .score', has_text="0.50").wait_for()
         await page.locator('#progress li[data-type="evaluated"]', has_text="score 0.50").wait_for()
         assert await page.locator("#status").inner_text() == "running"
         assert (await page_service.store.tasks.get(task_id)).status is TaskStatus.RUNNING
 
         release.set()
         await page.locator("#status", has_text="done").wait_for()
-        assert await page.locator('#detail tr[data-iteration="2"] .score').inner_text() == "0.90"
+        await page.locator('#detail tr[data-iteration="2"] .score', has_text="0.90").wait_for()
         await page.locator('#progress li[data-type="task_finished"]', has_text="done").wait_for()
         assert await page.locator("#stream-state").text_content() == "finished"
         assert await page.locator("#result").inner_text()
