@@ -194,3 +194,14 @@ async def test_malformed_requests_are_refused_never_a_500(page_service: Service,
         assert r.status == 401, "a sign-in is a form, not JSON"
     async with http.post(url, data={"token": "x" * 2_000_000}) as r:
         assert r.status == 413
+
+
+async def test_the_services_secrets_are_redacted_from_the_page(
+    page_service: Service, http: aiohttp.ClientSession
+) -> None:
+    # [api] token is one of the service's secrets; a task that quotes it must not show it to every reader.
+    task_id = await start_task(http, page_service, f"Rotate the token {FULL} before Friday")
+    assert FULL in (await page_service.store.tasks.get(task_id)).description, "stored as asked: the page redacts"
+    for path in ("/", f"/tasks/{task_id}", "/page/tasks"):
+        _, html, _ = await get(http, page_service, path, READER)
+        assert FULL not in html and "Rotate the token [redacted] before Friday" in html, path
