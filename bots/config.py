@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -96,6 +96,14 @@ class ServiceSettings(LayeredSettings):
         if cls is ServiceSettings:
             raise TypeError("build ServiceSettings with bots.config.service_settings_model(): it has the platforms")
         return data
+
+    @model_validator(mode="after")
+    def _platforms_see_the_whole(self) -> Self:
+        # A platform may depend on another section (bots.chat.settings.PlatformSettings.configured_with).
+        for name in type(self).model_fields:
+            if isinstance(section := getattr(self, name), PlatformSettings):
+                section.configured_with(self)
+        return self
 
     def section(self, kind: type[P]) -> P:
         """The platform section that is a ``kind`` (a platform's own settings class); KeyError when none is."""

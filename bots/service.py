@@ -381,6 +381,8 @@ class Service:
         what the agent may read, and a config file others can read."""
         lines = []
         for name in self.adapters:
+            if not self.service.platform(name).has_access_rules:  # no /think there: [name.access] means nothing
+                continue
             access = self.service.platform(name).access
             if access.open_to_everyone:
                 lines.append(

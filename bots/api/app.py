@@ -32,6 +32,9 @@ from bots.chat.workers import WorkerPool
 from core.engine import Engine
 from core.store.intake import QueueLimits
 
+# The mounted API's parts, for a surface on the same application that shows its data (the web page, bots.web).
+CONTEXT = web.AppKey("openkoi_api", ApiContext)
+
 OFF = f"off — no token configured; set {ENV_TOKEN} or run `openkoi api token create NAME --scopes …`"
 
 
@@ -81,6 +84,7 @@ def mount(
     )
     routes = table.routes()
     context.openapi = json.dumps(document(routes))
+    app[CONTEXT] = context
     app.middlewares.insert(0, problems)
     for route in routes:
         app.router.add_route(route.method, route.full_path, _endpoint(context, route))

@@ -11,6 +11,7 @@ from aiohttp import web
 from bots.api.context import ApiContext
 from bots.api.problems import ApiError
 from bots.api.routes import Route
+from bots.api.session import cookie_token
 from bots.api.tokens import ApiToken
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,11 @@ REALM = 'Bearer realm="openkoi"'
 
 
 def authenticate(api: ApiContext, route: Route, request: web.Request) -> ApiToken:
-    """The caller's token, checked for ``route``; raises ApiError 401 / 403 / 429."""
+    """The caller's token, checked for ``route``; raises ApiError 401 / 403 / 429. Without an Authorization
+    header, the web page's sign-in cookie is the token (``bots.api.session``)."""
     header = request.headers.get("Authorization", "")
+    if not header and (signed_in := cookie_token(request)) is not None:
+        header = f"Bearer {signed_in}"
     scheme, _, presented = header.strip().partition(" ")
     if not header:
         raise ApiError(

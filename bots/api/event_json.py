@@ -24,7 +24,12 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 def event_type(event: Event) -> str:
-    return _CAMEL.sub("_", type(event).__name__).lower()
+    return type_name(type(event))
+
+
+def type_name(kind: type[Event]) -> str:
+    """An event class's type in the stream: ``TaskStarted`` → ``task_started``."""
+    return _CAMEL.sub("_", kind.__name__).lower()
 
 
 def event_json(event: Event) -> str:

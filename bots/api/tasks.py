@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bots.api import task_views
+from bots.api.context import ApiContext
 from bots.api.http import read_json, read_query, reply
 from bots.api.policy import api_policy
 from bots.api.problems import ApiError, FieldError
@@ -44,11 +45,17 @@ async def create_task(call: Call) -> web.StreamResponse:
 
 async def list_tasks(call: Call) -> web.StreamResponse:
     query = read_query(call.request, TaskListQuery)
+    return reply(await task_page(call.api, query))
+
+
+async def task_page(api: ApiContext, query: TaskListQuery) -> TaskPage:
+    """One page of tasks, newest first, and the cursor of the next (the web page's list reads it too);
+    raises ApiError 422 for a cursor this API did not give."""
     before = _cursor(query.cursor) if query.cursor else None
-    tasks = await call.api.store.task_pages.page(status=query.status, limit=query.limit + 1, before=before)
+    tasks = await api.store.task_pages.page(status=query.status, limit=query.limit + 1, before=before)
     page, more = tasks[: query.limit], len(tasks) > query.limit
     next_cursor = _encode(page[-1]) if more and page else None
-    return reply(TaskPage(tasks=[task_views.summary(t) for t in page], next_cursor=next_cursor))
+    return TaskPage(tasks=[task_views.summary(t) for t in page], next_cursor=next_cursor)
 
 
 async def get_task(call: Call) -> web.StreamResponse:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bots.api.context import ApiContext
 from bots.api.http import read_query, reply
 from bots.api.problems import ApiError
 from bots.api.routes import Call
@@ -70,7 +71,7 @@ def _usage(t: UsageTotals) -> UsageView:
 async def proposals(call: Call) -> web.StreamResponse:
     query = read_query(call.request, ProposalsQuery)
     listed = await call.api.store.proposals.listed(query.status)
-    return reply(ProposalList(proposals=[_proposal(p) for p in listed]))
+    return reply(ProposalList(proposals=[proposal_view(p) for p in listed]))
 
 
 async def approve_proposal(call: Call) -> web.StreamResponse:
@@ -116,7 +117,8 @@ async def _decide_proposal(call: Call, decision: Literal["approved", "dismissed"
     )
 
 
-def _proposal(p: Proposal) -> ProposalView:
+def proposal_view(p: Proposal) -> ProposalView:
+    """A stored skill proposal as the API (and the web page) shows it."""
     return ProposalView(
         id=p.id,
         name=p.name,
@@ -138,20 +140,23 @@ async def digest(call: Call) -> web.StreamResponse:
     kind = DIGEST_SPANS.get(span)
     if kind is None:
         raise ApiError(404, f"no digest {span!r}: ask for today or week", kind="not-found")
-    tz = ZoneInfo(call.api.engine.settings.schedule.timezone)
+    return reply(await digest_view(call.api, kind))
+
+
+async def digest_view(api: ApiContext, kind: Literal["daily", "weekly"]) -> DigestView:
+    """The reflection digest of today (``daily``) or this week so far (``weekly``), in the service's timezone."""
+    tz = ZoneInfo(api.engine.settings.schedule.timezone)
     now = utcnow()
     period = period_containing("day" if kind == "daily" else "week", now, tz)
-    made = await digest_of(call.api.store.db, kind, period, now=now)
-    return reply(
-        DigestView(
-            kind=made.kind,
-            period_start=made.period.start,
-            period_end=made.period.end,
-            headline=made.headline,
-            sparklines=made.sparklines,
-            sections=[SectionView(title=s.title, lines=list(s.lines)) for s in made.sections],
-            empty=made.empty,
-        )
+    made = await digest_of(api.store.db, kind, period, now=now)
+    return DigestView(
+        kind=made.kind,
+        period_start=made.period.start,
+        period_end=made.period.end,
+        headline=made.headline,
+        sparklines=made.sparklines,
+        sections=[SectionView(title=s.title, lines=list(s.lines)) for s in made.sections],
+        empty=made.empty,
     )
 
 

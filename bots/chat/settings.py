@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import typing
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
@@ -57,6 +57,10 @@ class PlatformSettings(Section):
     """One platform's section: its bot token (the platform is configured when it is set), how often a
     task's status line may be edited, and its ``access`` rules."""
 
+    # Whether ``access`` governs anything: False for a surface that takes no /think (the web page, whose people
+    # are the API's tokens), so the service does not warn about rules it never applies.
+    has_access_rules: ClassVar[bool] = True
+
     bot_token: SecretStr | None = None
     edit_interval: float = Field(1.0, ge=0)
     access: Access = Field(default_factory=Access)
@@ -77,6 +81,11 @@ class PlatformSettings(Section):
         if named is None:
             return value
         return os.environ.get(named.group(1)) or None
+
+    def configured_with(self, service: BaseModel) -> None:
+        """Called once the whole service configuration is validated (``service``: the ``ServiceSettings``), for
+        a platform whose state depends on another section (the web page is off while the API has no token).
+        Most platforms need nothing."""
 
     def off_reason(self) -> str | None:
         """Why the service must leave the platform off (a credential missing, a mode that needs one), or

@@ -34,6 +34,7 @@ from tests.benchmarks import (
     engine_overhead,
     history,
     mining,
+    page_load,
     recall_latency,
     tool_call,
 )
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Longest first, so the slowest is never the last to start.
 BENCHMARKS = (
     "ack_latency", "engine_overhead", "recall_latency", "token_savings", "mining", "cli_startup", "history",
-    "tool_call", "api_post",
+    "tool_call", "api_post", "page_load",
 )  # fmt: skip
 DEADLINE = 110.0  # seconds from the launch for each; under pytest's own 120 s per test
 
@@ -214,3 +215,11 @@ def test_api_post_accepts_and_saves_every_task(runs: dict[str, Run]) -> None:
     assert finite(f["p50_ms"], f["p99_ms"], f["max_ms"]) and 0 < f["p50_ms"] <= f["p99_ms"] <= f["max_ms"]
     assert finite(f["cpu_ms_per_request"], f["loop_cpu_ms_per_request"])
     assert 0 < f["loop_cpu_ms_per_request"] <= f["cpu_ms_per_request"]
+
+
+def test_page_load_serves_the_task_list_from_an_index(runs: dict[str, Run]) -> None:
+    f = runs["page_load"].figures()
+    assert (f["tasks"], f["n"]) == (page_load.TINY_TASKS, page_load.TINY_N)
+    assert "USING INDEX" in f["query_plan"] and "TEMP B-TREE" not in f["query_plan"]
+    assert finite(f["p50_ms"], f["p95_ms"], f["max_ms"]) and 0 < f["p50_ms"] <= f["p95_ms"] <= f["max_ms"]
+    assert finite(f["trip_p50_ms"], f["fragment_p50_ms"]) and f["target_ms"] == 200
