@@ -385,7 +385,8 @@ async def _platforms(live: bool, config_problem: str | None) -> AsyncIterator[Ch
     specs = registry.platforms().values()
     configured = [spec for spec in specs if service.platform(spec.name).bot_token is not None]
     if not configured:
-        tokens = [spec.token_variable or spec.name for spec in specs]
+        # Only the chat platforms' own tokens: a surface without one (the web page) follows the API's tokens.
+        tokens = [spec.token_variable for spec in specs if spec.token_variable is not None]
         either = " or ".join([", ".join(tokens[:-1]), tokens[-1]] if len(tokens) > 1 else tokens)
         yield Check("ok", "chat platforms: none configured", f"for openkoi serve, set {either}")
         return

@@ -216,7 +216,9 @@ def _check_model(answer: ModelAnswer) -> Check:
 def _chosen_platforms(session: Session) -> list[PlatformSpec[Any]]:
     from bots.chat import registry
 
-    known = registry.platforms()
+    every = registry.platforms()
+    # A surface with no bot token of its own (the web page: people sign in with API tokens) has nothing to ask.
+    known = {name: spec for name, spec in every.items() if spec.token_variable is not None}
     chosen = session.options.platforms
     while chosen is None:
         if not session.asking:
@@ -231,6 +233,10 @@ def _chosen_platforms(session: Session) -> list[PlatformSpec[Any]]:
             click.echo(f"  not a platform here: {', '.join(unknown)}")
         else:
             chosen = words
+    tokenless = [name for name in chosen if name in every and name not in known]
+    if tokenless:
+        name = tokenless[0]
+        raise click.UsageError(f"{name}: nothing to set up with openkoi init; it needs {every[name].setup}")
     unknown = [name for name in chosen if name not in known]
     if unknown:
         raise click.UsageError(f"not a chat platform here: {', '.join(unknown)} (there are: {', '.join(known)})")

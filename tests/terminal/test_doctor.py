@@ -45,6 +45,9 @@ def test_doctor_passes_a_good_setup_without_calling_a_model_or_importing_litellm
         "ok    embedder: local all-MiniLM-L6-v2 (int8 ONNX, loaded on first use)",
         "ok    rule floor: 21 shipped rules; the embedder may add matches (loaded on first use)",
         "ok    audit ledger: on, rows kept 90 days",
+        # The chat platforms' tokens only: the web page has none of its own (people sign in with API tokens).
+        "ok    chat platforms: none configured  — for openkoi serve, set SLACK_BOT_TOKEN, DISCORD_BOT_TOKEN or"
+        " TELEGRAM_BOT_TOKEN",
         "0 failed, 0 warnings, 14 ok",
     ):
         assert expected in lines, (expected, lines)

@@ -184,6 +184,9 @@ def test_an_openai_compatible_server_is_written_as_a_provider(
 def test_an_unknown_platform_is_refused(config: Path) -> None:
     done = init("--no-input", "-m", "openai/fake", "-p", "irc", "--no-check")
     assert done.exit_code == 2 and "not a chat platform here: irc" in done.output
+    # The web page has no bot token to ask for: it is on with an API token.
+    page = init("--no-input", "-m", "openai/fake", "-p", "web", "--no-check")
+    assert page.exit_code == 2 and "web: nothing to set up with openkoi init; it needs an API token" in page.output
     assert not config.exists()
 
 
