@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from core.store.actions import ActionApproval
 from tests.chat_service import running_service, wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import tool_results
+from tests.platforms import runbook_acting
 from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FakeDiscord
 from tests.platforms.discord.test_adapter import (
     ALICE,
@@ -41,21 +40,21 @@ from tests.platforms.discord.test_adapter import (
     think,
     thread_says,
 )
-from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, pending_approval, restart, restarts, write_runbook
+from tests.platforms.runbook_acting import (
+    OUTPUT,
+    REASON,
+    RUNBOOK,
+    Asked,
+    pending_approval,
+    restart,
+    restarts,
+)
 from tests.support import wait_status
 
 __all__ = ["fake"]  # the fixture, imported for its name
 pytestmark = pytest.mark.usefixtures("discord_globals")
 
 OWNER_LABEL = f"Owner (discord:{OWNER})"
-
-
-@pytest.fixture
-def marker(home: Path, tmp_path: Path) -> Path:
-    """The file the runbook appends to each time it runs; the runbook is in the team's config.toml."""
-    path = tmp_path / "restarted.log"
-    write_runbook(home, path)
-    return path
 
 
 async def thread_of(svc: Service, task_id: str) -> str:
@@ -99,35 +98,23 @@ async def approval_card(svc: Service, fake: FakeDiscord, task_id: str) -> tuple[
     return approval, copy.deepcopy(card)
 
 
-@dataclass(frozen=True)
-class Asked:
-    """A running service whose first task waits on the runbook's approval card."""
-
-    svc: Service
-    task_id: str
-    approval: ActionApproval
-    card: JSON
-    thread_id: str
-
-
-@asynccontextmanager
-async def card_asked(fake: FakeDiscord, model_env: FakeModelServer) -> AsyncIterator[Asked]:
+def card_asked(fake: FakeDiscord, model_env: FakeModelServer) -> AbstractAsyncContextManager[Asked[JSON]]:
     """Serve with OWNER as the approver, have Alice ask for a restart, and wait for the approval card."""
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with running_service(settings, discord_service(fake, approvers=[OWNER])) as svc:
-        task_id = await task_of(svc, await think(fake, "restart the api worker"))
-        approval, card = await approval_card(svc, fake, task_id)
-        yield Asked(svc, task_id, approval, card, await thread_of(svc, task_id))
+
+    async def ask(svc: Service) -> str:
+        return await task_of(svc, await think(fake, "restart the api worker"))
+
+    service = running_service(load_settings(), discord_service(fake, approvers=[OWNER]))
+    return runbook_acting.card_asked(model_env, service, ask, lambda svc, task_id: approval_card(svc, fake, task_id))
 
 
-async def decide(fake: FakeDiscord, asked: Asked, choice: str, who: str, says: str) -> JSON:
+async def decide(fake: FakeDiscord, asked: Asked[JSON], choice: str, who: str, says: str) -> JSON:
     """Press ``choice`` on the card as ``who``; the press is acknowledged, the task finishes and the card
     becomes the decision ``says`` with its buttons gone. Returns the decided card."""
     pressed = await press(fake, asked.card, choice, who)
     assert callback_of(fake, pressed).type == 6, "acknowledged; the card shows the decision"
     await wait_status(asked.svc, asked.task_id, TaskStatus.DONE)
-    decided = await thread_says(fake, asked.thread_id, says)
+    decided = await thread_says(fake, await thread_of(asked.svc, asked.task_id), says)
     assert decided["id"] == asked.card["id"] and decided["components"] == []
     return decided
 
@@ -136,7 +123,8 @@ async def test_an_approver_allows_once_and_the_requester_may_not(
     fake: FakeDiscord, model_env: FakeModelServer, marker: Path
 ) -> None:
     async with card_asked(fake, model_env) as asked:
-        svc, task_id, approval, card, thread_id = asked.svc, asked.task_id, asked.approval, asked.card, asked.thread_id
+        svc, task_id, approval, card = asked.svc, asked.task_id, asked.approval, asked.card
+        thread_id = await thread_of(svc, task_id)
         assert card["channel_id"] == thread_id, "the card is in the task's thread"
         text = card["content"]
         assert f"**Action needs a person**: `{RUNBOOK}`" in text and '• arguments: `{"name": "api"}`' in text, text
@@ -189,7 +177,7 @@ async def test_allow_always_lets_the_next_call_in_the_domain_run_without_a_card(
     fake: FakeDiscord, model_env: FakeModelServer, marker: Path
 ) -> None:
     async with card_asked(fake, model_env) as asked:
-        svc, thread_id = asked.svc, asked.thread_id
+        svc, thread_id = asked.svc, await thread_of(asked.svc, asked.task_id)
         decided = await decide(fake, asked, "act_always", OWNER, f"**Allowed always** by {OWNER_LABEL}")
         assert f"{RUNBOOK} in deploy runs without asking" in decided["content"], decided["content"]
         assert restarts(marker) == ["restarted api"]

@@ -9,12 +9,8 @@ domain run without a card.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-
-import pytest
 
 from bots.service import Service
 from core.config import load_settings
@@ -23,7 +19,16 @@ from core.store.actions import ActionApproval
 from tests.chat_service import wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import tool_results
-from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, pending_approval, restart, restarts, write_runbook
+from tests.platforms import runbook_acting
+from tests.platforms.runbook_acting import (
+    OUTPUT,
+    REASON,
+    RUNBOOK,
+    Asked,
+    pending_approval,
+    restart,
+    restarts,
+)
 from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage
 from tests.platforms.telegram.test_adapter import (
     ALICE,
@@ -43,14 +48,6 @@ __all__ = ["fake"]  # the fixture, imported for its name
 
 BOB_LABEL = f"Bob (telegram:{BOB})"
 APPROVERS = {"approvers": [str(BOB)]}
-
-
-@pytest.fixture
-def marker(home: Path, tmp_path: Path) -> Path:
-    """The file the runbook appends to each time it runs; the runbook is in the team's config.toml."""
-    path = tmp_path / "restarted.log"
-    write_runbook(home, path)
-    return path
 
 
 async def slot_message(svc: Service, fake: FakeTelegram, task_id: str, prefix: str) -> StoredMessage:
@@ -79,29 +76,18 @@ async def thread_of(svc: Service, task_id: str) -> int:
     return int(conversation.thread_id)
 
 
-@dataclass(frozen=True)
-class Asked:
-    """A running service whose first task waits on the runbook's approval card."""
-
-    svc: Service
-    task_id: str
-    approval: ActionApproval
-    card: Sent
-
-
-@asynccontextmanager
-async def card_asked(fake: FakeTelegram, model_env: FakeModelServer) -> AsyncIterator[Asked]:
+def card_asked(fake: FakeTelegram, model_env: FakeModelServer) -> AbstractAsyncContextManager[Asked[Sent]]:
     """Serve with Bob as the approver, have Alice ask for a restart, and wait for the approval card."""
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with serving(settings, tg_settings(fake, access=APPROVERS)) as svc:
+
+    async def ask(svc: Service) -> str:
         update_id, _ = say(fake, "/think restart the api worker")
-        task_id = await task_for(svc, update_id)
-        approval, card = await approval_card(svc, fake, task_id)
-        yield Asked(svc, task_id, approval, card)
+        return await task_for(svc, update_id)
+
+    service = serving(load_settings(), tg_settings(fake, access=APPROVERS))
+    return runbook_acting.card_asked(model_env, service, ask, lambda svc, task_id: approval_card(svc, fake, task_id))
 
 
-async def decide(fake: FakeTelegram, asked: Asked, button: str, answered: str) -> StoredMessage:
+async def decide(fake: FakeTelegram, asked: Asked[Sent], button: str, answered: str) -> StoredMessage:
     """Bob presses ``button`` on the card: the answer (no alert) says ``answered``, the task finishes and the
     card loses its keyboard. Returns the decided card."""
     pressed = await press(fake, BOB, asked.card, button)
