@@ -166,3 +166,35 @@ def make_git_repo(repo: Path) -> Path:
         git(repo, "add", ".")
         git(repo, "commit", "-q", "-m", message)
     return repo
+
+
+async def send_raw_http(
+    port: int,
+    method: str,
+    path: str,
+    headers: list[tuple[str, bytes]],
+    body: bytes = b"",
+    *,
+    length: int | None = None,
+    chunked: bool = False,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send exactly these request bytes to 127.0.0.1:``port``, as no client library would: ``length`` may lie
+    about the body's size (None: the true size), ``chunked`` sends the body in 64 KiB chunks with no
+    Content-Length. The caller reads the answer and closes the writer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in headers]
+    if chunked:
+        lines.append(b"Transfer-Encoding: chunked")
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    else:
+        lines.append(b"Content-Length: %d" % (len(body) if length is None else length))
+        payload = body
+    writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
+    try:
+        writer.write(payload)
+        await writer.drain()
+    except ConnectionError:  # the server may answer and close before reading an oversize body
+        pass
+    return reader, writer
