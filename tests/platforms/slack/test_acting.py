@@ -73,6 +73,16 @@ def cards(fake: FakeSlack, parent: str) -> list[SlackMessage]:
     return [m for m in with_buttons(fake, parent) if action_ids(m) == ACT_BUTTONS]
 
 
+async def ask_to_unstage(svc: Service, slack: FakeSlack, trigger_id: str) -> tuple[str, str]:
+    """Ask by slash command to unstage everything and wait for the approval card of the model's git_reset;
+    the task's id and its thread's parent."""
+    assert (await slash(svc, slack, "unstage everything in the repository", trigger_id=trigger_id)).status == 200
+    task_id = await task_for(svc, trigger_id)
+    parent = await parent_of(svc, task_id)
+    await wait_until(lambda: bool(cards(slack, parent)), within=30)
+    return task_id, parent
+
+
 def approval_of(card: SlackMessage) -> str:
     """The approval id the card's buttons carry."""
     return str(next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"]))
@@ -174,10 +184,7 @@ async def test_an_action_nobody_allows_expires_and_the_repository_is_unchanged(
     head = git(repo, "rev-parse", "HEAD")
     model_env.script.queue("execute", calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
     async with running_service(settings, slack_service(slack, approvers=(APPROVER,))) as svc:
-        assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-x")).status == 200
-        task_id = await task_for(svc, "trig-x")
-        parent = await parent_of(svc, task_id)
-        await wait_until(lambda: bool(cards(slack, parent)), within=30)
+        _, parent = await ask_to_unstage(svc, slack, "trig-x")
         (card,) = cards(slack, parent)
         approval_id = approval_of(card)
         await wait_until(lambda: "*Expired*" in (card.text or ""), within=10)
@@ -201,10 +208,7 @@ async def test_a_card_whose_task_was_interrupted_by_a_restart_can_no_longer_allo
     service = slack_service(slack, approvers=(APPROVER,))
     service = service.model_copy(update={"serve": service.serve.model_copy(update={"drain_seconds": 0.2})})
     async with running_service(settings, service) as svc:
-        assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-r")).status == 200
-        task_id = await task_for(svc, "trig-r")
-        parent = await parent_of(svc, task_id)
-        await wait_until(lambda: bool(cards(slack, parent)), within=30)
+        task_id, parent = await ask_to_unstage(svc, slack, "trig-r")
     (card,) = cards(slack, parent)
     approval_id = approval_of(card)
 
