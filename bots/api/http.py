@@ -66,9 +66,7 @@ def read_query(request: web.Request, model: type[M]) -> M:
     for name in request.query:
         every = request.query.getall(name)
         if len(every) > 1:
-            raise ApiError(
-                422, f"give {name} once", kind="invalid", errors=[FieldError(pointer=name, detail="repeated")]
-            )
+            raise ApiError.invalid(name, "repeated", f"give {name} once")
         values[name] = every[0]
     return validated(model, values, "query")
 
