@@ -16,6 +16,7 @@ import pytest
 from bots.chat import registry
 from bots.service import Service
 from core.models import TaskStatus
+from core.secrets import SECRETS
 from tests.chat_service import wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
@@ -198,3 +199,21 @@ async def send_raw_http(
     except ConnectionError:  # the server may answer and close before reading an oversize body
         pass
     return reader, writer
+
+
+@contextmanager
+def registered_secret(value: str) -> Iterator[str]:
+    """``value`` is one of the service's secrets (redacted wherever it is shown) until the block ends."""
+    added = SECRETS.add([value])
+    try:
+        yield value
+    finally:
+        SECRETS.remove(added)
+
+
+def write_skill(root: Path, name: str, description: str, body: str, extra: str = "") -> Path:
+    """A ``SKILL.md`` at ``root/name/`` with this front matter (``extra``: more of its lines) and body."""
+    path = root / name / "SKILL.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\nname: {name}\ndescription: {description}\n{extra}---\n{body}\n", "utf-8")
+    return path
