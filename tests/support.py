@@ -16,6 +16,7 @@ import pytest
 from bots.chat import registry
 from bots.service import Service
 from core.models import TaskStatus
+from core.secrets import SECRETS
 from tests.chat_service import wait_until
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer
@@ -166,3 +167,53 @@ def make_git_repo(repo: Path) -> Path:
         git(repo, "add", ".")
         git(repo, "commit", "-q", "-m", message)
     return repo
+
+
+async def send_raw_http(
+    port: int,
+    method: str,
+    path: str,
+    headers: list[tuple[str, bytes]],
+    body: bytes = b"",
+    *,
+    length: int | None = None,
+    chunked: bool = False,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send exactly these request bytes to 127.0.0.1:``port``, as no client library would: ``length`` may lie
+    about the body's size (None: the true size), ``chunked`` sends the body in 64 KiB chunks with no
+    Content-Length. The caller reads the answer and closes the writer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in headers]
+    if chunked:
+        lines.append(b"Transfer-Encoding: chunked")
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    else:
+        lines.append(b"Content-Length: %d" % (len(body) if length is None else length))
+        payload = body
+    writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
+    try:
+        writer.write(payload)
+        await writer.drain()
+    except ConnectionError:  # the server may answer and close before reading an oversize body
+        pass
+    return reader, writer
+
+
+@contextmanager
+def registered_secret(value: str) -> Iterator[str]:
+    """``value`` is one of the service's secrets (redacted wherever it is shown) until the block ends."""
+    added = SECRETS.add([value])
+    try:
+        yield value
+    finally:
+        SECRETS.remove(added)
+
+
+def write_skill(root: Path, name: str, description: str, body: str, extra: str = "") -> Path:
+    """A ``SKILL.md`` at ``root/name/`` with this front matter (``extra``: more of its lines) and body."""
+    path = root / name / "SKILL.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"---\nname: {name}\ndescription: {description}\n{extra}---\n{body}\n", "utf-8")
+    return path

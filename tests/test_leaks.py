@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +20,13 @@ from core.models import TaskStatus
 from tests.fakes import scripts
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.platforms.telegram.fake_api import FakeTelegram
-from tests.platforms.telegram.test_adapter import GROUP, finished, say, serving, task_for, tg_settings
+from tests.platforms.telegram.test_adapter import GROUP, fake, finished, say, serving, task_for, tg_settings
 
 ENV_SECRET = "DB_PASSWORD=correct-horse-battery-staple"
 PARENT_SECRET = "STRIPE_KEY=sk_live_parent_directory_secret"
 GITHUB_TOKEN = "ghp_serviceEnvironmentToken0123456789"
 
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
+__all__ = ["fake"]  # the fixture, imported for its name
 
 
 def read_calls(*paths: str) -> Reply:

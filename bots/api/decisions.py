@@ -15,7 +15,7 @@ from typing import Literal
 from aiohttp import web
 
 from bots.api.decision_models import ActionList, ActionsQuery, ActionView, DecisionResult
-from bots.api.http import read_query, reply
+from bots.api.http import read_query, reply, view_of
 from bots.api.problems import ApiError
 from bots.api.routes import PREFIX, Call, Handler
 from bots.api.tasks import task_of
@@ -110,19 +110,4 @@ async def _refusal(call: Call, task_id: str | None, answer: Reply) -> str:
 
 def action_view(a: ActionApproval) -> ActionView:
     base = f"{PREFIX}/actions/{a.id}"
-    return ActionView(
-        id=a.id,
-        task_id=a.task_id,
-        tool=a.tool,
-        preview=a.preview,
-        reason=a.reason,
-        effect=a.effect,
-        domain=a.domain,
-        rules=list(a.rules),
-        requested_by=a.requested_by,
-        requested_at=a.requested_at,
-        expires_at=a.expires_at,
-        status=a.status,
-        decided_by=a.decided_by,
-        links={choice: f"{base}/{choice}" for choice in ACTION_CHOICES},
-    )
+    return view_of(ActionView, a, links={choice: f"{base}/{choice}" for choice in ACTION_CHOICES})

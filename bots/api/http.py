@@ -27,6 +27,14 @@ def reply(
     return web.Response(status=status, text=body, content_type="application/json", headers=headers)
 
 
+def view_of(model: type[M], row: object, **computed: Any) -> M:
+    """The API view ``model`` of a store row: every field the view names is the row's attribute of that name,
+    except the ones ``computed`` here (links, nested views, renamed fields). One home for the field-by-field
+    copy each view once spelled out; pydantic still validates the result as the constructor would."""
+    copied = {name: getattr(row, name) for name in model.model_fields if name not in computed}
+    return model.model_validate({**copied, **computed})
+
+
 async def read_json(request: web.Request, model: type[M]) -> M:
     """The request's JSON body validated as ``model``; raises ApiError 400 / 413 / 415 / 422."""
     try:
@@ -58,9 +66,7 @@ def read_query(request: web.Request, model: type[M]) -> M:
     for name in request.query:
         every = request.query.getall(name)
         if len(every) > 1:
-            raise ApiError(
-                422, f"give {name} once", kind="invalid", errors=[FieldError(pointer=name, detail="repeated")]
-            )
+            raise ApiError.invalid(name, "repeated", f"give {name} once")
         values[name] = every[0]
     return validated(model, values, "query")
 

@@ -57,6 +57,11 @@ class ApiError(Exception):
         self.errors = errors
         self.headers = dict(headers or {})
 
+    @classmethod
+    def invalid(cls, pointer: str, why: str, detail: str, *, kind: str = "invalid") -> ApiError:
+        """A 422 naming one invalid field (a body pointer, a query parameter or a header) and ``why``."""
+        return cls(422, detail, kind=kind, errors=[FieldError(pointer=pointer, detail=why)])
+
     def problem(self) -> Problem:
         return Problem(
             type=BASE + self.kind if self.kind else "about:blank",

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bots.api.event_log import END
 from bots.api.http import read_query
-from bots.api.problems import ApiError, FieldError
+from bots.api.problems import ApiError
 from bots.api.routes import EVENT_STREAM, Call
 from bots.api.tasks import task_of
 from core.errors import NotFound
@@ -83,11 +83,8 @@ def _resume_from(call: Call) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise ApiError(
-            422,
-            f"{LAST_EVENT_ID} must be an event id this stream sent",
-            kind="invalid",
-            errors=[FieldError(pointer=LAST_EVENT_ID, detail="not an event id")],
+        raise ApiError.invalid(
+            LAST_EVENT_ID, "not an event id", f"{LAST_EVENT_ID} must be an event id this stream sent"
         )
     return value
 

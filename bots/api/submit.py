@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from bots.api.context import ApiContext
-from bots.api.problems import ApiError, FieldError
+from bots.api.problems import ApiError
 from bots.api.task_models import TaskRequest
 from bots.api.tokens import PLATFORM, ApiToken
 from bots.chat.intake import NotAccepted, StillSaving, Unstorable
@@ -102,11 +102,11 @@ async def _earlier(api: ApiContext, delivery: str, digest: str) -> str:
     if task_id is None or conversation is None:
         raise ApiError(409, f"this {IDEMPOTENCY_HEADER} was used for a request that made no task", kind="conflict")
     if conversation.origin.get("request_sha256") != digest:
-        raise ApiError(
-            422,
+        raise ApiError.invalid(
+            IDEMPOTENCY_HEADER,
+            "used for a different request",
             f"this {IDEMPOTENCY_HEADER} was used for a different request (task {task_id}); use a new key",
             kind="idempotency-key-reused",
-            errors=[FieldError(pointer=IDEMPOTENCY_HEADER, detail="used for a different request")],
         )
     return task_id
 
@@ -117,4 +117,4 @@ async def _check_skill(api: ApiContext, name: str) -> None:
         catalog = await asyncio.to_thread(api.engine.skill_catalog)
         invocable(catalog, name)
     except OpenKoiError as exc:
-        raise ApiError(422, str(exc), kind="invalid", errors=[FieldError(pointer="/skill", detail=str(exc))]) from None
+        raise ApiError.invalid("/skill", str(exc), str(exc)) from None

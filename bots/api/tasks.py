@@ -13,7 +13,7 @@ from bots.api import task_views
 from bots.api.context import ApiContext
 from bots.api.http import read_json, read_query, reply
 from bots.api.policy import api_policy
-from bots.api.problems import ApiError, FieldError
+from bots.api.problems import ApiError
 from bots.api.routes import PREFIX, Call
 from bots.api.submit import IDEMPOTENCY_HEADER, idempotency_key, submit
 from bots.api.task_models import CancelResult, TaskAccepted, TaskPage, TaskRequest
@@ -101,7 +101,5 @@ def _cursor(cursor: str) -> tuple[str, str]:
         created_at, task_id = raw.split("|", 1)
         datetime.fromisoformat(created_at)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ApiError(
-            422, "not a cursor this API gave", kind="invalid", errors=[FieldError(pointer="cursor", detail="unknown")]
-        ) from None
+        raise ApiError.invalid("cursor", "unknown", "not a cursor this API gave") from None
     return created_at, task_id

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bots.api.context import ApiContext
-from bots.api.http import read_query, reply
+from bots.api.http import read_query, reply, view_of
 from bots.api.problems import ApiError
 from bots.api.routes import Call
 from bots.api.view_models import (
@@ -65,7 +65,7 @@ async def cost(call: Call) -> web.StreamResponse:
 
 
 def _usage(t: UsageTotals) -> UsageView:
-    return UsageView(calls=t.calls, tokens=t.tokens, cost_usd=t.cost_usd, unpriced=t.unpriced)
+    return view_of(UsageView, t)
 
 
 async def proposals(call: Call) -> web.StreamResponse:
@@ -119,20 +119,7 @@ async def _decide_proposal(call: Call, decision: Literal["approved", "dismissed"
 
 def proposal_view(p: Proposal) -> ProposalView:
     """A stored skill proposal as the API (and the web page) shows it."""
-    return ProposalView(
-        id=p.id,
-        name=p.name,
-        kind=p.kind,
-        description=p.description,
-        skill_md=p.skill_md,
-        support=p.support,
-        confidence=p.confidence,
-        evidence=list(p.evidence),
-        status=p.status,
-        decided_by=p.decided_by,
-        decided_at=p.decided_at,
-        created_at=p.created_at,
-    )
+    return view_of(ProposalView, p)
 
 
 async def digest(call: Call) -> web.StreamResponse:
@@ -167,20 +154,11 @@ async def audit(call: Call) -> web.StreamResponse:
 
 
 def _audit_row(e: AuditEntry) -> AuditRow:
-    return AuditRow(
-        id=e.id,
-        at=e.at,
-        kind=e.kind,
-        outcome=e.outcome,
-        task_id=e.task_id,
-        domains=list(e.domains),
+    return view_of(
+        AuditRow,
+        e,
         rules=[r.rule for r in e.rules],
         votes={v.agency: v.vote for v in e.votes},
-        level=e.level,
-        block=e.block,
-        decided_by=e.decided_by,
-        category=e.category,
-        note=e.note,
         tool=e.action.tool if e.action else None,
         preview=e.action.preview if e.action else None,
     )

@@ -30,10 +30,6 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 @dataclass(frozen=True)
 class ActionApproval:
     """A proposed action waiting for a person's Allow once / Allow always / Deny, and what became of it."""
@@ -81,20 +77,11 @@ class StandingGrant:
 
 
 def _approval(row: sqlite3.Row) -> ActionApproval:
-    return from_row(
-        ActionApproval,
-        row,
-        effect=Effect,
-        rules=tuple,
-        level=TrustLevel,
-        requested_at=_when,
-        expires_at=_when,
-        decided_at=_when,
-    )
+    return from_row(ActionApproval, row)
 
 
 def _grant(row: sqlite3.Row) -> StandingGrant:
-    return from_row(StandingGrant, row, created_at=_when)
+    return from_row(StandingGrant, row)
 
 
 class ActionRepository(Repository):

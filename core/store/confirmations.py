@@ -39,8 +39,7 @@ class Confirmation:
 
 
 def _confirmation(row: sqlite3.Row) -> Confirmation:
-    when = datetime.fromisoformat
-    return from_row(Confirmation, row, decided_at=when, expires_at=when, created_at=when)
+    return from_row(Confirmation, row)
 
 
 class ConfirmationRepository(Repository):

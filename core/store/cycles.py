@@ -53,15 +53,7 @@ class StoredFinding:
 
 
 def _cycle(row: sqlite3.Row) -> CycleRecord:
-    return from_row(
-        CycleRecord,
-        row,
-        revision=bool,
-        decision=LoopDecision,
-        incremental=bool,
-        skipped=bool,
-        created_at=datetime.fromisoformat,
-    )
+    return from_row(CycleRecord, row)
 
 
 class CycleRepository(Repository):

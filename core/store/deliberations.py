@@ -91,4 +91,4 @@ class DeliberationRepository(Repository):
             "task_description": task["description"] if task else None,
             "votes": tuple(from_row(StoredVote, v) for v in votes),
         }
-        return from_row(StoredDeliberation, found, fail_closed=bool, created_at=datetime.fromisoformat)
+        return from_row(StoredDeliberation, found)

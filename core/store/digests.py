@@ -39,11 +39,11 @@ class ProposalCard:
 
 
 def _post(row: sqlite3.Row) -> DigestPost:
-    return from_row(DigestPost, row, message_ids=tuple)
+    return from_row(DigestPost, row)
 
 
 def _card(row: sqlite3.Row) -> ProposalCard:
-    return from_row(ProposalCard, row, expires_at=datetime.fromisoformat)
+    return from_row(ProposalCard, row)
 
 
 class DigestRepository(Repository):

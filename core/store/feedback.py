@@ -111,5 +111,4 @@ class FeedbackRepository(Repository):
     async def for_task(self, task_id: str) -> list[FeedbackVote]:
         """Every vote on the task, first cast first."""
         rows = await self.db.fetchall("SELECT * FROM feedback WHERE task_id = ? ORDER BY created_at", (task_id,))
-        when = datetime.fromisoformat
-        return [from_row(FeedbackVote, r, created_at=when, updated_at=when) for r in rows]
+        return [from_row(FeedbackVote, r) for r in rows]

@@ -94,8 +94,6 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
         rules=_listed(AuditRule),
         votes=_listed(AuditVote),
         invalid=_listed(AuditInvalid),
-        simulated=bool,
-        at=datetime.fromisoformat,
         action=lambda fields: AuditAction(**fields),
     )
 

@@ -41,8 +41,7 @@ class StoredMemory:
 
 def _memory(row: sqlite3.Row) -> StoredMemory:
     scope = Scope(platform=row["platform"], workspace=row["workspace"], team=row["team"], channel=row["channel"])
-    when = datetime.fromisoformat
-    return from_row(StoredMemory, {**dict(row), "scope": scope}, is_global=bool, created_at=when, last_used_at=when)
+    return from_row(StoredMemory, {**dict(row), "scope": scope})
 
 
 def qualified_columns(alias: str) -> str:

@@ -34,7 +34,7 @@ class Proposal:
 
 
 def _proposal(row: sqlite3.Row) -> Proposal:
-    return from_row(Proposal, row, support=int, confidence=float, evidence=tuple)
+    return from_row(Proposal, row, support=int, confidence=float)
 
 
 class ProposalRepository(Repository):

@@ -68,13 +68,11 @@ class JobRequest:
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
-    when = datetime.fromisoformat
-    return from_row(RunRecord, row, fire_time=when, started_at=when, finished_at=when)
+    return from_row(RunRecord, row)
 
 
 def _request(row: sqlite3.Row) -> JobRequest:
-    when = datetime.fromisoformat
-    return from_row(JobRequest, row, id=int, requested_at=when, fire_time=when)
+    return from_row(JobRequest, row, id=int)
 
 
 class ScheduleRepository(Repository):
@@ -123,8 +121,7 @@ class ScheduleRepository(Repository):
         row = await self.db.fetchone("SELECT * FROM schedule_lease WHERE id = 1 AND expires_at > ?", (iso(now),))
         if row is None:
             return None
-        when = datetime.fromisoformat
-        return from_row(LeaseHolder, row, acquired_at=when, heartbeat_at=when, expires_at=when)
+        return from_row(LeaseHolder, row)
 
     # Runs ---------------------------------------------------------------------------------------
 

@@ -86,7 +86,7 @@ def percentile(ordered: list[float], share: float) -> float:
 
 
 def _call(row: sqlite3.Row) -> ToolCall:
-    return from_row(ToolCall, row, effect=Effect, started_at=datetime.fromisoformat)
+    return from_row(ToolCall, row)
 
 
 class ToolCallRepository(Repository):

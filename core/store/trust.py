@@ -43,21 +43,11 @@ _REQUESTS = "SELECT *, duration_seconds AS duration FROM trust_requests"
 
 
 def _grant(row: sqlite3.Row) -> Grant:
-    when = datetime.fromisoformat
-    return from_row(Grant, row, level=TrustLevel, created_at=when, expires_at=when)
+    return from_row(Grant, row)
 
 
 def _request(row: sqlite3.Row) -> TrustRequest:
-    when = datetime.fromisoformat
-    return from_row(
-        TrustRequest,
-        row,
-        level=TrustLevel,
-        duration=lambda seconds: timedelta(seconds=float(seconds)),
-        decided_at=when,
-        expires_at=when,
-        created_at=when,
-    )
+    return from_row(TrustRequest, row, duration=lambda seconds: timedelta(seconds=float(seconds)))
 
 
 class TrustRepository:

@@ -103,7 +103,7 @@ class UsageEventRepository(Repository):
         row = await self.db.fetchone("SELECT * FROM usage_events WHERE task_id = ?", (task_id,))
         if row is None:
             return None
-        return from_row(UsageEvent, row, skills=tuple)
+        return from_row(UsageEvent, row)
 
     async def count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM usage_events")

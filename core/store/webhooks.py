@@ -33,10 +33,6 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 @dataclass(frozen=True)
 class NewDelivery:
     """One event for one endpoint, as the outbox writer makes it."""
@@ -95,22 +91,15 @@ class EndpointState:
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:
-    return from_row(
-        Delivery,
-        row,
-        created_at=_when,
-        next_attempt_at=_when,
-        lease_until=_when,
-        finished_at=_when,
-    )
+    return from_row(Delivery, row)
 
 
 def _attempt(row: sqlite3.Row) -> DeliveryAttempt:
-    return from_row(DeliveryAttempt, row, started_at=_when)
+    return from_row(DeliveryAttempt, row)
 
 
 def _endpoint(row: sqlite3.Row) -> EndpointState:
-    return from_row(EndpointState, row, disabled_at=_when)
+    return from_row(EndpointState, row)
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -236,7 +225,7 @@ class WebhookRepository(Repository):
                 WHERE d.endpoint IN ({_marks(endpoints)}) AND d.status IN ('pending', 'sending')""",
             tuple(endpoints),
         )
-        return _when(row["due"]) if row is not None and row["due"] is not None else None
+        return datetime.fromisoformat(row["due"]) if row is not None and row["due"] is not None else None
 
     async def settle(
         self,

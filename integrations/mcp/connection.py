@@ -36,6 +36,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from core.acting.settings import McpServerSettings
 from core.secrets import SECRETS
+from integrations.mcp.closing import ClosedOnExit
 from integrations.mcp.errors import McpError
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,7 @@ class _Watched:
         return bool(await self._context.__aexit__(exc_type, exc, tb))
 
 
-class _WatchedStream:
+class _WatchedStream(ClosedOnExit):
     def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
         self._inner = inner
         self._on_end = on_end
@@ -254,14 +255,6 @@ class _WatchedStream:
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 def one_line(exc: BaseException) -> str:

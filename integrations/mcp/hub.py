@@ -6,11 +6,10 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 from core.acting.settings import McpServerSettings
 from core.config import Settings
+from integrations.mcp.closing import ClosedOnExit
 from integrations.mcp.errors import McpError
 from integrations.mcp.naming import name_tools
 from integrations.mcp.server import BACKOFF, McpServer
@@ -44,7 +43,7 @@ class ServerReport:
         return [head, *body, *(f"  note: {notice}" for notice in self.notices)]
 
 
-class McpHub:
+class McpHub(ClosedOnExit):
     """The enabled servers of ``[mcp_servers]``; none starts before it is used. An async context manager
     that shuts every server down on exit."""
 
@@ -114,11 +113,3 @@ class McpHub:
     async def aclose(self) -> None:
         """Shut every server down, whatever its state."""
         await asyncio.gather(*(server.aclose() for server in self.servers.values()))
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()

@@ -5,7 +5,6 @@ so that they can carry what a client library would refuse to send."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -16,7 +15,7 @@ from core.config import Settings
 from tests.api.conftest import ApiService
 from tests.api.harness import CI, FULL, READER, api_section, open_client
 from tests.chat_service import running_service, service_settings
-from tests.support import until_idle
+from tests.support import send_raw_http, until_idle
 
 TASKS = "/api/v1/tasks"
 DEEP = 10_000
@@ -26,24 +25,7 @@ async def raw(
     port: int, method: str, path: str, headers: list[tuple[str, bytes]], body: bytes = b"", *, chunked: bool = False
 ) -> tuple[int, dict[str, str], bytes]:
     """Send exactly these bytes; the status, headers and body of the answer."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close"]
-    lines += [name.encode() + b": " + value for name, value in headers]
-    if chunked:
-        lines.append(b"Transfer-Encoding: chunked")
-        payload = b"".join(
-            b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536]) for i in range(0, len(body), 65536)
-        )
-        payload += b"0\r\n\r\n"
-    else:
-        lines.append(b"Content-Length: %d" % len(body))
-        payload = body
-    writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
-    try:
-        writer.write(payload)
-        await writer.drain()
-    except ConnectionError:  # the server may answer and close before reading an oversize body
-        pass
+    reader, writer = await send_raw_http(port, method, path, headers, body, chunked=chunked)
     answer = await reader.read()
     writer.close()
     head, _, content = answer.partition(b"\r\n\r\n")

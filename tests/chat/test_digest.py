@@ -142,13 +142,18 @@ async def slack_press(
     if value is None:
         (value,) = {e["value"] for e in slack_buttons(message)}
     body = block_action_body(action_id, value, user_id, message.channel, message.ts, user_name=user_name)
+    assert (await post_to_slack(svc, body))[0] == 200
+
+
+async def post_to_slack(svc: Service, body: bytes) -> tuple[int, str]:
+    """POST ``body``, signed with the app's secret, to the service's Slack endpoint: the status and the text."""
     async with (
         aiohttp.ClientSession() as http,
         http.post(
             f"http://127.0.0.1:{svc.port}/slack/events", data=body, headers=signed_headers(body, SLACK_SECRET)
         ) as resp,
     ):
-        assert resp.status == 200
+        return resp.status, await resp.text()
 
 
 async def readyz(svc: Service) -> tuple[int, dict[str, Any]]:
@@ -406,13 +411,8 @@ async def test_think_digest_today_posts_in_the_channel_where_it_was_asked(settin
     builder = Builder()
     async with serving(settings, service_settings(slack=slack_section(slack)), builder) as svc:
         body = slash_command_body(text="digest today", trigger_id="trig-digest", response_url=slack.response_url("d"))
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"http://127.0.0.1:{svc.port}/slack/events", data=body, headers=signed_headers(body, SLACK_SECRET)
-            ) as resp,
-        ):
-            assert resp.status == 200 and "Posting today's digest" in await resp.text()
+        status, text = await post_to_slack(svc, body)
+        assert status == 200 and "Posting today's digest" in text
         await wait_until(lambda: len(top_level(slack, CHANNEL_ID)) >= 2)
         posts = top_level(slack, CHANNEL_ID)
         assert (posts[0].text or "").startswith(f"📊 *{HEADLINE}*")
@@ -485,13 +485,7 @@ async def test_a_skill_approved_by_button_is_used_by_the_next_matching_task(
             trigger_id="trig-rotate",
             response_url=slack.response_url("r"),
         )
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(
-                f"http://127.0.0.1:{svc.port}/slack/events", data=body, headers=signed_headers(body, SLACK_SECRET)
-            ) as resp,
-        ):
-            assert resp.status == 200
+        assert (await post_to_slack(svc, body))[0] == 200
 
         async def finished() -> list[str]:
             rows = await svc.store.db.fetchall("SELECT id FROM tasks WHERE status = 'done'")

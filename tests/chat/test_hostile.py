@@ -8,7 +8,6 @@ slack-bolt app and python-telegram-bot against their fakes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -34,7 +33,7 @@ from tests.platforms.slack.fake_api import (
     slash_command_payload,
 )
 from tests.platforms.telegram.fake_api import FakeTelegram, unexpected_updates
-from tests.support import until_idle
+from tests.support import send_raw_http, until_idle
 
 SECRET = "hostile-signing-secret"
 TG_SECRET = "hostile-Webhook_secret"
@@ -65,28 +64,11 @@ async def raw_post(
 ) -> int:
     """POST ``body`` with exactly these header bytes; ``length`` may lie about the body's size
     (None: the true size; -1: no Content-Length, the body sent chunked). Returns the status."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    lines = [f"POST {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close"]
-    lines += [name.encode() + b": " + value for name, value in headers]
-    if length == -1:
-        lines.append(b"Transfer-Encoding: chunked")
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in _chunks(body, 65536)) + b"0\r\n\r\n"
-    else:
-        lines.append(b"Content-Length: %d" % (len(body) if length is None else length))
-        payload = body
-    writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
-    try:
-        writer.write(payload)
-        await writer.drain()
-    except ConnectionError:  # the server may answer and close before reading an oversize body
-        pass
+    chunked = length == -1
+    reader, writer = await send_raw_http(port, "POST", path, headers, body, length=length, chunked=chunked)
     status_line = await reader.readline()
     writer.close()
     return int(status_line.split()[1])
-
-
-def _chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def _h(headers: dict[str, str]) -> list[tuple[str, bytes]]:

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
+
+import pytest
 
 from bots.service import Service
 from core.store.actions import ActionApproval
 from tests.chat_service import wait_until
-from tests.fakes.model_server import Reply
+from tests.fakes.model_server import FakeModelServer, Reply
 from tests.fakes.scripts import AGENT_REASON
 from tests.fakes.scripts import tool_calls as calls
+
+CardT = TypeVar("CardT")  # the approval card as a platform's fake shows it
 
 RUNBOOK = "restart-worker"
 REASON = AGENT_REASON  # what the model says with its call
@@ -40,6 +48,14 @@ def write_runbook(home: Path, marker: Path) -> None:
     )
 
 
+@pytest.fixture
+def marker(home: Path, tmp_path: Path) -> Path:
+    """The file the runbook appends to each time it runs; the runbook is in the team's config.toml."""
+    path = tmp_path / "restarted.log"
+    write_runbook(home, path)
+    return path
+
+
 def restart(name: str = "api") -> Reply:
     """The model's turn that proposes one call of the runbook (call id ``c0``)."""
     return calls((RUNBOOK, {"name": name}))
@@ -61,3 +77,29 @@ async def pending_approval(svc: Service, task_id: str) -> ActionApproval:
     await wait_until(asked, within=15)
     (approval,) = found
     return approval
+
+
+@dataclass(frozen=True)
+class Asked(Generic[CardT]):
+    """A running service whose first task waits on the runbook's approval card (as the platform shows it)."""
+
+    svc: Service
+    task_id: str
+    approval: ActionApproval
+    card: CardT
+
+
+@asynccontextmanager
+async def card_asked(
+    model_env: FakeModelServer,
+    serving: AbstractAsyncContextManager[Service],
+    ask: Callable[[Service], Awaitable[str]],
+    card_of: Callable[[Service, str], Awaitable[tuple[ActionApproval, CardT]]],
+) -> AsyncIterator[Asked[CardT]]:
+    """Serve, have the model propose one restart, ``ask`` for it in chat (the task's id), and wait until
+    ``card_of`` finds the pending approval and its card."""
+    model_env.script.queue("execute", restart())
+    async with serving as svc:
+        task_id = await ask(svc)
+        approval, card = await card_of(svc, task_id)
+        yield Asked(svc, task_id, approval, card)

@@ -7,18 +7,12 @@ import sqlite3
 from pathlib import Path
 
 from tests.fakes.model_server import FakeModelServer, prompt_text
+from tests.support import write_skill as skill
 from tests.terminal.test_e2e import env, openkoi, server
 
 __all__ = ["env", "server"]  # fixtures shared with test_cli_e2e
 
 RELEASE = "MARKER-RELEASE: lead with breaking changes."
-
-
-def skill(root: Path, name: str, description: str, body: str, extra: str = "") -> Path:
-    path = root / name / "SKILL.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"---\nname: {name}\ndescription: {description}\n{extra}---\n{body}\n", "utf-8")
-    return path
 
 
 def database(env: dict[str, str]) -> sqlite3.Connection:

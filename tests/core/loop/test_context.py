@@ -28,19 +28,22 @@ def test_single_edit_replaces_the_unique_occurrence() -> None:
     assert apply_edits("alpha beta gamma", [Edit(find="beta", replace="BETA")]) == "alpha BETA gamma"
 
 
-def test_edit_that_does_not_occur_raises_helpful_error() -> None:
+def refusal(previous: str, find: str) -> str:
+    """Why ``apply_edits`` refuses the one edit that replaces ``find`` in ``previous``."""
     with pytest.raises(ValueError) as caught:
-        apply_edits("alpha beta", [Edit(find="delta", replace="x")])
-    message = str(caught.value)
+        apply_edits(previous, [Edit(find=find, replace="x")])
+    return str(caught.value)
+
+
+def test_edit_that_does_not_occur_raises_helpful_error() -> None:
+    message = refusal("alpha beta", "delta")
     assert "edit 1" in message
     assert "does not occur" in message
     assert "'delta'" in message
 
 
 def test_edit_that_occurs_twice_raises_helpful_error() -> None:
-    with pytest.raises(ValueError) as caught:
-        apply_edits("beta alpha beta", [Edit(find="beta", replace="x")])
-    message = str(caught.value)
+    message = refusal("beta alpha beta", "beta")
     assert "occurs 2 times" in message
     assert "'beta'" in message
 

@@ -22,15 +22,9 @@ from core.store import Store
 from core.store.skill_uses import SkillUse, SkillVersion
 from tests.conftest import Recorder
 from tests.fakes.model_server import FakeModelServer, prompt_text
+from tests.support import write_skill
 
 RELEASE = "MARKER-RELEASE: group the changes by who they affect, breaking changes first."
-
-
-def write_skill(root: Path, name: str, description: str, body: str, extra: str = "") -> Path:
-    path = root / name / "SKILL.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"---\nname: {name}\ndescription: {description}\n{extra}---\n{body}\n", "utf-8")
-    return path
 
 
 def team_skills(workspace: Path) -> None:

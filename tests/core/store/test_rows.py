@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 
 import pytest
 
@@ -53,3 +54,33 @@ def test_a_mapping_serves_as_a_row_for_fields_computed_from_several_columns() ->
     found = row("SELECT 7 AS id, 1 AS flag, NULL AS decided_at")
     made = from_row(Sample, {**dict(found), "tags": ("a", "b")}, flag=bool)
     assert made == Sample(7, True, ("a", "b"), None)
+
+
+class Color(Enum):
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Declared:
+    flag: bool
+    tags: tuple[str, ...]
+    decided_at: datetime | None
+    color: Color
+    note: str
+
+
+def test_a_fields_declared_type_says_how_its_stored_value_is_read() -> None:
+    sql = """SELECT 1 AS flag, '["a","b"]' AS tags_json, '2026-12-01T10:00:00+00:00' AS decided_at,
+                    'red' AS color, '2026-12-01' AS note"""
+    made = from_row(Declared, row(sql))
+    assert made == Declared(True, ("a", "b"), datetime(2026, 12, 1, 10, tzinfo=UTC), Color.RED, "2026-12-01")
+    assert type(made.flag) is bool and type(made.tags) is tuple
+
+
+def test_a_named_converter_wins_over_the_declared_type() -> None:
+    made = from_row(
+        Declared,
+        row("SELECT 0 AS flag, NULL AS tags_json, NULL AS decided_at, 'red' AS color, 'x' AS note"),
+        note=str.upper,
+    )
+    assert made.note == "X" and made.flag is False and made.decided_at is None

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from core.acting.settings import RunbookSettings
-from core.secrets import SECRETS
 from integrations.runbooks import RunbookRefused, render_command
 from tests.integrations.runbooks.support import python, runbook
+from tests.support import registered_secret
 
 RESTART = {"name": {"pattern": "^[a-z0-9-]{1,32}$"}}
 
@@ -109,10 +109,8 @@ def test_a_long_unknown_name_is_cut_too() -> None:
 
 @pytest.fixture
 def secret() -> Iterator[str]:
-    value = "tok-0123456789-abcdef"
-    added = SECRETS.add([value])
-    yield value
-    SECRETS.remove(added)
+    with registered_secret("tok-0123456789-abcdef") as value:
+        yield value
 
 
 def test_a_secret_in_a_refused_value_is_redacted(secret: str) -> None:

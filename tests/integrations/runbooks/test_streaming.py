@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.secrets import SECRETS
 from integrations.runbooks import process
 from tests.integrations.runbooks.support import Sink, python
+from tests.support import registered_secret
 
 # The command waits (up to 10 s) for a file the sink creates when it has seen a text: the only way the
 # command can go on at once is that the text was streamed while the command still ran.
@@ -72,10 +72,8 @@ async def test_output_is_decoded_as_utf8_with_replacement_even_split_across_read
 
 @pytest.fixture
 def secret() -> Iterator[str]:
-    value = "sk-live-0123456789abcdef"
-    added = SECRETS.add([value])
-    yield value
-    SECRETS.remove(added)
+    with registered_secret("sk-live-0123456789abcdef") as value:
+        yield value
 
 
 async def test_a_registered_secret_is_redacted_in_the_stream_and_the_result(secret: str) -> None:

@@ -20,8 +20,8 @@ from core.events import (
     TaskFailed,
 )
 from core.models import LoopDecision, TaskStatus
-from core.secrets import SECRETS
 from integrations.webhooks.events import EVENT_TYPES, OUTPUT_CHARS, TaskFacts, matches, payload, webhook_events
+from tests import support
 from tests.integrations.webhooks.support import finished
 
 AT = datetime(2026, 1, 31, 10, 0, 0, 123456, tzinfo=UTC)
@@ -104,10 +104,8 @@ def test_the_gate_and_the_actions_are_sent_with_their_fields() -> None:
 
 @pytest.fixture
 def registered_secret() -> Iterator[str]:
-    secret = "hunter2-very-secret-token"
-    added = SECRETS.add([secret])
-    yield secret
-    SECRETS.remove(added)
+    with support.registered_secret("hunter2-very-secret-token") as secret:
+        yield secret
 
 
 def test_every_string_is_redacted_and_a_long_output_cut_after_redaction(registered_secret: str) -> None:

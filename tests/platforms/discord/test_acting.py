@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from core.store.actions import ActionApproval
 from tests.chat_service import running_service, wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import tool_results
+from tests.platforms import runbook_acting
 from tests.platforms.discord.fake_api import FLAG_EPHEMERAL, FakeDiscord
 from tests.platforms.discord.test_adapter import (
     ALICE,
@@ -38,21 +40,21 @@ from tests.platforms.discord.test_adapter import (
     think,
     thread_says,
 )
-from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, pending_approval, restart, restarts, write_runbook
+from tests.platforms.runbook_acting import (
+    OUTPUT,
+    REASON,
+    RUNBOOK,
+    Asked,
+    pending_approval,
+    restart,
+    restarts,
+)
 from tests.support import wait_status
 
 __all__ = ["fake"]  # the fixture, imported for its name
 pytestmark = pytest.mark.usefixtures("discord_globals")
 
 OWNER_LABEL = f"Owner (discord:{OWNER})"
-
-
-@pytest.fixture
-def marker(home: Path, tmp_path: Path) -> Path:
-    """The file the runbook appends to each time it runs; the runbook is in the team's config.toml."""
-    path = tmp_path / "restarted.log"
-    write_runbook(home, path)
-    return path
 
 
 async def thread_of(svc: Service, task_id: str) -> str:
@@ -96,14 +98,32 @@ async def approval_card(svc: Service, fake: FakeDiscord, task_id: str) -> tuple[
     return approval, copy.deepcopy(card)
 
 
+def card_asked(fake: FakeDiscord, model_env: FakeModelServer) -> AbstractAsyncContextManager[Asked[JSON]]:
+    """Serve with OWNER as the approver, have Alice ask for a restart, and wait for the approval card."""
+
+    async def ask(svc: Service) -> str:
+        return await task_of(svc, await think(fake, "restart the api worker"))
+
+    service = running_service(load_settings(), discord_service(fake, approvers=[OWNER]))
+    return runbook_acting.card_asked(model_env, service, ask, lambda svc, task_id: approval_card(svc, fake, task_id))
+
+
+async def decide(fake: FakeDiscord, asked: Asked[JSON], choice: str, who: str, says: str) -> JSON:
+    """Press ``choice`` on the card as ``who``; the press is acknowledged, the task finishes and the card
+    becomes the decision ``says`` with its buttons gone. Returns the decided card."""
+    pressed = await press(fake, asked.card, choice, who)
+    assert callback_of(fake, pressed).type == 6, "acknowledged; the card shows the decision"
+    await wait_status(asked.svc, asked.task_id, TaskStatus.DONE)
+    decided = await thread_says(fake, await thread_of(asked.svc, asked.task_id), says)
+    assert decided["id"] == asked.card["id"] and decided["components"] == []
+    return decided
+
+
 async def test_an_approver_allows_once_and_the_requester_may_not(
     fake: FakeDiscord, model_env: FakeModelServer, marker: Path
 ) -> None:
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with running_service(settings, discord_service(fake, approvers=[OWNER])) as svc:
-        task_id = await task_of(svc, await think(fake, "restart the api worker"))
-        approval, card = await approval_card(svc, fake, task_id)
+    async with card_asked(fake, model_env) as asked:
+        svc, task_id, approval, card = asked.svc, asked.task_id, asked.approval, asked.card
         thread_id = await thread_of(svc, task_id)
         assert card["channel_id"] == thread_id, "the card is in the task's thread"
         text = card["content"]
@@ -129,12 +149,8 @@ async def test_an_approver_allows_once_and_the_requester_may_not(
         assert (await svc.store.actions.get(approval.id)).pending
         assert len(buttons_of(fake.message(card["id"]) or {})) == 3, "a refusal leaves the buttons"
 
-        allowed = await press(fake, card, "act_once", OWNER)
-        assert callback_of(fake, allowed).type == 6, "acknowledged; the card shows the decision"
-        await wait_status(svc, task_id, TaskStatus.DONE)
+        await decide(fake, asked, "act_once", OWNER, f"**Allowed once** by {OWNER_LABEL}")
         assert restarts(marker) == ["restarted api"], "the runbook ran once"
-        decided = await thread_says(fake, thread_id, f"**Allowed once** by {OWNER_LABEL}")
-        assert decided["id"] == card["id"] and decided["components"] == []
         call = await call_message(svc, fake, task_id)
         await wait_until(lambda: "✅ ran in" in call["content"])
         assert OUTPUT in call["content"] and f"`{RUNBOOK}`" in call["content"], call["content"]
@@ -146,45 +162,27 @@ async def test_an_approver_allows_once_and_the_requester_may_not(
 async def test_a_denied_action_never_runs_and_the_model_is_told(
     fake: FakeDiscord, model_env: FakeModelServer, marker: Path
 ) -> None:
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with running_service(settings, discord_service(fake, approvers=[OWNER])) as svc:
-        task_id = await task_of(svc, await think(fake, "restart the api worker"))
-        approval, card = await approval_card(svc, fake, task_id)
-        thread_id = await thread_of(svc, task_id)
-
+    async with card_asked(fake, model_env) as asked:
         # Denying only adds caution: the requester may deny her own task's action.
-        denied = await press(fake, card, "act_deny", ALICE)
-        assert callback_of(fake, denied).type == 6
-        await wait_status(svc, task_id, TaskStatus.DONE)
         alice = f"Alice (discord:{ALICE})"
-        decided = await thread_says(fake, thread_id, f"**Denied** by {alice}")
-        assert decided["id"] == card["id"] and decided["components"] == []
+        decided = await decide(fake, asked, "act_deny", ALICE, f"**Denied** by {alice}")
         assert "it did not run" in decided["content"]
         [result] = tool_results(model_env)
         assert result == f"denied: {RUNBOOK} did not run: denied by {alice}", result
         assert restarts(marker) == [], "the runbook never ran"
-        assert (await svc.store.actions.get(approval.id)).status == "denied"
+        assert (await asked.svc.store.actions.get(asked.approval.id)).status == "denied"
 
 
 async def test_allow_always_lets_the_next_call_in_the_domain_run_without_a_card(
     fake: FakeDiscord, model_env: FakeModelServer, marker: Path
 ) -> None:
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with running_service(settings, discord_service(fake, approvers=[OWNER])) as svc:
-        task_id = await task_of(svc, await think(fake, "restart the api worker"))
-        approval, card = await approval_card(svc, fake, task_id)
-        thread_id = await thread_of(svc, task_id)
-        always = await press(fake, card, "act_always", OWNER)
-        assert callback_of(fake, always).type == 6
-        await wait_status(svc, task_id, TaskStatus.DONE)
-        decided = await thread_says(fake, thread_id, f"**Allowed always** by {OWNER_LABEL}")
-        assert decided["id"] == card["id"] and decided["components"] == []
+    async with card_asked(fake, model_env) as asked:
+        svc, thread_id = asked.svc, await thread_of(asked.svc, asked.task_id)
+        decided = await decide(fake, asked, "act_always", OWNER, f"**Allowed always** by {OWNER_LABEL}")
         assert f"{RUNBOOK} in deploy runs without asking" in decided["content"], decided["content"]
         assert restarts(marker) == ["restarted api"]
         grant = await svc.store.actions.grant_in_force(RUNBOOK, "deploy")
-        assert grant is not None and (grant.approval_id, grant.granted_by) == (approval.id, OWNER_LABEL)
+        assert grant is not None and (grant.approval_id, grant.granted_by) == (asked.approval.id, OWNER_LABEL)
         await thread_says(fake, thread_id, "**Done**")
 
         # A second task: the standing grant lets the same runbook in the same domain run at once.

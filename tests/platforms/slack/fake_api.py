@@ -626,6 +626,13 @@ class FakeSlack:
         )
 
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        posted = self._post(params, ephemeral_to=None)
+        if isinstance(posted, dict):
+            return posted
+        return {"ok": True, "channel": posted.channel, "ts": posted.ts, "message": posted.to_api(self.bot_id)}
+
+    def _post(self, params: dict[str, Any], *, ephemeral_to: str | None) -> SlackMessage | dict[str, Any]:
+        """Store a new message (shown only to ``ephemeral_to`` when given), or the error Slack answers."""
         channel = params.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
@@ -640,10 +647,11 @@ class FakeSlack:
             blocks=blocks,
             thread_ts=str(thread_ts) if thread_ts else None,
             user=self.bot_user_id,
+            ephemeral_to=ephemeral_to,
             history=[text],
         )
         self.store.append(msg)
-        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": msg.to_api(self.bot_id)}
+        return msg
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         msg = self.message(str(params.get("ts", "")), str(params.get("channel", "")))
@@ -669,26 +677,10 @@ class FakeSlack:
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, user = params.get("channel"), params.get("user")
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        if not user:
+        if channel and not user:
             return {"ok": False, "error": "user_not_found"}
-        text, blocks = self._content(params)
-        if not text and not blocks and not params.get("attachments"):
-            return {"ok": False, "error": "no_text"}
-        thread_ts = params.get("thread_ts") or None
-        msg = SlackMessage(
-            channel=str(channel),
-            ts=self._next_ts(),
-            text=text,
-            blocks=blocks,
-            thread_ts=str(thread_ts) if thread_ts else None,
-            user=self.bot_user_id,
-            ephemeral_to=str(user),
-            history=[text],
-        )
-        self.store.append(msg)
-        return {"ok": True, "message_ts": msg.ts}
+        posted = self._post(params, ephemeral_to=str(user))
+        return posted if isinstance(posted, dict) else {"ok": True, "message_ts": posted.ts}
 
     def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         msg = self.message(str(params.get("ts", "")), str(params.get("channel", "")))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bots.service import Service
 from bots.slack import blocks
 from core.config import load_settings
 from core.models import TaskStatus
@@ -70,6 +71,32 @@ def staged(repo: Path) -> list[str]:
 
 def cards(fake: FakeSlack, parent: str) -> list[SlackMessage]:
     return [m for m in with_buttons(fake, parent) if action_ids(m) == ACT_BUTTONS]
+
+
+async def ask_to_unstage(svc: Service, slack: FakeSlack, trigger_id: str) -> tuple[str, str]:
+    """Ask by slash command to unstage everything and wait for the approval card of the model's git_reset;
+    the task's id and its thread's parent."""
+    assert (await slash(svc, slack, "unstage everything in the repository", trigger_id=trigger_id)).status == 200
+    task_id = await task_for(svc, trigger_id)
+    parent = await parent_of(svc, task_id)
+    await wait_until(lambda: bool(cards(slack, parent)), within=30)
+    return task_id, parent
+
+
+def approval_of(card: SlackMessage) -> str:
+    """The approval id the card's buttons carry."""
+    return str(next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"]))
+
+
+async def press_late(svc: Service, slack: FakeSlack, card: SlackMessage, approval_id: str, says: str) -> None:
+    """An approver presses "Allow once" on a card already decided (a client still showing its buttons):
+    the press is told privately that it changes nothing, and why."""
+    body = block_action_body(
+        blocks.ACT_ONCE_ACTION, approval_id, APPROVER, card.channel, card.ts, thread_ts=card.thread_ts
+    )
+    await deliver(svc, body, signed_headers(body, SECRET))
+    await wait_until(lambda: bool(slack.ephemerals))
+    assert says in (slack.ephemerals[-1].text or ""), slack.ephemerals[-1].text
 
 
 async def test_a_read_runs_and_a_reset_waits_for_an_approver_other_than_the_requester(
@@ -157,12 +184,9 @@ async def test_an_action_nobody_allows_expires_and_the_repository_is_unchanged(
     head = git(repo, "rev-parse", "HEAD")
     model_env.script.queue("execute", calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
     async with running_service(settings, slack_service(slack, approvers=(APPROVER,))) as svc:
-        assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-x")).status == 200
-        task_id = await task_for(svc, "trig-x")
-        parent = await parent_of(svc, task_id)
-        await wait_until(lambda: bool(cards(slack, parent)), within=30)
+        _, parent = await ask_to_unstage(svc, slack, "trig-x")
         (card,) = cards(slack, parent)
-        approval_id = next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"])
+        approval_id = approval_of(card)
         await wait_until(lambda: "*Expired*" in (card.text or ""), within=10)
         assert action_ids(card) == []
         await wait_until(lambda: has_text(slack, parent, "*Done*") or has_text(slack, parent, "Below"), within=30)
@@ -171,12 +195,7 @@ async def test_an_action_nobody_allows_expires_and_the_repository_is_unchanged(
         assert staged(repo) == ["file1.txt"] and git(repo, "rev-parse", "HEAD") == head, "the repository is unchanged"
 
         # A press after the expiry (a client still showing the buttons) changes nothing and says why.
-        body = block_action_body(
-            blocks.ACT_ONCE_ACTION, approval_id, APPROVER, card.channel, card.ts, thread_ts=card.thread_ts
-        )
-        await deliver(svc, body, signed_headers(body, SECRET))
-        await wait_until(lambda: bool(slack.ephemerals))
-        assert "already expired" in (slack.ephemerals[-1].text or ""), slack.ephemerals[-1].text
+        await press_late(svc, slack, card, approval_id, "already expired")
         assert staged(repo) == ["file1.txt"]
 
 
@@ -189,22 +208,14 @@ async def test_a_card_whose_task_was_interrupted_by_a_restart_can_no_longer_allo
     service = slack_service(slack, approvers=(APPROVER,))
     service = service.model_copy(update={"serve": service.serve.model_copy(update={"drain_seconds": 0.2})})
     async with running_service(settings, service) as svc:
-        assert (await slash(svc, slack, "unstage everything in the repository", trigger_id="trig-r")).status == 200
-        task_id = await task_for(svc, "trig-r")
-        parent = await parent_of(svc, task_id)
-        await wait_until(lambda: bool(cards(slack, parent)), within=30)
+        task_id, parent = await ask_to_unstage(svc, slack, "trig-r")
     (card,) = cards(slack, parent)
-    approval_id = next(e["value"] for b in card.blocks or [] if b["type"] == "actions" for e in b["elements"])
+    approval_id = approval_of(card)
 
     # The shutdown interrupted the task while it waited; the next process denies the approval in its name.
     async with running_service(settings, service) as svc:
         assert await status_of(svc, task_id) is TaskStatus.FAILED
         await wait_until(lambda: "*Denied*" in (card.text or ""), within=30)
         assert action_ids(card) == [] and "no longer running" in (card.text or "")
-        body = block_action_body(
-            blocks.ACT_ONCE_ACTION, approval_id, APPROVER, card.channel, card.ts, thread_ts=card.thread_ts
-        )
-        await deliver(svc, body, signed_headers(body, SECRET))
-        await wait_until(lambda: bool(slack.ephemerals))
-        assert "already denied" in (slack.ephemerals[-1].text or ""), slack.ephemerals[-1].text
+        await press_late(svc, slack, card, approval_id, "already denied")
     assert staged(repo) == ["file1.txt"], "nothing ran"

@@ -9,9 +9,8 @@ domain run without a card.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-
-import pytest
 
 from bots.service import Service
 from core.config import load_settings
@@ -20,7 +19,16 @@ from core.store.actions import ActionApproval
 from tests.chat_service import wait_until
 from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import tool_results
-from tests.platforms.runbook_acting import OUTPUT, REASON, RUNBOOK, pending_approval, restart, restarts, write_runbook
+from tests.platforms import runbook_acting
+from tests.platforms.runbook_acting import (
+    OUTPUT,
+    REASON,
+    RUNBOOK,
+    Asked,
+    pending_approval,
+    restart,
+    restarts,
+)
 from tests.platforms.telegram.fake_api import FakeTelegram, StoredMessage
 from tests.platforms.telegram.test_adapter import (
     ALICE,
@@ -40,14 +48,6 @@ __all__ = ["fake"]  # the fixture, imported for its name
 
 BOB_LABEL = f"Bob (telegram:{BOB})"
 APPROVERS = {"approvers": [str(BOB)]}
-
-
-@pytest.fixture
-def marker(home: Path, tmp_path: Path) -> Path:
-    """The file the runbook appends to each time it runs; the runbook is in the team's config.toml."""
-    path = tmp_path / "restarted.log"
-    write_runbook(home, path)
-    return path
 
 
 async def slot_message(svc: Service, fake: FakeTelegram, task_id: str, prefix: str) -> StoredMessage:
@@ -76,15 +76,33 @@ async def thread_of(svc: Service, task_id: str) -> int:
     return int(conversation.thread_id)
 
 
+def card_asked(fake: FakeTelegram, model_env: FakeModelServer) -> AbstractAsyncContextManager[Asked[Sent]]:
+    """Serve with Bob as the approver, have Alice ask for a restart, and wait for the approval card."""
+
+    async def ask(svc: Service) -> str:
+        update_id, _ = say(fake, "/think restart the api worker")
+        return await task_for(svc, update_id)
+
+    service = serving(load_settings(), tg_settings(fake, access=APPROVERS))
+    return runbook_acting.card_asked(model_env, service, ask, lambda svc, task_id: approval_card(svc, fake, task_id))
+
+
+async def decide(fake: FakeTelegram, asked: Asked[Sent], button: str, answered: str) -> StoredMessage:
+    """Bob presses ``button`` on the card: the answer (no alert) says ``answered``, the task finishes and the
+    card loses its keyboard. Returns the decided card."""
+    pressed = await press(fake, BOB, asked.card, button)
+    assert not pressed.get("show_alert") and answered in pressed["text"], pressed
+    await finished(asked.svc, asked.task_id, TaskStatus.DONE)
+    decided = fake.message(GROUP, asked.card.message_id)
+    assert decided.reply_markup is None, decided
+    return decided
+
+
 async def test_an_approver_allows_once_and_the_requester_may_not(
     fake: FakeTelegram, model_env: FakeModelServer, marker: Path
 ) -> None:
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with serving(settings, tg_settings(fake, access=APPROVERS)) as svc:
-        update_id, _ = say(fake, "/think restart the api worker")
-        task_id = await task_for(svc, update_id)
-        approval, card = await approval_card(svc, fake, task_id)
+    async with card_asked(fake, model_env) as asked:
+        svc, task_id, approval, card = asked.svc, asked.task_id, asked.approval, asked.card
         assert card.reply_to == await thread_of(svc, task_id), "the card is in the task's thread"
         text = card.text
         assert f"Action needs a person: {RUNBOOK}" in text and '• arguments: {"name": "api"}' in text, text
@@ -106,13 +124,10 @@ async def test_an_approver_allows_once_and_the_requester_may_not(
         assert (await svc.store.actions.get(approval.id)).pending
         assert len(fake.message(GROUP, card.message_id).buttons) == 3, "a refusal leaves the buttons"
 
-        allowed = await press(fake, BOB, card, "Allow once")
-        assert not allowed.get("show_alert") and f"Allowed once by Bob: {RUNBOOK} runs now" in allowed["text"]
-        await finished(svc, task_id, TaskStatus.DONE)
+        decided = await decide(fake, asked, "Allow once", f"Allowed once by Bob: {RUNBOOK} runs now")
         assert restarts(marker) == ["restarted api"], "the runbook ran once"
-        decided = fake.message(GROUP, card.message_id)
         assert f"Allowed once by {BOB_LABEL}" in decided.text, decided.text
-        assert decided.buttons == [] and decided.reply_markup is None
+        assert decided.buttons == []
         call = await slot_message(svc, fake, task_id, "call:")
         assert "✅ ran in" in call.text and OUTPUT in call.text and RUNBOOK in call.text, call.text
         assert call.reply_to == card.reply_to
@@ -123,19 +138,10 @@ async def test_an_approver_allows_once_and_the_requester_may_not(
 async def test_a_denied_action_never_runs_and_the_model_is_told(
     fake: FakeTelegram, model_env: FakeModelServer, marker: Path
 ) -> None:
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with serving(settings, tg_settings(fake, access=APPROVERS)) as svc:
-        update_id, _ = say(fake, "/think restart the api worker")
-        task_id = await task_for(svc, update_id)
-        approval, card = await approval_card(svc, fake, task_id)
-
-        denied = await press(fake, BOB, card, "Deny")
-        assert not denied.get("show_alert") and f"Denied by Bob: {RUNBOOK} will not run" in denied["text"]
-        await finished(svc, task_id, TaskStatus.DONE)
-        decided = fake.message(GROUP, card.message_id)
+    async with card_asked(fake, model_env) as asked:
+        svc, approval, card = asked.svc, asked.approval, asked.card
+        decided = await decide(fake, asked, "Deny", f"Denied by Bob: {RUNBOOK} will not run")
         assert f"Denied by {BOB_LABEL}" in decided.text and "it did not run" in decided.text, decided.text
-        assert decided.reply_markup is None
         [result] = tool_results(model_env)
         assert result == f"denied: {RUNBOOK} did not run: denied by {BOB_LABEL}", result
         assert restarts(marker) == [], "the runbook never ran"
@@ -150,18 +156,11 @@ async def test_a_denied_action_never_runs_and_the_model_is_told(
 async def test_allow_always_lets_the_next_call_in_the_domain_run_without_a_card(
     fake: FakeTelegram, model_env: FakeModelServer, marker: Path
 ) -> None:
-    settings = load_settings()
-    model_env.script.queue("execute", restart())
-    async with serving(settings, tg_settings(fake, access=APPROVERS)) as svc:
-        update_id, _ = say(fake, "/think restart the api worker")
-        task_id = await task_for(svc, update_id)
-        approval, card = await approval_card(svc, fake, task_id)
-        always = await press(fake, BOB, card, "Allow always")
-        assert not always.get("show_alert") and "from now on for restart-worker in deploy" in always["text"], always
-        await finished(svc, task_id, TaskStatus.DONE)
-        decided = fake.message(GROUP, card.message_id)
+    async with card_asked(fake, model_env) as asked:
+        svc, approval = asked.svc, asked.approval
+        decided = await decide(fake, asked, "Allow always", "from now on for restart-worker in deploy")
         assert f"Allowed always by {BOB_LABEL}" in decided.text, decided.text
-        assert f"{RUNBOOK} in deploy runs without asking" in decided.text and decided.reply_markup is None
+        assert f"{RUNBOOK} in deploy runs without asking" in decided.text
         assert restarts(marker) == ["restarted api"]
         grant = await svc.store.actions.grant_in_force(RUNBOOK, "deploy")
         assert grant is not None and (grant.approval_id, grant.granted_by) == (approval.id, BOB_LABEL)
