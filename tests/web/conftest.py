@@ -68,6 +68,16 @@ def base_url(svc: Service) -> str:
     return f"http://127.0.0.1:{svc.port}"
 
 
+async def submit(svc: Service, text: str, token: str) -> str:
+    """Start a task through the API as ``token``; its id."""
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.post(base_url(svc) + "/api/v1/tasks", json={"task": text}, headers=headers) as response:
+            assert response.status == 202, await response.text()
+            task_id: str = (await response.json())["id"]
+    return task_id
+
+
 def signed_in(token: str, *, page: bool = False) -> dict[str, str]:
     """The headers of a browser signed in with ``token`` (and, with ``page``, of the page's own script)."""
     headers = {"Cookie": f"{COOKIE}={token}"}

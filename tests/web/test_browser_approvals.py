@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bots.service import Service
@@ -21,25 +20,16 @@ from tests.fakes.model_server import FakeModelServer
 from tests.fakes.scripts import tool_calls
 from tests.platforms.slack.test_acting import repo, stage_a_change, staged
 from tests.support import guardian_blocks_next, wait_status
-from tests.web.conftest import base_url, open_page, page_settings
+from tests.web.conftest import open_page, page_settings, submit
 
 __all__ = ["repo"]  # the fixture, imported for its name
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
 
-async def submit(svc: Service, text: str, token: str = FULL) -> str:
-    async with aiohttp.ClientSession() as http:
-        headers = {"Authorization": f"Bearer {token}"}
-        async with http.post(base_url(svc) + "/api/v1/tasks", json={"task": text}, headers=headers) as response:
-            assert response.status == 202, await response.text()
-            task_id: str = (await response.json())["id"]
-    return task_id
-
-
 async def blocked(svc: Service, model: FakeModelServer, text: str) -> str:
     guardian_blocks_next(model, reason="this could delete production data")
-    task_id = await submit(svc, text)
+    task_id = await submit(svc, text, FULL)
     await wait_status(svc, task_id, TaskStatus.AWAITING_CONFIRMATION)
     return task_id
 
@@ -97,7 +87,7 @@ async def test_an_action_allowed_once_in_the_page_runs(model_env: FakeModelServe
     stage_a_change(repo)
     model_env.script.queue("execute", tool_calls(("mcp__git__git_reset", {"repo_path": str(repo)})))
     async with running_service(settings, page_settings()) as svc:
-        task_id = await submit(svc, "unstage everything in the repository")
+        task_id = await submit(svc, "unstage everything in the repository", FULL)
 
         async def asked() -> bool:
             return bool(await svc.store.actions.pending(task_id))

@@ -7,7 +7,6 @@ import asyncio
 import re
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bots.service import Service
@@ -16,18 +15,9 @@ from tests.api.harness import CI, READER
 from tests.fakes.model_server import FakeModelServer, Reply
 from tests.fakes.scripts import evaluation
 from tests.support import wait_status
-from tests.web.conftest import base_url, open_page
+from tests.web.conftest import base_url, open_page, submit
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
-
-
-async def submit(svc: Service, text: str) -> str:
-    async with aiohttp.ClientSession() as http:
-        headers = {"Authorization": f"Bearer {CI}"}
-        async with http.post(base_url(svc) + "/api/v1/tasks", json={"task": text}, headers=headers) as response:
-            assert response.status == 202, await response.text()
-            task_id: str = (await response.json())["id"]
-    return task_id
 
 
 def held_second_evaluation(model: FakeModelServer) -> asyncio.Event:
@@ -58,7 +48,7 @@ async def test_a_task_from_the_api_appears_live_and_its_page_follows_it_to_the_e
     page = await open_page(browser, page_service, READER)
     try:
         assert await page.locator("#tasks .empty").count() == 1, "no task yet"
-        task_id = await submit(page_service, "Summarise the release notes")
+        task_id = await submit(page_service, "Summarise the release notes", CI)
         row = page.locator(f'#tasks tr[data-task-id="{task_id}"]')
         await row.wait_for()  # the open list refreshed itself: no reload
         assert "Summarise the release notes" in await row.inner_text()
@@ -90,7 +80,7 @@ async def test_a_task_from_the_api_appears_live_and_its_page_follows_it_to_the_e
 
 async def test_a_hostile_task_text_is_shown_and_never_run(page_service: Service, browser: Any) -> None:
     hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>"
-    task_id = await submit(page_service, hostile)
+    task_id = await submit(page_service, hostile, CI)
     await wait_status(page_service, task_id, TaskStatus.DONE, within=20)
     page = await open_page(browser, page_service, READER)
     try:
