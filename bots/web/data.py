@@ -12,6 +12,7 @@ from bots.api import task_views
 from bots.api.context import ApiContext
 from bots.api.decision_models import ActionView
 from bots.api.decisions import action_view
+from bots.api.http import view_of
 from bots.api.problems import ApiError
 from bots.api.task_models import ConfirmationView, TaskDetail, TaskPage, TaskSummary
 from bots.api.tasks import TaskListQuery, task_page
@@ -76,10 +77,7 @@ async def approvals(api: ApiContext, task_id: str | None = None) -> Approvals:
         waiting = [await store.tasks.get(task_id)]
     blocks = await asyncio.gather(*(store.confirmations.pending_for_task(t.id) for t in waiting))
     blocked = [
-        Blocked(
-            task_views.summary(t),
-            ConfirmationView(id=c.id, kind=c.kind, reason=c.reason, status=c.status, expires_at=c.expires_at),
-        )
+        Blocked(task_views.summary(t), view_of(ConfirmationView, c))
         for t, c in zip(waiting, blocks, strict=True)
         if c is not None
     ]
